@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Error conventions of libmvm, as in the kernel: functions returning int give
+ * 0 or -errno; functions returning a pointer give the object or ERR_PTR(-errno),
+ * never NULL.
+ */
+#ifndef MVM_ERR_H
+#define MVM_ERR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MAX_ERRNO 4095
+
+static inline void *ERR_PTR(long error)
+{
+	return (void *)error;
+}
+
+static inline long PTR_ERR(const void *ptr)
+{
+	return (long)ptr;
+}
+
+static inline bool IS_ERR(const void *ptr)
+{
+	return (uintptr_t)ptr >= (uintptr_t)-MAX_ERRNO;
+}
+
+static inline bool IS_ERR_OR_NULL(const void *ptr)
+{
+	return !ptr || IS_ERR(ptr);
+}
+
+#endif

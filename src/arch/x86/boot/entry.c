@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+/* The boot vCPU's register state for the boot protocol the loader chose. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <string.h>
+
+#include "mvm/log.h"
+#include "mvm/sys.h"
+#include "mvm/vcpu.h"
+#include "mvm/vm.h"
+#include "../x86.h"
+
+#define X86_CR0_PE 0x1ULL
+#define X86_CR0_ET 0x10ULL
+
+static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type)
+{
+	*s = (struct kvm_segment){
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = sel,
+		.type = type,
+		.present = 1,
+		.dpl = 0,
+		.db = 1,
+		.s = 1,
+		.l = 0,
+		.g = 1,
+	};
+}
+
+/*
+ * PVH: 32-bit protected mode, paging off; CS a flat 32-bit code segment, the
+ * data segments flat, TR a 32-bit busy TSS (VMX requires a usable TR), EBX
+ * the start info, EFLAGS with only the reserved bit.
+ */
+static void pvh_state(struct vm *vm, struct kvm_regs *regs, struct kvm_sregs *sregs)
+{
+	flat_segment(&sregs->cs, 0x10, 0xb);
+	flat_segment(&sregs->ds, 0x18, 0x3);
+	sregs->es = sregs->fs = sregs->gs = sregs->ss = sregs->ds;
+	sregs->tr = (struct kvm_segment){ .base = 0, .limit = 0x67, .selector = 0x20,
+					  .type = 0xb, .present = 1 };
+	sregs->cr0 = X86_CR0_PE | X86_CR0_ET;
+	sregs->cr4 = 0;
+	sregs->efer = 0;
+
+	memset(regs, 0, sizeof(*regs));
+	regs->rip = vm->arch.boot.entry;
+	regs->rbx = vm->arch.boot.info;
+	regs->rflags = 0x2;
+}
+
+int x86_boot_regs_set(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	int err;
+
+	if (vm->arch.boot.mode == X86_BOOT_NONE)
+		return 0;
+	if (mvm_ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		goto err;
+	pvh_state(vm, &regs, &sregs);
+	if (mvm_ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0)
+		goto err;
+	if (mvm_ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
+		goto err;
+	return 0;
+err:
+	err = -errno;
+	pr_err("setting the boot registers of vCPU %u: %s", vcpu->id, strerror(-err));
+	return err;
+}

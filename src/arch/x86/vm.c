@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+/* The x86 VM: memory layout, platform devices, KVM VM-level set-up. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <string.h>
+
+#include "mvm/arch.h"
+#include "mvm/log.h"
+#include "mvm/sys.h"
+#include "mvm/vm.h"
+#include "x86.h"
+
+const struct platform_device_desc arch_platform_devices[] = {
+	{ "serial8250", "serial0", MVM_BUS_PIO, 0x3f8, 8, 4 },
+	{ "i8042", "i8042", MVM_BUS_PIO, 0x60, 5, 1 },
+	{ "debug-exit", "debug-exit", MVM_BUS_PIO, 0xf4, 4, 0 },
+};
+const unsigned int arch_nr_platform_devices = ARRAY_SIZE(arch_platform_devices);
+
+unsigned int arch_mem_layout(uint64_t ram, struct mem_range *ranges, unsigned int max)
+{
+	unsigned int n = 0;
+
+	if (max < 2)
+		return 0;
+	/* RAM from 0 up to the MMIO hole below 4 GiB, the rest above 4 GiB. */
+	ranges[n++] = (struct mem_range){ 0, MIN(ram, X86_MMIO_HOLE_START) };
+	if (ram > X86_MMIO_HOLE_START)
+		ranges[n++] = (struct mem_range){ SZ_4G, ram - X86_MMIO_HOLE_START };
+	return n;
+}
+
+static int vm_ioctl_checked(struct vm *vm, unsigned long req, unsigned long arg,
+			    const char *what)
+{
+	if (mvm_ioctl(vm->vm_fd, req, arg) < 0) {
+		int err = -errno;
+
+		pr_err("%s: %s", what, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int arch_vm_create(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = 0 };
+	uint64_t idmap = X86_IDENTITY_MAP_ADDR;
+	int err;
+
+	/* Both are needed only without unrestricted guest, but cost nothing else. */
+	err = vm_ioctl_checked(vm, KVM_SET_TSS_ADDR, X86_TSS_ADDR, "KVM_SET_TSS_ADDR");
+	if (err)
+		return err;
+	err = vm_ioctl_checked(vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&idmap,
+			       "KVM_SET_IDENTITY_MAP_ADDR");
+	if (err)
+		return err;
+	/* LAPICs, IOAPIC and PIC in the kernel: no exits for interrupt delivery. */
+	err = vm_ioctl_checked(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
+	if (err)
+		return err;
+	/* The PIT costs an SRCU wait on creation; only when asked for. */
+	if (vm->cfg.pit) {
+		err = vm_ioctl_checked(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2");
+		if (err)
+			return err;
+	}
+	return x86_cpuid_init(vm);
+}
+
+void arch_vm_destroy(struct vm *vm)
+{
+	/* The irqchip and PIT go with the VM fd. */
+	x86_cpuid_fini(vm);
+}

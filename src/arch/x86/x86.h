@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal interfaces of the x86 arch (src/arch/x86/). */
+#ifndef MVM_X86_H
+#define MVM_X86_H
+
+#include <stdint.h>
+
+struct vm;
+struct vcpu;
+
+/* Fixed guest-physical addresses. */
+#define X86_MMIO_HOLE_START 0xc0000000ULL /* RAM above this moves to 4 GiB */
+#define X86_IDENTITY_MAP_ADDR 0xfffbc000ULL
+#define X86_TSS_ADDR 0xfffbd000ULL          /* three pages */
+#define X86_EBDA_START 0x9fc00ULL           /* the legacy hole up to 1 MiB */
+#define X86_HIGH_MEMORY 0x100000ULL
+
+/* CPUID (cpuid.c). */
+int x86_cpuid_init(struct vm *vm);
+void x86_cpuid_fini(struct vm *vm);
+int x86_cpuid_set(struct vcpu *vcpu);
+
+/* MSRs, FPU, LAPIC (msr.c). */
+int x86_msrs_set(struct vcpu *vcpu);
+int x86_fpu_set(struct vcpu *vcpu);
+int x86_lapic_set(struct vcpu *vcpu);
+
+/* Entry state of the boot vCPU for vm->arch.boot (boot/entry.c). */
+int x86_boot_regs_set(struct vcpu *vcpu);
+
+#endif

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* The mvm program: subcommands and their shared helpers. */
+#ifndef MVM_CLI_H
+#define MVM_CLI_H
+
+#include <stdint.h>
+
+/* Exit statuses of mvm itself (a guest's own status passes through as is). */
+#define MVM_EXIT_FAILURE 1 /* the VM could not be built, or it crashed */
+#define MVM_EXIT_USAGE 2   /* bad command line */
+
+int cmd_run(int argc, char **argv);
+
+/* "128M", "1G", "512K", "4096" (MiB): bytes, or -1 if malformed. */
+int64_t parse_size(const char *s);
+
+/* Puts the terminal on fd into raw mode until term_restore() (also at exit). */
+void term_raw(int fd);
+void term_restore(void);
+
+#endif

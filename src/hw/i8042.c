@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The i8042 keyboard controller, as much of it as a VMM needs: the status
+ * register (always "input buffer empty", so a guest polling bit 1 before a
+ * command never waits), the command byte, the self-test, and the CPU reset
+ * line: command 0xfe, or clearing bit 0 of the output port, resets, which
+ * ends the VM (exit status 0).
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "mvm/hw.h"
+#include "mvm/log.h"
+#include "mvm/vm.h"
+
+#define I8042_IO_DATA 0
+#define I8042_IO_CMD 1
+
+#define I8042_STR_OBF 0x01 /* output buffer full: a byte to read at 0x60 */
+#define I8042_STR_SYS 0x04 /* system flag: self-test passed */
+
+#define I8042_CMD_READ_CTR 0x20
+#define I8042_CMD_WRITE_CTR 0x60
+#define I8042_CMD_SELF_TEST 0xaa
+#define I8042_CMD_WRITE_OUTPUT 0xd1
+#define I8042_CMD_PULSE_RESET 0xfe
+
+struct i8042 {
+	struct mvm_device dev;
+	pthread_mutex_t lock;
+	uint8_t ctr;      /* controller configuration byte */
+	uint8_t pending;  /* command awaiting its data byte, or 0 */
+	uint8_t out;      /* byte for the guest at 0x60 */
+	bool out_full;
+};
+
+static struct i8042 *to_i8042(struct mvm_device *dev)
+{
+	return container_of(dev, struct i8042, dev);
+}
+
+static void i8042_reply(struct i8042 *k, uint8_t v)
+{
+	k->out = v;
+	k->out_full = true;
+}
+
+static void i8042_reset(struct i8042 *k)
+{
+	pr_info("guest reset through the i8042");
+	vm_request_stop(k->dev.vm, VM_STOP_RESET, 0);
+}
+
+static void i8042_read(struct mvm_device *dev, unsigned int io, uint64_t off, void *data,
+		       unsigned int len)
+{
+	struct i8042 *k = to_i8042(dev);
+	uint8_t v;
+
+	(void)off;
+	pthread_mutex_lock(&k->lock);
+	if (io == I8042_IO_CMD) {
+		v = I8042_STR_SYS | (k->out_full ? I8042_STR_OBF : 0);
+	} else {
+		v = k->out;
+		k->out_full = false;
+	}
+	pthread_mutex_unlock(&k->lock);
+	memset(data, 0, len);
+	*(uint8_t *)data = v;
+}
+
+static void i8042_write(struct mvm_device *dev, unsigned int io, uint64_t off,
+			const void *data, unsigned int len)
+{
+	struct i8042 *k = to_i8042(dev);
+	uint8_t v = *(const uint8_t *)data;
+	bool reset = false;
+
+	(void)off;
+	(void)len;
+	pthread_mutex_lock(&k->lock);
+	if (io == I8042_IO_CMD) {
+		k->pending = 0;
+		switch (v) {
+		case I8042_CMD_READ_CTR:
+			i8042_reply(k, k->ctr);
+			break;
+		case I8042_CMD_WRITE_CTR:
+		case I8042_CMD_WRITE_OUTPUT:
+			k->pending = v;
+			break;
+		case I8042_CMD_SELF_TEST:
+			i8042_reply(k, 0x55);
+			break;
+		case I8042_CMD_PULSE_RESET:
+			reset = true;
+			break;
+		}
+	} else {
+		if (k->pending == I8042_CMD_WRITE_CTR)
+			k->ctr = v;
+		else if (k->pending == I8042_CMD_WRITE_OUTPUT && !(v & 0x01))
+			reset = true; /* output port bit 0 is the CPU reset line, active low */
+		k->pending = 0;
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (reset)
+		i8042_reset(k);
+}
+
+static int i8042_init(struct mvm_device *dev, const void *args)
+{
+	const struct platform_device_desc *d = args;
+	struct i8042 *k = to_i8042(dev);
+	int err;
+
+	pthread_mutex_init(&k->lock, NULL);
+	/* Data at base (0x60), command/status at base + 4 (0x64). */
+	err = mvm_device_add_io(dev, d->bus, d->base, 1);
+	if (!err)
+		err = mvm_device_add_io(dev, d->bus, d->base + 4, 1);
+	if (err)
+		pthread_mutex_destroy(&k->lock);
+	return err;
+}
+
+static void i8042_release(struct mvm_device *dev)
+{
+	pthread_mutex_destroy(&to_i8042(dev)->lock);
+}
+
+static const struct mvm_device_ops i8042_ops = {
+	.type = "i8042",
+	.init = i8042_init,
+	.release = i8042_release,
+	.read = i8042_read,
+	.write = i8042_write,
+};
+
+struct mvm_device *i8042_create(struct vm *vm, const struct platform_device_desc *d)
+{
+	struct i8042 *k = mvm_device_alloc(struct i8042, dev, vm, &i8042_ops, d->name, d);
+
+	return mvm_device_register_or_put((struct mvm_device *)k);
+}
