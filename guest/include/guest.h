@@ -152,8 +152,8 @@ __attribute__((noreturn)) void guest_exit(int code);
 /*
  * Run fn(arg) in ring 0 (through the DPL-3 gate, int 0x80) and come back to
  * ring 3. fn runs on the ring-0 stack (8 KiB) with interrupts off; every
- * instruction it executes is slow on a nested host, keep it short. Callable
- * from ring 0 too.
+ * instruction it executes is slow on a nested host, keep it short. Called in
+ * ring 0, it just calls fn(arg).
  */
 void guest_ring0_call(void (*fn)(void *), void *arg);
 /* Weak hook, called in ring 0 right before the drop to ring 3; default empty. */

@@ -102,6 +102,10 @@ const struct hvm_memmap_table_entry *guest_memmap(unsigned int *n)
 
 void guest_ring0_call(void (*fn)(void *), void *arg)
 {
+	if (guest_cpl() == 0) {	/* already there (a ring-0 caller) */
+		fn(arg);
+		return;
+	}
 	/* ring0_call_entry (entry.S) calls fn(arg) and iretq's back */
 	__asm__ volatile("int %[vec]"
 			 : "+D"(fn), "+S"(arg)
@@ -121,8 +125,6 @@ void guest_exit(int code)
 {
 	outb(GUEST_EXIT_PORT, (uint8_t)code);
 	/* the VMM did not stop us: park the vCPU */
-	if (guest_cpl() == 0)
-		halt_forever(NULL);	/* from the exception report */
 	for (;;)
 		guest_ring0_call(halt_forever, NULL);
 }

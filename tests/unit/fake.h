@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* Knobs of the fake KVM (fake_sys.c) and fake arch (fake_arch.c). */
+#ifndef MVM_TEST_FAKE_H
+#define MVM_TEST_FAKE_H
+
+#include <stdbool.h>
+
+struct fake_kvm {
+	int max_vcpus;   /* KVM_CAP_MAX_VCPUS */
+	int max_vcpu_id; /* KVM_CAP_MAX_VCPU_ID */
+	int vcpus_created;
+};
+
+struct fake_arch {
+	int vcpu_creates;
+	int vcpu_destroys;
+	int veto_id;       /* arch_vcpu_precreate refuses this id (-EPERM) */
+	int fail_create_id; /* arch_vcpu_create fails for this id (-EIO) */
+	bool saw_unpublished; /* every create hook ran before publication */
+	bool saw_published;   /* some create hook saw its vCPU already visible */
+};
+
+extern struct fake_kvm fake_kvm;
+extern struct fake_arch fake_arch;
+
+void fake_reset(void);
+
+#endif

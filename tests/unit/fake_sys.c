@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A fake KVM behind the mvm/sys.h wrappers (it replaces src/core/sys.c in the
+ * unit tests). /dev/kvm, VM and vCPU fds are real eventfds, so close() and
+ * leak checks work; the ioctls answer as KVM would for the calls the core
+ * makes. Fault injection works as in the real wrappers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fake.h"
+#include "mvm/sys.h"
+
+struct fake_kvm fake_kvm;
+
+enum fake_fd_kind { FD_NONE, FD_KVM, FD_VM, FD_VCPU };
+static enum fake_fd_kind fd_kind[4096];
+
+#define FAIL_IF_INJECTED(site, err, ret)       \
+	do {                                   \
+		if (fault_should_fail(site)) { \
+			errno = (err);         \
+			return (ret);          \
+		}                              \
+	} while (0)
+
+static int fake_fd(enum fake_fd_kind kind)
+{
+	int fd = eventfd(0, EFD_CLOEXEC);
+
+	if (fd >= 0 && fd < 4096)
+		fd_kind[fd] = kind;
+	return fd;
+}
+
+static enum fake_fd_kind kind_of(int fd)
+{
+	return fd >= 0 && fd < 4096 ? fd_kind[fd] : FD_NONE;
+}
+
+void *__mvm_zalloc(struct fault_site *s, size_t size)
+{
+	FAIL_IF_INJECTED(s, ENOMEM, NULL);
+	return calloc(1, size);
+}
+
+void *__mvm_calloc(struct fault_site *s, size_t n, size_t size)
+{
+	FAIL_IF_INJECTED(s, ENOMEM, NULL);
+	return calloc(n, size);
+}
+
+void *__mvm_realloc(struct fault_site *s, void *p, size_t n, size_t size)
+{
+	FAIL_IF_INJECTED(s, ENOMEM, NULL);
+	return reallocarray(p, n, size);
+}
+
+char *__mvm_strdup(struct fault_site *s, const char *str)
+{
+	FAIL_IF_INJECTED(s, ENOMEM, NULL);
+	return strdup(str);
+}
+
+int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)
+{
+	FAIL_IF_INJECTED(s, EMFILE, -1);
+	if (!strcmp(path, "/dev/kvm"))
+		return fake_fd(FD_KVM);
+	return open(path, flags | O_CLOEXEC, mode);
+}
+
+static int fake_ioctl_kvm(unsigned long req, void *arg)
+{
+	switch (req) {
+	case KVM_GET_API_VERSION:
+		return KVM_API_VERSION;
+	case KVM_GET_VCPU_MMAP_SIZE:
+		return 4096;
+	case KVM_CREATE_VM:
+		return fake_fd(FD_VM);
+	case KVM_CHECK_EXTENSION:
+		return 0;
+	}
+	(void)arg;
+	errno = ENOTTY;
+	return -1;
+}
+
+static int fake_ioctl_vm(unsigned long req, void *arg)
+{
+	switch (req) {
+	case KVM_CHECK_EXTENSION:
+		if ((long)arg == KVM_CAP_MAX_VCPUS)
+			return fake_kvm.max_vcpus;
+		if ((long)arg == KVM_CAP_MAX_VCPU_ID)
+			return fake_kvm.max_vcpu_id;
+		return 0;
+	case KVM_CREATE_VCPU:
+		fake_kvm.vcpus_created++;
+		return fake_fd(FD_VCPU);
+	case KVM_SET_USER_MEMORY_REGION:
+		return 0;
+	}
+	/* KVM_GET_STATS_FD included: an old kernel without binary stats. */
+	errno = ENOTTY;
+	return -1;
+}
+
+int __mvm_ioctl(struct fault_site *s, int fd, unsigned long req, void *arg)
+{
+	FAIL_IF_INJECTED(s, ENOMEM, -1);
+	switch (kind_of(fd)) {
+	case FD_KVM:
+		return fake_ioctl_kvm(req, arg);
+	case FD_VM:
+		return fake_ioctl_vm(req, arg);
+	default:
+		errno = ENOTTY;
+		return -1;
+	}
+}
+
+void *__mvm_mmap(struct fault_site *s, void *addr, size_t len, int prot, int flags, int fd,
+		 off_t off)
+{
+	FAIL_IF_INJECTED(s, ENOMEM, MAP_FAILED);
+	/* A vCPU's kvm_run page: plain anonymous memory here. */
+	if (kind_of(fd) == FD_VCPU)
+		return mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+int __mvm_memfd_create(struct fault_site *s, const char *name, unsigned int flags)
+{
+	FAIL_IF_INJECTED(s, EMFILE, -1);
+	return memfd_create(name, flags | MFD_CLOEXEC);
+}
+
+int __mvm_ftruncate(struct fault_site *s, int fd, off_t len)
+{
+	FAIL_IF_INJECTED(s, ENOSPC, -1);
+	return ftruncate(fd, len);
+}
+
+int __mvm_eventfd(struct fault_site *s, unsigned int initval, int flags)
+{
+	FAIL_IF_INJECTED(s, EMFILE, -1);
+	return eventfd(initval, flags | EFD_CLOEXEC);
+}
+
+int __mvm_epoll_create(struct fault_site *s)
+{
+	FAIL_IF_INJECTED(s, EMFILE, -1);
+	return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int __mvm_epoll_add(struct fault_site *s, int epfd, int fd, unsigned int events, void *data)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = data };
+
+	FAIL_IF_INJECTED(s, ENOMEM, -1);
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int __mvm_thread_create(struct fault_site *s, pthread_t *t, const pthread_attr_t *attr,
+			void *(*fn)(void *), void *arg)
+{
+	if (fault_should_fail(s))
+		return EAGAIN;
+	return pthread_create(t, attr, fn, arg);
+}
+
+int __mvm_mprotect(struct fault_site *s, void *addr, size_t len, int prot)
+{
+	FAIL_IF_INJECTED(s, ENOMEM, -1);
+	return mprotect(addr, len, prot);
+}
+
+int __mvm_fstat_size(struct fault_site *s, int fd, off_t *size)
+{
+	struct stat st;
+
+	FAIL_IF_INJECTED(s, EIO, -1);
+	if (fstat(fd, &st) < 0)
+		return -1;
+	*size = st.st_size;
+	return 0;
+}
+
+ssize_t __mvm_pread_full(struct fault_site *s, int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n;
+
+	FAIL_IF_INJECTED(s, EIO, -1);
+	n = pread(fd, buf, len, off);
+	if (n >= 0 && (size_t)n != len) {
+		errno = EIO;
+		return -1;
+	}
+	return n;
+}

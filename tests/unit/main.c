@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests of the core: no /dev/kvm needed (fake KVM, fake arch). */
+#include "fake.h"
+#include "mvm/err.h"
+#include "mvm/log.h"
+#include "mvm/vm.h"
+#include "unit.h"
+
+struct vm *unit_vm(unsigned int cpus)
+{
+	struct mvm_config cfg;
+	struct vm *vm;
+
+	mvm_config_init(&cfg);
+	cfg.mem_size = 4ULL << 20;
+	cfg.cpus = cpus;
+	cfg.console_out = -1;
+	vm = vm_create(&cfg);
+	assert_false(IS_ERR(vm));
+	return vm;
+}
+
+int main(void)
+{
+	int failed = 0;
+
+	/* Error paths are exercised on purpose: keep their messages quiet. */
+	mvm_log_set_level(-1);
+	failed += run_memory_tests();
+	failed += run_bus_tests();
+	failed += run_device_tests();
+	failed += run_vcpu_tests();
+	failed += run_vm_tests();
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef MVM_TEST_UNIT_H
+#define MVM_TEST_UNIT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+int run_vcpu_tests(void);
+int run_device_tests(void);
+int run_bus_tests(void);
+int run_memory_tests(void);
+int run_vm_tests(void);
+
+struct vm;
+/* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
+struct vm *unit_vm(unsigned int cpus);
+
+#endif
