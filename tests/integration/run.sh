@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Integration tests: boot the guest kit's guests under `mvm run` and check
+# what they print and how mvm exits. Needs /dev/kvm (skips without it).
+#
+#   MVM=build/mvm GUESTS=build/guest tests/integration/run.sh
+set -u
+
+MVM=${MVM:-build/mvm}
+GUESTS=${GUESTS:-build/guest}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+skip=0
+
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+not_ok() {
+	fail=$((fail + 1))
+	echo "not ok - $1"
+	shift
+	for m in "$@"; do echo "#   $m"; done
+	[ -s "$TMP/out" ] && sed 's/^/#   stdout: /' "$TMP/out" | head -20
+	[ -s "$TMP/err" ] && sed 's/^/#   stderr: /' "$TMP/err" | head -20
+}
+
+# run ARGS...: runs mvm with a time limit; sets $rc, stdout in $TMP/out, stderr in $TMP/err.
+run() {
+	timeout 60 "$MVM" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+	rc=$?
+}
+
+expect() { # expect NAME WANT_RC [grep-pattern-in-stdout]
+	local name=$1 want=$2 pat=${3:-}
+	if [ "$rc" -ne "$want" ]; then
+		not_ok "$name" "exit status $rc, want $want"
+	elif [ -n "$pat" ] && ! grep -qE -e "$pat" "$TMP/out"; then
+		not_ok "$name" "stdout lacks /$pat/"
+	else
+		ok "$name"
+	fi
+}
+
+stderr_has() { # stderr_has NAME PATTERN
+	if grep -qE "$2" "$TMP/err"; then ok "$1"; else not_ok "$1" "stderr lacks /$2/"; fi
+}
+
+stat_of() { # stat_of NODE-REGEX NAME: the value of NAME under the first matching node
+	awk -v node="$1" -v name="$2" '
+		/^[^ ]/ { in_node = ($0 ~ node) }
+		in_node && $1 == name { print $2; exit }' "$TMP/err"
+}
+
+if [ ! -c /dev/kvm ] || ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
+	echo "SKIP: /dev/kvm is missing or not accessible: integration tests need KVM"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+[ -x "$MVM" ] || { echo "$MVM not built: run make"; exit 1; }
+[ -f "$GUESTS/hello.elf" ] || { echo "$GUESTS/hello.elf not built: run make"; exit 1; }
+
+# --- the demo guest and the exit port ---
+run run --kernel "$GUESTS/hello.elf" --cmdline "greetings from the host"
+expect "hello guest prints its greeting and exits 0" 0 "Hello from an mvm guest"
+grep -q 'cmdline: "greetings from the host"' "$TMP/out" && ok "--cmdline reaches the guest" ||
+	not_ok "--cmdline reaches the guest"
+
+for code in 0 7 42 255; do
+	run run --kernel "$GUESTS/exitcode.elf" --cmdline "exit=$code"
+	expect "guest write of $code to port 0xf4 is the exit status" "$code" "exitcode: $code"
+done
+
+# --- unclaimed accesses: all-ones reads, dropped writes, counted ---
+run run --kernel "$GUESTS/unclaimed.elf" --stats
+expect "unclaimed port and MMIO reads return all-ones" 0 "unclaimed: 8 passed, 0 failed"
+r=$(stat_of '^kvm-[0-9]+$' mvm.pio_unclaimed_reads)
+w=$(stat_of '^kvm-[0-9]+$' mvm.pio_unclaimed_writes)
+mr=$(stat_of '^kvm-[0-9]+$' mvm.mmio_unclaimed_reads)
+mw=$(stat_of '^kvm-[0-9]+$' mvm.mmio_unclaimed_writes)
+if [ "${r:-0}" -ge 4 ] && [ "${w:-0}" -ge 1 ] && [ "${mr:-0}" -ge 4 ] && [ "${mw:-0}" -ge 1 ]; then
+	ok "unclaimed accesses are counted in the VM's stats"
+else
+	not_ok "unclaimed accesses are counted in the VM's stats" "pio r=$r w=$w mmio r=$mr w=$mw"
+fi
+
+# --- ways a guest ends ---
+run run --kernel "$GUESTS/triple.elf"
+expect "triple fault ends the VM with status 1" 1 "triple: faulting"
+stderr_has "triple fault is reported with RIP" "triple fault.*RIP=0x"
+
+run run --kernel "$GUESTS/reset.elf"
+expect "i8042 reset ends the VM with status 0" 0 "reset: pulsing i8042"
+grep -q "still alive" "$TMP/out" && not_ok "i8042 reset stops the guest at once" || ok "i8042 reset stops the guest at once"
+
+run run --kernel "$GUESTS/exception.elf"
+expect "guest exception handler reports #UD (status 106)" 106 "vector=6"
+
+run run --kernel "$GUESTS/int3.elf"
+if [ "$rc" -eq 1 ] && grep -qE "internal error, suberror 1.*RIP=0x" "$TMP/err"; then
+	ok "unhandled KVM_EXIT_INTERNAL_ERROR: reason, suberror and RIP, status 1"
+elif [ "$rc" -eq 103 ]; then
+	ok "int3 in ring 0 (this host emulates it: the guest's #BP handler ran)"
+else
+	not_ok "int3 in ring 0 ends the VM with a clear error" "rc=$rc"
+fi
+
+run run --kernel "$GUESTS/ring0.elf"
+expect "guest ring-0 calls from ring 3 work" 0
+
+# --- memory and vCPUs ---
+for mem in 128M 256M 1G; do
+	run run --kernel "$GUESTS/meminfo.elf" --mem "$mem"
+	kib=$(($(numfmt --from=iec "$mem") / 1024 - 385)) # minus the 640K-1M hole
+	expect "--mem $mem: the guest's memory map has $kib KiB of RAM" 0 "ram_total_kib=$kib\$"
+done
+run run --kernel "$GUESTS/meminfo.elf" --mem 4G
+expect "--mem 4G: RAM above the 3 GiB MMIO hole is mapped at 4 GiB" 0 "addr=0x100000000 size=0x40000000 type=1"
+
+run run --kernel "$GUESTS/hello.elf" --cpus 4 --stats
+expect "--cpus 4: VM with four vCPUs runs and tears down" 0 "Hello from an mvm guest"
+n=$(grep -cE '^kvm-[0-9]+/vcpu-[0-3]$' "$TMP/err")
+[ "$n" -eq 4 ] && ok "--cpus 4: stats show kvm-<pid>/vcpu-0..3" || not_ok "--cpus 4: stats show kvm-<pid>/vcpu-0..3" "found $n"
+
+run run --kernel "$GUESTS/hello.elf" --pit
+expect "--pit creates the in-kernel PIT and boots" 0 "Hello from an mvm guest"
+
+# --- --stats: KVM's binary stats under KVM's ids, plus mvm's counters ---
+run run --kernel "$GUESTS/hello.elf" --stats
+pid_node=$(grep -E '^kvm-[0-9]+$' "$TMP/err" | head -1)
+if [ -n "$pid_node" ] && grep -qx "$pid_node/vcpu-0" "$TMP/err"; then
+	ok "--stats: VM node $pid_node and vCPU node $pid_node/vcpu-0"
+else
+	not_ok "--stats: VM node kvm-<pid> and vCPU node kvm-<pid>/vcpu-0"
+fi
+ex=$(stat_of '/vcpu-0$' kvm.exits)
+io=$(stat_of '/vcpu-0$' mvm.exits_io)
+wr=$(stat_of '/serial0$' mvm.writes)
+if [ "${ex:-0}" -gt 0 ] && [ "${io:-0}" -gt 0 ] && [ "${wr:-0}" -gt 30 ]; then
+	ok "--stats: KVM exit count, mvm exits by reason and device accesses"
+else
+	not_ok "--stats: KVM exit count, mvm exits by reason and device accesses" "kvm.exits=$ex exits_io=$io serial writes=$wr"
+fi
+
+# --- signals stop the VM through the normal teardown ---
+for sig in TERM INT; do
+	timeout 60 "$MVM" run --kernel "$GUESTS/busy.elf" >"$TMP/out" 2>"$TMP/err" </dev/null &
+	pid=$!
+	for _ in $(seq 100); do grep -q "busy: spinning" "$TMP/out" && break; sleep 0.05; done
+	kill -s "$sig" "$pid"
+	wait "$pid"
+	rc=$?
+	want=$((128 + $(kill -l "$sig")))
+	expect "SIG$sig stops a running VM (status $want)" "$want" "busy: spinning"
+done
+
+# --- bad kernels: one line naming the file, status 1 ---
+bad_kernel() { # bad_kernel NAME FILE [mvm args...]
+	local name=$1 file=$2
+	shift 2
+	run run --kernel "$file" "$@"
+	local lines
+	lines=$(wc -l <"$TMP/err")
+	if [ "$rc" -eq 1 ] && [ "$lines" -eq 1 ] && grep -qF "$file" "$TMP/err"; then
+		ok "bad kernel: $name -> one-line error naming the file"
+	else
+		not_ok "bad kernel: $name -> one-line error naming the file" "rc=$rc, $lines lines"
+	fi
+}
+bad_kernel "missing file" "$TMP/does-not-exist.elf"
+: >"$TMP/empty"
+bad_kernel "empty file" "$TMP/empty"
+head -c 4096 /dev/urandom >"$TMP/random"
+bad_kernel "random bytes" "$TMP/random"
+head -c 100 "$GUESTS/hello.elf" >"$TMP/truncated.elf"
+bad_kernel "truncated ELF" "$TMP/truncated.elf"
+head -c 8000 "$GUESTS/hello.elf" >"$TMP/cut.elf"
+bad_kernel "ELF cut inside a segment" "$TMP/cut.elf"
+bad_kernel "ELF without a PVH note" "$(command -v true)"
+python3 - "$GUESTS/hello.elf" "$TMP/high.elf" <<'PY'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+phoff, = struct.unpack_from("<Q", data, 0x20)
+phnum, = struct.unpack_from("<H", data, 0x38)
+for i in range(phnum):
+    off = phoff + i * 56
+    if struct.unpack_from("<I", data, off)[0] == 1:  # PT_LOAD: move it to 112 MiB
+        struct.pack_into("<QQ", data, off + 16, 0x7000000, 0x7000000)
+open(sys.argv[2], "wb").write(data)
+PY
+bad_kernel "segment beyond guest RAM" "$TMP/high.elf" --mem 64M
+
+# --- the command line itself ---
+run run
+expect "mvm run without --kernel is a usage error (2)" 2
+run run --kernel "$GUESTS/hello.elf" --mem lots
+expect "--mem with a bad size is a usage error (2)" 2
+run run --kernel "$GUESTS/hello.elf" --cpus 0
+expect "--cpus 0 is a usage error (2)" 2
+run --version
+expect "--version" 0 "^mvm [0-9]"
+run run --help
+expect "run --help" 0 "--kernel FILE"
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
