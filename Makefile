@@ -93,6 +93,7 @@ check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/run.sh
 
 check-fault: $(FAULT) guests
+	tests/fault/raw-calls.sh
 	GUESTS=$(abspath $(GUEST_DIR)) $(FAULT)
 
 bench: all $(BENCH_BINS)

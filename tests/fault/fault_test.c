@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fault injection on the real create paths (DESIGN.md §5), against /dev/kvm.
+ *
+ * For each scenario (a full boot-run-teardown of a test guest), count the
+ * faultable calls it makes, then make the 1st, 2nd, ... Nth fail in turn.
+ * After each, the scenario must have failed cleanly and the process must hold
+ * exactly the fds, mappings and threads it held before, and no leaked heap
+ * (mallinfo2 in a plain build, LeakSanitizer in an ASan build). At the end,
+ * every fault site linked into the program must have been made to fail at
+ * least once: a new failure point without coverage fails this test.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "mvm/err.h"
+#include "mvm/fault.h"
+#include "mvm/log.h"
+#include "mvm/vm.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
+#endif
+#ifdef HAVE_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+static char hello[4096];
+static int null_fd = -1;
+static unsigned long total_points;
+
+/* ---- what the process holds ---- */
+
+/*
+ * Snapshots live in static buffers: the checker itself must not allocate
+ * or map anything between "before" and "after".
+ */
+#define SNAP_SIZE (1 << 20)
+
+struct snapshot {
+	char fds[SNAP_SIZE];  /* "fd -> target" lines */
+	char maps[SNAP_SIZE]; /* /proc/self/maps, see read_maps() */
+	int threads;
+	size_t heap; /* bytes in use (plain build) */
+};
+
+static struct snapshot snap_before, snap_after;
+
+static void read_maps(char *buf)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	char *line, *next;
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	while ((n = read(fd, buf + len, SNAP_SIZE - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	/*
+	 * Drop lines the allocator owns: [heap] grows and shrinks with brk (the
+	 * heap is checked on its own), and under ASan its allocator maps
+	 * anonymous memory as it likes, so only named mappings are compared
+	 * there (memfds, kvm-vcpu, files).
+	 */
+	for (line = buf; *line; line = next) {
+		next = strchr(line, '\n');
+		next = next ? next + 1 : line + strlen(line);
+		bool drop = strstr(line, "[heap]") && strstr(line, "[heap]") < next;
+#ifdef HAVE_ASAN
+		char *slash = memchr(line, '/', (size_t)(next - line));
+		char *anon = memmem(line, (size_t)(next - line), "anon_inode", 10);
+
+		drop = drop || (!slash && !anon);
+#endif
+		if (drop) {
+			memmove(line, next, strlen(next) + 1);
+			next = line;
+		}
+	}
+}
+
+static void list_fds(char *buf)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	size_t len = 0;
+
+	assert_non_null(d);
+	buf[0] = '\0';
+	while ((e = readdir(d))) {
+		char path[300], target[256];
+		ssize_t n;
+
+		if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		target[n < 0 ? 0 : n] = '\0';
+		len += (size_t)snprintf(buf + len, SNAP_SIZE - len, "%s -> %s\n", e->d_name, target);
+		assert_true(len < SNAP_SIZE);
+	}
+	closedir(d);
+}
+
+static int count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void snapshot_take(struct snapshot *s)
+{
+	read_maps(s->maps);
+	list_fds(s->fds);
+	s->threads = count_threads();
+#ifndef HAVE_ASAN
+	s->heap = mallinfo2().uordblks;
+#else
+	s->heap = 0;
+#endif
+}
+
+/* Fails the test with the site's name if the process changed. */
+static void snapshot_check(const struct snapshot *before, const char *site)
+{
+	struct snapshot *after = &snap_after;
+
+	snapshot_take(after);
+	if (strcmp(before->fds, after->fds))
+		fail_msg("after failing %s: fds differ\nbefore:\n%s\nafter:\n%s", site, before->fds,
+			 after->fds);
+	if (strcmp(before->maps, after->maps))
+		fail_msg("after failing %s: mappings differ\nbefore:\n%s\nafter:\n%s", site,
+			 before->maps, after->maps);
+	if (before->threads != after->threads)
+		fail_msg("after failing %s: %d threads, %d before", site, after->threads,
+			 before->threads);
+#ifdef HAVE_ASAN
+	if (__lsan_do_recoverable_leak_check())
+		fail_msg("after failing %s: LeakSanitizer found leaks (above)", site);
+#else
+	if (after->heap != before->heap)
+		fail_msg("after failing %s: %zu heap bytes in use, %zu before", site, after->heap,
+			 before->heap);
+#endif
+}
+
+/* ---- scenarios ---- */
+
+struct scenario {
+	const char *name;
+	unsigned int cpus;
+	bool pit;
+	bool console_in;
+};
+
+/* Boots, runs and tears down; 0 only if the guest ran to its exit-port write. */
+static int scenario_run(const struct scenario *sc)
+{
+	struct mvm_config cfg;
+	int pipefd[2] = { -1, -1 };
+	struct vm *vm;
+	int err;
+
+	mvm_config_init(&cfg);
+	cfg.kernel = hello;
+	cfg.cmdline = "fault injection";
+	cfg.cpus = sc->cpus;
+	cfg.pit = sc->pit;
+	cfg.console_out = null_fd;
+	if (sc->console_in) {
+		if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK))
+			return -errno;
+		cfg.console_in = pipefd[0];
+	}
+	vm = vm_boot(&cfg);
+	if (IS_ERR(vm)) {
+		err = (int)PTR_ERR(vm);
+		goto out;
+	}
+	err = vm_run(vm);
+	if (!err && (vm_stop_reason(vm) != VM_STOP_EXIT_PORT || vm->stop_status != 0))
+		err = -EIO;
+	vm_destroy(vm);
+out:
+	if (pipefd[0] >= 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+	}
+	return err;
+}
+
+static void run_scenario(const struct scenario *sc)
+{
+	unsigned long n, i;
+
+	if (access("/dev/kvm", R_OK | W_OK)) {
+		print_message("SKIP: /dev/kvm is not accessible; fault injection needs KVM\n");
+		skip();
+	}
+	/* Warm up: allocator pools, first-use state of libc. */
+	assert_int_equal(scenario_run(sc), 0);
+	assert_int_equal(scenario_run(sc), 0);
+
+	fault_begin(0);
+	assert_int_equal(scenario_run(sc), 0);
+	n = fault_end();
+	assert_true(n > 0);
+
+	for (i = 1; i <= n; i++) {
+		const struct fault_site *site;
+		char what[256];
+		int err;
+
+		snapshot_take(&snap_before);
+		fault_begin(i);
+		err = scenario_run(sc);
+		fault_end();
+		site = fault_fired_site();
+		assert_non_null(site);
+		snprintf(what, sizeof(what), "call %lu/%lu, %s at %s:%d", i, n, site->what,
+			 site->file, site->line);
+		if (err == 0)
+			fail_msg("%s: the scenario succeeded anyway", what);
+		snapshot_check(&snap_before, what);
+	}
+	total_points += n;
+	print_message("%s: %lu failure points made to fail in turn, each unwound cleanly\n",
+		      sc->name, n);
+	/* And it still works afterwards. */
+	assert_int_equal(scenario_run(sc), 0);
+}
+
+static void test_boot_one_vcpu(void **state)
+{
+	static const struct scenario sc = { "boot, 1 vCPU", 1, false, false };
+
+	(void)state;
+	run_scenario(&sc);
+}
+
+static void test_boot_smp_pit_console(void **state)
+{
+	static const struct scenario sc = { "boot, 3 vCPUs, PIT, console input", 3, true, true };
+
+	(void)state;
+	run_scenario(&sc);
+}
+
+/* Every site in the program was made to fail at least once. */
+static void test_every_site_covered(void **state)
+{
+	struct fault_site **s;
+	unsigned int sites = 0, uncovered = 0;
+
+	(void)state;
+	if (access("/dev/kvm", R_OK | W_OK))
+		skip();
+	for (s = fault_sites_begin(); s < fault_sites_end(); s++) {
+		if (!strcmp((*s)->what, "anchor"))
+			continue;
+		sites++;
+		if ((*s)->injected == 0) {
+			print_error("uncovered failure point: %s at %s:%d\n", (*s)->what, (*s)->file,
+				    (*s)->line);
+			uncovered++;
+		}
+	}
+	print_message("fault injection: %lu failure points exercised over %u distinct sites\n",
+		      total_points, sites);
+	assert_int_equal(uncovered, 0);
+	assert_true(sites > 20);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_boot_one_vcpu),
+		cmocka_unit_test(test_boot_smp_pit_console),
+		cmocka_unit_test(test_every_site_covered),
+	};
+	const char *dir = getenv("GUESTS");
+	const char *tunables = getenv("GLIBC_TUNABLES");
+
+	/*
+	 * glibc's tcache keeps freed chunks counted as in use by mallinfo2():
+	 * run without it so the heap comparison is exact.
+	 */
+	(void)argc;
+	if (!tunables || !strstr(tunables, "tcache_count=0")) {
+		setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0", 1);
+		execv("/proc/self/exe", argv);
+		perror("re-executing with glibc.malloc.tcache_count=0");
+		return 1;
+	}
+
+	snprintf(hello, sizeof(hello), "%s/hello.elf", dir ? dir : "build/guest");
+	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	/* Failures are injected on purpose: their messages are noise here. */
+	mvm_log_set_level(-1);
+	return cmocka_run_group_tests_name("fault injection", tests, NULL, NULL);
+}
