@@ -51,13 +51,18 @@ BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/
 
 all: $(MVM) $(LIBMVM) guests
 
+# V=1 shows the commands.
+Q := $(if $(V),,@)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(BUILD)/unit-obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iinclude -Itests/unit/include -c $< -o $@
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -Iinclude -Itests/unit/include -c $< -o $@
 
 $(LIBMVM): $(LIB_OBJS)
 	@rm -f $@
@@ -67,7 +72,7 @@ $(MVM): $(CLI_OBJS) $(LIBMVM)
 	$(CC) $(CLI_OBJS) $(LIBMVM) $(LDFLAGS) -o $@
 
 guests:
-	$(MAKE) -C guest O=$(abspath $(GUEST_DIR))
+	$(Q)$(MAKE) -s -C guest O=$(abspath $(GUEST_DIR))
 
 $(UNIT): $(UNIT_OBJS)
 	@mkdir -p $(dir $@)

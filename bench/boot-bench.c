@@ -6,11 +6,15 @@
  *
  * For every run, each program is fork+exec'd with stdout on a pipe and
  * stdin on /dev/null (mvm leaves a non-terminal stdin alone, so neither
- * program touches the console), and two intervals are taken on
+ * program touches the console), and three intervals are taken on
  * CLOCK_MONOTONIC:
  *
- *   (a) first output   execve() -> first byte of guest output on the pipe
+ *   (a) first byte     execve() -> first byte of guest output on the pipe
  *                       (VM creation, ELF load, boot to the first COM1 byte)
+ *   (a') first line    execve() -> first newline on the pipe.  kvm-floor
+ *                       line-buffers its stdout and mvm writes every byte
+ *                       as the guest sends it, so (a) flatters mvm by a
+ *                       line's worth of port exits; (a') is like for like.
  *   (b) exit           execve() -> child reaped by wait4()
  *                       (all of (a), the rest of the guest, VM teardown,
  *                       process exit)
@@ -18,7 +22,7 @@
  * The start is stamped by the child itself right before execve(), and sent
  * to the parent on a close-on-exec pipe; CLOCK_MONOTONIC is system-wide, so
  * the stamp compares with the parent's.  This keeps fork() and the parent's
- * scheduling out of both figures.
+ * scheduling out of the figures.  Both programs give the guest 128 MiB.
  *
  * Runs are interleaved (floor, mvm, floor, mvm, ...) so that machine noise
  * hits both alike, after one untimed warm-up pair (page cache, first-exec
@@ -51,10 +55,22 @@
 #define OUT_KEEP	4096	/* guest output kept for the check */
 #define HELLO		"Hello from an mvm guest"
 
+enum metric {
+	FIRST_BYTE,		/* (a) */
+	FIRST_LINE,		/* (a') */
+	EXITED,			/* (b) */
+	NR_METRICS
+};
+
+static const char *const metric_names[NR_METRICS] = {
+	[FIRST_BYTE] = "(a) 1st byte",
+	[FIRST_LINE] = "(a') 1st line",
+	[EXITED] = "(b) exit",
+};
+
 /* What one run of one program gave. */
 struct run {
-	double first_ms;	/* (a); < 0 if the guest printed nothing */
-	double exit_ms;		/* (b) */
+	double ms[NR_METRICS];	/* < 0: not reached */
 	int status;		/* from wait4() */
 	long maxrss_kib;	/* ru_maxrss */
 	bool timed_out;
@@ -66,8 +82,7 @@ struct run {
 struct prog {
 	const char *name;
 	char **argv;
-	double *first_ms;
-	double *exit_ms;
+	double *ms[NR_METRICS];	/* one sample per timed run */
 	long maxrss_kib;	/* largest over the timed runs */
 };
 
@@ -108,28 +123,24 @@ static ssize_t read_full(int fd, void *buf, size_t len)
 static void __attribute__((noreturn))
 child_exec(char *const argv[], int null_fd, int out_w, int err_fd, int st_w)
 {
-	struct timespec t0;
-	int err;
+	struct timespec t0 = { 0 };
+	int err = 0;
 
 	if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0 ||
-	    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0)) {
+	    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0))
 		err = errno;
-		t0 = (struct timespec){ 0 };
-		goto fail;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	else
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* The stamp goes first whatever happens: the parent expects it. */
 	if (write(st_w, &t0, sizeof(t0)) != sizeof(t0))
 		_exit(127);
-	execv(argv[0], argv);
-	err = errno;
-	/* The stamp is already on the pipe: only errno is left to send. */
+	if (!err) {
+		execv(argv[0], argv);
+		err = errno;
+	}
+	/* Only a failure gets here; if errno cannot be sent, EOF says EPIPE. */
 	if (write(st_w, &err, sizeof(err)) != sizeof(err))
-		_exit(127);
-	_exit(127);
-fail:
-	if (write(st_w, &t0, sizeof(t0)) == sizeof(t0) &&
-	    write(st_w, &err, sizeof(err)) == sizeof(err))
-		_exit(127);
+		_exit(126);
 	_exit(127);
 }
 
@@ -141,7 +152,7 @@ fail:
 static int spawn(char *const argv[], int err_fd, pid_t *pid, int *out_r,
 		 struct timespec *t0)
 {
-	int out[2], st[2], null_fd, err, ret = -1;
+	int out[2], st[2], null_fd, err = EPIPE, ret = -1;
 	ssize_t n;
 
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -176,7 +187,7 @@ static int spawn(char *const argv[], int err_fd, pid_t *pid, int *out_r,
 	if (n == sizeof(*t0))
 		n = read_full(st[0], &err, sizeof(err));
 	else
-		err = EPIPE;	/* the child died before it could say */
+		n = -1;		/* the child died before it could say: EPIPE */
 	if (n != 0) {
 		fprintf(stderr, "boot-bench: cannot run %s: %s\n", argv[0],
 			strerror(err));
@@ -214,7 +225,8 @@ static int ms_left(const struct timespec *deadline)
 
 /*
  * Read the guest's output until EOF (the child has exited, or at least
- * closed stdout), stamping the first byte.  Returns -1 on timeout or error.
+ * closed stdout), stamping the first byte and the first newline.  Returns
+ * 0 at EOF, 1 on timeout (r->timed_out), -1 on error.
  */
 static int collect_output(int fd, const struct timespec *t0, struct run *r)
 {
@@ -230,7 +242,7 @@ static int collect_output(int fd, const struct timespec *t0, struct run *r)
 		left = ms_left(&deadline);
 		if (!left) {
 			r->timed_out = true;
-			return -1;
+			return 1;
 		}
 		if (poll(&p, 1, left) <= 0)
 			continue;	/* EINTR or timeout: the loop decides */
@@ -243,10 +255,11 @@ static int collect_output(int fd, const struct timespec *t0, struct run *r)
 		}
 		if (n == 0)
 			return 0;
-		if (r->first_ms < 0) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			r->first_ms = ms_between(t0, &now);
-		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (r->ms[FIRST_BYTE] < 0)
+			r->ms[FIRST_BYTE] = ms_between(t0, &now);
+		if (r->ms[FIRST_LINE] < 0 && memchr(buf, '\n', n))
+			r->ms[FIRST_LINE] = ms_between(t0, &now);
 		keep = sizeof(r->out) - r->out_len;
 		if (keep > (size_t)n)
 			keep = n;
@@ -255,22 +268,28 @@ static int collect_output(int fd, const struct timespec *t0, struct run *r)
 	}
 }
 
-/* One run of @argv, start to reaped.  Returns -1 if it could not be timed. */
+/*
+ * One run of @argv, start to reaped.  Returns -1 if it could not be run; a
+ * run that timed out returns 0, for run_ok() to report.
+ */
 static int run_once(char *const argv[], int err_fd, struct run *r)
 {
 	struct timespec t0, t1;
 	struct rusage ru;
 	pid_t pid;
-	int fd, ret;
+	int fd, i, ret;
 
 	memset(r, 0, sizeof(*r));
-	r->first_ms = -1;
+	for (i = 0; i < NR_METRICS; i++)
+		r->ms[i] = -1;
 	if (spawn(argv, err_fd, &pid, &fd, &t0))
 		return -1;
 
 	ret = collect_output(fd, &t0, r);
 	if (ret)
 		kill(pid, SIGKILL);	/* hung or unreadable: do not wait on it */
+	if (ret > 0)
+		ret = 0;
 	while (wait4(pid, &r->status, 0, &ru) < 0) {
 		if (errno != EINTR) {
 			perror("boot-bench: wait4");
@@ -279,14 +298,14 @@ static int run_once(char *const argv[], int err_fd, struct run *r)
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	r->exit_ms = ms_between(&t0, &t1);
+	r->ms[EXITED] = ms_between(&t0, &t1);
 	r->maxrss_kib = ru.ru_maxrss;	/* Linux: KiB */
 out:
 	close(fd);
 	return ret;
 }
 
-/* Is @r a good boot?  If not, say why on stderr. */
+/* Is @r a good boot?  If not, say why on stderr.  @i < 0: the warm-up. */
 static bool run_ok(const char *name, int i, const struct run *r)
 {
 	const char *why = NULL;
@@ -296,8 +315,9 @@ static bool run_ok(const char *name, int i, const struct run *r)
 		snprintf(buf, sizeof(buf), "no exit within %d ms, killed",
 			 RUN_TIMEOUT_MS);
 		why = buf;
-	} else if (!memmem(r->out, r->out_len, HELLO, strlen(HELLO))) {
-		why = "no \"" HELLO "\" in its output";
+	} else if (!memmem(r->out, r->out_len, HELLO, strlen(HELLO)) ||
+		   r->ms[FIRST_LINE] < 0) {
+		why = "no \"" HELLO "\" line in its output";
 	} else if (WIFSIGNALED(r->status)) {
 		snprintf(buf, sizeof(buf), "killed by signal %d",
 			 WTERMSIG(r->status));
@@ -309,7 +329,10 @@ static bool run_ok(const char *name, int i, const struct run *r)
 	}
 	if (!why)
 		return true;
-	fprintf(stderr, "boot-bench: %s run %d: %s\n", name, i, why);
+	if (i < 0)
+		fprintf(stderr, "boot-bench: %s, warm-up run: %s\n", name, why);
+	else
+		fprintf(stderr, "boot-bench: %s, run %d: %s\n", name, i + 1, why);
 	if (r->out_len)
 		fprintf(stderr, "boot-bench: its output began:\n%.*s\n",
 			(int)(r->out_len < 512 ? r->out_len : 512), r->out);
@@ -362,6 +385,15 @@ static int parse_process_block(FILE *f, struct vmm_mem *m)
 	return -1;
 }
 
+static void copy_stream(FILE *from, FILE *to)
+{
+	char buf[512];
+	size_t n;
+
+	while ((n = fread(buf, 1, sizeof(buf), from)) > 0)
+		fwrite(buf, 1, n, to);
+}
+
 /* One more, untimed, mvm run with --stats, its stderr kept in a file. */
 static int measure_vmm_mem(const char *mvm, const char *guest,
 			   struct vmm_mem *m)
@@ -378,8 +410,11 @@ static int measure_vmm_mem(const char *mvm, const char *guest,
 		perror("boot-bench: mvm --stats");
 		goto out;
 	}
-	if (run_once(argv, fileno(err), r) || !run_ok("mvm --stats", 0, r))
+	if (run_once(argv, fileno(err), r) || !run_ok("mvm --stats", 0, r)) {
+		rewind(err);
+		copy_stream(err, stderr);	/* mvm's own complaint */
 		goto out;
+	}
 	rewind(err);
 	ret = parse_process_block(err, m);
 out:
@@ -413,13 +448,13 @@ static struct stat3 stat3(double *v, int n)
 	};
 }
 
-static void print_metric(const char *what, struct prog *floor,
-			 struct prog *mvm, bool first, int n)
+static void print_metric(enum metric k, struct prog *floor, struct prog *mvm,
+			 int n)
 {
-	struct stat3 f = stat3(first ? floor->first_ms : floor->exit_ms, n);
-	struct stat3 m = stat3(first ? mvm->first_ms : mvm->exit_ms, n);
+	struct stat3 f = stat3(floor->ms[k], n);
+	struct stat3 m = stat3(mvm->ms[k], n);
 
-	printf("%-14s %-10s %9.3f %9.3f %9.3f\n", what, floor->name,
+	printf("%-14s %-10s %9.3f %9.3f %9.3f\n", metric_names[k], floor->name,
 	       f.min, f.med, f.max);
 	printf("%-14s %-10s %9.3f %9.3f %9.3f\n", "", mvm->name,
 	       m.min, m.med, m.max);
@@ -434,7 +469,7 @@ static void print_header(const char *guest, int runs)
 	if (uname(&u) < 0)
 		u = (struct utsname){ .release = "?", .machine = "?" };
 	printf("boot-bench: %s, (a) exec -> first guest output byte, "
-	       "(b) exec -> exit reaped;\n"
+	       "(a') -> end of first line, (b) -> exit reaped;\n"
 	       "  %d runs each, interleaved floor/mvm after 1 untimed warm-up "
 	       "pair; Linux %s %s, nproc %ld\n\n",
 	       base ? base + 1 : guest, runs, u.release, u.machine,
@@ -465,12 +500,14 @@ static void print_mem(const struct prog *floor, const struct prog *mvm,
 /* Run @p once; store the times at @i unless @i < 0 (warm-up). */
 static int sample(struct prog *p, struct run *r, int i)
 {
+	int k;
+
 	if (run_once(p->argv, -1, r) || !run_ok(p->name, i, r))
 		return -1;
 	if (i < 0)
 		return 0;
-	p->first_ms[i] = r->first_ms;
-	p->exit_ms[i] = r->exit_ms;
+	for (k = 0; k < NR_METRICS; k++)
+		p->ms[k][i] = r->ms[k];
 	if (r->maxrss_kib > p->maxrss_kib)
 		p->maxrss_kib = r->maxrss_kib;
 	return 0;
@@ -478,9 +515,22 @@ static int sample(struct prog *p, struct run *r, int i)
 
 static int alloc_samples(struct prog *p, int n)
 {
-	p->first_ms = calloc(n, sizeof(double));
-	p->exit_ms = calloc(n, sizeof(double));
-	return p->first_ms && p->exit_ms ? 0 : -1;
+	int k;
+
+	for (k = 0; k < NR_METRICS; k++) {
+		p->ms[k] = calloc(n, sizeof(double));
+		if (!p->ms[k])
+			return -1;
+	}
+	return 0;
+}
+
+static void free_samples(struct prog *p)
+{
+	int k;
+
+	for (k = 0; k < NR_METRICS; k++)
+		free(p->ms[k]);
 }
 
 static void usage(void)
@@ -498,7 +548,7 @@ int main(int argc, char **argv)
 	struct prog floor = { .name = "kvm-floor", .argv = floor_argv };
 	struct prog mvm = { .name = "mvm", .argv = mvm_argv };
 	struct vmm_mem mem;
-	int runs = DEFAULT_RUNS, opt, i, ret = 1;
+	int runs = DEFAULT_RUNS, opt, i, k, ret = 1;
 	struct run *r = NULL;
 	char *end;
 	long n;
@@ -543,15 +593,13 @@ int main(int argc, char **argv)
 		goto out;
 
 	print_header(argv[optind + 2], runs);
-	print_metric("(a) first out", &floor, &mvm, true, runs);
-	print_metric("(b) exit", &floor, &mvm, false, runs);
+	for (k = 0; k < NR_METRICS; k++)
+		print_metric(k, &floor, &mvm, runs);
 	print_mem(&floor, &mvm, &mem);
 	ret = 0;
 out:
-	free(floor.first_ms);
-	free(floor.exit_ms);
-	free(mvm.first_ms);
-	free(mvm.exit_ms);
+	free_samples(&floor);
+	free_samples(&mvm);
 	free(r);
 	return ret;
 }
