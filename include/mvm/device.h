@@ -30,7 +30,7 @@
 struct vm;
 struct mvm_device;
 
-#define MVM_DEVICE_MAX_IO 4
+#define MVM_DEVICE_MAX_IO    4
 #define MVM_DEVICE_NAME_SIZE 32
 
 struct mvm_device_io {
@@ -48,8 +48,8 @@ struct mvm_device_ops {
 	/* Accesses to dev->io[io] at `offset` from its base, len 1..8 bytes. */
 	void (*read)(struct mvm_device *dev, unsigned int io, uint64_t offset, void *data,
 		     unsigned int len);
-	void (*write)(struct mvm_device *dev, unsigned int io, uint64_t offset,
-		      const void *data, unsigned int len);
+	void (*write)(struct mvm_device *dev, unsigned int io, uint64_t offset, const void *data,
+		      unsigned int len);
 };
 
 struct mvm_device {
@@ -66,23 +66,22 @@ struct mvm_device {
 	mvm_counter_t writes;
 };
 
-struct mvm_device *_mvm_device_alloc(size_t size, struct vm *vm,
-				     const struct mvm_device_ops *ops, const char *name,
-				     const void *args);
+struct mvm_device *_mvm_device_alloc(size_t size, struct vm *vm, const struct mvm_device_ops *ops,
+				     const char *name, const void *args);
 
 /* The core part must come first so that ERR_PTR values pass through. */
-#define mvm_device_alloc(type, member, vm, ops, name, args)                          \
-	((type *)_mvm_device_alloc(                                                 \
-		sizeof(type) + 0 * sizeof(struct {                                  \
-			_Static_assert(offsetof(type, member) == 0,                  \
-				       "struct mvm_device must be the first member"); \
-			int dummy;                                                  \
-		}),                                                                 \
+#define mvm_device_alloc(type, member, vm, ops, name, args)                                   \
+	((type *)_mvm_device_alloc(                                                           \
+		sizeof(type) + 0 * sizeof(struct {                                            \
+				       _Static_assert(                                        \
+					       offsetof(type, member) == 0,                   \
+					       "struct mvm_device must be the first member"); \
+				       int dummy;                                             \
+			       }),                                                            \
 		(vm), (ops), (name), (args)))
 
 /* Declares an I/O range; used by ops->init before registration. 0 or -errno. */
-int mvm_device_add_io(struct mvm_device *dev, enum mvm_bus_type bus, uint64_t base,
-		      uint64_t len);
+int mvm_device_add_io(struct mvm_device *dev, enum mvm_bus_type bus, uint64_t base, uint64_t len);
 int mvm_device_register(struct mvm_device *dev);
 void mvm_device_unregister(struct mvm_device *dev);
 /*

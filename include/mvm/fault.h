@@ -22,15 +22,14 @@ struct fault_site {
 	const char *what; /* e.g. "ioctl KVM_CREATE_VCPU" */
 	const char *file;
 	int line;
-	unsigned long hits;     /* calls while counting */
+	unsigned long hits;	/* calls while counting */
 	unsigned long injected; /* failures injected here */
 };
 
 /* Declares a site in the section the fault test walks. */
-#define FAULT_SITE(var, what_)                                              \
+#define FAULT_SITE(var, what_)                                                \
 	static struct fault_site var = { (what_), __FILE__, __LINE__, 0, 0 }; \
-	static struct fault_site *var##_ref                                   \
-		__attribute__((used, section("mvm_fault_sites"))) = &var
+	static struct fault_site *var##_ref __attribute__((used, section("mvm_fault_sites"))) = &var
 
 extern atomic_bool fault_armed;
 

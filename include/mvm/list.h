@@ -11,7 +11,10 @@ struct list_head {
 	struct list_head *next, *prev;
 };
 
-#define LIST_HEAD_INIT(name) { &(name), &(name) }
+#define LIST_HEAD_INIT(name)     \
+	{                        \
+		&(name), &(name) \
+	}
 
 static inline void list_init(struct list_head *h)
 {
@@ -41,15 +44,14 @@ static inline void list_del_init(struct list_head *n)
 
 #define list_entry(ptr, type, member) container_of(ptr, type, member)
 
-#define list_for_each_entry(pos, head, member)                               \
-	for (pos = list_entry((head)->next, __typeof__(*pos), member);        \
-	     &pos->member != (head);                                           \
+#define list_for_each_entry(pos, head, member)                                                 \
+	for (pos = list_entry((head)->next, __typeof__(*pos), member); &pos->member != (head); \
 	     pos = list_entry(pos->member.next, __typeof__(*pos), member))
 
-#define list_for_each_entry_safe(pos, tmp, head, member)                     \
-	for (pos = list_entry((head)->next, __typeof__(*pos), member),        \
-	    tmp = list_entry(pos->member.next, __typeof__(*pos), member);      \
-	     &pos->member != (head); pos = tmp,                                \
-	    tmp = list_entry(tmp->member.next, __typeof__(*tmp), member))
+#define list_for_each_entry_safe(pos, tmp, head, member)                  \
+	for (pos = list_entry((head)->next, __typeof__(*pos), member),    \
+	    tmp = list_entry(pos->member.next, __typeof__(*pos), member); \
+	     &pos->member != (head);                                      \
+	     pos = tmp, tmp = list_entry(tmp->member.next, __typeof__(*tmp), member))
 
 #endif

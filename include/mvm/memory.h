@@ -29,7 +29,7 @@ struct mem_region {
 };
 
 struct vm_memory {
-	int fd;        /* the memfd, -1 when none */
+	int fd;	       /* the memfd, -1 when none */
 	uint8_t *base; /* host mapping of the whole memfd */
 	uint64_t size; /* RAM size in bytes */
 	unsigned int nr_regions;

@@ -63,9 +63,8 @@ void stats_node_release(struct stats_node *n);
 enum stats_source { STATS_KVM, STATS_MVM };
 
 /* Called for each value of a node; vals has n entries (histograms n > 1). */
-typedef void (*stats_visit_fn)(void *opaque, const struct stats_node *node,
-			       enum stats_source src, const char *name, const uint64_t *vals,
-			       unsigned int n);
+typedef void (*stats_visit_fn)(void *opaque, const struct stats_node *node, enum stats_source src,
+			       const char *name, const uint64_t *vals, unsigned int n);
 /* Reads the current values and calls fn for each. 0 or -errno. */
 int stats_node_visit(const struct stats_node *n, stats_visit_fn fn, void *opaque);
 

@@ -22,8 +22,8 @@ void *__mvm_realloc(struct fault_site *s, void *p, size_t n, size_t size);
 char *__mvm_strdup(struct fault_site *s, const char *str);
 int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode);
 int __mvm_ioctl(struct fault_site *s, int fd, unsigned long req, void *arg);
-void *__mvm_mmap(struct fault_site *s, void *addr, size_t len, int prot, int flags,
-		 int fd, off_t off);
+void *__mvm_mmap(struct fault_site *s, void *addr, size_t len, int prot, int flags, int fd,
+		 off_t off);
 int __mvm_memfd_create(struct fault_site *s, const char *name, unsigned int flags);
 int __mvm_ftruncate(struct fault_site *s, int fd, off_t len);
 int __mvm_eventfd(struct fault_site *s, unsigned int initval, int flags);
@@ -35,21 +35,20 @@ int __mvm_mprotect(struct fault_site *s, void *addr, size_t len, int prot);
 int __mvm_fstat_size(struct fault_site *s, int fd, off_t *size);
 ssize_t __mvm_pread_full(struct fault_site *s, int fd, void *buf, size_t len, off_t off);
 
-#define __MVM_FAULTABLE(what, call)          \
-	({                                   \
-		FAULT_SITE(__fs, what);      \
-		call;                        \
+#define __MVM_FAULTABLE(what, call)     \
+	({                              \
+		FAULT_SITE(__fs, what); \
+		call;                   \
 	})
 
 /* Zeroed allocation; free with free(). */
-#define mvm_zalloc(size) __MVM_FAULTABLE("zalloc", __mvm_zalloc(&__fs, (size)))
+#define mvm_zalloc(size)    __MVM_FAULTABLE("zalloc", __mvm_zalloc(&__fs, (size)))
 #define mvm_calloc(n, size) __MVM_FAULTABLE("calloc", __mvm_calloc(&__fs, (n), (size)))
 /* Array growth with overflow check; the old block stays valid on failure. */
 #define mvm_reallocarray(p, n, size) \
 	__MVM_FAULTABLE("reallocarray", __mvm_realloc(&__fs, (p), (n), (size)))
-#define mvm_strdup(str) __MVM_FAULTABLE("strdup", __mvm_strdup(&__fs, (str)))
-#define mvm_open(path, flags) \
-	__MVM_FAULTABLE("open " #path, __mvm_open(&__fs, (path), (flags), 0))
+#define mvm_strdup(str)	      __MVM_FAULTABLE("strdup", __mvm_strdup(&__fs, (str)))
+#define mvm_open(path, flags) __MVM_FAULTABLE("open " #path, __mvm_open(&__fs, (path), (flags), 0))
 #define mvm_ioctl(fd, req, arg) \
 	__MVM_FAULTABLE("ioctl " #req, __mvm_ioctl(&__fs, (fd), (req), (void *)(arg)))
 #define mvm_mmap(addr, len, prot, flags, fd, off) \
@@ -57,8 +56,8 @@ ssize_t __mvm_pread_full(struct fault_site *s, int fd, void *buf, size_t len, of
 #define mvm_memfd_create(name, flags) \
 	__MVM_FAULTABLE("memfd_create", __mvm_memfd_create(&__fs, (name), (flags)))
 #define mvm_ftruncate(fd, len) __MVM_FAULTABLE("ftruncate", __mvm_ftruncate(&__fs, (fd), (len)))
-#define mvm_eventfd(v, flags) __MVM_FAULTABLE("eventfd", __mvm_eventfd(&__fs, (v), (flags)))
-#define mvm_epoll_create() __MVM_FAULTABLE("epoll_create", __mvm_epoll_create(&__fs))
+#define mvm_eventfd(v, flags)  __MVM_FAULTABLE("eventfd", __mvm_eventfd(&__fs, (v), (flags)))
+#define mvm_epoll_create()     __MVM_FAULTABLE("epoll_create", __mvm_epoll_create(&__fs))
 #define mvm_epoll_add(epfd, fd, ev, data) \
 	__MVM_FAULTABLE("epoll_ctl ADD", __mvm_epoll_add(&__fs, (epfd), (fd), (ev), (data)))
 #define mvm_thread_create(t, attr, fn, arg) \

@@ -21,8 +21,8 @@
 #include "mvm/stats.h"
 
 /* Upper bounds of the core; KVM's own limits may be lower. */
-#define MVM_MAX_VCPUS 64
-#define MVM_MAX_VCPU_ID 256
+#define MVM_MAX_VCPUS	 64
+#define MVM_MAX_VCPU_ID	 256
 #define MVM_VM_NAME_SIZE 64
 
 struct vcpu;
@@ -31,11 +31,11 @@ struct vcpu;
 enum vm_stop_reason {
 	VM_RUNNING = 0,
 	VM_STOP_EXIT_PORT, /* guest wrote to the debug-exit port */
-	VM_STOP_RESET,     /* guest reset (i8042) */
+	VM_STOP_RESET,	   /* guest reset (i8042) */
 	VM_STOP_POWEROFF,  /* guest powered off */
 	VM_STOP_SHUTDOWN,  /* triple fault: KVM_EXIT_SHUTDOWN */
-	VM_STOP_ERROR,     /* an exit mvm cannot handle, or a host error */
-	VM_STOP_SIGNAL,    /* the host asked (SIGINT/SIGTERM) */
+	VM_STOP_ERROR,	   /* an exit mvm cannot handle, or a host error */
+	VM_STOP_SIGNAL,	   /* the host asked (SIGINT/SIGTERM) */
 };
 
 struct vm {
@@ -52,9 +52,9 @@ struct vm {
 	struct mvm_bus buses[MVM_BUS_NR];
 	struct mvm_loop loop;
 
-	pthread_mutex_t lock; /* vCPU creation, device list */
-	unsigned int created_vcpus;  /* reserved slots, under lock */
-	atomic_uint online_vcpus;    /* published vCPUs: release/acquire */
+	pthread_mutex_t lock;	    /* vCPU creation, device list */
+	unsigned int created_vcpus; /* reserved slots, under lock */
+	atomic_uint online_vcpus;   /* published vCPUs: release/acquire */
 	struct vcpu *vcpus[MVM_MAX_VCPUS];
 	uint64_t vcpu_ids[MVM_MAX_VCPU_ID / 64]; /* ids reserved, under lock */
 	bool vcpus_running;

@@ -7,7 +7,7 @@
 
 /* Exit statuses of mvm itself (a guest's own status passes through as is). */
 #define MVM_EXIT_FAILURE 1 /* the VM could not be built, or it crashed */
-#define MVM_EXIT_USAGE 2   /* bad command line */
+#define MVM_EXIT_USAGE	 2 /* bad command line */
 
 int cmd_run(int argc, char **argv);
 

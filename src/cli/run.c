@@ -18,24 +18,24 @@
 
 static void run_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: mvm run --kernel FILE [options]\n"
-		"\n"
-		"Boots FILE (an ELF with a Xen PVH entry note) and runs it until the guest\n"
-		"ends. mvm exits with the guest's status: the value written to I/O port 0xf4,\n"
-		"0 for a reset or power-off, 1 if the VM crashed or could not be built,\n"
-		"128+N when stopped by signal N. Ctrl-A x on the console stops the VM.\n"
-		"\n"
-		"  -k, --kernel FILE    boot image\n"
-		"  -m, --mem SIZE       guest RAM: 128M (default), 1G, 512K; a plain number is MiB\n"
-		"  -c, --cpus N         vCPUs (default 1); the boot vCPU runs, the others wait\n"
-		"                       for the guest to start them (INIT/SIPI)\n"
-		"  -p, --cmdline STR    kernel command line\n"
-		"      --name NAME      VM name (default mvm-<pid>)\n"
-		"      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
-		"      --stats          print the VM's stats tree on stderr when it ends\n"
-		"  -v, --verbose        more log messages (repeat for debug)\n"
-		"  -h, --help           this help\n");
+	fprintf(f, "usage: mvm run --kernel FILE [options]\n"
+		   "\n"
+		   "Boots FILE (an ELF with a Xen PVH entry note) and runs it until the guest\n"
+		   "ends. mvm exits with the guest's status: the value written to I/O port 0xf4,\n"
+		   "0 for a reset or power-off, 1 if the VM crashed or could not be built,\n"
+		   "128+N when stopped by signal N. Ctrl-A x on the console stops the VM.\n"
+		   "\n"
+		   "  -k, --kernel FILE    boot image\n"
+		   "  -m, --mem SIZE       guest RAM: 128M (default), 1G, 512K; a plain number is "
+		   "MiB\n"
+		   "  -c, --cpus N         vCPUs (default 1); the boot vCPU runs, the others wait\n"
+		   "                       for the guest to start them (INIT/SIPI)\n"
+		   "  -p, --cmdline STR    kernel command line\n"
+		   "      --name NAME      VM name (default mvm-<pid>)\n"
+		   "      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
+		   "      --stats          print the VM's stats tree on stderr when it ends\n"
+		   "  -v, --verbose        more log messages (repeat for debug)\n"
+		   "  -h, --help           this help\n");
 }
 
 int64_t parse_size(const char *s)
@@ -187,7 +187,8 @@ int cmd_run(int argc, char **argv)
 		case 'm':
 			mem = parse_size(optarg);
 			if (mem < 0) {
-				fprintf(stderr, "mvm run: --mem '%s' is not a size (try 128M or 1G)\n",
+				fprintf(stderr,
+					"mvm run: --mem '%s' is not a size (try 128M or 1G)\n",
 					optarg);
 				return MVM_EXIT_USAGE;
 			}
@@ -197,7 +198,8 @@ int cmd_run(int argc, char **argv)
 			errno = 0;
 			cpus = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || cpus < 1 || cpus > MVM_MAX_VCPUS) {
-				fprintf(stderr, "mvm run: --cpus '%s': give a number from 1 to %d\n",
+				fprintf(stderr,
+					"mvm run: --cpus '%s': give a number from 1 to %d\n",
 					optarg, MVM_MAX_VCPUS);
 				return MVM_EXIT_USAGE;
 			}

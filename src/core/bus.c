@@ -82,8 +82,7 @@ int bus_add(struct mvm_bus *bus, uint64_t base, uint64_t len, struct mvm_device 
 		bus->ranges = r;
 		bus->cap = cap;
 	}
-	memmove(&bus->ranges[pos + 1], &bus->ranges[pos],
-		(bus->nr - pos) * sizeof(bus->ranges[0]));
+	memmove(&bus->ranges[pos + 1], &bus->ranges[pos], (bus->nr - pos) * sizeof(bus->ranges[0]));
 	bus->ranges[pos] = (struct mvm_bus_range){ base, len, dev, io };
 	bus->nr++;
 out:

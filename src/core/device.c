@@ -15,9 +15,8 @@ static const struct mvm_counter_desc device_counters[] = {
 	{ "writes", offsetof(struct mvm_device, writes) },
 };
 
-struct mvm_device *_mvm_device_alloc(size_t size, struct vm *vm,
-				     const struct mvm_device_ops *ops, const char *name,
-				     const void *args)
+struct mvm_device *_mvm_device_alloc(size_t size, struct vm *vm, const struct mvm_device_ops *ops,
+				     const char *name, const void *args)
 {
 	struct mvm_device *dev;
 	char id[MVM_STATS_ID_SIZE];
@@ -48,8 +47,7 @@ struct mvm_device *_mvm_device_alloc(size_t size, struct vm *vm,
 	return dev;
 }
 
-int mvm_device_add_io(struct mvm_device *dev, enum mvm_bus_type bus, uint64_t base,
-		      uint64_t len)
+int mvm_device_add_io(struct mvm_device *dev, enum mvm_bus_type bus, uint64_t base, uint64_t len)
 {
 	if (dev->registered || dev->nr_io == MVM_DEVICE_MAX_IO || bus >= MVM_BUS_NR || !len)
 		return -EINVAL;

@@ -13,8 +13,8 @@ static const struct fault_site *_Atomic fault_site_fired;
 
 /* One site always exists, so the section (and its bounds) always exist. */
 static struct fault_site fault_anchor = { "anchor", __FILE__, __LINE__, 0, 0 };
-static struct fault_site *fault_anchor_ref
-	__attribute__((used, section("mvm_fault_sites"))) = &fault_anchor;
+static struct fault_site *fault_anchor_ref __attribute__((used, section("mvm_fault_sites"))) =
+	&fault_anchor;
 
 extern struct fault_site *__start_mvm_fault_sites[];
 extern struct fault_site *__stop_mvm_fault_sites[];

@@ -98,8 +98,8 @@ static int vcpu_alloc_stack(struct vcpu *vcpu)
 	size_t size = VCPU_STACK_SIZE + VCPU_GUARD_SIZE;
 	void *p;
 
-	p = mvm_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		     -1, 0);
+	p = mvm_mmap(NULL, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	/* A guard page below the stack: an overflow faults instead of corrupting. */
@@ -306,11 +306,11 @@ static void vcpu_exit_internal_error(struct vcpu *vcpu)
 	unsigned int i;
 
 	counter_inc(&vcpu->exits[VCPU_EXIT_INTERNAL_ERROR]);
-	len = (size_t)snprintf(what, sizeof(what), "KVM internal error, suberror %u%s",
-			       run->internal.suberror,
-			       run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
-				       " (emulation failure: the host could not emulate a guest instruction)" :
-				       "");
+	len = (size_t)snprintf(
+		what, sizeof(what), "KVM internal error, suberror %u%s", run->internal.suberror,
+		run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+			? " (emulation failure: the host could not emulate a guest instruction)"
+			: "");
 	for (i = 0; i < run->internal.ndata && i < 4 && len < sizeof(what); i++)
 		len += (size_t)snprintf(what + len, sizeof(what) - len, "%s0x%llx",
 					i ? " " : ", data ",

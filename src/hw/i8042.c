@@ -14,23 +14,23 @@
 #include "mvm/vm.h"
 
 #define I8042_IO_DATA 0
-#define I8042_IO_CMD 1
+#define I8042_IO_CMD  1
 
 #define I8042_STR_OBF 0x01 /* output buffer full: a byte to read at 0x60 */
 #define I8042_STR_SYS 0x04 /* system flag: self-test passed */
 
-#define I8042_CMD_READ_CTR 0x20
-#define I8042_CMD_WRITE_CTR 0x60
-#define I8042_CMD_SELF_TEST 0xaa
+#define I8042_CMD_READ_CTR     0x20
+#define I8042_CMD_WRITE_CTR    0x60
+#define I8042_CMD_SELF_TEST    0xaa
 #define I8042_CMD_WRITE_OUTPUT 0xd1
-#define I8042_CMD_PULSE_RESET 0xfe
+#define I8042_CMD_PULSE_RESET  0xfe
 
 struct i8042 {
 	struct mvm_device dev;
 	pthread_mutex_t lock;
-	uint8_t ctr;      /* controller configuration byte */
-	uint8_t pending;  /* command awaiting its data byte, or 0 */
-	uint8_t out;      /* byte for the guest at 0x60 */
+	uint8_t ctr;	 /* controller configuration byte */
+	uint8_t pending; /* command awaiting its data byte, or 0 */
+	uint8_t out;	 /* byte for the guest at 0x60 */
 	bool out_full;
 };
 
@@ -70,8 +70,8 @@ static void i8042_read(struct mvm_device *dev, unsigned int io, uint64_t off, vo
 	*(uint8_t *)data = v;
 }
 
-static void i8042_write(struct mvm_device *dev, unsigned int io, uint64_t off,
-			const void *data, unsigned int len)
+static void i8042_write(struct mvm_device *dev, unsigned int io, uint64_t off, const void *data,
+			unsigned int len)
 {
 	struct i8042 *k = to_i8042(dev);
 	uint8_t v = *(const uint8_t *)data;

@@ -17,8 +17,8 @@
 #include "mvm/loop.h"
 #include "mvm/vm.h"
 
-#define UART_RX 0  /* in: receive buffer (DLAB=0) */
-#define UART_TX 0  /* out: transmit holding (DLAB=0) */
+#define UART_RX	 0 /* in: receive buffer (DLAB=0) */
+#define UART_TX	 0 /* out: transmit holding (DLAB=0) */
 #define UART_DLL 0 /* divisor latch low (DLAB=1) */
 #define UART_IER 1
 #define UART_DLM 1 /* divisor latch high (DLAB=1) */
@@ -30,41 +30,41 @@
 #define UART_MSR 6
 #define UART_SCR 7
 
-#define UART_IER_RDI 0x01
+#define UART_IER_RDI  0x01
 #define UART_IER_THRI 0x02
 #define UART_IER_RLSI 0x04
-#define UART_IER_MSI 0x08
+#define UART_IER_MSI  0x08
 
 #define UART_IIR_NO_INT 0x01
-#define UART_IIR_MSI 0x00
-#define UART_IIR_THRI 0x02
-#define UART_IIR_RDI 0x04
-#define UART_IIR_FIFO 0xc0
+#define UART_IIR_MSI	0x00
+#define UART_IIR_THRI	0x02
+#define UART_IIR_RDI	0x04
+#define UART_IIR_FIFO	0xc0
 
-#define UART_FCR_ENABLE 0x01
+#define UART_FCR_ENABLE	  0x01
 #define UART_FCR_CLEAR_RX 0x02
 
 #define UART_LCR_DLAB 0x80
 
-#define UART_MCR_DTR 0x01
-#define UART_MCR_RTS 0x02
+#define UART_MCR_DTR  0x01
+#define UART_MCR_RTS  0x02
 #define UART_MCR_OUT1 0x04
 #define UART_MCR_OUT2 0x08
 #define UART_MCR_LOOP 0x10
 
-#define UART_LSR_DR 0x01
-#define UART_LSR_OE 0x02
+#define UART_LSR_DR   0x01
+#define UART_LSR_OE   0x02
 #define UART_LSR_THRE 0x20
 #define UART_LSR_TEMT 0x40
 
-#define UART_MSR_DCTS 0x01
-#define UART_MSR_DDSR 0x02
-#define UART_MSR_TERI 0x04
-#define UART_MSR_DDCD 0x08
-#define UART_MSR_CTS 0x10
-#define UART_MSR_DSR 0x20
-#define UART_MSR_RI 0x40
-#define UART_MSR_DCD 0x80
+#define UART_MSR_DCTS  0x01
+#define UART_MSR_DDSR  0x02
+#define UART_MSR_TERI  0x04
+#define UART_MSR_DDCD  0x08
+#define UART_MSR_CTS   0x10
+#define UART_MSR_DSR   0x20
+#define UART_MSR_RI    0x40
+#define UART_MSR_DCD   0x80
 #define UART_MSR_DELTA 0x0f
 
 #define RX_FIFO_SIZE 256
@@ -229,8 +229,8 @@ static void serial_read(struct mvm_device *dev, unsigned int io, uint64_t off, v
 	*(uint8_t *)data = v;
 }
 
-static void serial_write(struct mvm_device *dev, unsigned int io, uint64_t off,
-			 const void *data, unsigned int len)
+static void serial_write(struct mvm_device *dev, unsigned int io, uint64_t off, const void *data,
+			 unsigned int len)
 {
 	struct serial8250 *s = to_serial(dev);
 	uint8_t v = *(const uint8_t *)data;

@@ -113,7 +113,8 @@ static void list_fds(char *buf)
 		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
 		n = readlink(path, target, sizeof(target) - 1);
 		target[n < 0 ? 0 : n] = '\0';
-		len += (size_t)snprintf(buf + len, SNAP_SIZE - len, "%s -> %s\n", e->d_name, target);
+		len += (size_t)snprintf(buf + len, SNAP_SIZE - len, "%s -> %s\n", e->d_name,
+					target);
 		assert_true(len < SNAP_SIZE);
 	}
 	closedir(d);
@@ -285,8 +286,8 @@ static void test_every_site_covered(void **state)
 			continue;
 		sites++;
 		if ((*s)->injected == 0) {
-			print_error("uncovered failure point: %s at %s:%d\n", (*s)->what, (*s)->file,
-				    (*s)->line);
+			print_error("uncovered failure point: %s at %s:%d\n", (*s)->what,
+				    (*s)->file, (*s)->line);
 			uncovered++;
 		}
 	}

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 struct fake_kvm {
-	int max_vcpus;   /* KVM_CAP_MAX_VCPUS */
+	int max_vcpus;	 /* KVM_CAP_MAX_VCPUS */
 	int max_vcpu_id; /* KVM_CAP_MAX_VCPU_ID */
 	int vcpus_created;
 };
@@ -14,8 +14,8 @@ struct fake_kvm {
 struct fake_arch {
 	int vcpu_creates;
 	int vcpu_destroys;
-	int veto_id;       /* arch_vcpu_precreate refuses this id (-EPERM) */
-	int fail_create_id; /* arch_vcpu_create fails for this id (-EIO) */
+	int veto_id;	      /* arch_vcpu_precreate refuses this id (-EPERM) */
+	int fail_create_id;   /* arch_vcpu_create fails for this id (-EIO) */
 	bool saw_unpublished; /* every create hook ran before publication */
 	bool saw_published;   /* some create hook saw its vCPU already visible */
 };

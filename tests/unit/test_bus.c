@@ -36,13 +36,13 @@ static void test_bus_overlap(void **state)
 	struct mvm_bus *bus = *state;
 
 	assert_int_equal(bus_add(bus, 0x100, 0x10, &devs[0], 0), 0);
-	assert_int_equal(bus_add(bus, 0x100, 0x10, &devs[1], 0), -EBUSY);  /* same */
-	assert_int_equal(bus_add(bus, 0xf8, 0x10, &devs[1], 0), -EBUSY);   /* left edge */
-	assert_int_equal(bus_add(bus, 0x10f, 0x1, &devs[1], 0), -EBUSY);   /* last byte */
-	assert_int_equal(bus_add(bus, 0x104, 0x2, &devs[1], 0), -EBUSY);   /* inside */
-	assert_int_equal(bus_add(bus, 0x0, 0x1000, &devs[1], 0), -EBUSY);  /* around */
-	assert_int_equal(bus_add(bus, 0xf0, 0x10, &devs[1], 0), 0);        /* adjacent below */
-	assert_int_equal(bus_add(bus, 0x110, 0x10, &devs[2], 0), 0);       /* adjacent above */
+	assert_int_equal(bus_add(bus, 0x100, 0x10, &devs[1], 0), -EBUSY); /* same */
+	assert_int_equal(bus_add(bus, 0xf8, 0x10, &devs[1], 0), -EBUSY);  /* left edge */
+	assert_int_equal(bus_add(bus, 0x10f, 0x1, &devs[1], 0), -EBUSY);  /* last byte */
+	assert_int_equal(bus_add(bus, 0x104, 0x2, &devs[1], 0), -EBUSY);  /* inside */
+	assert_int_equal(bus_add(bus, 0x0, 0x1000, &devs[1], 0), -EBUSY); /* around */
+	assert_int_equal(bus_add(bus, 0xf0, 0x10, &devs[1], 0), 0);	  /* adjacent below */
+	assert_int_equal(bus_add(bus, 0x110, 0x10, &devs[2], 0), 0);	  /* adjacent above */
 	assert_int_equal(bus->nr, 3);
 	/* Sorted by base. */
 	assert_int_equal(bus->ranges[0].base, 0xf0);

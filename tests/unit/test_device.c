@@ -78,7 +78,7 @@ static unsigned int listed(struct vm *vm)
 	struct mvm_device *d;
 	unsigned int n = 0;
 
-	list_for_each_entry(d, &vm->devices, node)
+	list_for_each_entry (d, &vm->devices, node)
 		n++;
 	return n;
 }
@@ -188,8 +188,10 @@ static void test_vm_destroy_releases_devices(void **state)
 int run_device_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_release_on_last_put, device_setup, device_teardown),
-		cmocka_unit_test_setup_teardown(test_init_failure_frees, device_setup, device_teardown),
+		cmocka_unit_test_setup_teardown(test_release_on_last_put, device_setup,
+						device_teardown),
+		cmocka_unit_test_setup_teardown(test_init_failure_frees, device_setup,
+						device_teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_failure, device_setup, device_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_names, device_setup, device_teardown),
 		cmocka_unit_test_setup_teardown(test_register_lists_and_claims, device_setup,

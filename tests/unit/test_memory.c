@@ -34,13 +34,13 @@ static void test_mem_ptr_out_of_range(void **state)
 	struct vm_memory m = two_regions();
 
 	(void)state;
-	assert_null(mem_ptr(&m, sizeof(low), 1));           /* just past low RAM */
-	assert_null(mem_ptr(&m, sizeof(low) - 4, 5));       /* straddles the end */
-	assert_null(mem_ptr(&m, 0, sizeof(low) + 1));       /* longer than the region */
-	assert_null(mem_ptr(&m, (1ULL << 32) - 1, 2));      /* just below high RAM */
+	assert_null(mem_ptr(&m, sizeof(low), 1));      /* just past low RAM */
+	assert_null(mem_ptr(&m, sizeof(low) - 4, 5));  /* straddles the end */
+	assert_null(mem_ptr(&m, 0, sizeof(low) + 1));  /* longer than the region */
+	assert_null(mem_ptr(&m, (1ULL << 32) - 1, 2)); /* just below high RAM */
 	assert_null(mem_ptr(&m, (1ULL << 32) + sizeof(high), 1));
-	assert_null(mem_ptr(&m, 0x1000, UINT64_MAX));       /* length wraps */
-	assert_null(mem_ptr(&m, UINT64_MAX - 1, 4));        /* address + length wraps */
+	assert_null(mem_ptr(&m, 0x1000, UINT64_MAX)); /* length wraps */
+	assert_null(mem_ptr(&m, UINT64_MAX - 1, 4));  /* address + length wraps */
 	assert_null(mem_ptr(&m, UINT64_MAX, 1));
 }
 

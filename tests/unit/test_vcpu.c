@@ -157,11 +157,14 @@ static void test_vcpu_destroy_calls_arch_once(void **state)
 int run_vcpu_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_vcpu_create_publishes, vcpu_setup, vcpu_teardown),
-		cmocka_unit_test_setup_teardown(test_vcpu_id_out_of_range, vcpu_setup, vcpu_teardown),
+		cmocka_unit_test_setup_teardown(test_vcpu_create_publishes, vcpu_setup,
+						vcpu_teardown),
+		cmocka_unit_test_setup_teardown(test_vcpu_id_out_of_range, vcpu_setup,
+						vcpu_teardown),
 		cmocka_unit_test_setup_teardown(test_vcpu_duplicate_id, vcpu_setup, vcpu_teardown),
 		cmocka_unit_test_setup_teardown(test_vcpu_too_many, vcpu_setup, vcpu_teardown),
-		cmocka_unit_test_setup_teardown(test_vcpu_precreate_veto, vcpu_setup, vcpu_teardown),
+		cmocka_unit_test_setup_teardown(test_vcpu_precreate_veto, vcpu_setup,
+						vcpu_teardown),
 		cmocka_unit_test_setup_teardown(test_vcpu_arch_failure_unwinds, vcpu_setup,
 						vcpu_teardown),
 		cmocka_unit_test_setup_teardown(test_vcpu_each_failure_point_unwinds, vcpu_setup,

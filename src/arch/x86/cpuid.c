@@ -19,13 +19,13 @@
 #define CPUID_MAX_ENTRIES 512
 
 #define CPUID_1_ECX_TSC_DEADLINE (1U << 24)
-#define CPUID_1_ECX_HYPERVISOR (1U << 31)
+#define CPUID_1_ECX_HYPERVISOR	 (1U << 31)
 
 #define KVM_CPUID_SIGNATURE 0x40000000U
-#define KVM_CPUID_FEATURES 0x40000001U
+#define KVM_CPUID_FEATURES  0x40000001U
 /* KVM PV features that are hypercalls (VMCALL) */
-#define KVM_FEATURE_PV_SEND_IPI_BIT 11
-#define KVM_FEATURE_PV_SCHED_YIELD_BIT 13
+#define KVM_FEATURE_PV_SEND_IPI_BIT	 11
+#define KVM_FEATURE_PV_SCHED_YIELD_BIT	 13
 #define KVM_FEATURE_HC_MAP_GPA_RANGE_BIT 16
 
 static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx)
@@ -65,7 +65,8 @@ static void cpuid_adjust(struct vm *vm, struct kvm_cpuid2 *c)
 
 int x86_cpuid_init(struct vm *vm)
 {
-	size_t size = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	size_t size =
+		sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *c;
 	int r;
 

@@ -11,16 +11,16 @@
 #include "mvm/vm.h"
 #include "x86.h"
 
-#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_SYSENTER_CS  0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_IA32_MISC_ENABLE 0x1a0
-#define MSR_MTRR_DEF_TYPE 0x2ff
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SYSCALL_MASK 0xc0000084
-#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_IA32_MISC_ENABLE  0x1a0
+#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MSR_STAR	      0xc0000081
+#define MSR_LSTAR	      0xc0000082
+#define MSR_CSTAR	      0xc0000083
+#define MSR_SYSCALL_MASK      0xc0000084
+#define MSR_KERNEL_GS_BASE    0xc0000102
 
 #define MISC_ENABLE_FAST_STRING 0x1ULL
 /* MTRRs enabled, default type write-back: RAM is cached as on real hardware. */
@@ -80,10 +80,10 @@ int x86_fpu_set(struct vcpu *vcpu)
 	return 0;
 }
 
-#define APIC_LVT_LINT0 0x350
-#define APIC_LVT_LINT1 0x360
-#define APIC_DM_NMI 0x400
-#define APIC_DM_EXTINT 0x700
+#define APIC_LVT_LINT0	 0x350
+#define APIC_LVT_LINT1	 0x360
+#define APIC_DM_NMI	 0x400
+#define APIC_DM_EXTINT	 0x700
 #define APIC_LVT_DM_MASK 0x700
 
 static void lapic_set_lvt(struct kvm_lapic_state *l, unsigned int reg, uint32_t mode)

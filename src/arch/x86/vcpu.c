@@ -59,7 +59,8 @@ void arch_vcpu_describe(struct vcpu *vcpu, char *buf, size_t len)
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
 		snprintf(buf, len, "registers unreadable");
 		return;
 	}

@@ -30,8 +30,7 @@ unsigned int arch_mem_layout(uint64_t ram, struct mem_range *ranges, unsigned in
 	return n;
 }
 
-static int vm_ioctl_checked(struct vm *vm, unsigned long req, unsigned long arg,
-			    const char *what)
+static int vm_ioctl_checked(struct vm *vm, unsigned long req, unsigned long arg, const char *what)
 {
 	if (mvm_ioctl(vm->vm_fd, req, arg) < 0) {
 		int err = -errno;

@@ -9,11 +9,11 @@ struct vm;
 struct vcpu;
 
 /* Fixed guest-physical addresses. */
-#define X86_MMIO_HOLE_START 0xc0000000ULL /* RAM above this moves to 4 GiB */
+#define X86_MMIO_HOLE_START   0xc0000000ULL /* RAM above this moves to 4 GiB */
 #define X86_IDENTITY_MAP_ADDR 0xfffbc000ULL
-#define X86_TSS_ADDR 0xfffbd000ULL          /* three pages */
-#define X86_EBDA_START 0x9fc00ULL           /* the legacy hole up to 1 MiB */
-#define X86_HIGH_MEMORY 0x100000ULL
+#define X86_TSS_ADDR	      0xfffbd000ULL /* three pages */
+#define X86_EBDA_START	      0x9fc00ULL    /* the legacy hole up to 1 MiB */
+#define X86_HIGH_MEMORY	      0x100000ULL
 
 /* CPUID (cpuid.c). */
 int x86_cpuid_init(struct vm *vm);

@@ -9,16 +9,16 @@
 struct vm;
 
 /* Where mvm puts its boot data; a loaded image must stay clear of it. */
-#define BOOT_DATA_START 0x5000ULL
-#define BOOT_START_INFO 0x5000ULL /* PVH hvm_start_info (+ module list) */
-#define BOOT_MEMMAP 0x6000ULL     /* PVH memory map */
-#define BOOT_MEMMAP_MAX 128
-#define BOOT_CMDLINE 0x20000ULL
+#define BOOT_DATA_START	 0x5000ULL
+#define BOOT_START_INFO	 0x5000ULL /* PVH hvm_start_info (+ module list) */
+#define BOOT_MEMMAP	 0x6000ULL /* PVH memory map */
+#define BOOT_MEMMAP_MAX	 128
+#define BOOT_CMDLINE	 0x20000ULL
 #define BOOT_CMDLINE_MAX 4096 /* bytes, with the NUL */
-#define BOOT_DATA_END (BOOT_CMDLINE + BOOT_CMDLINE_MAX)
+#define BOOT_DATA_END	 (BOOT_CMDLINE + BOOT_CMDLINE_MAX)
 
 /* E820 types, shared by the PVH memmap and the Linux zero page. */
-#define E820_RAM 1
+#define E820_RAM      1
 #define E820_RESERVED 2
 
 struct boot_mem_entry {

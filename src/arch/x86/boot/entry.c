@@ -39,8 +39,9 @@ static void pvh_state(struct vm *vm, struct kvm_regs *regs, struct kvm_sregs *sr
 	flat_segment(&sregs->cs, 0x10, 0xb);
 	flat_segment(&sregs->ds, 0x18, 0x3);
 	sregs->es = sregs->fs = sregs->gs = sregs->ss = sregs->ds;
-	sregs->tr = (struct kvm_segment){ .base = 0, .limit = 0x67, .selector = 0x20,
-					  .type = 0xb, .present = 1 };
+	sregs->tr = (struct kvm_segment){
+		.base = 0, .limit = 0x67, .selector = 0x20, .type = 0xb, .present = 1
+	};
 	sregs->cr0 = X86_CR0_PE | X86_CR0_ET;
 	sregs->cr4 = 0;
 	sregs->efer = 0;

@@ -75,8 +75,7 @@ unsigned int boot_memmap(const struct vm *vm, struct boot_mem_entry *e, unsigned
 							  X86_HIGH_MEMORY - X86_EBDA_START,
 							  E820_RESERVED };
 			e[n++] = (struct boot_mem_entry){ X86_HIGH_MEMORY,
-							  r->size - X86_HIGH_MEMORY,
-							  E820_RAM };
+							  r->size - X86_HIGH_MEMORY, E820_RAM };
 		} else {
 			e[n++] = (struct boot_mem_entry){ r->gpa, r->size, E820_RAM };
 		}
@@ -112,7 +111,8 @@ int arch_vm_load_kernel(struct vm *vm)
 	if (pvh_probe(&img) > 0) {
 		err = pvh_load(vm, &img);
 	} else {
-		pr_err("kernel %s: not a bootable image (mvm boots ELF files with a Xen PVH entry note)",
+		pr_err("kernel %s: not a bootable image (mvm boots ELF files with a Xen PVH entry "
+		       "note)",
 		       img.path);
 		err = -ENOEXEC;
 	}

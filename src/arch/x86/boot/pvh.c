@@ -19,9 +19,9 @@
 #include "mvm/vm.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
-#define HVM_START_MAGIC 0x336ec578U
-#define PVH_MAX_PHDRS 64
-#define PVH_MAX_NOTES_SIZE 65536
+#define HVM_START_MAGIC		 0x336ec578U
+#define PVH_MAX_PHDRS		 64
+#define PVH_MAX_NOTES_SIZE	 65536
 
 struct hvm_start_info {
 	uint32_t magic;
@@ -57,18 +57,19 @@ int pvh_probe(struct boot_image *img)
 	return memcmp(magic, ELFMAG, SELFMAG) == 0;
 }
 
-#define bad_image(img, ...)                                          \
-	({                                                           \
-		char __m[256];                                       \
-		snprintf(__m, sizeof(__m), __VA_ARGS__);             \
-		pr_err("kernel %s: %s", (img)->path, __m);           \
-		-ENOEXEC;                                            \
+#define bad_image(img, ...)                                \
+	({                                                 \
+		char __m[256];                             \
+		snprintf(__m, sizeof(__m), __VA_ARGS__);   \
+		pr_err("kernel %s: %s", (img)->path, __m); \
+		-ENOEXEC;                                  \
 	})
 
 static int pvh_check_ehdr(struct boot_image *img, const Elf64_Ehdr *eh)
 {
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return bad_image(img, "not a 64-bit ELF file (ELF class %u)", eh->e_ident[EI_CLASS]);
+		return bad_image(img, "not a 64-bit ELF file (ELF class %u)",
+				 eh->e_ident[EI_CLASS]);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64)
 		return bad_image(img, "not an x86-64 ELF file (machine %u)", eh->e_machine);
 	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
@@ -146,7 +147,8 @@ static int pvh_load_segment(struct vm *vm, struct boot_image *img, const Elf64_P
 				 (unsigned long long)(ph->p_paddr + ph->p_memsz),
 				 (unsigned long long)(vm->cfg.mem_size >> 20));
 	if (ph->p_paddr < BOOT_DATA_END && ph->p_paddr + ph->p_memsz > BOOT_DATA_START)
-		return bad_image(img, "ELF segment at 0x%llx overlaps mvm's boot data (0x%llx-0x%llx)",
+		return bad_image(img,
+				 "ELF segment at 0x%llx overlaps mvm's boot data (0x%llx-0x%llx)",
 				 (unsigned long long)ph->p_paddr, BOOT_DATA_START, BOOT_DATA_END);
 	memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
 	return boot_image_read(img, ph->p_offset, dst, ph->p_filesz);
@@ -210,7 +212,8 @@ int pvh_load(struct vm *vm, struct boot_image *img)
 		}
 	}
 	if (!found) {
-		err = bad_image(img, "ELF file has no Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)");
+		err = bad_image(img,
+				"ELF file has no Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)");
 		goto out;
 	}
 	if (!mem_ptr(&vm->mem, entry, 1) || entry >= SZ_4G) {

@@ -9,19 +9,19 @@
 struct kvm_cpuid2;
 
 enum x86_boot_mode {
-	X86_BOOT_NONE,  /* no image loaded: vCPUs keep KVM's reset state */
+	X86_BOOT_NONE,	/* no image loaded: vCPUs keep KVM's reset state */
 	X86_BOOT_PVH32, /* Xen PVH: 32-bit protected mode, paging off, EBX = start info */
 };
 
 struct x86_boot {
 	enum x86_boot_mode mode;
 	uint64_t entry; /* guest-physical entry point */
-	uint64_t info;  /* PVH start info address */
+	uint64_t info;	/* PVH start info address */
 };
 
 struct arch_vm {
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, adjusted; patched per vCPU */
-	bool tsc_deadline;        /* the in-kernel LAPIC emulates the TSC-deadline timer */
+	bool tsc_deadline;	  /* the in-kernel LAPIC emulates the TSC-deadline timer */
 	struct x86_boot boot;
 };
 
