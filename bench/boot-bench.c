@@ -49,16 +49,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_RUNS	30
-#define MAX_RUNS	10000
-#define RUN_TIMEOUT_MS	10000	/* a run that takes this long is broken */
-#define OUT_KEEP	4096	/* guest output kept for the check */
-#define HELLO		"Hello from an mvm guest"
+#define DEFAULT_RUNS   30
+#define MAX_RUNS       10000
+#define RUN_TIMEOUT_MS 10000 /* a run that takes this long is broken */
+#define OUT_KEEP       4096  /* guest output kept for the check */
+#define HELLO	       "Hello from an mvm guest"
 
 enum metric {
-	FIRST_BYTE,		/* (a) */
-	FIRST_LINE,		/* (a') */
-	EXITED,			/* (b) */
+	FIRST_BYTE, /* (a) */
+	FIRST_LINE, /* (a') */
+	EXITED,	    /* (b) */
 	NR_METRICS
 };
 
@@ -70,9 +70,10 @@ static const char *const metric_names[NR_METRICS] = {
 
 /* What one run of one program gave. */
 struct run {
-	double ms[NR_METRICS];	/* < 0: not reached */
-	int status;		/* from wait4() */
-	long maxrss_kib;	/* ru_maxrss */
+	double ms[NR_METRICS]; /* < 0: not reached */
+	int status;	       /* from wait4() */
+	long maxrss_kib;       /* ru_maxrss */
+	long fork_rss_kib;     /* our forked copy's RSS at execve() */
 	bool timed_out;
 	char out[OUT_KEEP];
 	size_t out_len;
@@ -82,8 +83,15 @@ struct run {
 struct prog {
 	const char *name;
 	char **argv;
-	double *ms[NR_METRICS];	/* one sample per timed run */
+	double *ms[NR_METRICS]; /* one sample per timed run */
 	long maxrss_kib;	/* largest over the timed runs */
+	long fork_rss_kib;	/* ditto */
+};
+
+/* What the child sends before its execve(). */
+struct exec_stamp {
+	struct timespec t0;
+	long rss_kib;
 };
 
 /* The "process" block of mvm's stats tree. */
@@ -116,23 +124,56 @@ static ssize_t read_full(int fd, void *buf, size_t len)
 }
 
 /*
- * The child's side of spawn(): plumb the fds, stamp the time, exec.  Only
- * async-signal-safe calls here.  On failure, errno follows the stamp on
- * @st_w so that the parent can tell a failed exec from a guest that fails.
+ * Our resident set in KiB from /proc/self/statm, -1 if unknown.  Runs in
+ * the child between fork() and execve(): no stdio.
+ */
+static long statm_rss_kib(void)
+{
+	char buf[128], *p;
+	long pages = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strchr(buf, ' '); /* "size resident shared ..." */
+	if (!p)
+		return -1;
+	for (p++; *p >= '0' && *p <= '9'; p++)
+		pages = pages * 10 + (*p - '0');
+	return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
+ * The child's side of spawn(): plumb the fds, stamp the time, exec.  On
+ * failure, errno follows the stamp on @st_w so that the parent can tell a
+ * failed exec from a guest that fails.
+ *
+ * The RSS goes along because execve() folds the peak RSS of the mm it
+ * drops (this forked copy of boot-bench) into the process's ru_maxrss:
+ * wait4() can never report less than it.
  */
 static void __attribute__((noreturn))
 child_exec(char *const argv[], int null_fd, int out_w, int err_fd, int st_w)
 {
-	struct timespec t0 = { 0 };
+	struct exec_stamp st = { .rss_kib = -1 };
 	int err = 0;
 
 	if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0 ||
-	    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0))
+	    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0)) {
 		err = errno;
-	else
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+	} else {
+		st.rss_kib = statm_rss_kib();
+		clock_gettime(CLOCK_MONOTONIC, &st.t0);
+	}
 	/* The stamp goes first whatever happens: the parent expects it. */
-	if (write(st_w, &t0, sizeof(t0)) != sizeof(t0))
+	if (write(st_w, &st, sizeof(st)) != sizeof(st))
 		_exit(127);
 	if (!err) {
 		execv(argv[0], argv);
@@ -146,11 +187,10 @@ child_exec(char *const argv[], int null_fd, int out_w, int err_fd, int st_w)
 
 /*
  * Start @argv with stdout on a pipe (*out_r) and stderr on @err_fd (or
- * inherited if < 0).  Waits until the execve() is done: on return, *t0 is
+ * inherited if < 0).  Waits until the execve() is done: on return, *st is
  * the child's stamp taken just before it.
  */
-static int spawn(char *const argv[], int err_fd, pid_t *pid, int *out_r,
-		 struct timespec *t0)
+static int spawn(char *const argv[], int err_fd, pid_t *pid, int *out_r, struct exec_stamp *st_out)
 {
 	int out[2], st[2], null_fd, err = EPIPE, ret = -1;
 	ssize_t n;
@@ -183,14 +223,13 @@ static int spawn(char *const argv[], int err_fd, pid_t *pid, int *out_r,
 	out[1] = -1;
 
 	/* The stamp, then EOF when execve() closes st[1], or its errno. */
-	n = read_full(st[0], t0, sizeof(*t0));
-	if (n == sizeof(*t0))
+	n = read_full(st[0], st_out, sizeof(*st_out));
+	if (n == sizeof(*st_out))
 		n = read_full(st[0], &err, sizeof(err));
 	else
-		n = -1;		/* the child died before it could say: EPIPE */
+		n = -1; /* the child died before it could say: EPIPE */
 	if (n != 0) {
-		fprintf(stderr, "boot-bench: cannot run %s: %s\n", argv[0],
-			strerror(err));
+		fprintf(stderr, "boot-bench: cannot run %s: %s\n", argv[0], strerror(err));
 		waitpid(*pid, NULL, 0);
 		goto err_st;
 	}
@@ -245,7 +284,7 @@ static int collect_output(int fd, const struct timespec *t0, struct run *r)
 			return 1;
 		}
 		if (poll(&p, 1, left) <= 0)
-			continue;	/* EINTR or timeout: the loop decides */
+			continue; /* EINTR or timeout: the loop decides */
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -274,7 +313,8 @@ static int collect_output(int fd, const struct timespec *t0, struct run *r)
  */
 static int run_once(char *const argv[], int err_fd, struct run *r)
 {
-	struct timespec t0, t1;
+	struct exec_stamp st;
+	struct timespec t1;
 	struct rusage ru;
 	pid_t pid;
 	int fd, i, ret;
@@ -282,12 +322,13 @@ static int run_once(char *const argv[], int err_fd, struct run *r)
 	memset(r, 0, sizeof(*r));
 	for (i = 0; i < NR_METRICS; i++)
 		r->ms[i] = -1;
-	if (spawn(argv, err_fd, &pid, &fd, &t0))
+	if (spawn(argv, err_fd, &pid, &fd, &st))
 		return -1;
+	r->fork_rss_kib = st.rss_kib;
 
-	ret = collect_output(fd, &t0, r);
+	ret = collect_output(fd, &st.t0, r);
 	if (ret)
-		kill(pid, SIGKILL);	/* hung or unreadable: do not wait on it */
+		kill(pid, SIGKILL); /* hung or unreadable: do not wait on it */
 	if (ret > 0)
 		ret = 0;
 	while (wait4(pid, &r->status, 0, &ru) < 0) {
@@ -298,8 +339,8 @@ static int run_once(char *const argv[], int err_fd, struct run *r)
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	r->ms[EXITED] = ms_between(&t0, &t1);
-	r->maxrss_kib = ru.ru_maxrss;	/* Linux: KiB */
+	r->ms[EXITED] = ms_between(&st.t0, &t1);
+	r->maxrss_kib = ru.ru_maxrss; /* Linux: KiB */
 out:
 	close(fd);
 	return ret;
@@ -312,19 +353,15 @@ static bool run_ok(const char *name, int i, const struct run *r)
 	char buf[64];
 
 	if (r->timed_out) {
-		snprintf(buf, sizeof(buf), "no exit within %d ms, killed",
-			 RUN_TIMEOUT_MS);
+		snprintf(buf, sizeof(buf), "no exit within %d ms, killed", RUN_TIMEOUT_MS);
 		why = buf;
-	} else if (!memmem(r->out, r->out_len, HELLO, strlen(HELLO)) ||
-		   r->ms[FIRST_LINE] < 0) {
+	} else if (!memmem(r->out, r->out_len, HELLO, strlen(HELLO)) || r->ms[FIRST_LINE] < 0) {
 		why = "no \"" HELLO "\" line in its output";
 	} else if (WIFSIGNALED(r->status)) {
-		snprintf(buf, sizeof(buf), "killed by signal %d",
-			 WTERMSIG(r->status));
+		snprintf(buf, sizeof(buf), "killed by signal %d", WTERMSIG(r->status));
 		why = buf;
 	} else if (WEXITSTATUS(r->status)) {
-		snprintf(buf, sizeof(buf), "exit status %d",
-			 WEXITSTATUS(r->status));
+		snprintf(buf, sizeof(buf), "exit status %d", WEXITSTATUS(r->status));
 		why = buf;
 	}
 	if (!why)
@@ -381,7 +418,7 @@ static int parse_process_block(FILE *f, struct vmm_mem *m)
 	if (found == (1u << nkeys) - 1)
 		return 0;
 	fprintf(stderr, "boot-bench: mvm --stats: no complete process block "
-		"(RssAnon_kib, RssFile_kib, RssShmem_kib, VmHWM_kib)\n");
+			"(RssAnon_kib, RssFile_kib, RssShmem_kib, VmHWM_kib)\n");
 	return -1;
 }
 
@@ -395,11 +432,9 @@ static void copy_stream(FILE *from, FILE *to)
 }
 
 /* One more, untimed, mvm run with --stats, its stderr kept in a file. */
-static int measure_vmm_mem(const char *mvm, const char *guest,
-			   struct vmm_mem *m)
+static int measure_vmm_mem(const char *mvm, const char *guest, struct vmm_mem *m)
 {
-	char *argv[] = { (char *)mvm, "run", "--kernel", (char *)guest,
-			 "--stats", NULL };
+	char *argv[] = { (char *)mvm, "run", "--kernel", (char *)guest, "--stats", NULL };
 	struct run *r;
 	FILE *err;
 	int ret = -1;
@@ -412,7 +447,7 @@ static int measure_vmm_mem(const char *mvm, const char *guest,
 	}
 	if (run_once(argv, fileno(err), r) || !run_ok("mvm --stats", 0, r)) {
 		rewind(err);
-		copy_stream(err, stderr);	/* mvm's own complaint */
+		copy_stream(err, stderr); /* mvm's own complaint */
 		goto out;
 	}
 	rewind(err);
@@ -448,16 +483,14 @@ static struct stat3 stat3(double *v, int n)
 	};
 }
 
-static void print_metric(enum metric k, struct prog *floor, struct prog *mvm,
-			 int n)
+static void print_metric(enum metric k, struct prog *floor, struct prog *mvm, int n)
 {
 	struct stat3 f = stat3(floor->ms[k], n);
 	struct stat3 m = stat3(mvm->ms[k], n);
 
-	printf("%-14s %-10s %9.3f %9.3f %9.3f\n", metric_names[k], floor->name,
-	       f.min, f.med, f.max);
-	printf("%-14s %-10s %9.3f %9.3f %9.3f\n", "", mvm->name,
-	       m.min, m.med, m.max);
+	printf("%-14s %-10s %9.3f %9.3f %9.3f\n", metric_names[k], floor->name, f.min, f.med,
+	       f.max);
+	printf("%-14s %-10s %9.3f %9.3f %9.3f\n", "", mvm->name, m.min, m.med, m.max);
 	printf("%-14s %-10s %9s %8.2fx\n", "", "mvm/floor", "", m.med / f.med);
 }
 
@@ -472,27 +505,25 @@ static void print_header(const char *guest, int runs)
 	       "(a') -> end of first line, (b) -> exit reaped;\n"
 	       "  %d runs each, interleaved floor/mvm after 1 untimed warm-up "
 	       "pair; Linux %s %s, nproc %ld\n\n",
-	       base ? base + 1 : guest, runs, u.release, u.machine,
-	       sysconf(_SC_NPROCESSORS_ONLN));
+	       base ? base + 1 : guest, runs, u.release, u.machine, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("%-14s %-10s %9s %9s %9s\n", "(ms)", "", "min", "median", "max");
 }
 
-static void print_mem(const struct prog *floor, const struct prog *mvm,
-		      const struct vmm_mem *m)
+static void print_mem(const struct prog *floor, const struct prog *mvm, const struct vmm_mem *m)
 {
 	printf("\nmemory (KiB)\n");
 	printf("  mvm VMM RSS, guest RAM excluded (RssAnon+RssFile) %7ld  "
 	       "(anon %ld + file %ld)\n",
 	       m->rss_anon + m->rss_file, m->rss_anon, m->rss_file);
-	printf("  mvm guest RAM touched (RssShmem, memfd)           %7ld\n",
-	       m->rss_shmem);
-	printf("  mvm VmHWM, guest RAM included                     %7ld\n",
-	       m->vm_hwm);
-	printf("  mvm max RSS (wait4 ru_maxrss, guest RAM incl.)    %7ld\n",
-	       mvm->maxrss_kib);
+	printf("  mvm guest RAM touched (RssShmem, memfd)           %7ld\n", m->rss_shmem);
+	printf("  mvm VmHWM, guest RAM included                     %7ld\n", m->vm_hwm);
+	printf("  mvm max RSS (wait4 ru_maxrss, guest RAM incl.)    %7ld\n", mvm->maxrss_kib);
 	printf("  floor max RSS (wait4 ru_maxrss, guest RAM incl.)  %7ld  "
 	       "(its touched guest RAM is anonymous memory)\n",
 	       floor->maxrss_kib);
+	printf("  boot-bench's forked copy at execve, max           %7ld  "
+	       "(ru_maxrss cannot be lower)\n",
+	       floor->fork_rss_kib > mvm->fork_rss_kib ? floor->fork_rss_kib : mvm->fork_rss_kib);
 }
 
 /* ---- main ---- */
@@ -510,6 +541,8 @@ static int sample(struct prog *p, struct run *r, int i)
 		p->ms[k][i] = r->ms[k];
 	if (r->maxrss_kib > p->maxrss_kib)
 		p->maxrss_kib = r->maxrss_kib;
+	if (r->fork_rss_kib > p->fork_rss_kib)
+		p->fork_rss_kib = r->fork_rss_kib;
 	return 0;
 }
 

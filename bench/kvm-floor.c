@@ -614,8 +614,11 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	/* Whole lines reach a pipe promptly without a write per byte. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/*
+	 * A write per byte, as a VMM's UART does (mvm's too): "first output"
+	 * then compares like with like.
+	 */
+	setvbuf(stdout, NULL, _IONBF, 0);
 
 	if (floor_create(&f, argv[optind]))
 		return 1;

@@ -200,5 +200,12 @@ expect "--version" 0 "^mvm [0-9]"
 run run --help
 expect "run --help" 0 "--kernel FILE"
 
+# --- on a terminal: raw mode, input, restored on every way out ---
+if timeout 120 python3 "$(dirname "$0")/terminal.py" "$MVM" "$GUESTS" >"$TMP/tty" 2>&1; then :; fi
+cat "$TMP/tty" | grep -v ' passed, '
+pass=$((pass + $(grep -c '^ok' "$TMP/tty")))
+fail=$((fail + $(grep -c '^not ok' "$TMP/tty")))
+grep -q ' passed, ' "$TMP/tty" || { fail=$((fail + 1)); echo "not ok - terminal tests did not finish"; }
+
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
