@@ -50,26 +50,6 @@ char *__mvm_strdup(struct fault_site *s, const char *str)
 	return strdup(str);
 }
 
-int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)
-{
-	FAIL_IF_INJECTED(s, EMFILE, -1);
-	return open(path, flags | O_CLOEXEC, mode);
-}
-
-int __mvm_ioctl(struct fault_site *s, int fd, unsigned long req, void *arg)
-{
-	/* KVM's own failures on create paths are mostly ENOMEM. */
-	FAIL_IF_INJECTED(s, ENOMEM, -1);
-	return ioctl(fd, req, arg);
-}
-
-void *__mvm_mmap(struct fault_site *s, void *addr, size_t len, int prot, int flags, int fd,
-		 off_t off)
-{
-	FAIL_IF_INJECTED(s, ENOMEM, MAP_FAILED);
-	return mmap(addr, len, prot, flags, fd, off);
-}
-
 int __mvm_memfd_create(struct fault_site *s, const char *name, unsigned int flags)
 {
 	FAIL_IF_INJECTED(s, EMFILE, -1);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * A fake KVM behind the mvm/sys.h wrappers (it replaces src/core/sys.c in the
- * unit tests). /dev/kvm, VM and vCPU fds are real eventfds, so close() and
- * leak checks work; the ioctls answer as KVM would for the calls the core
- * makes. Fault injection works as in the real wrappers.
+ * A fake KVM behind the open/ioctl/mmap wrappers of mvm/sys.h (it replaces
+ * src/core/sys_dev.c in the unit tests; the other wrappers are the real ones). /dev/kvm, VM and
+ * vCPU fds are real eventfds, so close() and leak checks work; the ioctls answer as KVM would for
+ * the calls the core makes. Fault injection works as in the real wrappers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,30 +44,6 @@ static int fake_fd(enum fake_fd_kind kind)
 static enum fake_fd_kind kind_of(int fd)
 {
 	return fd >= 0 && fd < 4096 ? fd_kind[fd] : FD_NONE;
-}
-
-void *__mvm_zalloc(struct fault_site *s, size_t size)
-{
-	FAIL_IF_INJECTED(s, ENOMEM, NULL);
-	return calloc(1, size);
-}
-
-void *__mvm_calloc(struct fault_site *s, size_t n, size_t size)
-{
-	FAIL_IF_INJECTED(s, ENOMEM, NULL);
-	return calloc(n, size);
-}
-
-void *__mvm_realloc(struct fault_site *s, void *p, size_t n, size_t size)
-{
-	FAIL_IF_INJECTED(s, ENOMEM, NULL);
-	return reallocarray(p, n, size);
-}
-
-char *__mvm_strdup(struct fault_site *s, const char *str)
-{
-	FAIL_IF_INJECTED(s, ENOMEM, NULL);
-	return strdup(str);
 }
 
 int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)
@@ -137,74 +113,4 @@ void *__mvm_mmap(struct fault_site *s, void *addr, size_t len, int prot, int fla
 	if (kind_of(fd) == FD_VCPU)
 		return mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return mmap(addr, len, prot, flags, fd, off);
-}
-
-int __mvm_memfd_create(struct fault_site *s, const char *name, unsigned int flags)
-{
-	FAIL_IF_INJECTED(s, EMFILE, -1);
-	return memfd_create(name, flags | MFD_CLOEXEC);
-}
-
-int __mvm_ftruncate(struct fault_site *s, int fd, off_t len)
-{
-	FAIL_IF_INJECTED(s, ENOSPC, -1);
-	return ftruncate(fd, len);
-}
-
-int __mvm_eventfd(struct fault_site *s, unsigned int initval, int flags)
-{
-	FAIL_IF_INJECTED(s, EMFILE, -1);
-	return eventfd(initval, flags | EFD_CLOEXEC);
-}
-
-int __mvm_epoll_create(struct fault_site *s)
-{
-	FAIL_IF_INJECTED(s, EMFILE, -1);
-	return epoll_create1(EPOLL_CLOEXEC);
-}
-
-int __mvm_epoll_add(struct fault_site *s, int epfd, int fd, unsigned int events, void *data)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = data };
-
-	FAIL_IF_INJECTED(s, ENOMEM, -1);
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-int __mvm_thread_create(struct fault_site *s, pthread_t *t, const pthread_attr_t *attr,
-			void *(*fn)(void *), void *arg)
-{
-	if (fault_should_fail(s))
-		return EAGAIN;
-	return pthread_create(t, attr, fn, arg);
-}
-
-int __mvm_mprotect(struct fault_site *s, void *addr, size_t len, int prot)
-{
-	FAIL_IF_INJECTED(s, ENOMEM, -1);
-	return mprotect(addr, len, prot);
-}
-
-int __mvm_fstat_size(struct fault_site *s, int fd, off_t *size)
-{
-	struct stat st;
-
-	FAIL_IF_INJECTED(s, EIO, -1);
-	if (fstat(fd, &st) < 0)
-		return -1;
-	*size = st.st_size;
-	return 0;
-}
-
-ssize_t __mvm_pread_full(struct fault_site *s, int fd, void *buf, size_t len, off_t off)
-{
-	ssize_t n;
-
-	FAIL_IF_INJECTED(s, EIO, -1);
-	n = pread(fd, buf, len, off);
-	if (n >= 0 && (size_t)n != len) {
-		errno = EIO;
-		return -1;
-	}
-	return n;
 }
