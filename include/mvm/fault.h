@@ -42,6 +42,15 @@ static inline bool fault_should_fail(struct fault_site *site)
 	return __fault_should_fail(site);
 }
 
+/* In a wrapper: fail the way the real call would when this site is chosen. */
+#define FAIL_IF_INJECTED(site, err, ret)       \
+	do {                                   \
+		if (fault_should_fail(site)) { \
+			errno = (err);         \
+			return (ret);          \
+		}                              \
+	} while (0)
+
 /*
  * Start counting faultable calls; if fail_at is non-zero, the fail_at-th
  * call (1-based) fails. fault_end() stops and returns the number of calls.

@@ -18,14 +18,6 @@
 
 #include "mvm/sys.h"
 
-#define FAIL_IF_INJECTED(site, err, ret)       \
-	do {                                   \
-		if (fault_should_fail(site)) { \
-			errno = (err);         \
-			return (ret);          \
-		}                              \
-	} while (0)
-
 void *__mvm_zalloc(struct fault_site *s, size_t size)
 {
 	FAIL_IF_INJECTED(s, ENOMEM, NULL);

@@ -11,14 +11,6 @@
 
 #include "mvm/sys.h"
 
-#define FAIL_IF_INJECTED(site, err, ret)       \
-	do {                                   \
-		if (fault_should_fail(site)) { \
-			errno = (err);         \
-			return (ret);          \
-		}                              \
-	} while (0)
-
 int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)
 {
 	FAIL_IF_INJECTED(s, EMFILE, -1);

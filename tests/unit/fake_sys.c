@@ -24,14 +24,6 @@ struct fake_kvm fake_kvm;
 enum fake_fd_kind { FD_NONE, FD_KVM, FD_VM, FD_VCPU };
 static enum fake_fd_kind fd_kind[4096];
 
-#define FAIL_IF_INJECTED(site, err, ret)       \
-	do {                                   \
-		if (fault_should_fail(site)) { \
-			errno = (err);         \
-			return (ret);          \
-		}                              \
-	} while (0)
-
 static int fake_fd(enum fake_fd_kind kind)
 {
 	int fd = eventfd(0, EFD_CLOEXEC);
