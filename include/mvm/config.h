@@ -8,16 +8,42 @@
 
 #define MVM_DEFAULT_MEM (128ULL << 20)
 #define MVM_MIN_MEM	(2ULL << 20)
+#define MVM_MAX_DISKS	16
+
+enum mvm_disk_cache {
+	MVM_DISK_CACHE_WRITEBACK = 0, /* page cache; flush = fdatasync */
+	MVM_DISK_CACHE_NONE,	      /* O_DIRECT */
+};
+
+/* One virtio-blk disk (--disk PATH[,ro][,id=NAME][,cache=...], API drives). */
+struct mvm_disk_config {
+	const char *path;
+	const char *id; /* drive id, the guest's serial (get-id); NULL: "vdN" */
+	bool read_only;
+	enum mvm_disk_cache cache;
+};
+
+enum mvm_console_kind {
+	MVM_CONSOLE_SERIAL = 0, /* the 16550 UART at 0x3f8 (ttyS0) */
+	MVM_CONSOLE_VIRTIO,	/* virtio-console (hvc0) */
+};
 
 struct mvm_config {
 	const char *name;    /* VM id; NULL: derived from the pid */
 	const char *kernel;  /* boot image */
 	const char *cmdline; /* kernel command line, may be NULL */
+	const char *initrd;  /* initial ramdisk, may be NULL */
 	uint64_t mem_size;   /* bytes of guest RAM */
 	unsigned int cpus;   /* vCPUs to create */
 	bool pit;	     /* create KVM's in-kernel PIT (costly; off by default) */
 	int console_in;	     /* serial input fd, -1 for none */
 	int console_out;     /* serial output fd */
+	enum mvm_console_kind console; /* where console_in/out are connected */
+	bool reboot_restarts;	       /* guest reboot resets the VM instead of ending it */
+	bool rng;		       /* virtio-rng */
+	unsigned int nr_disks;
+	struct mvm_disk_config disks[MVM_MAX_DISKS];
+	const char *api_sock; /* API socket path, NULL: none */
 };
 
 void mvm_config_init(struct mvm_config *cfg);
