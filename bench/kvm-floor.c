@@ -35,28 +35,28 @@
 
 #include <linux/kvm.h>
 
-#define TSS_ADDR		0xfffbd000UL
-#define MAX_MEM_MIB		3072	/* RAM stays below the 32-bit hole */
+#define TSS_ADDR    0xfffbd000UL
+#define MAX_MEM_MIB 3072 /* RAM stays below the 32-bit hole */
 
 /* Boot data page(s): GDT at 0x5000, start info + memmap + cmdline at 0x6000. */
-#define BOOT_DATA_START		0x5000UL
-#define BOOT_DATA_END		0x7000UL
-#define GDT_ADDR		0x5000UL
-#define START_INFO_ADDR		0x6000UL
-#define MEMMAP_ADDR		0x6040UL
-#define CMDLINE_ADDR		0x6080UL
+#define BOOT_DATA_START 0x5000UL
+#define BOOT_DATA_END	0x7000UL
+#define GDT_ADDR	0x5000UL
+#define START_INFO_ADDR 0x6000UL
+#define MEMMAP_ADDR	0x6040UL
+#define CMDLINE_ADDR	0x6080UL
 
-#define SEL_CODE		0x08
-#define SEL_DATA		0x10
-#define SEL_TSS			0x18
+#define SEL_CODE 0x08
+#define SEL_DATA 0x10
+#define SEL_TSS	 0x18
 
-#define PORT_COM1		0x3f8
-#define PORT_COM1_LSR		0x3fd
-#define PORT_EXIT		0xf4
+#define PORT_COM1     0x3f8
+#define PORT_COM1_LSR 0x3fd
+#define PORT_EXIT     0xf4
 
 /* Xen PVH start-of-day ABI (xen/include/public/arch-x86/hvm/start_info.h) */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
-#define HVM_START_MAGIC		0x336ec578u
+#define HVM_START_MAGIC		 0x336ec578u
 
 struct hvm_start_info {
 	uint32_t magic;
@@ -66,7 +66,7 @@ struct hvm_start_info {
 	uint64_t modlist_paddr;
 	uint64_t cmdline_paddr;
 	uint64_t rsdp_paddr;
-	uint64_t memmap_paddr;		/* version >= 1 */
+	uint64_t memmap_paddr; /* version >= 1 */
 	uint32_t memmap_entries;
 	uint32_t reserved;
 };
@@ -120,12 +120,10 @@ static int find_pvh_entry(const uint8_t *note, uint64_t len, uint32_t *entry)
 		uint64_t desc_off = name_off + name_len;
 		uint64_t desc_len = ((uint64_t)nh->n_descsz + 3) & ~3ULL;
 
-		if (!in_bounds(name_off, name_len, len) ||
-		    !in_bounds(desc_off, desc_len, len))
+		if (!in_bounds(name_off, name_len, len) || !in_bounds(desc_off, desc_len, len))
 			return -1;
 		if (nh->n_namesz == 4 && !memcmp(note + name_off, "Xen", 4) &&
-		    nh->n_type == XEN_ELFNOTE_PHYS32_ENTRY &&
-		    nh->n_descsz >= 4) {
+		    nh->n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh->n_descsz >= 4) {
 			/* 4 bytes; an 8-byte note holds it in its low half. */
 			memcpy(entry, note + desc_off, 4);
 			return 0;
@@ -135,40 +133,36 @@ static int find_pvh_entry(const uint8_t *note, uint64_t len, uint32_t *entry)
 	return -1;
 }
 
-static int load_phdr(struct floor *f, const uint8_t *img, size_t size,
-		     const Elf64_Phdr *ph, bool *have_entry)
+static int load_phdr(struct floor *f, const uint8_t *img, size_t size, const Elf64_Phdr *ph,
+		     bool *have_entry)
 {
 	if (ph->p_type == PT_NOTE) {
 		if (!in_bounds(ph->p_offset, ph->p_filesz, size)) {
 			fprintf(stderr, "kvm-floor: PT_NOTE outside the file\n");
 			return -1;
 		}
-		if (!*have_entry &&
-		    !find_pvh_entry(img + ph->p_offset, ph->p_filesz, &f->entry))
+		if (!*have_entry && !find_pvh_entry(img + ph->p_offset, ph->p_filesz, &f->entry))
 			*have_entry = true;
 		return 0;
 	}
 	if (ph->p_type != PT_LOAD || !ph->p_memsz)
 		return 0;
 
-	if (ph->p_filesz > ph->p_memsz ||
-	    !in_bounds(ph->p_offset, ph->p_filesz, size) ||
+	if (ph->p_filesz > ph->p_memsz || !in_bounds(ph->p_offset, ph->p_filesz, size) ||
 	    !in_bounds(ph->p_paddr, ph->p_memsz, f->mem_size)) {
 		fprintf(stderr, "kvm-floor: bad PT_LOAD at paddr 0x%llx\n",
 			(unsigned long long)ph->p_paddr);
 		return -1;
 	}
 	/* The boot data page(s) must stay ours. */
-	if (ph->p_paddr < BOOT_DATA_END &&
-	    ph->p_paddr + ph->p_memsz > BOOT_DATA_START) {
+	if (ph->p_paddr < BOOT_DATA_END && ph->p_paddr + ph->p_memsz > BOOT_DATA_START) {
 		fprintf(stderr, "kvm-floor: PT_LOAD overlaps boot data at 0x%lx\n",
 			BOOT_DATA_START);
 		return -1;
 	}
 	memcpy(f->mem + ph->p_paddr, img + ph->p_offset, ph->p_filesz);
 	/* Anonymous memory is zero already; a re-used page would not be. */
-	memset(f->mem + ph->p_paddr + ph->p_filesz, 0,
-	       ph->p_memsz - ph->p_filesz);
+	memset(f->mem + ph->p_paddr + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
 	return 0;
 }
 
@@ -179,15 +173,13 @@ static int load_elf_image(struct floor *f, const uint8_t *img, size_t size)
 	unsigned int i;
 
 	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
-	    eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh->e_ident[EI_DATA] != ELFDATA2LSB ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB ||
 	    eh->e_machine != EM_X86_64) {
 		fprintf(stderr, "kvm-floor: not an x86-64 ELF64 file\n");
 		return -1;
 	}
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) ||
-	    !in_bounds(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr),
-		       size)) {
+	    !in_bounds(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr), size)) {
 		fprintf(stderr, "kvm-floor: bad program header table\n");
 		return -1;
 	}
@@ -256,15 +248,13 @@ static void write_boot_data(struct floor *f)
 		.memmap_entries = 1,
 	};
 	struct hvm_memmap_entry ram = {
-		.addr = 0,
-		.size = f->mem_size,
-		.type = 1,		/* RAM */
+		.addr = 0, .size = f->mem_size, .type = 1, /* RAM */
 	};
 
 	memcpy(f->mem + GDT_ADDR, gdt, sizeof(gdt));
 	memcpy(f->mem + START_INFO_ADDR, &si, sizeof(si));
 	memcpy(f->mem + MEMMAP_ADDR, &ram, sizeof(ram));
-	f->mem[CMDLINE_ADDR] = '\0';	/* empty command line */
+	f->mem[CMDLINE_ADDR] = '\0'; /* empty command line */
 }
 
 static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type)
@@ -294,8 +284,8 @@ static int set_vcpu_state(struct floor *f)
 		die_errno("KVM_GET_SREGS");
 		return -1;
 	}
-	flat_segment(&sregs.cs, SEL_CODE, 0xb);		/* exec/read, accessed */
-	flat_segment(&sregs.ds, SEL_DATA, 0x3);		/* read/write, accessed */
+	flat_segment(&sregs.cs, SEL_CODE, 0xb); /* exec/read, accessed */
+	flat_segment(&sregs.ds, SEL_DATA, 0x3); /* read/write, accessed */
 	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
 	/* VMX refuses to enter with anything but a busy TSS in TR. */
 	sregs.tr = (struct kvm_segment){
@@ -307,7 +297,7 @@ static int set_vcpu_state(struct floor *f)
 	};
 	sregs.gdt.base = GDT_ADDR;
 	sregs.gdt.limit = 4 * 8 - 1;
-	sregs.cr0 = 0x11;				/* PE | ET */
+	sregs.cr0 = 0x11; /* PE | ET */
 	sregs.cr3 = 0;
 	sregs.cr4 = 0;
 	sregs.efer = 0;
@@ -331,8 +321,7 @@ static int set_cpuid(struct floor *f)
 	int nent = 256, ret = -1;
 
 	for (;;) {
-		cpuid = calloc(1, sizeof(*cpuid) +
-				  nent * sizeof(struct kvm_cpuid_entry2));
+		cpuid = calloc(1, sizeof(*cpuid) + nent * sizeof(struct kvm_cpuid_entry2));
 		if (!cpuid) {
 			die_errno("calloc");
 			return -1;
@@ -409,8 +398,7 @@ static int floor_create(struct floor *f, const char *path)
 		die_errno("KVM_CREATE_VCPU");
 		goto err_mem;
 	}
-	f->run = mmap(NULL, f->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      f->vcpu, 0);
+	f->run = mmap(NULL, f->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, f->vcpu, 0);
 	if (f->run == MAP_FAILED) {
 		die_errno("mmap kvm_run");
 		goto err_vcpu;
@@ -480,7 +468,7 @@ static int handle_io(struct floor *f)
 	if (run->io.direction == KVM_EXIT_IO_IN) {
 		memset(data, 0xff, len);
 		if (run->io.port == PORT_COM1_LSR && run->io.size == 1)
-			memset(data, 0x60, len);	/* THR and TSR empty */
+			memset(data, 0x60, len); /* THR and TSR empty */
 		return -1;
 	}
 	switch (run->io.port) {
@@ -508,21 +496,18 @@ static void report_exit(struct floor *f)
 		exit_name(run->exit_reason));
 	if (!ioctl(f->vcpu, KVM_GET_REGS, &regs))
 		fprintf(stderr, " rip=0x%llx rsp=0x%llx rflags=0x%llx",
-			(unsigned long long)regs.rip,
-			(unsigned long long)regs.rsp,
+			(unsigned long long)regs.rip, (unsigned long long)regs.rsp,
 			(unsigned long long)regs.rflags);
 	if (!ioctl(f->vcpu, KVM_GET_SREGS, &sregs))
-		fprintf(stderr, " cs=0x%x cr0=0x%llx efer=0x%llx",
-			sregs.cs.selector, (unsigned long long)sregs.cr0,
-			(unsigned long long)sregs.efer);
+		fprintf(stderr, " cs=0x%x cr0=0x%llx efer=0x%llx", sregs.cs.selector,
+			(unsigned long long)sregs.cr0, (unsigned long long)sregs.efer);
 	switch (run->exit_reason) {
 	case KVM_EXIT_INTERNAL_ERROR:
 		fprintf(stderr, " suberror=%u", run->internal.suberror);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		fprintf(stderr, " hardware_entry_failure_reason=0x%llx",
-			(unsigned long long)
-			run->fail_entry.hardware_entry_failure_reason);
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		break;
 	}
 	fprintf(stderr, "\n");
@@ -577,12 +562,10 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "mem", required_argument, NULL, 'm' },
-		{ "time", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+	static const struct option opts[] = { { "mem", required_argument, NULL, 'm' },
+					      { "time", no_argument, NULL, 't' },
+					      { "help", no_argument, NULL, 'h' },
+					      { 0 } };
 	struct floor f = { .mem_size = 128UL << 20 };
 	struct timespec t0, t1, t2, t3;
 	bool timing = false;
@@ -630,9 +613,10 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t3);
 
 	if (timing)
-		fprintf(stderr, "kvm-floor: setup %.0f us, run %.0f us "
+		fprintf(stderr,
+			"kvm-floor: setup %.0f us, run %.0f us "
 			"(%lu exits), teardown %.0f us, status %d\n",
-			elapsed_us(&t0, &t1), elapsed_us(&t1, &t2), f.exits,
-			elapsed_us(&t2, &t3), status);
+			elapsed_us(&t0, &t1), elapsed_us(&t1, &t2), f.exits, elapsed_us(&t2, &t3),
+			status);
 	return status;
 }

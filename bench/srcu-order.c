@@ -41,25 +41,25 @@
 
 #include <linux/kvm.h>
 
-#define RAM_SIZE	(128UL << 20)
-#define HIGH_SIZE	(64UL << 20)
-#define HIGH_GPA	(4UL << 30)
-#define TSS_ADDR	0xfffbd000UL
-#define IDMAP_ADDR	0xfffbc000UL
-#define IOEVENT_BASE	0xd0000000UL	/* MMIO notify addresses, 4 KiB apart */
-#define MAX_IOEVENTS	4
-#define MAX_STEPS	24
+#define RAM_SIZE     (128UL << 20)
+#define HIGH_SIZE    (64UL << 20)
+#define HIGH_GPA     (4UL << 30)
+#define TSS_ADDR     0xfffbd000UL
+#define IDMAP_ADDR   0xfffbc000UL
+#define IOEVENT_BASE 0xd0000000UL /* MMIO notify addresses, 4 KiB apart */
+#define MAX_IOEVENTS 4
+#define MAX_STEPS    24
 
 /* What one variant does differently from the baseline (variant A). */
 struct variant {
 	char id;
 	const char *what;
-	bool mem_first;		/* memory slot before KVM_CREATE_IRQCHIP */
-	bool pit;		/* KVM_CREATE_PIT2 right after the irqchip */
-	bool high_slot;		/* second memory slot right after slot 0 */
-	int ioevents;		/* ioeventfds registered after the vCPU */
-	bool runs;		/* sleep pause_ms (untimed) before teardown */
-	char teardown;		/* 'A', 'C' or 'D', see teardown() */
+	bool mem_first; /* memory slot before KVM_CREATE_IRQCHIP */
+	bool pit;	/* KVM_CREATE_PIT2 right after the irqchip */
+	bool high_slot; /* second memory slot right after slot 0 */
+	int ioevents;	/* ioeventfds registered after the vCPU */
+	bool runs;	/* sleep pause_ms (untimed) before teardown */
+	char teardown;	/* 'A', 'C' or 'D', see teardown() */
 };
 
 /* How long variant H lets its VM "run" between create and teardown. */
@@ -70,23 +70,19 @@ static const struct variant variants[] = {
 	{ 'B', "slot0, irqchip, vcpu; as A", .mem_first = true, .teardown = 'A' },
 	{ 'C', "as A; RAM unmapped before the VM fd is closed", .teardown = 'C' },
 	{ 'D', "as A; VM fd closed first, vCPU close destroys", .teardown = 'D' },
-	{ 'E', "as A + KVM_CREATE_PIT2 after the irqchip", .pit = true,
-	  .teardown = 'A' },
-	{ 'F', "as A + slot1 (64 MiB @4 GiB) after slot0",
-	  .high_slot = true, .teardown = 'A' },
-	{ 'H', "as B + 4 ioeventfds; idle -p ms (untimed) before teardown",
-	  .mem_first = true, .ioevents = 4, .runs = true, .teardown = 'A' },
-	{ 'I', "as A + 1 ioeventfd after the vcpu", .ioevents = 1,
-	  .teardown = 'A' },
-	{ 'J', "as A + 4 ioeventfds after the vcpu", .ioevents = 4,
-	  .teardown = 'A' },
+	{ 'E', "as A + KVM_CREATE_PIT2 after the irqchip", .pit = true, .teardown = 'A' },
+	{ 'F', "as A + slot1 (64 MiB @4 GiB) after slot0", .high_slot = true, .teardown = 'A' },
+	{ 'H', "as B + 4 ioeventfds; idle -p ms (untimed) before teardown", .mem_first = true,
+	  .ioevents = 4, .runs = true, .teardown = 'A' },
+	{ 'I', "as A + 1 ioeventfd after the vcpu", .ioevents = 1, .teardown = 'A' },
+	{ 'J', "as A + 4 ioeventfds after the vcpu", .ioevents = 4, .teardown = 'A' },
 };
-#define NR_VARIANTS	(int)(sizeof(variants) / sizeof(variants[0]))
+#define NR_VARIANTS (int)(sizeof(variants) / sizeof(variants[0]))
 
 /* Step timings of one variant over all repetitions. */
 struct record {
 	const char *name[MAX_STEPS];
-	double *us[MAX_STEPS];		/* [rep] */
+	double *us[MAX_STEPS]; /* [rep] */
 	double *create_us, *teardown_us;
 	int nsteps;
 };
@@ -137,8 +133,7 @@ static void mark(struct vm *v, const char *name)
 	if (v->step == r->nsteps) {
 		r->name[r->nsteps++] = name;
 	} else if (strcmp(r->name[v->step], name)) {
-		fprintf(stderr, "step %d: %s != %s\n", v->step, name,
-			r->name[v->step]);
+		fprintf(stderr, "step %d: %s != %s\n", v->step, name, r->name[v->step]);
 		exit(1);
 	}
 	r->us[v->step++][v->rep] = us;
@@ -146,8 +141,7 @@ static void mark(struct vm *v, const char *name)
 	clock_gettime(CLOCK_MONOTONIC, &v->last);
 }
 
-static int set_slot(struct vm *v, uint32_t slot, uint64_t gpa, uint64_t size,
-		    void *hva)
+static int set_slot(struct vm *v, uint32_t slot, uint64_t gpa, uint64_t size, void *hva)
 {
 	struct kvm_userspace_memory_region mr = {
 		.slot = slot,
@@ -175,8 +169,7 @@ static int add_ram(struct vm *v, const struct variant *var)
 		perror("ftruncate");
 		return -1;
 	}
-	v->ram = mmap(NULL, v->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      v->memfd, 0);
+	v->ram = mmap(NULL, v->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->memfd, 0);
 	if (v->ram == MAP_FAILED) {
 		v->ram = NULL;
 		perror("mmap ram");
@@ -219,7 +212,10 @@ static int add_irqchip(struct vm *v, const struct variant *var)
 static int add_ioevents(struct vm *v, int n)
 {
 	static const char *const names[MAX_IOEVENTS] = {
-		"IOEVENTFD #1", "IOEVENTFD #2", "IOEVENTFD #3", "IOEVENTFD #4",
+		"IOEVENTFD #1",
+		"IOEVENTFD #2",
+		"IOEVENTFD #3",
+		"IOEVENTFD #4",
 	};
 	int i;
 
@@ -290,8 +286,7 @@ static int create(struct vm *v, const struct variant *var)
 	}
 	mark(v, "CREATE_VCPU");
 
-	v->run = mmap(NULL, vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      v->vcpu, 0);
+	v->run = mmap(NULL, vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
 	if (v->run == MAP_FAILED) {
 		v->run = NULL;
 		perror("mmap kvm_run");
@@ -334,21 +329,21 @@ static void teardown(struct vm *v, const struct variant *var)
 	int i;
 
 	switch (var->teardown) {
-	case 'A':	/* vCPU, VM, then the RAM behind it */
+	case 'A': /* vCPU, VM, then the RAM behind it */
 		put_run(v, "munmap kvm_run");
 		put_fd(v, &v->vcpu, "close vcpu");
 		put_fd(v, &v->vm, "close vm [destroys VM]");
 		put_ram(v, "munmap ram");
 		put_fd(v, &v->memfd, "close memfd");
 		break;
-	case 'C':	/* RAM goes while the VM still exists */
+	case 'C': /* RAM goes while the VM still exists */
 		put_run(v, "munmap kvm_run");
 		put_fd(v, &v->vcpu, "close vcpu");
 		put_ram(v, "munmap ram");
 		put_fd(v, &v->memfd, "close memfd");
 		put_fd(v, &v->vm, "close vm [destroys VM]");
 		break;
-	case 'D':	/* VM fd first: the vCPU still pins the VM */
+	case 'D': /* VM fd first: the vCPU still pins the VM */
 		put_fd(v, &v->vm, "close vm (vcpu pins it)");
 		put_run(v, "munmap kvm_run");
 		put_fd(v, &v->vcpu, "close vcpu [destroys VM]");
@@ -389,9 +384,13 @@ static void cleanup(struct vm *v)
 static int run_once(const struct variant *var, struct record *rec, int rep)
 {
 	struct vm v = {
-		.kvm = -1, .vm = -1, .vcpu = -1, .memfd = -1,
+		.kvm = -1,
+		.vm = -1,
+		.vcpu = -1,
+		.memfd = -1,
 		.evfd = { -1, -1, -1, -1 },
-		.rec = rec, .rep = rep,
+		.rec = rec,
+		.rep = rep,
 	};
 
 	mark_start(&v);
@@ -404,7 +403,8 @@ static int run_once(const struct variant *var, struct record *rec, int rep)
 	/* Stands in for the guest's run time: deferred SRCU work can finish. */
 	if (var->runs)
 		nanosleep(&(struct timespec){ .tv_sec = pause_ms / 1000,
-			  .tv_nsec = pause_ms % 1000 * 1000000L }, NULL);
+					      .tv_nsec = pause_ms % 1000 * 1000000L },
+			  NULL);
 
 	mark_start(&v);
 	teardown(&v, var);
@@ -584,8 +584,7 @@ static void conclude(const struct record *recs, const char *sel, int reps)
 	tb = med_teardown(recs, 'B', reps);
 	printf("\nConclusion: create %s first: %.0f us vs %.0f us (%.1fx) to a "
 	       "runnable vCPU (A irqchip-first, B slot-first, medians)",
-	       cb <= ca ? "memory slots" : "the irqchip", cb, ca,
-	       cb <= ca ? ca / cb : cb / ca);
+	       cb <= ca ? "memory slots" : "the irqchip", cb, ca, cb <= ca ? ca / cb : cb / ca);
 	/* Pending io-bus SRCU callbacks are waited for by the destroy. */
 	printf("; teardown B %.0f us vs A %.0f us", tb, ta);
 	if (selected(sel, 'H'))
@@ -611,30 +610,27 @@ static void conclude(const struct record *recs, const char *sel, int reps)
 		       med_teardown(recs, 'E', reps), ta);
 	if (selected(sel, 'F'))
 		printf("  2nd slot after the 1st: %.0f us\n",
-		       med_step(&recs[find('F')], "SET_USER_MEMORY_REGION 1",
-				reps));
+		       med_step(&recs[find('F')], "SET_USER_MEMORY_REGION 1", reps));
 	if (selected(sel, 'I') && selected(sel, 'J'))
 		printf("  ioeventfd: #1 %.0f us, #2-#4 %.0f us each in the ioctl;"
 		       " teardown with 1 / 4 of them %.0f / %.0f us vs A %.0f us\n",
 		       med_step(&recs[find('J')], "IOEVENTFD #1", reps),
 		       med_step(&recs[find('J')], "IOEVENTFD #2", reps),
-		       med_teardown(recs, 'I', reps),
-		       med_teardown(recs, 'J', reps), ta);
+		       med_teardown(recs, 'I', reps), med_teardown(recs, 'J', reps), ta);
 }
 
 static void report(const struct record *recs, const char *sel, int reps)
 {
 	int i, j;
 
-	printf("\n%d repetitions, times in microseconds (CLOCK_MONOTONIC)\n",
-	       reps);
+	printf("\n%d repetitions, times in microseconds (CLOCK_MONOTONIC)\n", reps);
 	for (i = 0; i < NR_VARIANTS; i++) {
 		const struct record *r = &recs[i];
 
 		if (!selected(sel, variants[i].id))
 			continue;
-		printf("\n%c. %s\n  %-28s %9s %9s %9s\n", variants[i].id,
-		       variants[i].what, "step", "min", "median", "max");
+		printf("\n%c. %s\n  %-28s %9s %9s %9s\n", variants[i].id, variants[i].what, "step",
+		       "min", "median", "max");
 		for (j = 0; j < r->nsteps; j++)
 			print_row(r->name[j], stats(r->us[j], reps));
 		print_row("= create", stats(r->create_us, reps));
@@ -648,8 +644,7 @@ static void report(const struct record *recs, const char *sel, int reps)
 		if (!selected(sel, variants[i].id))
 			continue;
 		printf("  %c %15s %9.1f %9.1f %9.1f\n", variants[i].id, "",
-		       stats(r->create_us, reps).med,
-		       stats(r->teardown_us, reps).med,
+		       stats(r->create_us, reps).med, stats(r->teardown_us, reps).med,
 		       med_sum(r->create_us, r->teardown_us, reps));
 	}
 	printf("\n");
@@ -659,7 +654,8 @@ static void report(const struct record *recs, const char *sel, int reps)
 
 static void usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s [-n REPS] [-p MS] [-v VARIANTS]\n"
+	fprintf(stderr,
+		"usage: %s [-n REPS] [-p MS] [-v VARIANTS]\n"
 		"  -n REPS      repetitions per variant (default 20)\n"
 		"  -p MS        variant H's idle time before teardown (default 50)\n"
 		"  -v VARIANTS  letters of the variants to run (default all: ",

@@ -24,9 +24,9 @@
 
 #include "pvh.h"
 
-#define GUEST_COM1		0x3f8
-#define GUEST_EXIT_PORT		0xf4
-#define GUEST_EXC_STATUS_BASE	100	/* exit status = 100 + vector */
+#define GUEST_COM1	      0x3f8
+#define GUEST_EXIT_PORT	      0xf4
+#define GUEST_EXC_STATUS_BASE 100 /* exit status = 100 + vector */
 
 /* ---- port I/O (allowed in ring 3) ---- */
 static inline void outb(uint16_t port, uint8_t v)
@@ -69,15 +69,15 @@ static inline uint32_t inl(uint16_t port)
 }
 
 /* ---- MMIO: one access of exactly the given width (volatile, no tearing) ---- */
-#define GUEST_MMIO_RW(bits)						\
-static inline uint##bits##_t mmio_read##bits(uint64_t addr)		\
-{									\
-	return *(volatile uint##bits##_t *)(uintptr_t)addr;		\
-}									\
-static inline void mmio_write##bits(uint64_t addr, uint##bits##_t v)	\
-{									\
-	*(volatile uint##bits##_t *)(uintptr_t)addr = v;		\
-}
+#define GUEST_MMIO_RW(bits)                                                  \
+	static inline uint##bits##_t mmio_read##bits(uint64_t addr)          \
+	{                                                                    \
+		return *(volatile uint##bits##_t *)(uintptr_t)addr;          \
+	}                                                                    \
+	static inline void mmio_write##bits(uint64_t addr, uint##bits##_t v) \
+	{                                                                    \
+		*(volatile uint##bits##_t *)(uintptr_t)addr = v;             \
+	}
 GUEST_MMIO_RW(8)
 GUEST_MMIO_RW(16)
 GUEST_MMIO_RW(32)
@@ -108,11 +108,10 @@ static inline unsigned int guest_cpl(void)
 
 /* ---- console (COM1, 8250 THR; see GUEST_UART_POLL in the Makefile) ---- */
 int putchar(int c);
-int puts(const char *s);			/* appends '\n', like C */
+int puts(const char *s); /* appends '\n', like C */
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int vprintf(const char *fmt, va_list ap);
-int snprintf(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 /*
  * printf conversions: %d %i %u %x %X %o %c %s %p %%; length l, ll, z;

@@ -9,15 +9,15 @@
 
 #include <stdint.h>
 
-#define HVM_START_MAGIC_VALUE	0x336ec578u
+#define HVM_START_MAGIC_VALUE	 0x336ec578u
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
 /* memmap entry types (same values as e820) */
-#define HVM_MEMMAP_RAM		1
-#define HVM_MEMMAP_RESERVED	2
-#define HVM_MEMMAP_ACPI		3
-#define HVM_MEMMAP_NVS		4
-#define HVM_MEMMAP_UNUSABLE	5
+#define HVM_MEMMAP_RAM	    1
+#define HVM_MEMMAP_RESERVED 2
+#define HVM_MEMMAP_ACPI	    3
+#define HVM_MEMMAP_NVS	    4
+#define HVM_MEMMAP_UNUSABLE 5
 
 struct hvm_start_info {
 	uint32_t magic;

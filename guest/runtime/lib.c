@@ -2,8 +2,8 @@
 /* Console, string helpers and PASS/FAIL reporting for test guests. */
 #include "guest.h"
 
-#define UART_THR 0
-#define UART_LSR 5
+#define UART_THR      0
+#define UART_LSR      5
 #define UART_LSR_THRE 0x20
 
 int putchar(int c)
@@ -59,8 +59,7 @@ void *memmove(void *dst, const void *src, size_t n)
 	/* overlapping with dst above src: copy backwards */
 	d += n - 1;
 	s += n - 1;
-	__asm__ volatile("std; rep movsb; cld"
-			 : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+	__asm__ volatile("std; rep movsb; cld" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
 	return dst;
 }
 
@@ -131,8 +130,8 @@ unsigned long strtoul(const char *s, char **end, int base)
 		s++;
 	if (*s == '+')
 		s++;
-	if ((base == 0 || base == 16) && s[0] == '0' &&
-	    (s[1] == 'x' || s[1] == 'X') && digit_value(s[2]) < 16) {
+	if ((base == 0 || base == 16) && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') &&
+	    digit_value(s[2]) < 16) {
 		s += 2;
 		base = 16;
 	} else if (base == 0) {
@@ -155,8 +154,8 @@ bool guest_check(const char *name, uint64_t got, uint64_t want)
 		return true;
 	}
 	checks_failed++;
-	printf("FAIL %s got=0x%llx want=0x%llx\n", name,
-	       (unsigned long long)got, (unsigned long long)want);
+	printf("FAIL %s got=0x%llx want=0x%llx\n", name, (unsigned long long)got,
+	       (unsigned long long)want);
 	return false;
 }
 

@@ -6,10 +6,10 @@
 #include "guest.h"
 
 struct sink {
-	bool console;		/* else into buf[size] */
+	bool console; /* else into buf[size] */
 	char *buf;
 	size_t size;
-	size_t len;		/* characters produced, even if not stored */
+	size_t len; /* characters produced, even if not stored */
 };
 
 static void emit(struct sink *s, char c)
@@ -28,8 +28,8 @@ static void emit_pad(struct sink *s, char c, int n)
 }
 
 /* Emit prefix+digits in a field of width, right-aligned unless left. */
-static void emit_field(struct sink *s, const char *prefix, const char *digits,
-		       int ndigits, int width, bool left, bool zero)
+static void emit_field(struct sink *s, const char *prefix, const char *digits, int ndigits,
+		       int width, bool left, bool zero)
 {
 	int plen = strlen(prefix);
 	int pad = width - plen - ndigits;
@@ -48,7 +48,7 @@ static void emit_field(struct sink *s, const char *prefix, const char *digits,
 
 static void format(struct sink *s, const char *fmt, va_list ap)
 {
-	char tmp[24];		/* 2^64 in octal is 22 digits */
+	char tmp[24]; /* 2^64 in octal is 22 digits */
 
 	for (; *fmt; fmt++) {
 		bool left = false, zero = false, is_signed = false;
@@ -113,7 +113,7 @@ static void format(struct sink *s, const char *fmt, va_list ap)
 			continue;
 		case '\0':
 			return;
-		default:	/* unknown: print it as it was */
+		default: /* unknown: print it as it was */
 			emit(s, '%');
 			emit(s, *fmt);
 			continue;
@@ -121,9 +121,9 @@ static void format(struct sink *s, const char *fmt, va_list ap)
 
 		if (*fmt != 'p') {
 			if (is_signed) {
-				long long sv = lng >= 2 ? va_arg(ap, long long) :
-					       lng == 1 ? va_arg(ap, long) :
-					       va_arg(ap, int);
+				long long sv = lng >= 2	  ? va_arg(ap, long long)
+					       : lng == 1 ? va_arg(ap, long)
+							  : va_arg(ap, int);
 				if (sv < 0) {
 					prefix = "-";
 					v = -(unsigned long long)sv;
@@ -131,9 +131,9 @@ static void format(struct sink *s, const char *fmt, va_list ap)
 					v = sv;
 				}
 			} else {
-				v = lng >= 2 ? va_arg(ap, unsigned long long) :
-				    lng == 1 ? va_arg(ap, unsigned long) :
-				    va_arg(ap, unsigned int);
+				v = lng >= 2   ? va_arg(ap, unsigned long long)
+				    : lng == 1 ? va_arg(ap, unsigned long)
+					       : va_arg(ap, unsigned int);
 			}
 		}
 
@@ -141,12 +141,10 @@ static void format(struct sink *s, const char *fmt, va_list ap)
 		do {
 			unsigned int d = v % base;
 
-			tmp[--n] = d < 10 ? '0' + d :
-				   (*fmt == 'X' ? 'A' : 'a') + d - 10;
+			tmp[--n] = d < 10 ? '0' + d : (*fmt == 'X' ? 'A' : 'a') + d - 10;
 			v /= base;
 		} while (v);
-		emit_field(s, prefix, &tmp[n], sizeof(tmp) - n, width, left,
-			   zero);
+		emit_field(s, prefix, &tmp[n], sizeof(tmp) - n, width, left, zero);
 	}
 }
 

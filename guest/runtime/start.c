@@ -6,9 +6,8 @@
 #include "guest.h"
 #include "layout.h"
 
-#define CMDLINE_MAX 4096
-#define BELOW_4G(pa, len) ((pa) != 0 && (pa) < (1ull << 32) && \
-			   (len) <= (1ull << 32) - (pa))
+#define CMDLINE_MAX	  4096
+#define BELOW_4G(pa, len) ((pa) != 0 && (pa) < (1ull << 32) && (len) <= (1ull << 32) - (pa))
 
 /* runtime/tables.S: EBX at the PVH entry */
 extern uint32_t guest_start_info_pa;
@@ -71,7 +70,7 @@ const char *guest_cmdline_get(const char *key)
 			if (w[klen] == '=')
 				found = w + klen + 1;
 			else if (w[klen] == '\0')
-				found = w + klen;	/* bare key: "" */
+				found = w + klen; /* bare key: "" */
 		}
 		i += wlen + 1;
 	}
@@ -102,7 +101,7 @@ const struct hvm_memmap_table_entry *guest_memmap(unsigned int *n)
 
 void guest_ring0_call(void (*fn)(void *), void *arg)
 {
-	if (guest_cpl() == 0) {	/* already there (a ring-0 caller) */
+	if (guest_cpl() == 0) { /* already there (a ring-0 caller) */
 		fn(arg);
 		return;
 	}
@@ -110,8 +109,7 @@ void guest_ring0_call(void (*fn)(void *), void *arg)
 	__asm__ volatile("int %[vec]"
 			 : "+D"(fn), "+S"(arg)
 			 : [vec] "i"(RING0_CALL_VECTOR)
-			 : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11",
-			   "memory", "cc");
+			 : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "memory", "cc");
 }
 
 static void halt_forever(void *unused)
@@ -149,30 +147,28 @@ struct guest_exc_frame {
 };
 
 static const char exc_names[32][4] = {
-	"DE", "DB", "NMI", "BP", "OF", "BR", "UD", "NM",
-	"DF", "MP", "TS", "NP", "SS", "GP", "PF", "15",
-	"MF", "AC", "MC", "XM", "VE", "CP", "22", "23",
-	"24", "25", "26", "27", "HV", "VC", "SX", "31",
+	"DE", "DB", "NMI", "BP", "OF", "BR", "UD", "NM", "DF", "MP", "TS",
+	"NP", "SS", "GP",  "PF", "15", "MF", "AC", "MC", "XM", "VE", "CP",
+	"22", "23", "24",  "25", "26", "27", "HV", "VC", "SX", "31",
 };
 
 /* Ring 0, failure path: slow here (emulated) but runs once. */
-__attribute__((noreturn, used))
-void guest_exception(const struct guest_exc_frame *f);
+__attribute__((noreturn, used)) void guest_exception(const struct guest_exc_frame *f);
 void guest_exception(const struct guest_exc_frame *f)
 {
 	static bool reporting;
 	unsigned int vec = f->vector & 31;
 	uint64_t cr2;
 
-	if (reporting)		/* faulted while reporting: just leave */
+	if (reporting) /* faulted while reporting: just leave */
 		guest_exit(GUEST_EXC_STATUS_BASE + vec);
 	reporting = true;
 
 	printf("guest: unexpected exception vector=%u (#%s) error=0x%llx "
 	       "rip=0x%llx cs=0x%llx rflags=0x%llx rsp=0x%llx",
-	       vec, exc_names[vec], (unsigned long long)f->error,
-	       (unsigned long long)f->rip, (unsigned long long)f->cs,
-	       (unsigned long long)f->rflags, (unsigned long long)f->rsp);
+	       vec, exc_names[vec], (unsigned long long)f->error, (unsigned long long)f->rip,
+	       (unsigned long long)f->cs, (unsigned long long)f->rflags,
+	       (unsigned long long)f->rsp);
 	if (vec == 14) {
 		__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
 		printf(" cr2=0x%llx", (unsigned long long)cr2);

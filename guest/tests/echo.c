@@ -5,8 +5,8 @@
  */
 #include "guest.h"
 
-#define UART_RBR 0x3f8
-#define UART_LSR 0x3fd
+#define UART_RBR    0x3f8
+#define UART_LSR    0x3fd
 #define UART_LSR_DR 0x01
 
 int main(void)

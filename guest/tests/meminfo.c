@@ -14,8 +14,7 @@ int main(void)
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
-		printf("memmap: addr=0x%llx size=0x%llx type=%u\n",
-		       (unsigned long long)e[i].addr,
+		printf("memmap: addr=0x%llx size=0x%llx type=%u\n", (unsigned long long)e[i].addr,
 		       (unsigned long long)e[i].size, e[i].type);
 		if (e[i].type == HVM_MEMMAP_RAM)
 			ram += e[i].size;

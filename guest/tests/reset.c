@@ -4,8 +4,8 @@
 
 #define I8042_STATUS	0x64
 #define I8042_CMD	0x64
-#define I8042_STR_IBF	0x02	/* input buffer full: not ready for a command */
-#define I8042_CMD_RESET	0xfe
+#define I8042_STR_IBF	0x02 /* input buffer full: not ready for a command */
+#define I8042_CMD_RESET 0xfe
 
 int main(void)
 {

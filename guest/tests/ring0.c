@@ -6,12 +6,12 @@
  */
 #include "guest.h"
 
-#define CR0_PE		(1ull << 0)
-#define CR0_PG		(1ull << 31)
-#define CR4_PAE		(1ull << 5)
-#define MSR_EFER	0xc0000080
-#define EFER_LME	(1ull << 8)
-#define EFER_LMA	(1ull << 10)
+#define CR0_PE	 (1ull << 0)
+#define CR0_PG	 (1ull << 31)
+#define CR4_PAE	 (1ull << 5)
+#define MSR_EFER 0xc0000080
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
 
 /* initialised, so in .data: .bss belongs to the loader, not to ring 0 */
 static volatile unsigned int early_cpl = 99;
@@ -47,8 +47,7 @@ int main(void)
 	guest_check("guest_ring0_call cpl", st.cpl, 0);
 	guest_check("cr0 pg|pe", st.cr0 & (CR0_PG | CR0_PE), CR0_PG | CR0_PE);
 	guest_check("cr4 pae", st.cr4 & CR4_PAE, CR4_PAE);
-	guest_check("efer lma|lme", st.efer & (EFER_LMA | EFER_LME),
-		    EFER_LMA | EFER_LME);
+	guest_check("efer lma|lme", st.efer & (EFER_LMA | EFER_LME), EFER_LMA | EFER_LME);
 	guest_check("cpl after guest_ring0_call", guest_cpl(), 3);
 	return guest_check_summary("ring0");
 }

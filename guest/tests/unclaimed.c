@@ -6,8 +6,8 @@
  */
 #include "guest.h"
 
-#define PORT 0x2f0		/* between the LPT2 and COM2 ranges: nobody */
-#define MMIO 0xd0000000ull	/* a hole below the 32-bit MMIO devices */
+#define PORT 0x2f0	   /* between the LPT2 and COM2 ranges: nobody */
+#define MMIO 0xd0000000ull /* a hole below the 32-bit MMIO devices */
 
 int main(void)
 {
@@ -25,8 +25,7 @@ int main(void)
 	mmio_write8(MMIO, 0x5a);
 	mmio_write16(MMIO, 0x5a5a);
 	mmio_write32(MMIO, 0x5a5a5a5a);
-	guest_check("mmio_read32(0xd0000000) after writes", mmio_read32(MMIO),
-		    0xffffffff);
+	guest_check("mmio_read32(0xd0000000) after writes", mmio_read32(MMIO), 0xffffffff);
 
 	return guest_check_summary("unclaimed");
 }

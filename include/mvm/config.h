@@ -29,15 +29,16 @@ enum mvm_console_kind {
 };
 
 struct mvm_config {
-	const char *name;    /* VM id; NULL: derived from the pid */
-	const char *kernel;  /* boot image */
-	const char *cmdline; /* kernel command line, may be NULL */
-	const char *initrd;  /* initial ramdisk, may be NULL */
-	uint64_t mem_size;   /* bytes of guest RAM */
-	unsigned int cpus;   /* vCPUs to create */
-	bool pit;	     /* create KVM's in-kernel PIT (costly; off by default) */
-	int console_in;	     /* serial input fd, -1 for none */
-	int console_out;     /* serial output fd */
+	const char *name;	       /* VM id; NULL: derived from the pid */
+	const char *kernel;	       /* boot image */
+	const char *cmdline;	       /* kernel command line, may be NULL */
+	const char *initrd;	       /* initial ramdisk, may be NULL */
+	bool no_default_cmdline;       /* Linux gets cmdline alone, without mvm's defaults */
+	uint64_t mem_size;	       /* bytes of guest RAM */
+	unsigned int cpus;	       /* vCPUs to create */
+	bool pit;		       /* create KVM's in-kernel PIT (costly; off by default) */
+	int console_in;		       /* serial input fd, -1 for none */
+	int console_out;	       /* serial output fd */
 	enum mvm_console_kind console; /* where console_in/out are connected */
 	bool reboot_restarts;	       /* guest reboot resets the VM instead of ending it */
 	bool rng;		       /* virtio-rng */

@@ -15,5 +15,9 @@ int platform_devices_create(struct vm *vm);
 struct mvm_device *serial8250_create(struct vm *vm, const struct platform_device_desc *d);
 struct mvm_device *i8042_create(struct vm *vm, const struct platform_device_desc *d);
 struct mvm_device *debug_exit_create(struct vm *vm, const struct platform_device_desc *d);
+struct mvm_device *acpi_sleep_create(struct vm *vm, const struct platform_device_desc *d);
+
+/* The SLP_TYP value of \_S5 in the DSDT, which acpi-sleep turns into a power-off. */
+#define ACPI_SLP_TYP_S5 5
 
 #endif

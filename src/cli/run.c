@@ -20,17 +20,26 @@ static void run_usage(FILE *f)
 {
 	fprintf(f, "usage: mvm run --kernel FILE [options]\n"
 		   "\n"
-		   "Boots FILE (an ELF with a Xen PVH entry note) and runs it until the guest\n"
-		   "ends. mvm exits with the guest's status: the value written to I/O port 0xf4,\n"
-		   "0 for a reset or power-off, 1 if the VM crashed or could not be built,\n"
-		   "128+N when stopped by signal N. Ctrl-A x on the console stops the VM.\n"
+		   "Boots FILE (a Linux bzImage, or an ELF file with a Xen PVH entry note such as\n"
+		   "Linux's vmlinux or an mvm test guest) and runs it until the guest ends. mvm\n"
+		   "exits with the guest's status: the value written to I/O port 0xf4, 0 for a\n"
+		   "reset or power-off, 1 if the VM crashed or could not be built, 128+N when\n"
+		   "stopped by signal N. Ctrl-A x on the console stops the VM.\n"
 		   "\n"
 		   "  -k, --kernel FILE    boot image\n"
+		   "  -i, --initrd FILE    initial ramdisk (Linux initramfs)\n"
 		   "  -m, --mem SIZE       guest RAM: 128M (default), 1G, 512K; a plain number is "
 		   "MiB\n"
 		   "  -c, --cpus N         vCPUs (default 1); the boot vCPU runs, the others wait\n"
 		   "                       for the guest to start them (INIT/SIPI)\n"
-		   "  -p, --cmdline STR    kernel command line\n"
+		   "  -p, --cmdline STR    kernel command line. A Linux kernel gets mvm's default\n"
+		   "                       \"" ARCH_LINUX_CMDLINE "\"\n"
+		   "                       first and STR after it (a later parameter wins)\n"
+		   "      --no-default-cmdline\n"
+		   "                       give a Linux kernel only --cmdline, no defaults\n"
+		   "      --reboot-restarts\n"
+		   "                       a guest reboot restarts the VM (fresh vCPUs, images\n"
+		   "                       reloaded) instead of ending mvm with status 0\n"
 		   "      --name NAME      VM name (default mvm-<pid>)\n"
 		   "      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
 		   "      --stats          print the VM's stats tree on stderr when it ends\n"
@@ -155,9 +164,12 @@ static int run_vm(struct vm *vm, bool stats, int console_in)
 
 int cmd_run(int argc, char **argv)
 {
-	enum { OPT_NAME = 256, OPT_PIT, OPT_STATS };
+	enum { OPT_NAME = 256, OPT_PIT, OPT_STATS, OPT_NO_DEFAULT_CMDLINE, OPT_REBOOT_RESTARTS };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "no-default-cmdline", no_argument, NULL, OPT_NO_DEFAULT_CMDLINE },
+		{ "reboot-restarts", no_argument, NULL, OPT_REBOOT_RESTARTS },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "cmdline", required_argument, NULL, 'p' },
@@ -179,10 +191,19 @@ int cmd_run(int argc, char **argv)
 	int c, status;
 
 	mvm_config_init(&cfg);
-	while ((c = getopt_long(argc, argv, "k:m:c:p:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:i:m:c:p:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			cfg.kernel = optarg;
+			break;
+		case 'i':
+			cfg.initrd = optarg;
+			break;
+		case OPT_NO_DEFAULT_CMDLINE:
+			cfg.no_default_cmdline = true;
+			break;
+		case OPT_REBOOT_RESTARTS:
+			cfg.reboot_restarts = true;
 			break;
 		case 'm':
 			mem = parse_size(optarg);
@@ -249,10 +270,18 @@ int cmd_run(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	vm = vm_boot(&cfg);
-	if (IS_ERR(vm))
-		return MVM_EXIT_FAILURE;
-	status = run_vm(vm, stats, cfg.console_in);
-	vm_destroy(vm);
-	return status;
+	for (;;) {
+		bool restart;
+
+		vm = vm_boot(&cfg);
+		if (IS_ERR(vm))
+			return MVM_EXIT_FAILURE;
+		status = run_vm(vm, stats, cfg.console_in);
+		restart = cfg.reboot_restarts && vm_stop_reason(vm) == VM_STOP_RESET;
+		vm_destroy(vm);
+		if (!restart)
+			return status;
+		/* A real reset: a new VM, its RAM loaded again from the same files. */
+		pr_warn("guest rebooted: restarting the VM (--reboot-restarts)");
+	}
 }

@@ -18,8 +18,11 @@
 
 #define CPUID_MAX_ENTRIES 512
 
-#define CPUID_1_ECX_TSC_DEADLINE (1U << 24)
-#define CPUID_1_ECX_HYPERVISOR	 (1U << 31)
+#define CPUID_1_ECX_TSC_DEADLINE      (1U << 24)
+#define CPUID_1_ECX_HYPERVISOR	      (1U << 31)
+#define CPUID_1_EDX_HTT		      (1U << 28)
+#define CPUID_80000001_ECX_CMP_LEGACY (1U << 1)
+#define CPUID_80000001_ECX_TOPOEXT    (1U << 22)
 
 #define KVM_CPUID_SIGNATURE 0x40000000U
 #define KVM_CPUID_FEATURES  0x40000001U
@@ -38,9 +41,87 @@ static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, ui
 	return NULL;
 }
 
+/* Sets fn.idx to the given registers, adding the entry if KVM had none. */
+static void cpuid_set(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx, uint32_t eax, uint32_t ebx,
+		      uint32_t ecx, uint32_t edx)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, fn, idx);
+
+	if (!e) {
+		if (c->nent == CPUID_MAX_ENTRIES)
+			return;
+		e = &c->entries[c->nent++];
+		*e = (struct kvm_cpuid_entry2){ .function = fn, .index = idx };
+	}
+	e->flags |= KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+	e->eax = eax;
+	e->ebx = ebx;
+	e->ecx = ecx;
+	e->edx = edx;
+}
+
+/*
+ * The topology the MADT and MP table describe: one package of `cpus` cores,
+ * one thread each, APIC ids 0..cpus-1. KVM hands out the host's counts;
+ * every leaf that carries one is made to agree (the APIC id fields are per
+ * vCPU: x86_cpuid_set).
+ */
+static void cpuid_topology(struct vm *vm, struct kvm_cpuid2 *c)
+{
+	uint32_t cpus = vm->cfg.cpus ? vm->cfg.cpus : 1, bits = 0, i;
+	struct kvm_cpuid_entry2 *e;
+
+	while ((1U << bits) < cpus)
+		bits++;
+	e = cpuid_find(c, 1, 0);
+	if (e) {
+		e->ebx = (e->ebx & ~0x00ff0000U) | ((1U << bits) << 16);
+		if (cpus > 1)
+			e->edx |= CPUID_1_EDX_HTT;
+		else
+			e->edx &= ~CPUID_1_EDX_HTT;
+	}
+	/* Deterministic cache parameters: cores per package, sharing of L3. */
+	for (i = 0; i < c->nent; i++) {
+		e = &c->entries[i];
+		if ((e->function != 4 && e->function != 0x8000001d) || !(e->eax & 0x1f))
+			continue;
+		e->eax &= 0x00003fffU;
+		if (((e->eax >> 5) & 7) == 3)
+			e->eax |= ((1U << bits) - 1) << 14;
+		if (e->function == 4)
+			e->eax |= ((1U << bits) - 1) << 26;
+	}
+	/* Extended topology: SMT level (1 thread), core level (cpus cores). */
+	cpuid_set(c, 0xb, 0, 0, 1, 0x100, 0);
+	cpuid_set(c, 0xb, 1, bits, cpus, 0x201, 0);
+	cpuid_set(c, 0xb, 2, 0, 0, 2, 0);
+	if (cpuid_find(c, 0x1f, 0)) {
+		cpuid_set(c, 0x1f, 0, 0, 1, 0x100, 0);
+		cpuid_set(c, 0x1f, 1, bits, cpus, 0x201, 0);
+		cpuid_set(c, 0x1f, 2, 0, 0, 2, 0);
+	}
+	/* AMD: core count and APIC id size; no TOPOEXT (leaf 0x8000001e is empty). */
+	e = cpuid_find(c, 0x80000008, 0);
+	if (e)
+		e->ecx = (e->ecx & ~0xf0ffU) | (bits << 12) | (cpus - 1);
+	e = cpuid_find(c, 0x80000001, 0);
+	if (e) {
+		e->ecx &= ~CPUID_80000001_ECX_TOPOEXT;
+		if (cpus > 1)
+			e->ecx |= CPUID_80000001_ECX_CMP_LEGACY;
+		else
+			e->ecx &= ~CPUID_80000001_ECX_CMP_LEGACY;
+	}
+}
+
 static void cpuid_adjust(struct vm *vm, struct kvm_cpuid2 *c)
 {
 	struct kvm_cpuid_entry2 *e;
+
+	e = cpuid_find(c, 0, 0);
+	vm->arch.amd = e && !memcmp(&e->ebx, "Auth", 4);
+	cpuid_topology(vm, c);
 
 	e = cpuid_find(c, 1, 0);
 	if (e) {

@@ -21,6 +21,8 @@
 #define MSR_CSTAR	      0xc0000083
 #define MSR_SYSCALL_MASK      0xc0000084
 #define MSR_KERNEL_GS_BASE    0xc0000102
+#define MSR_K7_HWCR	      0xc0010015
+#define HWCR_TSC_FREQ_SEL     (1ULL << 24)
 
 #define MISC_ENABLE_FAST_STRING 0x1ULL
 /* MTRRs enabled, default type write-back: RAM is cached as on real hardware. */
@@ -38,6 +40,29 @@ static const struct kvm_msr_entry boot_msrs[] = {
 	{ .index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING },
 	{ .index = MSR_MTRR_DEF_TYPE, .data = MTRR_DEF_TYPE_E_WB },
 };
+
+/*
+ * AMD: HWCR.TscFreqSel says the TSC counts at the P0 frequency, as on every
+ * AMD CPU since family 10h; without it Linux logs a firmware bug. KVMs older
+ * than 6.7 refuse the bit: the guest then only warns, so go on without it.
+ */
+static int amd_hwcr_set(struct vcpu *vcpu)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} msr = { .hdr.nmsrs = 1, .e = { .index = MSR_K7_HWCR, .data = HWCR_TSC_FREQ_SEL } };
+	int r = mvm_ioctl(vcpu->fd, KVM_SET_MSRS, &msr);
+
+	if (r < 0) {
+		r = -errno;
+		pr_err("KVM_SET_MSRS HWCR on vCPU %u: %s", vcpu->id, strerror(-r));
+		return r;
+	}
+	if (r == 0)
+		pr_debug("KVM refuses HWCR.TscFreqSel: the guest will warn about its TSC");
+	return 0;
+}
 
 int x86_msrs_set(struct vcpu *vcpu)
 {
@@ -61,7 +86,7 @@ int x86_msrs_set(struct vcpu *vcpu)
 		pr_err("KVM_SET_MSRS on vCPU %u: MSR 0x%x refused", vcpu->id, boot_msrs[r].index);
 		return -EINVAL;
 	}
-	return 0;
+	return vcpu->vm->arch.amd ? amd_hwcr_set(vcpu) : 0;
 }
 
 int x86_fpu_set(struct vcpu *vcpu)

@@ -11,9 +11,10 @@
 #include "x86.h"
 
 const struct platform_device_desc arch_platform_devices[] = {
-	{ "serial8250", "serial0", MVM_BUS_PIO, 0x3f8, 8, 4 },
+	{ "serial8250", "serial0", MVM_BUS_PIO, X86_SERIAL_PORT, 8, X86_SERIAL_IRQ },
 	{ "i8042", "i8042", MVM_BUS_PIO, 0x60, 5, 1 },
 	{ "debug-exit", "debug-exit", MVM_BUS_PIO, 0xf4, 4, 0 },
+	{ "acpi-sleep", "acpi-sleep", MVM_BUS_PIO, X86_ACPI_SLEEP_PORT, 2, 0 },
 };
 const unsigned int arch_nr_platform_devices = ARRAY_SIZE(arch_platform_devices);
 

@@ -14,6 +14,14 @@ struct vcpu;
 #define X86_TSS_ADDR	      0xfffbd000ULL /* three pages */
 #define X86_EBDA_START	      0x9fc00ULL    /* the legacy hole up to 1 MiB */
 #define X86_HIGH_MEMORY	      0x100000ULL
+#define X86_IOAPIC_ADDR	      0xfec00000ULL
+#define X86_LAPIC_ADDR	      0xfee00000ULL
+
+/* Fixed I/O ports and interrupts of the platform (vm.c's device table). */
+#define X86_SERIAL_PORT	    0x3f8
+#define X86_SERIAL_IRQ	    4
+#define X86_I8042_CMD_PORT  0x64
+#define X86_ACPI_SLEEP_PORT 0x600 /* sleep control; status at +1 */
 
 /* CPUID (cpuid.c). */
 int x86_cpuid_init(struct vm *vm);

@@ -3,19 +3,37 @@
 #ifndef MVM_X86_BOOT_H
 #define MVM_X86_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "arch/mvm_arch.h"
 
 struct vm;
 
 /* Where mvm puts its boot data; a loaded image must stay clear of it. */
 #define BOOT_DATA_START	 0x5000ULL
-#define BOOT_START_INFO	 0x5000ULL /* PVH hvm_start_info (+ module list) */
+#define BOOT_START_INFO	 0x5000ULL /* PVH hvm_start_info */
+#define BOOT_MODLIST	 0x5040ULL /* PVH module list: the initrd */
 #define BOOT_MEMMAP	 0x6000ULL /* PVH memory map */
 #define BOOT_MEMMAP_MAX	 128
+#define BOOT_ZERO_PAGE	 0x7000ULL /* Linux boot_params */
+#define BOOT_GDT	 0x8000ULL
+#define BOOT_PML4	 0x9000ULL /* identity map of the low 4 GiB: PML4, PDPT, */
+#define BOOT_PDPT	 0xa000ULL /* and four page directories of 2 MiB pages */
+#define BOOT_PD		 0xb000ULL
 #define BOOT_CMDLINE	 0x20000ULL
 #define BOOT_CMDLINE_MAX 4096 /* bytes, with the NUL */
 #define BOOT_DATA_END	 (BOOT_CMDLINE + BOOT_CMDLINE_MAX)
+
+/* Firmware tables, in the reserved legacy area below 1 MiB where guests look. */
+#define BOOT_ACPI_START	 0xe0000ULL /* RSDP first, then the tables */
+#define BOOT_ACPI_END	 0xf0000ULL
+#define BOOT_MPTABLE	 0xf0000ULL /* MP floating pointer + configuration table */
+#define BOOT_MPTABLE_END 0xf1000ULL
+
+/* What Linux gets on its command line unless --no-default-cmdline. */
+#define BOOT_LINUX_CMDLINE ARCH_LINUX_CMDLINE
 
 /* E820 types, shared by the PVH memmap and the Linux zero page. */
 #define E820_RAM      1
@@ -29,17 +47,41 @@ struct boot_mem_entry {
 
 /* The guest's memory map: RAM regions minus the legacy hole. Entry count. */
 unsigned int boot_memmap(const struct vm *vm, struct boot_mem_entry *e, unsigned int max);
-/* Copies the command line to BOOT_CMDLINE. 0 or -errno (one line printed). */
-int boot_cmdline_write(struct vm *vm, const char *path);
+/*
+ * Writes the command line to BOOT_CMDLINE: for a Linux kernel the default
+ * BOOT_LINUX_CMDLINE, then cfg->cmdline. At most max bytes with the NUL.
+ * 0 or -errno (one line printed).
+ */
+int boot_cmdline_write(struct vm *vm, const char *path, bool linux_kernel, size_t max);
+/* End of the RAM that starts at 0 (below the MMIO hole). */
+uint64_t boot_low_ram_end(const struct vm *vm);
+
+/*
+ * Loads cfg->initrd at the highest page-aligned address that fits below
+ * `limit` (exclusive) and at or above `floor`. Sets *addr and *size (0, 0
+ * without an initrd). 0 or -errno (one line printed naming the file).
+ */
+int boot_initrd_load(struct vm *vm, uint64_t floor, uint64_t limit, uint64_t *addr, uint64_t *size);
+
+/*
+ * The platform tables firmware would leave: an MP table (for kernels
+ * without ACPI) and ACPI (RSDP, XSDT, FADT, MADT, DSDT). Sets *rsdp.
+ */
+int mptable_write(struct vm *vm);
+/* The byte that makes an ACPI or MP table sum to zero. */
+uint8_t boot_checksum(const void *p, size_t len);
+int acpi_write(struct vm *vm, uint64_t *rsdp);
+int boot_platform_tables(struct vm *vm, uint64_t *rsdp);
 
 /* An open boot image and the reporting of what is wrong with it. */
 struct boot_image {
+	const char *what; /* "kernel", "initrd": how errors name it */
 	const char *path;
 	int fd;
 	uint64_t size;
 };
 
-int boot_image_open(struct boot_image *img, const char *path);
+int boot_image_open(struct boot_image *img, const char *what, const char *path);
 void boot_image_close(struct boot_image *img);
 /* Reads [off, off + len) of the image, which must lie inside it. 0 or -errno. */
 int boot_image_read(struct boot_image *img, uint64_t off, void *buf, size_t len);
@@ -48,5 +90,8 @@ int boot_image_read(struct boot_image *img, uint64_t off, void *buf, size_t len)
 int pvh_load(struct vm *vm, struct boot_image *img);
 /* True if the image starts like an ELF file. */
 int pvh_probe(struct boot_image *img);
+int bzimage_load(struct vm *vm, struct boot_image *img);
+/* True if the image has a Linux setup header ("HdrS" at 0x202). */
+int bzimage_probe(struct boot_image *img);
 
 #endif

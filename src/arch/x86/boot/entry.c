@@ -9,9 +9,16 @@
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 #include "../x86.h"
+#include "boot.h"
 
-#define X86_CR0_PE 0x1ULL
-#define X86_CR0_ET 0x10ULL
+#define X86_CR0_PE   0x1ULL
+#define X86_CR0_ET   0x10ULL
+#define X86_CR0_PG   0x80000000ULL
+#define X86_CR4_PAE  0x20ULL
+#define X86_EFER_LME 0x100ULL
+#define X86_EFER_LMA 0x400ULL
+#define BOOT_CS	     0x10 /* Linux's __BOOT_CS and __BOOT_DS */
+#define BOOT_DS	     0x18
 
 static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type)
 {
@@ -52,6 +59,34 @@ static void pvh_state(struct vm *vm, struct kvm_regs *regs, struct kvm_sregs *sr
 	regs->rflags = 0x2;
 }
 
+/*
+ * Linux 64-bit boot protocol: long mode with the identity map the loader
+ * wrote, the loader's flat GDT (__BOOT_CS, __BOOT_DS), interrupts off,
+ * RSI = zero page.
+ */
+static void linux64_state(struct vm *vm, struct kvm_regs *regs, struct kvm_sregs *sregs)
+{
+	flat_segment(&sregs->cs, BOOT_CS, 0xb);
+	sregs->cs.db = 0;
+	sregs->cs.l = 1;
+	flat_segment(&sregs->ds, BOOT_DS, 0x3);
+	sregs->es = sregs->fs = sregs->gs = sregs->ss = sregs->ds;
+	sregs->tr = (struct kvm_segment){
+		.base = 0, .limit = 0x67, .selector = 0x20, .type = 0xb, .present = 1
+	};
+	sregs->gdt.base = BOOT_GDT;
+	sregs->gdt.limit = 4 * 8 - 1;
+	sregs->cr3 = BOOT_PML4;
+	sregs->cr4 = X86_CR4_PAE;
+	sregs->cr0 = X86_CR0_PE | X86_CR0_PG | X86_CR0_ET;
+	sregs->efer = X86_EFER_LME | X86_EFER_LMA;
+
+	memset(regs, 0, sizeof(*regs));
+	regs->rip = vm->arch.boot.entry;
+	regs->rsi = vm->arch.boot.info;
+	regs->rflags = 0x2;
+}
+
 int x86_boot_regs_set(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
@@ -63,7 +98,10 @@ int x86_boot_regs_set(struct vcpu *vcpu)
 		return 0;
 	if (mvm_ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
 		goto err;
-	pvh_state(vm, &regs, &sregs);
+	if (vm->arch.boot.mode == X86_BOOT_LINUX64)
+		linux64_state(vm, &regs, &sregs);
+	else
+		pvh_state(vm, &regs, &sregs);
 	if (mvm_ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0)
 		goto err;
 	if (mvm_ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)

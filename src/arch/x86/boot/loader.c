@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,21 +17,22 @@
 #include "mvm/vm.h"
 #include "../x86.h"
 
-int boot_image_open(struct boot_image *img, const char *path)
+int boot_image_open(struct boot_image *img, const char *what, const char *path)
 {
 	off_t size;
 	int err;
 
+	img->what = what;
 	img->path = path;
 	img->fd = mvm_open(path, O_RDONLY);
 	if (img->fd < 0) {
 		err = -errno;
-		pr_err("kernel %s: cannot open: %s", path, strerror(-err));
+		pr_err("%s %s: cannot open: %s", what, path, strerror(-err));
 		return err;
 	}
 	if (mvm_fstat_size(img->fd, &size) < 0) {
 		err = -errno;
-		pr_err("kernel %s: cannot stat: %s", path, strerror(-err));
+		pr_err("%s %s: cannot stat: %s", what, path, strerror(-err));
 		close(img->fd);
 		return err;
 	}
@@ -47,14 +49,14 @@ void boot_image_close(struct boot_image *img)
 int boot_image_read(struct boot_image *img, uint64_t off, void *buf, size_t len)
 {
 	if (off > img->size || len > img->size - off) {
-		pr_err("kernel %s: truncated (needs bytes up to %llu, file has %llu)", img->path,
-		       (unsigned long long)(off + len), (unsigned long long)img->size);
+		pr_err("%s %s: truncated (needs bytes up to %llu, file has %llu)", img->what,
+		       img->path, (unsigned long long)(off + len), (unsigned long long)img->size);
 		return -ENOEXEC;
 	}
 	if (mvm_pread_full(img->fd, buf, len, (off_t)off) < 0) {
 		int err = -errno;
 
-		pr_err("kernel %s: read error: %s", img->path, strerror(-err));
+		pr_err("%s %s: read error: %s", img->what, img->path, strerror(-err));
 		return err;
 	}
 	return 0;
@@ -83,17 +85,87 @@ unsigned int boot_memmap(const struct vm *vm, struct boot_mem_entry *e, unsigned
 	return n;
 }
 
-int boot_cmdline_write(struct vm *vm, const char *path)
+uint64_t boot_low_ram_end(const struct vm *vm)
 {
-	const char *cmdline = vm->cfg.cmdline ? vm->cfg.cmdline : "";
-	size_t len = strlen(cmdline) + 1;
+	const struct vm_memory *mem = &vm->mem;
+	unsigned int i;
 
-	if (len > BOOT_CMDLINE_MAX) {
-		pr_err("kernel %s: command line too long (%zu bytes, at most %d)", path, len - 1,
-		       BOOT_CMDLINE_MAX - 1);
+	for (i = 0; i < mem->nr_regions; i++)
+		if (mem->regions[i].gpa == 0)
+			return mem->regions[i].size;
+	return 0;
+}
+
+int boot_cmdline_write(struct vm *vm, const char *path, bool linux_kernel, size_t max)
+{
+	const char *user = vm->cfg.cmdline ? vm->cfg.cmdline : "";
+	const char *def = linux_kernel && !vm->cfg.no_default_cmdline ? BOOT_LINUX_CMDLINE : "";
+	char buf[BOOT_CMDLINE_MAX];
+	int len;
+
+	len = snprintf(buf, sizeof(buf), "%s%s%s", def, *def && *user ? " " : "", user);
+	if (len < 0 || (size_t)len + 1 > MIN(max, sizeof(buf))) {
+		pr_err("kernel %s: command line too long (%d bytes, the kernel takes at most %zu)",
+		       path, len, MIN(max, sizeof(buf)) - 1);
 		return -E2BIG;
 	}
-	return mem_write(&vm->mem, BOOT_CMDLINE, cmdline, len);
+	return mem_write(&vm->mem, BOOT_CMDLINE, buf, (size_t)len + 1);
+}
+
+int boot_initrd_load(struct vm *vm, uint64_t floor, uint64_t limit, uint64_t *addr, uint64_t *size)
+{
+	struct boot_image img;
+	uint64_t top, start;
+	void *dst;
+	int err;
+
+	*addr = *size = 0;
+	if (!vm->cfg.initrd)
+		return 0;
+	err = boot_image_open(&img, "initrd", vm->cfg.initrd);
+	if (err)
+		return err;
+	/* As high as RAM below the MMIO hole and the kernel's limit allow. */
+	top = MIN(boot_low_ram_end(vm), limit);
+	floor = ALIGN_UP(MAX(floor, X86_HIGH_MEMORY), 4096);
+	if (img.size == 0) {
+		pr_err("initrd %s: file is empty", img.path);
+		err = -EINVAL;
+		goto out;
+	}
+	if (top < floor || top - floor < img.size) {
+		pr_err("initrd %s: %llu KiB do not fit in guest RAM above the kernel (%llu KiB "
+		       "free below 0x%llx): give more --mem",
+		       img.path, (unsigned long long)(img.size >> 10),
+		       (unsigned long long)(top > floor ? (top - floor) >> 10 : 0),
+		       (unsigned long long)top);
+		err = -E2BIG;
+		goto out;
+	}
+	start = (top - img.size) & ~4095ULL;
+	dst = mem_ptr(&vm->mem, start, img.size);
+	if (!dst) {
+		pr_err("initrd %s: no guest RAM at 0x%llx", img.path, (unsigned long long)start);
+		err = -E2BIG;
+		goto out;
+	}
+	err = boot_image_read(&img, 0, dst, img.size);
+	if (err)
+		goto out;
+	*addr = start;
+	*size = img.size;
+out:
+	boot_image_close(&img);
+	return err;
+}
+
+int boot_platform_tables(struct vm *vm, uint64_t *rsdp)
+{
+	int err = mptable_write(vm);
+
+	if (err)
+		return err;
+	return acpi_write(vm, rsdp);
 }
 
 int arch_vm_load_kernel(struct vm *vm)
@@ -105,14 +177,16 @@ int arch_vm_load_kernel(struct vm *vm)
 		pr_err("no kernel given");
 		return -EINVAL;
 	}
-	err = boot_image_open(&img, vm->cfg.kernel);
+	err = boot_image_open(&img, "kernel", vm->cfg.kernel);
 	if (err)
 		return err;
 	if (pvh_probe(&img) > 0) {
 		err = pvh_load(vm, &img);
+	} else if (bzimage_probe(&img) > 0) {
+		err = bzimage_load(vm, &img);
 	} else {
-		pr_err("kernel %s: not a bootable image (mvm boots ELF files with a Xen PVH entry "
-		       "note)",
+		pr_err("kernel %s: not a bootable image (mvm boots a Linux bzImage or an ELF file "
+		       "with a Xen PVH entry note)",
 		       img.path);
 		err = -ENOEXEC;
 	}

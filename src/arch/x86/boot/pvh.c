@@ -10,6 +10,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +44,17 @@ struct hvm_memmap_table_entry {
 	uint32_t reserved;
 };
 
+struct hvm_modlist_entry {
+	uint64_t paddr;
+	uint64_t size;
+	uint64_t cmdline_paddr;
+	uint64_t reserved;
+};
+
 _Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info layout");
+_Static_assert(sizeof(struct hvm_modlist_entry) == 32, "modlist entry layout");
+_Static_assert(BOOT_START_INFO + sizeof(struct hvm_start_info) <= BOOT_MODLIST,
+	       "start info and module list overlap");
 _Static_assert(sizeof(struct hvm_memmap_table_entry) == 24, "memmap entry layout");
 
 int pvh_probe(struct boot_image *img)
@@ -81,8 +92,12 @@ static int pvh_check_ehdr(struct boot_image *img, const Elf64_Ehdr *eh)
 	return 0;
 }
 
-/* Finds the PHYS32_ENTRY note in one PT_NOTE segment: 1 found, 0 not, -errno. */
-static int pvh_find_entry(struct boot_image *img, const Elf64_Phdr *ph, uint64_t *entry)
+/*
+ * Looks through one PT_NOTE segment for the PHYS32_ENTRY note (sets *entry)
+ * and for notes named "Linux" (sets *linux_kernel). 0 or -errno.
+ */
+static int pvh_scan_notes(struct boot_image *img, const Elf64_Phdr *ph, uint64_t *entry,
+			  bool *found, bool *linux_kernel)
 {
 	uint8_t *notes;
 	uint64_t off = 0;
@@ -110,8 +125,10 @@ static int pvh_find_entry(struct boot_image *img, const Elf64_Phdr *ph, uint64_t
 					(unsigned long long)(ph->p_offset + off));
 			goto out;
 		}
+		if (nh.n_namesz == 6 && !memcmp(notes + name_off, "Linux", 6))
+			*linux_kernel = true;
 		if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
-		    !memcmp(notes + name_off, "Xen", 4)) {
+		    !memcmp(notes + name_off, "Xen", 4) && !*found) {
 			uint64_t v = 0;
 
 			if (nh.n_descsz != 4 && nh.n_descsz != 8) {
@@ -121,8 +138,7 @@ static int pvh_find_entry(struct boot_image *img, const Elf64_Phdr *ph, uint64_t
 			}
 			memcpy(&v, notes + desc_off, nh.n_descsz);
 			*entry = v;
-			ret = 1;
-			goto out;
+			*found = true;
 		}
 		off = next;
 	}
@@ -154,7 +170,8 @@ static int pvh_load_segment(struct vm *vm, struct boot_image *img, const Elf64_P
 	return boot_image_read(img, ph->p_offset, dst, ph->p_filesz);
 }
 
-static int pvh_write_start_info(struct vm *vm, struct boot_image *img)
+static int pvh_write_start_info(struct vm *vm, struct boot_image *img, bool linux_kernel,
+				uint64_t image_end)
 {
 	struct boot_mem_entry map[BOOT_MEMMAP_MAX];
 	struct hvm_memmap_table_entry e;
@@ -164,10 +181,25 @@ static int pvh_write_start_info(struct vm *vm, struct boot_image *img)
 		.cmdline_paddr = BOOT_CMDLINE,
 		.memmap_paddr = BOOT_MEMMAP,
 	};
+	struct hvm_modlist_entry mod = { 0 };
 	unsigned int i, n;
 	int err;
 
-	err = boot_cmdline_write(vm, img->path);
+	err = boot_cmdline_write(vm, img->path, linux_kernel, BOOT_CMDLINE_MAX);
+	if (err)
+		return err;
+	/* The initrd is module 0, as Linux's PVH entry expects. */
+	err = boot_initrd_load(vm, image_end, SZ_4G, &mod.paddr, &mod.size);
+	if (err)
+		return err;
+	if (mod.size) {
+		err = mem_write(&vm->mem, BOOT_MODLIST, &mod, sizeof(mod));
+		if (err)
+			return err;
+		si.nr_modules = 1;
+		si.modlist_paddr = BOOT_MODLIST;
+	}
+	err = boot_platform_tables(vm, &si.rsdp_paddr);
 	if (err)
 		return err;
 	n = boot_memmap(vm, map, ARRAY_SIZE(map));
@@ -185,9 +217,10 @@ int pvh_load(struct vm *vm, struct boot_image *img)
 {
 	Elf64_Ehdr eh;
 	Elf64_Phdr *ph;
-	uint64_t entry = 0;
+	uint64_t entry = 0, image_end = 0;
+	bool found = false, linux_kernel = false;
 	unsigned int i;
-	int err, found = 0;
+	int err;
 
 	err = boot_image_read(img, 0, &eh, sizeof(eh));
 	if (err)
@@ -202,14 +235,12 @@ int pvh_load(struct vm *vm, struct boot_image *img)
 	if (err)
 		goto out;
 
-	for (i = 0; i < eh.e_phnum && !found; i++) {
+	for (i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type != PT_NOTE)
 			continue;
-		found = pvh_find_entry(img, &ph[i], &entry);
-		if (found < 0) {
-			err = found;
+		err = pvh_scan_notes(img, &ph[i], &entry, &found, &linux_kernel);
+		if (err)
 			goto out;
-		}
 	}
 	if (!found) {
 		err = bad_image(img,
@@ -227,8 +258,9 @@ int pvh_load(struct vm *vm, struct boot_image *img)
 		err = pvh_load_segment(vm, img, &ph[i]);
 		if (err)
 			goto out;
+		image_end = MAX(image_end, ph[i].p_paddr + ph[i].p_memsz);
 	}
-	err = pvh_write_start_info(vm, img);
+	err = pvh_write_start_info(vm, img, linux_kernel, image_end);
 	if (err)
 		goto out;
 	vm->arch.boot = (struct x86_boot){ X86_BOOT_PVH32, entry, BOOT_START_INFO };

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ACPI tables for a hardware-reduced platform (ACPI 6.5, as Firecracker and
+ * QEMU's microvm do): RSDP -> XSDT -> FADT (-> DSDT), MADT. No firmware runs:
+ * mvm writes the tables into the reserved BIOS area at BOOT_ACPI_START,
+ * where Linux finds the RSDP by scanning, or through the PVH start info or
+ * the zero page's acpi_rsdp_addr.
+ *
+ * - FADT: HW_REDUCED_ACPI; power-off through the sleep control register
+ *   (src/hw/acpi_sleep.c) and \_S5; reset through the i8042 port.
+ * - MADT: one enabled local APIC per vCPU (APIC id = vCPU id, as CPUID
+ *   says), the in-kernel IOAPIC with GSI base 0, ISA IRQ 0 on GSI 2, NMI on
+ *   every LAPIC's LINT1.
+ * - DSDT: \_S5 and the UART (PNP0501, its ports and IRQ 4): on a reduced
+ *   hardware platform Linux maps ISA IRQs only for devices the DSDT lists.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aml.h"
+#include "boot.h"
+#include "mvm/hw.h"
+#include "mvm/log.h"
+#include "mvm/sys.h"
+#include "mvm/vm.h"
+#include "../x86.h"
+
+#define ACPI_OEM_ID	  "MVM   "
+#define ACPI_OEM_TABLE_ID "MVMVMM  "
+#define ACPI_CREATOR_ID	  0x204d564d /* "MVM " */
+
+struct acpi_rsdp {
+	char signature[8];
+	uint8_t checksum;
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt;
+	uint32_t length;
+	uint64_t xsdt;
+	uint8_t ext_checksum;
+	uint8_t reserved[3];
+} __attribute__((packed));
+
+struct acpi_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision;
+	uint8_t checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	uint32_t creator_id;
+	uint32_t creator_revision;
+} __attribute__((packed));
+
+struct acpi_gas { /* Generic Address Structure */
+	uint8_t space_id, bit_width, bit_offset, access_size;
+	uint64_t address;
+} __attribute__((packed));
+
+#define ACPI_GAS_IO(port) ((struct acpi_gas){ 1, 8, 0, 1, (port) })
+
+struct acpi_fadt {
+	struct acpi_header h;
+	uint32_t facs, dsdt;
+	uint8_t reserved0, pm_profile;
+	uint16_t sci_int;
+	uint32_t smi_cmd;
+	uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt;
+	uint32_t pm1a_evt, pm1b_evt, pm1a_cnt, pm1b_cnt, pm2_cnt, pm_tmr, gpe0, gpe1;
+	uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len, gpe0_len, gpe1_len,
+		gpe1_base, cst_cnt;
+	uint16_t p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;
+	uint8_t duty_offset, duty_width, day_alrm, mon_alrm, century;
+	uint16_t iapc_boot_arch;
+	uint8_t reserved1;
+	uint32_t flags;
+	struct acpi_gas reset_reg;
+	uint8_t reset_value;
+	uint16_t arm_boot_arch;
+	uint8_t minor_revision;
+	uint64_t x_facs, x_dsdt;
+	struct acpi_gas x_pm1a_evt, x_pm1b_evt, x_pm1a_cnt, x_pm1b_cnt, x_pm2_cnt, x_pm_tmr,
+		x_gpe0, x_gpe1, sleep_control, sleep_status;
+	uint64_t hypervisor_id;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP layout");
+_Static_assert(sizeof(struct acpi_header) == 36, "SDT header layout");
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout (ACPI 6.5)");
+
+#define FADT_F_WBINVD	       (1U << 0)
+#define FADT_F_PWR_BUTTON      (1U << 4) /* no fixed-feature power button */
+#define FADT_F_SLP_BUTTON      (1U << 5)
+#define FADT_F_RESET_REG_SUP   (1U << 10)
+#define FADT_F_HW_REDUCED_ACPI (1U << 20)
+#define FADT_BOOT_NO_VGA       (1U << 2)
+#define FADT_BOOT_NO_CMOS_RTC  (1U << 5)
+#define I8042_RESET_CMD	       0xfe
+
+struct madt_lapic {
+	uint8_t type, length, uid, apic_id;
+	uint32_t flags;
+} __attribute__((packed));
+
+struct madt_ioapic {
+	uint8_t type, length, id, reserved;
+	uint32_t address, gsi_base;
+} __attribute__((packed));
+
+struct madt_iso { /* interrupt source override */
+	uint8_t type, length, bus, source;
+	uint32_t gsi;
+	uint16_t flags;
+} __attribute__((packed));
+
+struct madt_lapic_nmi {
+	uint8_t type, length, uid;
+	uint16_t flags;
+	uint8_t lint;
+} __attribute__((packed));
+
+enum { MADT_LAPIC = 0, MADT_IOAPIC = 1, MADT_ISO = 2, MADT_LAPIC_NMI = 4 };
+#define MADT_PCAT_COMPAT 1 /* KVM's irqchip has the dual 8259 too */
+#define MADT_LAPIC_ENABLED 1
+
+/* The tables are built in one buffer that becomes guest memory at BOOT_ACPI_START. */
+struct acpi_builder {
+	uint8_t buf[BOOT_ACPI_END - BOOT_ACPI_START];
+	size_t len;
+	int err;
+	struct aml dsdt; /* the DSDT's body, encoded before it is placed */
+};
+
+/* Reserves len bytes, 16-byte aligned: their offset in buf, zeroed. */
+static size_t acpi_alloc(struct acpi_builder *b, size_t len)
+{
+	size_t off = ALIGN_UP(b->len, 16);
+
+	if (b->err || off > sizeof(b->buf) || len > sizeof(b->buf) - off) {
+		b->err = -E2BIG;
+		return 0;
+	}
+	b->len = off + len;
+	memset(b->buf + off, 0, len);
+	return off;
+}
+
+static uint64_t acpi_gpa(size_t off)
+{
+	return BOOT_ACPI_START + off;
+}
+
+static void acpi_header_init(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
+{
+	memcpy(h->signature, sig, 4);
+	h->length = len;
+	h->revision = rev;
+	memcpy(h->oem_id, ACPI_OEM_ID, 6);
+	memcpy(h->oem_table_id, ACPI_OEM_TABLE_ID, 8);
+	h->oem_revision = 1;
+	h->creator_id = ACPI_CREATOR_ID;
+	h->creator_revision = 1;
+}
+
+/* Checksums a finished table at off. */
+static void acpi_seal(struct acpi_builder *b, size_t off)
+{
+	struct acpi_header *h = (struct acpi_header *)(b->buf + off);
+
+	if (!b->err)
+		h->checksum = boot_checksum(h, h->length);
+}
+
+static void dsdt_build(struct aml *a)
+{
+	/* \_S5: SLP_TYPa, SLP_TYPb for a power-off */
+	aml_name_decl(a, "_S5_");
+	aml_package_open(a, 2);
+	aml_int(a, ACPI_SLP_TYP_S5);
+	aml_int(a, ACPI_SLP_TYP_S5);
+	aml_close(a);
+
+	aml_scope_open(a, "\\_SB_");
+	aml_device_open(a, "COM1");
+	aml_name_decl(a, "_HID");
+	aml_int(a, aml_eisaid("PNP0501"));
+	aml_name_decl(a, "_UID");
+	aml_int(a, 0);
+	aml_name_decl(a, "_CRS");
+	aml_resource_template_open(a);
+	aml_res_io(a, X86_SERIAL_PORT, 8);
+	aml_res_irq(a, X86_SERIAL_IRQ);
+	aml_resource_template_close(a);
+	aml_close(a); /* COM1 */
+	aml_close(a); /* \_SB */
+}
+
+static size_t acpi_dsdt(struct acpi_builder *b)
+{
+	struct aml *a = &b->dsdt;
+	size_t off;
+
+	aml_init(a);
+	dsdt_build(a);
+	if (aml_error(a)) {
+		b->err = aml_error(a);
+		return 0;
+	}
+	off = acpi_alloc(b, sizeof(struct acpi_header) + a->len);
+	if (b->err)
+		return 0;
+	acpi_header_init((struct acpi_header *)(b->buf + off), "DSDT",
+			 (uint32_t)(sizeof(struct acpi_header) + a->len), 2);
+	memcpy(b->buf + off + sizeof(struct acpi_header), a->buf, a->len);
+	acpi_seal(b, off);
+	return off;
+}
+
+static size_t acpi_fadt(struct acpi_builder *b, size_t dsdt)
+{
+	size_t off = acpi_alloc(b, sizeof(struct acpi_fadt));
+	struct acpi_fadt *f = (struct acpi_fadt *)(b->buf + off);
+
+	if (b->err)
+		return 0;
+	acpi_header_init(&f->h, "FACP", sizeof(*f), 6);
+	f->minor_revision = 5;
+	f->dsdt = (uint32_t)acpi_gpa(dsdt);
+	f->x_dsdt = acpi_gpa(dsdt);
+	f->flags = FADT_F_WBINVD | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON |
+		   FADT_F_RESET_REG_SUP | FADT_F_HW_REDUCED_ACPI;
+	f->iapc_boot_arch = FADT_BOOT_NO_VGA | FADT_BOOT_NO_CMOS_RTC;
+	f->reset_reg = ACPI_GAS_IO(X86_I8042_CMD_PORT);
+	f->reset_value = I8042_RESET_CMD;
+	f->sleep_control = ACPI_GAS_IO(X86_ACPI_SLEEP_PORT);
+	f->sleep_status = ACPI_GAS_IO(X86_ACPI_SLEEP_PORT + 1);
+	memcpy(&f->hypervisor_id, "MVM\0\0\0\0\0", 8);
+	acpi_seal(b, off);
+	return off;
+}
+
+static size_t acpi_madt(struct acpi_builder *b, unsigned int cpus)
+{
+	size_t len = sizeof(struct acpi_header) + 8 + cpus * sizeof(struct madt_lapic) +
+		     sizeof(struct madt_ioapic) + sizeof(struct madt_iso) +
+		     sizeof(struct madt_lapic_nmi);
+	size_t off = acpi_alloc(b, len);
+	uint8_t *p = b->buf + off;
+	uint32_t v;
+	unsigned int i;
+
+	if (b->err)
+		return 0;
+	acpi_header_init((struct acpi_header *)p, "APIC", (uint32_t)len, 5);
+	p += sizeof(struct acpi_header);
+	v = (uint32_t)X86_LAPIC_ADDR;
+	memcpy(p, &v, 4);
+	v = MADT_PCAT_COMPAT;
+	memcpy(p + 4, &v, 4);
+	p += 8;
+	for (i = 0; i < cpus; i++) {
+		const struct madt_lapic e = { MADT_LAPIC, sizeof(e), (uint8_t)i, (uint8_t)i,
+					      MADT_LAPIC_ENABLED };
+
+		memcpy(p, &e, sizeof(e));
+		p += sizeof(e);
+	}
+	{
+		/* The IOAPIC's id follows the LAPIC ids, as in the MP table. */
+		const struct madt_ioapic io = { MADT_IOAPIC, sizeof(io), (uint8_t)cpus, 0,
+						(uint32_t)X86_IOAPIC_ADDR, 0 };
+		const struct madt_iso iso = { MADT_ISO, sizeof(iso), 0, 0, 2, 0 };
+		const struct madt_lapic_nmi nmi = { MADT_LAPIC_NMI, sizeof(nmi), 0xff, 0, 1 };
+
+		memcpy(p, &io, sizeof(io));
+		p += sizeof(io);
+		memcpy(p, &iso, sizeof(iso));
+		p += sizeof(iso);
+		memcpy(p, &nmi, sizeof(nmi));
+	}
+	acpi_seal(b, off);
+	return off;
+}
+
+int acpi_write(struct vm *vm, uint64_t *rsdp_gpa)
+{
+	struct acpi_builder *b;
+	struct acpi_rsdp *rsdp;
+	size_t rsdp_off, xsdt, dsdt, fadt, madt;
+	uint64_t entries[2];
+	int err;
+
+	b = mvm_zalloc(sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	rsdp_off = acpi_alloc(b, sizeof(*rsdp));
+	dsdt = acpi_dsdt(b);
+	fadt = acpi_fadt(b, dsdt);
+	madt = acpi_madt(b, vm->cfg.cpus);
+	entries[0] = acpi_gpa(fadt);
+	entries[1] = acpi_gpa(madt);
+	xsdt = acpi_alloc(b, sizeof(struct acpi_header) + sizeof(entries));
+	if (b->err) {
+		err = b->err;
+		pr_err("ACPI tables: do not fit in %zu bytes (%u vCPUs)", sizeof(b->buf),
+		       vm->cfg.cpus);
+		goto out;
+	}
+	acpi_header_init((struct acpi_header *)(b->buf + xsdt), "XSDT",
+			 sizeof(struct acpi_header) + sizeof(entries), 1);
+	memcpy(b->buf + xsdt + sizeof(struct acpi_header), entries, sizeof(entries));
+	acpi_seal(b, xsdt);
+
+	rsdp = (struct acpi_rsdp *)(b->buf + rsdp_off);
+	memcpy(rsdp->signature, "RSD PTR ", 8);
+	memcpy(rsdp->oem_id, ACPI_OEM_ID, 6);
+	rsdp->revision = 2;
+	rsdp->length = sizeof(*rsdp);
+	rsdp->xsdt = acpi_gpa(xsdt);
+	rsdp->checksum = boot_checksum(rsdp, 20);
+	rsdp->ext_checksum = boot_checksum(rsdp, sizeof(*rsdp));
+
+	err = mem_write(&vm->mem, BOOT_ACPI_START, b->buf, b->len);
+	if (!err)
+		*rsdp_gpa = acpi_gpa(rsdp_off);
+out:
+	free(b);
+	return err;
+}
