@@ -4,6 +4,7 @@
 #   make demo          build, then boot the hello guest
 #   make check         unit, integration and fault-injection tests
 #   make check SAN=1   the same, built with ASan + UBSan            (build-san/)
+#   make check-linux   slow tier: boot real Linux (builds a test kernel once, ~6 min)
 #   make bench         benchmarks (print figures; assert nothing)
 #   make format        clang-format the sources
 
@@ -45,9 +46,12 @@ UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD
 UNIT := $(BUILD)/tests/unit-tests
 
 FAULT := $(BUILD)/tests/fault-test
+LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
-.PHONY: all demo check check-unit check-integration check-fault bench format guests clean
+.PHONY: all demo check check-unit check-loader check-integration check-fault check-linux bench \
+	format guests \
+	clean
 
 all: $(MVM) $(LIBMVM) guests
 
@@ -78,6 +82,10 @@ $(UNIT): $(UNIT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $^ $(LDFLAGS) -lcmocka -o $@
 
+$(LOADER): $(BUILD)/obj/tests/loader/loader_test.o $(LIBMVM)
+	@mkdir -p $(dir $@)
+	$(CC) $^ $(LDFLAGS) -lcmocka -o $@
+
 $(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(LIBMVM)
 	@mkdir -p $(dir $@)
 	$(CC) $^ $(LDFLAGS) -lcmocka -o $@
@@ -89,10 +97,14 @@ $(BUILD)/bench/%: bench/%.c
 demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
-check: check-unit check-integration check-fault
+check: check-unit check-loader check-integration check-fault
 
 check-unit: $(UNIT)
 	$(UNIT)
+
+# Boot loaders against Debian's stock cloud kernel (fetched once, cached).
+check-loader: $(LOADER) guests
+	MVM_TEST_VMLINUZ=$$(tests/loader/fetch-kernel.sh) GUESTS=$(abspath $(GUEST_DIR)) $(LOADER)
 
 check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/run.sh
@@ -100,6 +112,9 @@ check-integration: all
 check-fault: $(FAULT) guests
 	tests/fault/raw-calls.sh
 	GUESTS=$(abspath $(GUEST_DIR)) $(FAULT)
+
+check-linux: $(MVM)
+	MVM=$(abspath $(MVM)) tests/linux/run.sh
 
 bench: all $(BENCH_BINS)
 	$(BUILD)/bench/srcu-order -n 10

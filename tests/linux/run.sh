@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The slow tier (make check-linux): real Linux under mvm, to userspace and out.
+#
+# Builds the test kernels of tests/linux/guest-kernel (Linux 6.1 + busybox;
+# patched for this nested-KVM host) into a cache outside the clone, once per
+# machine, then boots them:
+#   - vmlinux through PVH, 1 vCPU: ends through the exit port with status 5
+#   - bzImage through the 64-bit boot protocol, 1 vCPU: `reboot` ends mvm, 0
+#   - the SMP+ACPI kernel, 2 vCPUs, PVH and bzImage: Linux finds both CPUs in
+#     the MADT, starts the AP with INIT/SIPI, `poweroff` (ACPI S5) ends mvm, 0
+#   - --reboot-restarts: a guest reboot boots the guest again
+# Each boot's console must be free of clocksource/TSC complaints and
+# kernel warnings. Each prints its time to the marker.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+MVM=${MVM:?set MVM to the mvm binary}
+KCACHE=${MVM_KERNEL_CACHE:-/var/cache/mvm-kernel}
+LOGDIR=${LOGDIR:-$(mktemp -d /tmp/mvm-linux.XXXXXX)}
+BOOT="python3 $here/boot.py --logdir $LOGDIR"
+
+build_kernel() { # name [fragment]
+	local dir=$KCACHE/$1
+	if [ -f "$dir/out/vmlinux" ] && [ -f "$dir/out/bzImage" ] &&
+		[ -f "$dir/out/initramfs.cpio" ] && [ -z "${REBUILD:-}" ]; then
+		echo "# kernel $1: cached in $dir/out"
+		return 0
+	fi
+	echo "# kernel $1: building in $dir (about 6 minutes)"
+	mkdir -p "$dir"
+	BUILD=$dir EXTRA_FRAGMENT=${2:-} "$here/guest-kernel/build.sh" >"$dir/build.log" 2>&1 || {
+		echo "not ok - building kernel $1 (log: $dir/build.log)"
+		tail -20 "$dir/build.log" | sed 's/^/#   /'
+		return 1
+	}
+}
+
+build_kernel default || exit 1
+build_kernel smp-acpi variants/smp-acpi.fragment || exit 1
+D=$KCACHE/default/out
+S=$KCACHE/smp-acpi/out
+
+# What a healthy boot never prints. (-quiet: the whole log is checked.)
+REJECT=(--reject 'clocksource.*(unstable|watchdog)' --reject 'Marking TSC unstable'
+	--reject '\[Firmware Bug\]' --reject 'TSC.*(skew|unsynchron|inconsistent)'
+	--reject 'WARNING:' --reject 'BUG:' --reject 'Call Trace'
+	--reject 'ExtINT not setup' --reject 'APIC.*mismatch')
+ARGS="mitigations=off"
+fail=0
+
+$BOOT pvh-1cpu --expect-status 5 --expect '^GUEST-CPUS 1 ' --expect '^GUEST-DONE' "${REJECT[@]}" \
+	-- "$MVM" run --kernel "$D/vmlinux" --initrd "$D/initramfs.cpio" \
+	--cmdline "$ARGS guest_exit=port guest_exit_code=5" || fail=1
+
+$BOOT bzimage-1cpu --expect '^GUEST-CPUS 1 ' --expect 'reboot: Restarting system' "${REJECT[@]}" \
+	-- "$MVM" run --kernel "$D/bzImage" --initrd "$D/initramfs.cpio" \
+	--cmdline "$ARGS guest_exit=reboot" || fail=1
+
+$BOOT smp-acpi-pvh-2cpus --expect '^GUEST-CPUS 2 online=0-1' --expect 'ACPI: PM: \(supports S0 S5\)' \
+	--expect 'reboot: Power down' --expect 'smpboot: Total of 2 processors' "${REJECT[@]}" \
+	-- "$MVM" run --kernel "$S/vmlinux" --initrd "$S/initramfs.cpio" --cpus 2 \
+	--cmdline "$ARGS guest_exit=poweroff" || fail=1
+
+$BOOT smp-acpi-bzimage-2cpus --expect '^GUEST-CPUS 2 online=0-1' --expect 'reboot: Power down' \
+	"${REJECT[@]}" \
+	-- "$MVM" run --kernel "$S/bzImage" --initrd "$S/initramfs.cpio" --cpus 2 \
+	--cmdline "$ARGS guest_exit=poweroff" || fail=1
+
+# The guest reboots; mvm boots it again; SIGTERM after the second marker.
+$BOOT reboot-restarts --restarts 1 --expect-status 143 "${REJECT[@]}" \
+	-- "$MVM" run --kernel "$D/vmlinux" --initrd "$D/initramfs.cpio" --reboot-restarts \
+	--cmdline "$ARGS guest_exit=reboot" || fail=1
+
+echo "# logs in $LOGDIR"
+exit $fail

@@ -1,0 +1,642 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Boot loader tests (no KVM): images are loaded into a plain anonymous
+ * mapping standing in for guest RAM, then every field the boot protocols
+ * define is checked against the image and against the protocol.
+ *
+ *   MVM_TEST_VMLINUZ  a distribution bzImage (Debian's cloud kernel, fetched
+ *                     by tests/loader/fetch-kernel.sh)
+ *   GUESTS            the guest kit's build dir (hello.elf for PVH)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../src/arch/x86/boot/aml.h"
+#include "../../src/arch/x86/boot/boot.h"
+#include "../../src/arch/x86/boot/zeropage.h"
+#include "mvm/arch.h"
+#include "mvm/log.h"
+#include "mvm/vm.h"
+
+static const char *vmlinuz;
+static const char *guests;
+static char tmpdir[] = "/tmp/mvm-loader-XXXXXX";
+
+/* ---- a VM that is only RAM ---- */
+
+static struct vm *ram_vm(uint64_t mem, unsigned int cpus, const char *kernel,
+			 const char *cmdline, const char *initrd)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	uint8_t *ram;
+
+	assert_non_null(vm);
+	assert_true(mem <= 0xc0000000ULL); /* one region below the MMIO hole */
+	mvm_config_init(&vm->cfg);
+	vm->cfg.mem_size = mem;
+	vm->cfg.cpus = cpus;
+	vm->cfg.kernel = kernel;
+	vm->cfg.cmdline = cmdline;
+	vm->cfg.initrd = initrd;
+	ram = mmap(NULL, mem, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	assert_true(ram != MAP_FAILED);
+	vm->mem.fd = -1;
+	vm->mem.base = ram;
+	vm->mem.size = mem;
+	vm->mem.nr_regions = 1;
+	vm->mem.regions[0] = (struct mem_region){ 0, mem, ram, 0 };
+	return vm;
+}
+
+static void ram_vm_free(struct vm *vm)
+{
+	munmap(vm->mem.base, vm->mem.size);
+	free(vm);
+}
+
+static uint8_t *gpa(struct vm *vm, uint64_t addr, uint64_t len)
+{
+	uint8_t *p = mem_ptr(&vm->mem, addr, len);
+
+	assert_non_null(p);
+	return p;
+}
+
+/* ---- files ---- */
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	buf = malloc(st.st_size ? st.st_size : 1);
+	assert_non_null(buf);
+	assert_int_equal(pread(fd, buf, st.st_size, 0), st.st_size);
+	close(fd);
+	*len = st.st_size;
+	return buf;
+}
+
+static char *write_tmp(const char *name, const void *data, size_t len)
+{
+	char *path;
+	int fd;
+
+	assert_true(asprintf(&path, "%s/%s", tmpdir, name) > 0);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+/* An initrd of `len` bytes with a recognisable pattern. */
+static char *make_initrd(size_t len)
+{
+	uint8_t *b = malloc(len);
+	char *path;
+	size_t i;
+
+	assert_non_null(b);
+	for (i = 0; i < len; i++)
+		b[i] = (uint8_t)(i * 7 + (i >> 12));
+	path = write_tmp("initrd", b, len);
+	free(b);
+	return path;
+}
+
+/* ---- stderr capture: the loader's one-line errors ---- */
+
+static int saved_stderr = -1;
+static char err_path[64];
+
+static void capture_begin(void)
+{
+	int fd;
+
+	snprintf(err_path, sizeof(err_path), "%s/stderr", tmpdir);
+	fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved_stderr = dup(2);
+	dup2(fd, 2);
+	close(fd);
+}
+
+static char *capture_end(void)
+{
+	size_t len;
+	uint8_t *b;
+	char *s;
+
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	b = read_file(err_path, &len);
+	s = calloc(1, len + 1);
+	memcpy(s, b, len);
+	free(b);
+	return s;
+}
+
+/* Loading fails with `err`, and says so in one line naming the file and `why`. */
+static void expect_load_error(struct vm *vm, int err, const char *path, const char *why)
+{
+	char *msg;
+	int r;
+
+	capture_begin();
+	r = arch_vm_load_kernel(vm);
+	msg = capture_end();
+	if (r != err || !strstr(msg, path) || !strstr(msg, why) ||
+	    strchr(msg, '\n') != msg + strlen(msg) - 1)
+		fail_msg("want %d mentioning '%s' and '%s' in one line; got %d: %s", err, path,
+			 why, r, msg);
+	free(msg);
+}
+
+/* ---- the Debian bzImage ---- */
+
+static uint8_t *kimg;
+static size_t kimg_len;
+
+static void check_e820(struct vm *vm, const uint8_t *zp)
+{
+	const uint8_t *e = zp + ZP_E820_TABLE;
+
+	assert_int_equal(zp_get8(zp, ZP_E820_ENTRIES), 3);
+	/* RAM below the EBDA, the legacy hole reserved, RAM from 1 MiB to the end */
+	assert_int_equal(zp_get64(e, 0), 0);
+	assert_int_equal(zp_get64(e, 8), 0x9fc00);
+	assert_int_equal(zp_get32(e, 16), E820_RAM);
+	e += ZP_E820_ENTRY_SIZE;
+	assert_int_equal(zp_get64(e, 0), 0x9fc00);
+	assert_int_equal(zp_get64(e, 8), 0x100000 - 0x9fc00);
+	assert_int_equal(zp_get32(e, 16), E820_RESERVED);
+	e += ZP_E820_ENTRY_SIZE;
+	assert_int_equal(zp_get64(e, 0), 0x100000);
+	assert_int_equal(zp_get64(e, 8), vm->cfg.mem_size - 0x100000);
+	assert_int_equal(zp_get32(e, 16), E820_RAM);
+}
+
+/* The 64-bit entry state the protocol asks for: identity map, flat GDT. */
+static void check_long_mode_tables(struct vm *vm)
+{
+	const uint64_t *pml4 = (const uint64_t *)gpa(vm, BOOT_PML4, 4096);
+	const uint64_t *pdpt = (const uint64_t *)gpa(vm, BOOT_PDPT, 4096);
+	const uint64_t *gdt = (const uint64_t *)gpa(vm, BOOT_GDT, 32);
+	unsigned int i, j;
+
+	assert_int_equal(pml4[0] & ~0xfffULL, BOOT_PDPT);
+	assert_true(pml4[0] & 1);
+	for (i = 0; i < 4; i++) {
+		const uint64_t *pd;
+
+		assert_int_equal(pdpt[i] & ~0xfffULL, BOOT_PD + i * 4096);
+		pd = (const uint64_t *)gpa(vm, pdpt[i] & ~0xfffULL, 4096);
+		for (j = 0; j < 512; j++) {
+			assert_int_equal(pd[j] & ~0xfffULL, ((uint64_t)i << 30) | ((uint64_t)j << 21));
+			assert_int_equal(pd[j] & 0x83, 0x83); /* present, writable, 2 MiB */
+		}
+	}
+	/* __BOOT_CS: 64-bit code (L=1, D=0), present, DPL 0; __BOOT_DS: data */
+	assert_int_equal((gdt[2] >> 53) & 1, 1);
+	assert_int_equal((gdt[2] >> 54) & 1, 0);
+	assert_int_equal((gdt[2] >> 40) & 0x9a, 0x9a);
+	assert_int_equal((gdt[3] >> 40) & 0x92, 0x92);
+}
+
+static void test_bzimage_zero_page(void **state)
+{
+	const char *cmdline = "root=/dev/vda ro";
+	uint64_t mem = 512ULL << 20, load, init_size, rd, rd_size, limit;
+	uint16_t version = zp_get16(kimg, ZP_VERSION);
+	unsigned int setup_sects = zp_get8(kimg, ZP_SETUP_SECTS) ?: 4, hdr_end, off;
+	size_t rd_len = 3 * 1024 * 1024 + 123;
+	char *initrd = make_initrd(rd_len);
+	struct vm *vm = ram_vm(mem, 2, vmlinuz, cmdline, initrd);
+	const uint8_t *zp;
+	uint8_t *rd_file;
+	size_t n;
+	char want[256];
+
+	(void)state;
+	assert_int_equal(zp_get32(kimg, ZP_HEADER), ZP_HDRS_MAGIC);
+	assert_true(version >= 0x020c);
+	assert_int_equal(arch_vm_load_kernel(vm), 0);
+	zp = gpa(vm, BOOT_ZERO_PAGE, ZP_SIZE);
+
+	/* Placement: at pref_address (it fits in 512 MiB), entry at +0x200. */
+	load = zp_get64(kimg, ZP_PREF_ADDRESS);
+	init_size = zp_get32(kimg, ZP_INIT_SIZE);
+	assert_int_equal(load % zp_get32(kimg, ZP_KERNEL_ALIGNMENT), 0);
+	assert_int_equal(vm->arch.boot.mode, X86_BOOT_LINUX64);
+	assert_int_equal(vm->arch.boot.entry, load + 0x200);
+	assert_int_equal(vm->arch.boot.info, BOOT_ZERO_PAGE);
+	off = (setup_sects + 1) * 512;
+	assert_memory_equal(gpa(vm, load, kimg_len - off), kimg + off, kimg_len - off);
+
+	/* The setup header is the image's, byte for byte, but for what a loader writes. */
+	hdr_end = ZP_HEADER + kimg[ZP_JUMP + 1];
+	for (n = ZP_SETUP_SECTS; n < hdr_end; n++) {
+		bool ours = (n >= ZP_VID_MODE && n < ZP_VID_MODE + 2) ||
+			    n == ZP_TYPE_OF_LOADER || n == ZP_LOADFLAGS ||
+			    (n >= ZP_CODE32_START && n < ZP_RAMDISK_SIZE + 4) ||
+			    (n >= ZP_CMD_LINE_PTR && n < ZP_CMD_LINE_PTR + 4) ||
+			    (n >= ZP_SETUP_DATA && n < ZP_SETUP_DATA + 8);
+
+		if (!ours && zp[n] != kimg[n])
+			fail_msg("zero page byte 0x%zx: 0x%02x, image has 0x%02x", n, zp[n],
+				 kimg[n]);
+	}
+	assert_int_equal(zp_get16(zp, ZP_VID_MODE), 0xffff);
+	assert_int_equal(zp_get8(zp, ZP_TYPE_OF_LOADER), 0xff);
+	assert_true(zp_get8(zp, ZP_LOADFLAGS) & LOADED_HIGH);
+	assert_false(zp_get8(zp, ZP_LOADFLAGS) & (KEEP_SEGMENTS | CAN_USE_HEAP));
+	assert_int_equal(zp_get32(zp, ZP_CODE32_START), load);
+	assert_int_equal(zp_get64(zp, ZP_SETUP_DATA), 0);
+
+	/* Command line: mvm's Linux defaults, then the user's. */
+	assert_int_equal(zp_get32(zp, ZP_CMD_LINE_PTR), BOOT_CMDLINE);
+	assert_int_equal(zp_get32(zp, ZP_EXT_CMD_LINE_PTR), 0);
+	snprintf(want, sizeof(want), "%s %s", ARCH_LINUX_CMDLINE, cmdline);
+	assert_string_equal((const char *)gpa(vm, BOOT_CMDLINE, strlen(want) + 1), want);
+
+	/* Initrd: as high as initrd_addr_max and RAM allow, page aligned, above the kernel. */
+	rd = zp_get32(zp, ZP_RAMDISK_IMAGE) | (uint64_t)zp_get32(zp, ZP_EXT_RAMDISK_IMAGE) << 32;
+	rd_size = zp_get32(zp, ZP_RAMDISK_SIZE) |
+		  (uint64_t)zp_get32(zp, ZP_EXT_RAMDISK_SIZE) << 32;
+	limit = zp_get16(kimg, ZP_XLOADFLAGS) & XLF_CAN_BE_LOADED_ABOVE_4G
+			? mem
+			: MIN(mem, (uint64_t)zp_get32(kimg, ZP_INITRD_ADDR_MAX) + 1);
+	assert_int_equal(rd_size, rd_len);
+	assert_int_equal(rd % 4096, 0);
+	assert_true(rd >= load + init_size);
+	assert_true(rd + rd_size <= limit);
+	assert_true(limit - (rd + rd_size) < 4096);
+	rd_file = read_file(initrd, &n);
+	assert_memory_equal(gpa(vm, rd, rd_size), rd_file, n);
+	free(rd_file);
+
+	check_e820(vm, zp);
+	check_long_mode_tables(vm);
+	/* ACPI: the RSDP's address, where the signature is. */
+	assert_int_equal(zp_get64(zp, ZP_ACPI_RSDP_ADDR), BOOT_ACPI_START);
+	assert_memory_equal(gpa(vm, BOOT_ACPI_START, 8), "RSD PTR ", 8);
+	ram_vm_free(vm);
+	free(initrd);
+}
+
+/* Too little RAM for pref_address: a relocatable kernel moves down, aligned. */
+static void test_bzimage_relocates(void **state)
+{
+	uint64_t align = zp_get32(kimg, ZP_KERNEL_ALIGNMENT);
+	uint64_t init_size = MAX((uint64_t)zp_get32(kimg, ZP_INIT_SIZE), kimg_len);
+	uint64_t low = ALIGN_UP(BOOT_DATA_END, align);
+	uint64_t mem = ALIGN_UP(low + init_size, SZ_1M) + SZ_1M;
+	struct vm *vm;
+
+	(void)state;
+	if (!zp_get8(kimg, ZP_RELOCATABLE_KERNEL))
+		skip();
+	assert_true(mem < zp_get64(kimg, ZP_PREF_ADDRESS) + init_size);
+	vm = ram_vm(mem, 1, vmlinuz, NULL, NULL);
+	assert_int_equal(arch_vm_load_kernel(vm), 0);
+	assert_int_equal(vm->arch.boot.entry, low + 0x200);
+	ram_vm_free(vm);
+
+	/* And with less than that: a clear error, not a partial load. */
+	vm = ram_vm(ALIGN_UP(low + init_size, SZ_1M) - 2 * SZ_1M, 1, vmlinuz, NULL, NULL);
+	expect_load_error(vm, -ENOEXEC, vmlinuz, "give more --mem");
+	ram_vm_free(vm);
+}
+
+static void test_bzimage_initrd_too_big(void **state)
+{
+	char *initrd = make_initrd(100 << 20);
+	struct vm *vm = ram_vm(128ULL << 20, 1, vmlinuz, NULL, initrd);
+
+	(void)state;
+	expect_load_error(vm, -E2BIG, initrd, "do not fit");
+	ram_vm_free(vm);
+	free(initrd);
+}
+
+static void test_bzimage_cmdline_too_long(void **state)
+{
+	size_t max = zp_get32(kimg, ZP_CMDLINE_SIZE);
+	char *cmdline = malloc(max + 1);
+	struct vm *vm;
+
+	(void)state;
+	memset(cmdline, 'x', max);
+	cmdline[max] = 0;
+	vm = ram_vm(256ULL << 20, 1, vmlinuz, cmdline, NULL);
+	expect_load_error(vm, -E2BIG, vmlinuz, "command line too long");
+	ram_vm_free(vm);
+	free(cmdline);
+}
+
+/* Corrupt copies of the real image: each refused with its reason. */
+static void corrupt_case(const char *name, size_t len, unsigned int off, const void *bytes,
+			 size_t n, int err, const char *why)
+{
+	uint8_t *copy = malloc(kimg_len);
+	char *path;
+	struct vm *vm;
+
+	memcpy(copy, kimg, kimg_len);
+	if (bytes)
+		memcpy(copy + off, bytes, n);
+	path = write_tmp(name, copy, len);
+	vm = ram_vm(256ULL << 20, 1, path, NULL, NULL);
+	expect_load_error(vm, err, path, why);
+	ram_vm_free(vm);
+	free(path);
+	free(copy);
+}
+
+static void test_bzimage_corrupt(void **state)
+{
+	const uint16_t old_version = 0x0206, no_flag = 0x1234;
+	const uint16_t xlf = zp_get16(kimg, ZP_XLOADFLAGS) & ~XLF_KERNEL_64;
+	const uint8_t sects = 200;
+
+	(void)state;
+	corrupt_case("truncated", kimg_len / 2, 0, NULL, 0, -ENOEXEC, "truncated");
+	corrupt_case("header-only", 1024, 0, NULL, 0, -ENOEXEC, "truncated");
+	corrupt_case("bad-magic", kimg_len, ZP_HEADER, "HdrX", 4, -ENOEXEC,
+		     "not a bootable image");
+	corrupt_case("old-protocol", kimg_len, ZP_VERSION, &old_version, 2, -ENOEXEC,
+		     "too old for a 64-bit boot");
+	corrupt_case("bad-boot-flag", kimg_len, ZP_BOOT_FLAG, &no_flag, 2, -ENOEXEC,
+		     "boot-sector signature");
+	corrupt_case("no-64bit", kimg_len, ZP_XLOADFLAGS, &xlf, 2, -ENOEXEC,
+		     "no 64-bit entry point");
+	corrupt_case("setup-sects", kimg_len, ZP_SETUP_SECTS, &sects, 1, -ENOEXEC,
+		     "setup sectors");
+}
+
+/* ---- PVH: the start info, the module list, the firmware tables ---- */
+
+static void check_sum(const void *p, size_t len, const char *what)
+{
+	const uint8_t *b = p;
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *b++;
+	if (sum)
+		fail_msg("%s checksum is off by 0x%02x", what, sum);
+}
+
+static const uint8_t *acpi_table(struct vm *vm, uint64_t addr, const char *sig)
+{
+	const uint8_t *h = gpa(vm, addr, 36);
+	uint32_t len;
+
+	assert_memory_equal(h, sig, 4);
+	memcpy(&len, h + 4, 4);
+	assert_true(len >= 36 && len < 65536);
+	h = gpa(vm, addr, len);
+	check_sum(h, len, sig);
+	return h;
+}
+
+static void check_acpi(struct vm *vm, uint64_t rsdp_addr, unsigned int cpus)
+{
+	const uint8_t *rsdp = gpa(vm, rsdp_addr, 36), *xsdt, *fadt = NULL, *madt = NULL, *dsdt;
+	uint64_t xsdt_addr, entry, dsdt_addr;
+	uint32_t len, flags, n, lapics = 0, ioapics = 0;
+	unsigned int i;
+
+	assert_memory_equal(rsdp, "RSD PTR ", 8);
+	check_sum(rsdp, 20, "RSDP");
+	check_sum(rsdp, 36, "RSDP extended");
+	assert_int_equal(rsdp[15], 2);
+	memcpy(&xsdt_addr, rsdp + 24, 8);
+	xsdt = acpi_table(vm, xsdt_addr, "XSDT");
+	memcpy(&len, xsdt + 4, 4);
+	for (i = 36; i + 8 <= len; i += 8) {
+		memcpy(&entry, xsdt + i, 8);
+		if (!memcmp(gpa(vm, entry, 4), "FACP", 4))
+			fadt = acpi_table(vm, entry, "FACP");
+		else if (!memcmp(gpa(vm, entry, 4), "APIC", 4))
+			madt = acpi_table(vm, entry, "APIC");
+	}
+	assert_non_null(fadt);
+	assert_non_null(madt);
+
+	memcpy(&flags, fadt + 112, 4);
+	assert_true(flags & (1U << 20)); /* HW_REDUCED_ACPI */
+	assert_int_equal(fadt[244], 1);	 /* sleep control: system I/O */
+	memcpy(&entry, fadt + 248, 8);
+	assert_int_equal(entry, 0x600);
+	memcpy(&dsdt_addr, fadt + 140, 8);
+	dsdt = acpi_table(vm, dsdt_addr, "DSDT");
+	memcpy(&len, dsdt + 4, 4);
+	assert_non_null(memmem(dsdt, len, "_S5_", 4));
+	assert_non_null(memmem(dsdt, len, "COM1", 4));
+	assert_non_null(memmem(dsdt, len, "\x0c\x41\xd0\x05\x01", 5)); /* EisaId PNP0501 */
+
+	memcpy(&len, madt + 4, 4);
+	for (i = 44; i + 2 <= len; i += madt[i + 1]) {
+		assert_true(madt[i + 1] >= 2);
+		if (madt[i] == 0) {
+			memcpy(&n, madt + i + 4, 4);
+			assert_int_equal(madt[i + 3], lapics); /* APIC id = vCPU index */
+			assert_true(n & 1);		       /* enabled */
+			lapics++;
+		} else if (madt[i] == 1) {
+			memcpy(&n, madt + i + 4, 4);
+			assert_int_equal(n, 0xfec00000);
+			ioapics++;
+		}
+	}
+	assert_int_equal(lapics, cpus);
+	assert_int_equal(ioapics, 1);
+}
+
+static void check_mptable(struct vm *vm, unsigned int cpus)
+{
+	const uint8_t *mpf = gpa(vm, BOOT_MPTABLE, 16), *mpc;
+	uint32_t mpc_addr;
+	uint16_t len, count;
+	unsigned int i, off, procs = 0;
+
+	assert_memory_equal(mpf, "_MP_", 4);
+	check_sum(mpf, 16, "MP floating pointer");
+	memcpy(&mpc_addr, mpf + 4, 4);
+	mpc = gpa(vm, mpc_addr, 44);
+	assert_memory_equal(mpc, "PCMP", 4);
+	memcpy(&len, mpc + 4, 2);
+	memcpy(&count, mpc + 34, 2);
+	mpc = gpa(vm, mpc_addr, len);
+	check_sum(mpc, len, "MP configuration table");
+	for (i = 0, off = 44; i < count; i++) {
+		assert_true(off < len);
+		if (mpc[off] == 0) {
+			assert_int_equal(mpc[off + 1], procs);
+			assert_int_equal(mpc[off + 3] & 2, procs == 0 ? 2 : 0); /* BSP flag */
+			procs++;
+		}
+		off += mpc[off] == 0 ? 20 : 8;
+	}
+	assert_int_equal(off, len);
+	assert_int_equal(procs, cpus);
+}
+
+struct hvm_start_info_v1 {
+	uint32_t magic, version, flags, nr_modules;
+	uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+	uint32_t memmap_entries, reserved;
+};
+
+static void test_pvh_start_info(void **state)
+{
+	const struct hvm_start_info_v1 *si;
+	char *elf, *initrd = make_initrd(200000);
+	uint64_t mod[4];
+	uint8_t *file;
+	size_t n;
+	struct vm *vm;
+
+	(void)state;
+	assert_true(asprintf(&elf, "%s/hello.elf", guests) > 0);
+	vm = ram_vm(64ULL << 20, 4, elf, "hello there", initrd);
+	assert_int_equal(arch_vm_load_kernel(vm), 0);
+	assert_int_equal(vm->arch.boot.mode, X86_BOOT_PVH32);
+	si = (const struct hvm_start_info_v1 *)gpa(vm, vm->arch.boot.info, sizeof(*si));
+	assert_int_equal(si->magic, 0x336ec578);
+	assert_int_equal(si->version, 1);
+	/* A test guest is not Linux: its command line is the user's alone. */
+	assert_string_equal((const char *)gpa(vm, si->cmdline_paddr, 12), "hello there");
+	assert_int_equal(si->nr_modules, 1);
+	memcpy(mod, gpa(vm, si->modlist_paddr, sizeof(mod)), sizeof(mod));
+	assert_int_equal(mod[1], 200000);
+	assert_int_equal(mod[0] % 4096, 0);
+	assert_true(mod[0] + mod[1] <= vm->cfg.mem_size);
+	file = read_file(initrd, &n);
+	assert_memory_equal(gpa(vm, mod[0], mod[1]), file, n);
+	free(file);
+	assert_int_equal(si->memmap_entries, 3);
+	assert_int_equal(si->rsdp_paddr, BOOT_ACPI_START);
+	check_acpi(vm, si->rsdp_paddr, 4);
+	check_mptable(vm, 4);
+	ram_vm_free(vm);
+	free(elf);
+	free(initrd);
+}
+
+static void test_tables_scale_with_cpus(void **state)
+{
+	static const unsigned int counts[] = { 1, 2, 8, 64 };
+	unsigned int i;
+	uint64_t rsdp;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(counts); i++) {
+		struct vm *vm = ram_vm(16ULL << 20, counts[i], NULL, NULL, NULL);
+
+		assert_int_equal(boot_platform_tables(vm, &rsdp), 0);
+		check_acpi(vm, rsdp, counts[i]);
+		check_mptable(vm, counts[i]);
+		ram_vm_free(vm);
+	}
+}
+
+/* ---- AML encoding ---- */
+
+static void test_aml_pkglength(void **state)
+{
+	static struct aml a;
+	uint8_t big[100] = { 0 };
+
+	(void)state;
+	/* Short: one PkgLength byte counting itself, the name and the body. */
+	aml_init(&a);
+	aml_scope_open(&a, "\\_SB_");
+	aml_close(&a);
+	assert_int_equal(aml_error(&a), 0);
+	assert_int_equal(a.len, 7);
+	assert_memory_equal(a.buf, "\x10\x06\\_SB_", 7);
+
+	/* Long: two bytes, low nibble first, then the rest. */
+	aml_init(&a);
+	aml_buffer_open(&a);
+	aml_bytes(&a, big, sizeof(big));
+	aml_close(&a);
+	assert_int_equal(aml_error(&a), 0);
+	/* 0x11, PkgLength(2 bytes), BytePrefix 100, 100 bytes: length 2 + 2 + 100 */
+	assert_int_equal(a.len, 1 + 104);
+	assert_int_equal(a.buf[1], 0x40 | (104 & 0xf));
+	assert_int_equal(a.buf[2], 104 >> 4);
+	assert_int_equal(a.buf[3], 0x0a);
+	assert_int_equal(a.buf[4], 100);
+
+	/* Errors stick: an unbalanced close, a bad name. */
+	aml_init(&a);
+	aml_close(&a);
+	assert_int_equal(aml_error(&a), -EINVAL);
+	aml_init(&a);
+	aml_name(&a, "ABC");
+	assert_int_equal(aml_error(&a), -EINVAL);
+	assert_int_equal(aml_eisaid("PNP0501"), 0x0105d041);
+}
+
+int main(void)
+{
+	const struct CMUnitTest bz[] = {
+		cmocka_unit_test(test_bzimage_zero_page),
+		cmocka_unit_test(test_bzimage_relocates),
+		cmocka_unit_test(test_bzimage_initrd_too_big),
+		cmocka_unit_test(test_bzimage_cmdline_too_long),
+		cmocka_unit_test(test_bzimage_corrupt),
+	};
+	const struct CMUnitTest other[] = {
+		cmocka_unit_test(test_pvh_start_info),
+		cmocka_unit_test(test_tables_scale_with_cpus),
+		cmocka_unit_test(test_aml_pkglength),
+	};
+	int failed;
+
+	vmlinuz = getenv("MVM_TEST_VMLINUZ");
+	guests = getenv("GUESTS");
+	if (!vmlinuz || !guests) {
+		fprintf(stderr, "loader-test: set MVM_TEST_VMLINUZ (a bzImage, see "
+				"tests/loader/fetch-kernel.sh) and GUESTS (the guest kit)\n");
+		return 2;
+	}
+	assert_non_null(mkdtemp(tmpdir));
+	kimg = read_file(vmlinuz, &kimg_len);
+	mvm_log_set_level(MVM_LOG_ERROR);
+	printf("# bzImage under test: %s (%zu bytes, protocol %u.%02u)\n", vmlinuz, kimg_len,
+	       zp_get16(kimg, ZP_VERSION) >> 8, zp_get16(kimg, ZP_VERSION) & 0xff);
+	failed = cmocka_run_group_tests_name("bzImage", bz, NULL, NULL);
+	failed += cmocka_run_group_tests_name("PVH and firmware tables", other, NULL, NULL);
+	free(kimg);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "loader-test: could not remove %s\n", tmpdir);
+	}
+	return failed ? 1 : 0;
+}
