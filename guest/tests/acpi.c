@@ -25,28 +25,28 @@
  */
 #include "guest.h"
 
-#define LAPIC_BASE	0xfee00000u
-#define LAPIC_ID	0x020
-#define IOAPIC_BASE	0xfec00000u
+#define LAPIC_BASE  0xfee00000u
+#define LAPIC_ID    0x020
+#define IOAPIC_BASE 0xfec00000u
 
-#define MAX_TABLE_LEN	(16u << 20)	/* sanity bound for one table */
-#define MAX_CPUS	256
-#define MAPPED_END	(1ull << 32)	/* the runtime maps [0, 4 GiB) */
+#define MAX_TABLE_LEN (16u << 20) /* sanity bound for one table */
+#define MAX_CPUS      256
+#define MAPPED_END    (1ull << 32) /* the runtime maps [0, 4 GiB) */
 
-#define BIOS_AREA	0xe0000u
-#define BIOS_AREA_END	0x100000u
-#define EBDA_SEG_PTR	0x40eu
+#define BIOS_AREA     0xe0000u
+#define BIOS_AREA_END 0x100000u
+#define EBDA_SEG_PTR  0x40eu
 
 struct __attribute__((packed)) acpi_rsdp {
-	char signature[8];		/* "RSD PTR " */
-	uint8_t checksum;		/* over the first 20 bytes */
+	char signature[8]; /* "RSD PTR " */
+	uint8_t checksum;  /* over the first 20 bytes */
 	char oem_id[6];
-	uint8_t revision;		/* 0: ACPI 1.0, 2: 2.0 and later */
+	uint8_t revision; /* 0: ACPI 1.0, 2: 2.0 and later */
 	uint32_t rsdt;
 	/* revision >= 2 */
 	uint32_t length;
 	uint64_t xsdt;
-	uint8_t ext_checksum;		/* over `length` (36) bytes */
+	uint8_t ext_checksum; /* over `length` (36) bytes */
 	uint8_t reserved[3];
 };
 
@@ -65,9 +65,9 @@ struct __attribute__((packed)) acpi_header {
 _Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP layout");
 _Static_assert(sizeof(struct acpi_header) == 36, "SDT header layout");
 
-#define FADT_DSDT	40		/* 32-bit DSDT address */
-#define FADT_X_DSDT	140		/* 64-bit DSDT address (ACPI 2.0+) */
-#define MADT_LAPIC_ADDR	36
+#define FADT_DSDT	40  /* 32-bit DSDT address */
+#define FADT_X_DSDT	140 /* 64-bit DSDT address (ACPI 2.0+) */
+#define MADT_LAPIC_ADDR 36
 #define MADT_ENTRIES	44
 #define MADT_LAPIC	0
 #define MADT_IOAPIC	1
@@ -134,8 +134,7 @@ static const char *sig_str(const char *sig, char out[5])
  * Checks the table at addr (header, length, checksum; `want` is the expected
  * signature or NULL) and prints its line. The table, or NULL if it is BAD.
  */
-static const struct acpi_header *check_table(const char *what, uint64_t addr,
-					     const char *want)
+static const struct acpi_header *check_table(const char *what, uint64_t addr, const char *want)
 {
 	const struct acpi_header *h;
 	const char *bad = NULL;
@@ -158,8 +157,8 @@ static const struct acpi_header *check_table(const char *what, uint64_t addr,
 		bad = "checksum";
 	else if (want && memcmp(h->signature, want, 4))
 		bad = "wrong signature";
-	printf("%s addr=0x%llx len=%u rev=%u %s%s\n", sig, (unsigned long long)addr,
-	       h->length, h->revision, bad ? "BAD " : "OK", bad ? bad : "");
+	printf("%s addr=0x%llx len=%u rev=%u %s%s\n", sig, (unsigned long long)addr, h->length,
+	       h->revision, bad ? "BAD " : "OK", bad ? bad : "");
 	if (bad) {
 		fail("%s %s at 0x%llx: %s", what, sig, (unsigned long long)addr, bad);
 		return NULL;
@@ -212,13 +211,13 @@ static uint64_t find_rsdp(void)
 			fail("no RSDP signature at rsdp_paddr 0x%llx", (unsigned long long)a);
 			return 0;
 		}
-		return a;	/* its checksums are checked by the caller */
+		return a; /* its checksums are checked by the caller */
 	}
 	/* ACPI: the first KiB of the EBDA, then the BIOS read-only area */
 	/* hide the constant from GCC, which takes addresses < 4 KiB for NULL + n */
 	ebda = EBDA_SEG_PTR;
 	__asm__("" : "+r"(ebda));
-	ebda = (uint64_t)*(const volatile uint16_t *)(uintptr_t)ebda << 4;
+	ebda = (uint64_t) * (const volatile uint16_t *)(uintptr_t)ebda << 4;
 	a = 0;
 	if (ebda >= 0x80000 && ebda < 0xa0000)
 		a = rsdp_scan(ebda, ebda + 1024, &seen);
@@ -244,8 +243,8 @@ static void check_fadt(const struct acpi_header *fadt)
 	if (fadt->length >= FADT_X_DSDT + 8)
 		x_dsdt = get64(f + FADT_X_DSDT);
 	if (x_dsdt && dsdt && x_dsdt != dsdt)
-		fail("FADT: DSDT 0x%llx and X_DSDT 0x%llx differ",
-		     (unsigned long long)dsdt, (unsigned long long)x_dsdt);
+		fail("FADT: DSDT 0x%llx and X_DSDT 0x%llx differ", (unsigned long long)dsdt,
+		     (unsigned long long)x_dsdt);
 	if (!dsdt && !x_dsdt) {
 		printf("DSDT BAD FADT has no DSDT pointer\n");
 		fail("FADT has no DSDT pointer");
@@ -347,15 +346,14 @@ int main(void)
 		fail("RSDP checksum");
 		goto out;
 	}
-	if (rsdp->revision >= 2 &&
-	    (rsdp->length < sizeof(*rsdp) || sum8(rsdp, sizeof(*rsdp)))) {
+	if (rsdp->revision >= 2 && (rsdp->length < sizeof(*rsdp) || sum8(rsdp, sizeof(*rsdp)))) {
 		printf("RSDP addr=0x%llx rev=%u len=%u BAD extended checksum\n",
 		       (unsigned long long)addr, rsdp->revision, rsdp->length);
 		fail("RSDP extended checksum or length");
 		goto out;
 	}
-	printf("RSDP addr=0x%llx rev=%u rsdt=0x%x xsdt=0x%llx OK\n",
-	       (unsigned long long)addr, rsdp->revision, rsdp->rsdt,
+	printf("RSDP addr=0x%llx rev=%u rsdt=0x%x xsdt=0x%llx OK\n", (unsigned long long)addr,
+	       rsdp->revision, rsdp->rsdt,
 	       rsdp->revision >= 2 ? (unsigned long long)rsdp->xsdt : 0ull);
 
 	if (rsdp->revision >= 2 && rsdp->xsdt) {

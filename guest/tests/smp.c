@@ -23,30 +23,30 @@
 #include "guest.h"
 #include "layout.h"
 
-#define MAX_CPUS	255		/* xAPIC ids 0..254 (0xff is broadcast) */
-#define AP_STACK_SHIFT	11		/* 2 KiB of ring-0 stack per AP */
+#define MAX_CPUS       255 /* xAPIC ids 0..254 (0xff is broadcast) */
+#define AP_STACK_SHIFT 11  /* 2 KiB of ring-0 stack per AP */
 
 /* The trampoline page: SIPI vector = page number. Below mvm's ACPI/EBDA area. */
-#define TRAMP_PA	0x70000ul
-#define SIPI_VECTOR	(TRAMP_PA >> 12)
+#define TRAMP_PA    0x70000ul
+#define SIPI_VECTOR (TRAMP_PA >> 12)
 
-#define LAPIC_BASE	0xfee00000ul
-#define LAPIC_ID	0x020
-#define LAPIC_SVR	0x0f0
-#define LAPIC_ICR_LO	0x300
-#define LAPIC_ICR_HI	0x310
-#define SVR_ENABLE	(1u << 8)
-#define ICR_INIT	0x00000500u
-#define ICR_STARTUP	0x00000600u
+#define LAPIC_BASE	 0xfee00000ul
+#define LAPIC_ID	 0x020
+#define LAPIC_SVR	 0x0f0
+#define LAPIC_ICR_LO	 0x300
+#define LAPIC_ICR_HI	 0x310
+#define SVR_ENABLE	 (1u << 8)
+#define ICR_INIT	 0x00000500u
+#define ICR_STARTUP	 0x00000600u
 #define ICR_LEVEL_ASSERT (1u << 14)
-#define ICR_PENDING	(1u << 12)	/* delivery status: send pending */
+#define ICR_PENDING	 (1u << 12) /* delivery status: send pending */
 
-#define MSR_APIC_BASE	0x1b
-#define APIC_BASE_BSP	(1ull << 8)
+#define MSR_APIC_BASE	 0x1b
+#define APIC_BASE_BSP	 (1ull << 8)
 #define APIC_BASE_X2APIC (1ull << 10)
 #define APIC_BASE_ENABLE (1ull << 11)
 
-#define NO_X2APIC_ID	0xffffffffu
+#define NO_X2APIC_ID 0xffffffffu
 
 /*
  * Bounds of the busy loops, in iterations (not time: nothing here depends on
@@ -54,20 +54,20 @@
  * iteration is a load and a PAUSE, natively in ring 3: the limit is many
  * seconds on any CPU, far beyond the ~1 ms an AP needs.
  */
-#define AP_WAIT_LIMIT	(1ul << 28)
-#define ICR_WAIT_LIMIT	100000ul	/* each poll is an MMIO exit */
-#define IPI_GAP_SPINS	20000ul		/* the SDM's pause after INIT / SIPI */
+#define AP_WAIT_LIMIT  (1ul << 28)
+#define ICR_WAIT_LIMIT 100000ul /* each poll is an MMIO exit */
+#define IPI_GAP_SPINS  20000ul	/* the SDM's pause after INIT / SIPI */
 
 #define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR(x)	STR_(x)
 
 struct ap_report {
-	uint32_t apic_id;	/* CPUID.1:EBX[31:24] */
-	uint32_t x2apic_id;	/* CPUID.0xB:EDX, NO_X2APIC_ID without leaf 0xB */
+	uint32_t apic_id;   /* CPUID.1:EBX[31:24] */
+	uint32_t x2apic_id; /* CPUID.0xB:EDX, NO_X2APIC_ID without leaf 0xB */
 };
 
 /* Written by the APs in ring 0; .bss is zeroed by the ELF loader. */
-uint32_t ap_entered;		/* APs that ran the trampoline (stack slots) */
+uint32_t ap_entered; /* APs that ran the trampoline (stack slots) */
 static volatile uint32_t ap_reported;
 static struct ap_report ap_reports[MAX_CPUS];
 uint8_t ap_stacks[MAX_CPUS << AP_STACK_SHIFT] __attribute__((aligned(16)));
@@ -85,6 +85,7 @@ extern const uint8_t ap_tramp_start[], ap_tramp_gdtp[], ap_tramp_end[];
  * the BSP with the runtime's GDT pointer (16-bit limit, 32-bit base).
  * It is data here (never executed where it is linked), hence .rodata.
  */
+/* clang-format off */
 __asm__(
 	"	.section .rodata.ap_tramp, \"a\"\n"
 	"	.balign 16\n"
@@ -112,11 +113,13 @@ __asm__(
 	"ap_tramp_end:\n"
 	"	.code64\n"
 	"	.previous\n");
+/* clang-format on */
 
 /*
  * 64-bit ring 0, linked where it runs. Takes stack slot ap_entered++ (a
  * late duplicate beyond MAX_CPUS just parks) and calls ap_main(slot).
  */
+/* clang-format off */
 __asm__(
 	"	.text\n"
 	"	.type ap_entry64, @function\n"
@@ -135,13 +138,12 @@ __asm__(
 	"	hlt\n"
 	"	jmp 1b\n"
 	"	.size ap_entry64, . - ap_entry64\n");
+/* clang-format on */
 
-static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b,
-			 uint32_t *c, uint32_t *d)
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c,
+			 uint32_t *d)
 {
-	__asm__ volatile("cpuid"
-			 : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d)
-			 : "a"(leaf), "c"(sub));
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
 }
 
 /* The x2APIC id of CPUID leaf 0xB, or NO_X2APIC_ID if there is no such leaf. */
@@ -246,10 +248,9 @@ static const char *tramp_page_problem(void)
 		return "boot data";
 	e = guest_memmap(&n);
 	if (!e)
-		return NULL;	/* no map to check against: trust low RAM */
+		return NULL; /* no map to check against: trust low RAM */
 	for (i = 0; i < n; i++)
-		if (e[i].type == HVM_MEMMAP_RAM && e[i].addr <= lo &&
-		    e[i].addr + e[i].size >= hi)
+		if (e[i].type == HVM_MEMMAP_RAM && e[i].addr <= lo && e[i].addr + e[i].size >= hi)
 			ram = true;
 	return ram ? NULL : "not RAM in the memory map";
 }
@@ -263,8 +264,8 @@ int main(void)
 	const char *why;
 
 	if (cpus < 1 || cpus > MAX_CPUS)
-		return fail("need cpus=N (1..%u) on the command line, got \"%s\"",
-			    MAX_CPUS, guest_cmdline());
+		return fail("need cpus=N (1..%u) on the command line, got \"%s\"", MAX_CPUS,
+			    guest_cmdline());
 	nr_aps = cpus - 1;
 
 	guest_ring0_call(read_bsp_ids, &ids);
@@ -281,18 +282,16 @@ int main(void)
 	if (ids.cpuid.x2apic_id == NO_X2APIC_ID)
 		printf("smp: CPUID leaf 0xB absent or empty (EBX[15:0] = 0): "
 		       "no x2APIC ids to compare\n");
-	printf("smp: BSP APIC id 0, starting %u APs via INIT-SIPI-SIPI, vector 0x%lx\n",
-	       nr_aps, SIPI_VECTOR);
+	printf("smp: BSP APIC id 0, starting %u APs via INIT-SIPI-SIPI, vector 0x%lx\n", nr_aps,
+	       SIPI_VECTOR);
 
 	if (nr_aps) {
 		why = tramp_page_problem();
 		if (why)
 			return fail("trampoline page 0x%lx: %s", TRAMP_PA, why);
-		memcpy((void *)TRAMP_PA, ap_tramp_start,
-		       (size_t)(ap_tramp_end - ap_tramp_start));
+		memcpy((void *)TRAMP_PA, ap_tramp_start, (size_t)(ap_tramp_end - ap_tramp_start));
 		/* lgdt in 16-bit code with a 32-bit operand: limit, low 32 bits of base */
-		memcpy((void *)(TRAMP_PA + (size_t)(ap_tramp_gdtp - ap_tramp_start)),
-		       gdt_ptr, 6);
+		memcpy((void *)(TRAMP_PA + (size_t)(ap_tramp_gdtp - ap_tramp_start)), gdt_ptr, 6);
 		/* software-enable the LAPIC (SVR bit 8), spurious vector 0xff */
 		mmio_write32(LAPIC_BASE + LAPIC_SVR, SVR_ENABLE | 0xff);
 	}
@@ -316,8 +315,8 @@ int main(void)
 	got = __atomic_load_n(&ap_reported, __ATOMIC_ACQUIRE);
 	printf("smp: %u of %u APs reported after %lu polls\n", got, nr_aps, polls);
 	if (got < nr_aps)
-		return fail("%u of %u APs reported (%u entered the trampoline)", got,
-			    nr_aps, __atomic_load_n(&ap_entered, __ATOMIC_RELAXED));
+		return fail("%u of %u APs reported (%u entered the trampoline)", got, nr_aps,
+			    __atomic_load_n(&ap_entered, __ATOMIC_RELAXED));
 
 	/* by APIC id, for a stable output */
 	for (i = 0; i < nr_aps; i++) {
@@ -335,10 +334,9 @@ int main(void)
 	}
 	for (i = 0; i < nr_aps; i++) {
 		if (sorted[i].apic_id != i + 1)
-			return fail("AP APIC ids are not 1..%u (position %lu has %u)",
-				    nr_aps, i, sorted[i].apic_id);
-		if (sorted[i].x2apic_id != NO_X2APIC_ID &&
-		    sorted[i].x2apic_id != sorted[i].apic_id)
+			return fail("AP APIC ids are not 1..%u (position %lu has %u)", nr_aps, i,
+				    sorted[i].apic_id);
+		if (sorted[i].x2apic_id != NO_X2APIC_ID && sorted[i].x2apic_id != sorted[i].apic_id)
 			return fail("AP %u: x2APIC id %u differs", sorted[i].apic_id,
 				    sorted[i].x2apic_id);
 	}
