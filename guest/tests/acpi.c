@@ -7,9 +7,9 @@
  *
  * Finds the RSDP (hvm_start_info.rsdp_paddr if non-zero, else the first KiB
  * of the EBDA and 0xE0000-0xFFFFF on 16-byte boundaries), checks its
- * checksum (20 bytes) and, for revision >= 2, its extended checksum (36
- * bytes); walks the XSDT (the RSDT if there is no XSDT) and checks every
- * table's length and checksum; requires a FADT ("FACP") whose X_DSDT (or
+ * checksum (20 bytes) and, for revision >= 2, its extended checksum (over
+ * its length, 36 bytes); walks the XSDT (the RSDT if there is no XSDT) and
+ * checks every table's length and checksum; requires a FADT ("FACP") whose X_DSDT (or
  * DSDT) points at a valid DSDT, and a MADT ("APIC") with exactly N enabled
  * Processor Local APIC entries (type 0, distinct ids, the BSP's among them)
  * and exactly one I/O APIC (type 1), at 0xfec00000.
@@ -171,11 +171,17 @@ static bool rsdp_sig(uint64_t addr)
 	return !memcmp((const void *)(uintptr_t)addr, "RSD PTR ", 8);
 }
 
+/* revision >= 2: the extended checksum covers `length` bytes (36 in ACPI 2.0-6.x) */
+static bool rsdp_ext_valid(const struct acpi_rsdp *r)
+{
+	return r->length >= sizeof(*r) && r->length <= 4096 && !sum8(r, r->length);
+}
+
 static bool rsdp_valid(const struct acpi_rsdp *r)
 {
 	if (sum8(r, 20))
 		return false;
-	return r->revision < 2 || (r->length >= sizeof(*r) && !sum8(r, sizeof(*r)));
+	return r->revision < 2 || rsdp_ext_valid(r);
 }
 
 /* Scans [start, end) on 16-byte boundaries; 0 if nothing, *seen = a bad one. */
@@ -183,7 +189,8 @@ static uint64_t rsdp_scan(uint64_t start, uint64_t end, uint64_t *seen)
 {
 	uint64_t a;
 
-	for (a = start; a + sizeof(struct acpi_rsdp) <= end; a += 16) {
+	/* a revision 0 RSDP has 20 bytes; reading past `end` stays in mapped RAM */
+	for (a = start; a + 20 <= end; a += 16) {
 		if (!rsdp_sig(a))
 			continue;
 		if (rsdp_valid((const void *)(uintptr_t)a))
@@ -346,7 +353,7 @@ int main(void)
 		fail("RSDP checksum");
 		goto out;
 	}
-	if (rsdp->revision >= 2 && (rsdp->length < sizeof(*rsdp) || sum8(rsdp, sizeof(*rsdp)))) {
+	if (rsdp->revision >= 2 && !rsdp_ext_valid(rsdp)) {
 		printf("RSDP addr=0x%llx rev=%u len=%u BAD extended checksum\n",
 		       (unsigned long long)addr, rsdp->revision, rsdp->length);
 		fail("RSDP extended checksum or length");
