@@ -136,6 +136,7 @@ static const char *sig_str(const char *sig, char out[5])
  */
 static const struct acpi_header *check_table(const char *what, uint64_t addr, const char *want)
 {
+	static const char wrong_sig[] = "wrong signature";
 	const struct acpi_header *h;
 	const char *bad = NULL;
 	char sig[5];
@@ -156,11 +157,14 @@ static const struct acpi_header *check_table(const char *what, uint64_t addr, co
 	else if (sum8(h, h->length))
 		bad = "checksum";
 	else if (want && memcmp(h->signature, want, 4))
-		bad = "wrong signature";
+		bad = wrong_sig;
 	printf("%s addr=0x%llx len=%u rev=%u %s%s\n", sig, (unsigned long long)addr, h->length,
 	       h->revision, bad ? "BAD " : "OK", bad ? bad : "");
 	if (bad) {
-		fail("%s %s at 0x%llx: %s", what, sig, (unsigned long long)addr, bad);
+		if (bad == wrong_sig)
+			fail("%s at 0x%llx has signature %s", what, (unsigned long long)addr, sig);
+		else
+			fail("%s at 0x%llx: %s", sig, (unsigned long long)addr, bad);
 		return NULL;
 	}
 	return h;
