@@ -13,14 +13,15 @@ cpu=${QEMU_CPU:-host,-arch-capabilities}
 accel=${QEMU_ACCEL:-kvm}
 fail=0
 
-# run NAME WANT_STATUS WANT_TEXT [MACHINE [APPEND]]
+# run NAME WANT_STATUS WANT_TEXT [MACHINE [APPEND [SMP]]]
 # WANT_STATUS (an ERE) is QEMU's exit status: 2*V+1 for a write of V to
-# port 0xf4; WANT_TEXT is an ERE that must occur in the output.
+# port 0xf4; WANT_TEXT is an ERE that must occur in the output; SMP is
+# QEMU's -smp (default 1).
 run() {
-	name=$1 want=$2 text=$3 machine=${4:-microvm} append=${5:-}
+	name=$1 want=$2 text=$3 machine=${4:-microvm} append=${5:-} smp=${6:-1}
 	log=$(mktemp)
 	timeout 20 qemu-system-x86_64 -M "$machine" -accel "$accel" -cpu "$cpu" \
-		-m 128 -nodefaults -no-user-config -display none -serial stdio \
+		-smp "$smp" -m 128 -nodefaults -no-user-config -display none -serial stdio \
 		-no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
 		-kernel "$out/$name.elf" -append "$append" >"$log" 2>&1
 	got=$?
@@ -50,6 +51,18 @@ run exception 213 'vector=6'
 # nested development host cannot emulate it: KVM internal error, QEMU
 # stops the vCPU and keeps running (killed by timeout: 124).
 run int3 '207|124' 'vector=3|emulation failure'
+# smp: INIT-SIPI-SIPI to every AP, each reports its APIC id
+run smp 1 '^SMP OK cpus=1$' microvm 'cpus=1'
+run smp 1 '^SMP OK cpus=4$' microvm 'cpus=4' 4
+run smp 1 '^SMP OK cpus=2$' q35 'cpus=2' 2
+# acpi: microvm has ACPI tables with acpi=on; its second IOAPIC (ioapic2) is
+# off so that the MADT has exactly one. q35 has an RSDT (RSDP revision 0).
+run acpi 1 '^ACPI OK cpus=1$' microvm,acpi=on,ioapic2=off 'cpus=1'
+run acpi 1 '^ACPI OK cpus=4$' microvm,acpi=on,ioapic2=off 'cpus=4' 4
+run acpi 1 'RSDP found by scanning' microvm,acpi=on,ioapic2=off 'cpus=2 acpi_scan' 2
+run acpi 1 '^ACPI OK cpus=2$' q35 'cpus=2' 2
+run acpi 3 '^ACPI FAIL MADT has 2 enabled LAPICs, want cpus=3$' q35 'cpus=3' 2
+run acpi 3 '^ACPI FAIL no RSDP$' microvm,acpi=off 'cpus=1'
 # busy: must still be running after 2 s
 log=$(mktemp)
 timeout 2 qemu-system-x86_64 -M microvm -accel "$accel" -cpu "$cpu" -m 128 \
