@@ -6,6 +6,7 @@
 #   make check SAN=1   the same, built with ASan + UBSan            (build-san/)
 #   make check-linux   slow tier: boot real Linux (builds a test kernel once, ~6 min)
 #   make bench         benchmarks (print figures; assert nothing)
+#   make bench-linux   Linux boot time, mvm against qemu -M microvm
 #   make format        clang-format the sources
 
 SAN ?= 0
@@ -50,8 +51,7 @@ LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
 .PHONY: all demo check check-unit check-loader check-integration check-fault check-linux bench \
-	format guests \
-	clean
+	bench-linux format guests clean
 
 all: $(MVM) $(LIBMVM) guests
 
@@ -119,6 +119,10 @@ check-linux: $(MVM)
 bench: all $(BENCH_BINS)
 	$(BUILD)/bench/srcu-order -n 10
 	$(BUILD)/bench/boot-bench $(abspath $(MVM)) $(BUILD)/bench/kvm-floor $(abspath $(GUEST_DIR))/hello.elf
+
+# Linux to userspace, mvm against qemu -M microvm (needs make check-linux's kernels).
+bench-linux: $(MVM)
+	bench/linux-boot.sh $(abspath $(MVM)) $(or $(RUNS),3)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
