@@ -177,6 +177,7 @@ struct scenario {
 	unsigned int cpus;
 	bool pit;
 	bool console_in;
+	bool initrd; /* loads a module too: the initrd's open, read and placement */
 };
 
 /* Boots, runs and tears down; 0 only if the guest ran to its exit-port write. */
@@ -192,6 +193,7 @@ static int scenario_run(const struct scenario *sc)
 	cfg.cmdline = "fault injection";
 	cfg.cpus = sc->cpus;
 	cfg.pit = sc->pit;
+	cfg.initrd = sc->initrd ? hello : NULL; /* any file will do */
 	cfg.console_out = null_fd;
 	if (sc->console_in) {
 		if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK))
@@ -258,7 +260,7 @@ static void run_scenario(const struct scenario *sc)
 
 static void test_boot_one_vcpu(void **state)
 {
-	static const struct scenario sc = { "boot, 1 vCPU", 1, false, false };
+	static const struct scenario sc = { "boot, 1 vCPU", 1, false, false, false };
 
 	(void)state;
 	run_scenario(&sc);
@@ -266,7 +268,8 @@ static void test_boot_one_vcpu(void **state)
 
 static void test_boot_smp_pit_console(void **state)
 {
-	static const struct scenario sc = { "boot, 3 vCPUs, PIT, console input", 3, true, true };
+	static const struct scenario sc = { "boot, 3 vCPUs, PIT, console input, initrd", 3, true,
+						    true, true };
 
 	(void)state;
 	run_scenario(&sc);
