@@ -25,12 +25,10 @@ boot() { # name expected-status cmd...
 		-- "$@" | sed -n 's/^ok - [^:]*: marker at \([0-9.]*\) s.*/\1/p;/^not ok/s/.*/-/p'
 }
 
-qemu_cmd() { # image
-	echo $QEMU -M microvm -enable-kvm -cpu host,-arch-capabilities -m 128 -smp 1 \
-		-nodefaults -no-user-config -display none -serial stdio -no-reboot \
-		-device isa-debug-exit,iobase=0xf4,iosize=4 \
-		-kernel "$1" -initrd "$K/initramfs.cpio" -append "$ARGS"
-}
+# QEMU here needs arch-capabilities off (the nested host refuses the MSR).
+QEMU_ARGS=(-M microvm -enable-kvm -cpu host,-arch-capabilities -m 128 -smp 1
+	-nodefaults -no-user-config -display none -serial stdio -no-reboot
+	-device isa-debug-exit,iobase=0xf4,iosize=4 -initrd "$K/initramfs.cpio")
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else print "-"}'; }
 
@@ -40,7 +38,8 @@ for image in vmlinux bzImage; do
 	for i in $(seq "$RUNS"); do
 		m=$(boot "mvm-$image-$i" 5 "$MVM" run --kernel "$K/$image" \
 			--initrd "$K/initramfs.cpio" --no-default-cmdline --cmdline "$ARGS")
-		q=$(boot "qemu-$image-$i" 11 $(qemu_cmd "$K/$image"))
+		q=$(boot "qemu-$image-$i" 11 $QEMU "${QEMU_ARGS[@]}" -kernel "$K/$image" \
+			-append "$ARGS")
 		printf '  %-8s run %d: mvm %6s s   qemu microvm %6s s\n' "$image" "$i" "$m" "$q"
 		[ "$m" != - ] && echo "$m" >>"$LOG/mvm-$image"
 		[ "$q" != - ] && echo "$q" >>"$LOG/qemu-$image"

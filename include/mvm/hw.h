@@ -10,6 +10,8 @@ struct vm;
 
 /* Creates and registers every device of arch_platform_devices[]. 0 or -errno. */
 int platform_devices_create(struct vm *vm);
+/* An init op for devices that only claim the I/O range of their table entry. */
+int platform_device_claim_io(struct mvm_device *dev, const void *args);
 
 /* Each creates, initialises and registers one device: the device or ERR_PTR. */
 struct mvm_device *serial8250_create(struct vm *vm, const struct platform_device_desc *d);

@@ -38,16 +38,9 @@ static void acpi_sleep_write(struct mvm_device *dev, unsigned int io, uint64_t o
 	}
 }
 
-static int acpi_sleep_init(struct mvm_device *dev, const void *args)
-{
-	const struct platform_device_desc *d = args;
-
-	return mvm_device_add_io(dev, d->bus, d->base, d->len);
-}
-
 static const struct mvm_device_ops acpi_sleep_ops = {
 	.type = "acpi-sleep",
-	.init = acpi_sleep_init,
+	.init = platform_device_claim_io,
 	.read = acpi_sleep_read,
 	.write = acpi_sleep_write,
 };

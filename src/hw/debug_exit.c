@@ -22,16 +22,9 @@ static void debug_exit_write(struct mvm_device *dev, unsigned int io, uint64_t o
 	vm_request_stop(dev->vm, VM_STOP_EXIT_PORT, (int)(v & 0xff));
 }
 
-static int debug_exit_init(struct mvm_device *dev, const void *args)
-{
-	const struct platform_device_desc *d = args;
-
-	return mvm_device_add_io(dev, d->bus, d->base, d->len);
-}
-
 static const struct mvm_device_ops debug_exit_ops = {
 	.type = "debug-exit",
-	.init = debug_exit_init,
+	.init = platform_device_claim_io,
 	.write = debug_exit_write,
 };
 

@@ -19,6 +19,13 @@ static const struct platform_type platform_types[] = {
 	{ "acpi-sleep", acpi_sleep_create },
 };
 
+int platform_device_claim_io(struct mvm_device *dev, const void *args)
+{
+	const struct platform_device_desc *d = args;
+
+	return mvm_device_add_io(dev, d->bus, d->base, d->len);
+}
+
 int platform_devices_create(struct vm *vm)
 {
 	unsigned int i, j;

@@ -269,7 +269,7 @@ static void test_boot_one_vcpu(void **state)
 static void test_boot_smp_pit_console(void **state)
 {
 	static const struct scenario sc = { "boot, 3 vCPUs, PIT, console input, initrd", 3, true,
-						    true, true };
+					    true, true };
 
 	(void)state;
 	run_scenario(&sc);

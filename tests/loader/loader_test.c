@@ -36,8 +36,8 @@ static char tmpdir[] = "/tmp/mvm-loader-XXXXXX";
 
 /* ---- a VM that is only RAM ---- */
 
-static struct vm *ram_vm(uint64_t mem, unsigned int cpus, const char *kernel,
-			 const char *cmdline, const char *initrd)
+static struct vm *ram_vm(uint64_t mem, unsigned int cpus, const char *kernel, const char *cmdline,
+			 const char *initrd)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	uint8_t *ram;
@@ -166,8 +166,8 @@ static void expect_load_error(struct vm *vm, int err, const char *path, const ch
 	msg = capture_end();
 	if (r != err || !strstr(msg, path) || !strstr(msg, why) ||
 	    strchr(msg, '\n') != msg + strlen(msg) - 1)
-		fail_msg("want %d mentioning '%s' and '%s' in one line; got %d: %s", err, path,
-			 why, r, msg);
+		fail_msg("want %d mentioning '%s' and '%s' in one line; got %d: %s", err, path, why,
+			 r, msg);
 	free(msg);
 }
 
@@ -211,7 +211,8 @@ static void check_long_mode_tables(struct vm *vm)
 		assert_int_equal(pdpt[i] & ~0xfffULL, BOOT_PD + i * 4096);
 		pd = (const uint64_t *)gpa(vm, pdpt[i] & ~0xfffULL, 4096);
 		for (j = 0; j < 512; j++) {
-			assert_int_equal(pd[j] & ~0xfffULL, ((uint64_t)i << 30) | ((uint64_t)j << 21));
+			assert_int_equal(pd[j] & ~0xfffULL,
+					 ((uint64_t)i << 30) | ((uint64_t)j << 21));
 			assert_int_equal(pd[j] & 0x83, 0x83); /* present, writable, 2 MiB */
 		}
 	}
@@ -255,8 +256,8 @@ static void test_bzimage_zero_page(void **state)
 	/* The setup header is the image's, byte for byte, but for what a loader writes. */
 	hdr_end = ZP_HEADER + kimg[ZP_JUMP + 1];
 	for (n = ZP_SETUP_SECTS; n < hdr_end; n++) {
-		bool ours = (n >= ZP_VID_MODE && n < ZP_VID_MODE + 2) ||
-			    n == ZP_TYPE_OF_LOADER || n == ZP_LOADFLAGS ||
+		bool ours = (n >= ZP_VID_MODE && n < ZP_VID_MODE + 2) || n == ZP_TYPE_OF_LOADER ||
+			    n == ZP_LOADFLAGS ||
 			    (n >= ZP_CODE32_START && n < ZP_RAMDISK_SIZE + 4) ||
 			    (n >= ZP_CMD_LINE_PTR && n < ZP_CMD_LINE_PTR + 4) ||
 			    (n >= ZP_SETUP_DATA && n < ZP_SETUP_DATA + 8);
@@ -280,8 +281,7 @@ static void test_bzimage_zero_page(void **state)
 
 	/* Initrd: as high as initrd_addr_max and RAM allow, page aligned, above the kernel. */
 	rd = zp_get32(zp, ZP_RAMDISK_IMAGE) | (uint64_t)zp_get32(zp, ZP_EXT_RAMDISK_IMAGE) << 32;
-	rd_size = zp_get32(zp, ZP_RAMDISK_SIZE) |
-		  (uint64_t)zp_get32(zp, ZP_EXT_RAMDISK_SIZE) << 32;
+	rd_size = zp_get32(zp, ZP_RAMDISK_SIZE) | (uint64_t)zp_get32(zp, ZP_EXT_RAMDISK_SIZE) << 32;
 	limit = zp_get16(kimg, ZP_XLOADFLAGS) & XLF_CAN_BE_LOADED_ABOVE_4G
 			? mem
 			: MIN(mem, (uint64_t)zp_get32(kimg, ZP_INITRD_ADDR_MAX) + 1);
@@ -381,16 +381,14 @@ static void test_bzimage_corrupt(void **state)
 	(void)state;
 	corrupt_case("truncated", kimg_len / 2, 0, NULL, 0, -ENOEXEC, "truncated");
 	corrupt_case("header-only", 1024, 0, NULL, 0, -ENOEXEC, "truncated");
-	corrupt_case("bad-magic", kimg_len, ZP_HEADER, "HdrX", 4, -ENOEXEC,
-		     "not a bootable image");
+	corrupt_case("bad-magic", kimg_len, ZP_HEADER, "HdrX", 4, -ENOEXEC, "not a bootable image");
 	corrupt_case("old-protocol", kimg_len, ZP_VERSION, &old_version, 2, -ENOEXEC,
 		     "too old for a 64-bit boot");
 	corrupt_case("bad-boot-flag", kimg_len, ZP_BOOT_FLAG, &no_flag, 2, -ENOEXEC,
 		     "boot-sector signature");
 	corrupt_case("no-64bit", kimg_len, ZP_XLOADFLAGS, &xlf, 2, -ENOEXEC,
 		     "no 64-bit entry point");
-	corrupt_case("setup-sects", kimg_len, ZP_SETUP_SECTS, &sects, 1, -ENOEXEC,
-		     "setup sectors");
+	corrupt_case("setup-sects", kimg_len, ZP_SETUP_SECTS, &sects, 1, -ENOEXEC, "setup sectors");
 }
 
 /* ---- PVH: the start info, the module list, the firmware tables ---- */

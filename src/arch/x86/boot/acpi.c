@@ -69,8 +69,8 @@ struct acpi_fadt {
 	uint32_t smi_cmd;
 	uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt;
 	uint32_t pm1a_evt, pm1b_evt, pm1a_cnt, pm1b_cnt, pm2_cnt, pm_tmr, gpe0, gpe1;
-	uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len, gpe0_len, gpe1_len,
-		gpe1_base, cst_cnt;
+	uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len, gpe0_len, gpe1_len, gpe1_base,
+		cst_cnt;
 	uint16_t p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;
 	uint8_t duty_offset, duty_width, day_alrm, mon_alrm, century;
 	uint16_t iapc_boot_arch;
@@ -81,8 +81,8 @@ struct acpi_fadt {
 	uint16_t arm_boot_arch;
 	uint8_t minor_revision;
 	uint64_t x_facs, x_dsdt;
-	struct acpi_gas x_pm1a_evt, x_pm1b_evt, x_pm1a_cnt, x_pm1b_cnt, x_pm2_cnt, x_pm_tmr,
-		x_gpe0, x_gpe1, sleep_control, sleep_status;
+	struct acpi_gas x_pm1a_evt, x_pm1b_evt, x_pm1a_cnt, x_pm1b_cnt, x_pm2_cnt, x_pm_tmr, x_gpe0,
+		x_gpe1, sleep_control, sleep_status;
 	uint64_t hypervisor_id;
 } __attribute__((packed));
 
@@ -122,7 +122,7 @@ struct madt_lapic_nmi {
 } __attribute__((packed));
 
 enum { MADT_LAPIC = 0, MADT_IOAPIC = 1, MADT_ISO = 2, MADT_LAPIC_NMI = 4 };
-#define MADT_PCAT_COMPAT 1 /* KVM's irqchip has the dual 8259 too */
+#define MADT_PCAT_COMPAT   1 /* KVM's irqchip has the dual 8259 too */
 #define MADT_LAPIC_ENABLED 1
 
 /* The tables are built in one buffer that becomes guest memory at BOOT_ACPI_START. */
@@ -229,8 +229,8 @@ static size_t acpi_fadt(struct acpi_builder *b, size_t dsdt)
 	f->minor_revision = 5;
 	f->dsdt = (uint32_t)acpi_gpa(dsdt);
 	f->x_dsdt = acpi_gpa(dsdt);
-	f->flags = FADT_F_WBINVD | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON |
-		   FADT_F_RESET_REG_SUP | FADT_F_HW_REDUCED_ACPI;
+	f->flags = FADT_F_WBINVD | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP |
+		   FADT_F_HW_REDUCED_ACPI;
 	f->iapc_boot_arch = FADT_BOOT_NO_VGA | FADT_BOOT_NO_CMOS_RTC;
 	f->reset_reg = ACPI_GAS_IO(X86_I8042_CMD_PORT);
 	f->reset_value = I8042_RESET_CMD;
@@ -269,8 +269,9 @@ static size_t acpi_madt(struct acpi_builder *b, unsigned int cpus)
 	}
 	{
 		/* The IOAPIC's id follows the LAPIC ids, as in the MP table. */
-		const struct madt_ioapic io = { MADT_IOAPIC, sizeof(io), (uint8_t)cpus, 0,
-						(uint32_t)X86_IOAPIC_ADDR, 0 };
+		const struct madt_ioapic io = {
+			MADT_IOAPIC, sizeof(io), (uint8_t)cpus, 0, (uint32_t)X86_IOAPIC_ADDR, 0
+		};
 		const struct madt_iso iso = { MADT_ISO, sizeof(iso), 0, 0, 2, 0 };
 		const struct madt_lapic_nmi nmi = { MADT_LAPIC_NMI, sizeof(nmi), 0xff, 0, 1 };
 

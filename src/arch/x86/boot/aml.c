@@ -6,23 +6,23 @@
 
 #include "aml.h"
 
-#define AML_ZERO_OP	0x00
-#define AML_ONE_OP	0x01
-#define AML_NAME_OP	0x08
-#define AML_BYTE_PFX	0x0a
-#define AML_WORD_PFX	0x0b
-#define AML_DWORD_PFX	0x0c
-#define AML_STRING_PFX	0x0d
-#define AML_QWORD_PFX	0x0e
-#define AML_SCOPE_OP	0x10
-#define AML_BUFFER_OP	0x11
-#define AML_PACKAGE_OP	0x12
-#define AML_EXT_OP	0x5b
-#define AML_DEVICE_OP	0x82 /* after AML_EXT_OP */
-#define AML_ROOT_CHAR	'\\'
-#define AML_DUAL_PFX	0x2e
-#define AML_MULTI_PFX	0x2f
-#define AML_ONES_OP	0xff
+#define AML_ZERO_OP    0x00
+#define AML_ONE_OP     0x01
+#define AML_NAME_OP    0x08
+#define AML_BYTE_PFX   0x0a
+#define AML_WORD_PFX   0x0b
+#define AML_DWORD_PFX  0x0c
+#define AML_STRING_PFX 0x0d
+#define AML_QWORD_PFX  0x0e
+#define AML_SCOPE_OP   0x10
+#define AML_BUFFER_OP  0x11
+#define AML_PACKAGE_OP 0x12
+#define AML_EXT_OP     0x5b
+#define AML_DEVICE_OP  0x82 /* after AML_EXT_OP */
+#define AML_ROOT_CHAR  '\\'
+#define AML_DUAL_PFX   0x2e
+#define AML_MULTI_PFX  0x2f
+#define AML_ONES_OP    0xff
 
 #define RES_IO	      0x47 /* small item: I/O port, 7 bytes */
 #define RES_IRQ_NOFLG 0x22 /* small item: IRQ, 2 bytes */
@@ -113,8 +113,8 @@ void aml_string(struct aml *a, const char *s)
 uint32_t aml_eisaid(const char *id)
 {
 	/* Three letters of 5 bits each, then four hex digits, stored big-endian. */
-	uint16_t vendor = (uint16_t)(((id[0] - 0x40) << 10) | ((id[1] - 0x40) << 5) |
-				     (id[2] - 0x40));
+	uint16_t vendor =
+		(uint16_t)(((id[0] - 0x40) << 10) | ((id[1] - 0x40) << 5) | (id[2] - 0x40));
 	uint16_t product = (uint16_t)strtoul(id + 3, NULL, 16);
 	uint8_t b[4] = { vendor >> 8, vendor & 0xff, product >> 8, product & 0xff };
 	uint32_t v;

@@ -86,6 +86,10 @@ void boot_image_close(struct boot_image *img);
 /* Reads [off, off + len) of the image, which must lie inside it. 0 or -errno. */
 int boot_image_read(struct boot_image *img, uint64_t off, void *buf, size_t len);
 
+/* Says in one line what is wrong with the image (naming it); -ENOEXEC. */
+int bad_image(const struct boot_image *img, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Loaders: -ENOEXEC when the image is not theirs, after saying why. */
 int pvh_load(struct vm *vm, struct boot_image *img);
 /* True if the image starts like an ELF file. */

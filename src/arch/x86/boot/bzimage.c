@@ -19,9 +19,9 @@
 #include "zeropage.h"
 #include "../x86.h"
 
-#define BZ_MIN_VERSION 0x020c /* 2.12: xloadflags, so XLF_KERNEL_64 can be trusted */
+#define BZ_MIN_VERSION	       0x020c /* 2.12: xloadflags, so XLF_KERNEL_64 can be trusted */
 #define BZ_DEFAULT_SETUP_SECTS 4
-#define BZ_MAX_SETUP_SECTS     64 /* the real-mode part is at most 32 KiB */
+#define BZ_MAX_SETUP_SECTS     64   /* the real-mode part is at most 32 KiB */
 #define BZ_LOADER_ID	       0xff /* "undefined" boot loader */
 
 int bzimage_probe(struct boot_image *img)
@@ -34,14 +34,6 @@ int bzimage_probe(struct boot_image *img)
 		return -EIO;
 	return magic == ZP_HDRS_MAGIC;
 }
-
-#define bad_image(img, ...)                                \
-	({                                                 \
-		char __m[256];                             \
-		snprintf(__m, sizeof(__m), __VA_ARGS__);   \
-		pr_err("kernel %s: %s", (img)->path, __m); \
-		-ENOEXEC;                                  \
-	})
 
 /* What the setup header says about where and how the kernel loads. */
 struct bz_layout {
@@ -182,7 +174,7 @@ static int bz_load_initrd(struct vm *vm, const uint8_t *zp_hdr, uint8_t *zp,
 int bzimage_load(struct vm *vm, struct boot_image *img)
 {
 	uint8_t hdr[ZP_SIZE] = { 0 }, zp[ZP_SIZE] = { 0 };
-	struct bz_layout l;
+	struct bz_layout l = { 0 };
 	unsigned int hdr_end;
 	uint64_t rsdp = 0;
 	void *dst;
@@ -214,8 +206,8 @@ int bzimage_load(struct vm *vm, struct boot_image *img)
 	memcpy(zp + ZP_SETUP_SECTS, hdr + ZP_SETUP_SECTS, hdr_end - ZP_SETUP_SECTS);
 	zp_put16(zp, ZP_VID_MODE, 0xffff); /* "normal" */
 	zp_put8(zp, ZP_TYPE_OF_LOADER, BZ_LOADER_ID);
-	zp_put8(zp, ZP_LOADFLAGS, (zp_get8(hdr, ZP_LOADFLAGS) & ~(KEEP_SEGMENTS | CAN_USE_HEAP)) |
-					  LOADED_HIGH);
+	zp_put8(zp, ZP_LOADFLAGS,
+		(zp_get8(hdr, ZP_LOADFLAGS) & ~(KEEP_SEGMENTS | CAN_USE_HEAP)) | LOADED_HIGH);
 	zp_put32(zp, ZP_CODE32_START, (uint32_t)l.load);
 	zp_put32(zp, ZP_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE);
 	zp_put32(zp, ZP_EXT_CMD_LINE_PTR, 0);
@@ -223,9 +215,9 @@ int bzimage_load(struct vm *vm, struct boot_image *img)
 	zp_put32(zp, ZP_RAMDISK_SIZE, 0);
 	zp_put64(zp, ZP_SETUP_DATA, 0);
 
-	err = boot_cmdline_write(vm, img->path, true,
-				 MIN((uint64_t)zp_get32(hdr, ZP_CMDLINE_SIZE) + 1,
-				     (uint64_t)BOOT_CMDLINE_MAX));
+	err = boot_cmdline_write(
+		vm, img->path, true,
+		MIN((uint64_t)zp_get32(hdr, ZP_CMDLINE_SIZE) + 1, (uint64_t)BOOT_CMDLINE_MAX));
 	if (err)
 		return err;
 	err = bz_load_initrd(vm, hdr, zp, &l);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +39,18 @@ int boot_image_open(struct boot_image *img, const char *what, const char *path)
 	}
 	img->size = (uint64_t)size;
 	return 0;
+}
+
+int bad_image(const struct boot_image *img, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pr_err("%s %s: %s", img->what, img->path, msg);
+	return -ENOEXEC;
 }
 
 void boot_image_close(struct boot_image *img)

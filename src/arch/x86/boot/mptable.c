@@ -13,18 +13,18 @@
 #include "mvm/vm.h"
 #include "../x86.h"
 
-#define MPC_SPEC_REV	 4 /* 1.4 */
-#define MPC_LAPIC_VER	 0x14
-#define MPC_IOAPIC_VER	 0x11
-#define MPC_CPU_EN	 0x01
-#define MPC_CPU_BP	 0x02
-#define MPC_BUS_PCI	 0
-#define MPC_BUS_ISA	 1
-#define MPC_INT_INT	 0
-#define MPC_INT_NMI	 1
-#define MPC_INT_EXTINT	 3
-#define MPC_ALL_LAPICS	 0xff
-#define MPC_ISA_IRQS	 16
+#define MPC_SPEC_REV   4 /* 1.4 */
+#define MPC_LAPIC_VER  0x14
+#define MPC_IOAPIC_VER 0x11
+#define MPC_CPU_EN     0x01
+#define MPC_CPU_BP     0x02
+#define MPC_BUS_PCI    0
+#define MPC_BUS_ISA    1
+#define MPC_INT_INT    0
+#define MPC_INT_NMI    1
+#define MPC_INT_EXTINT 3
+#define MPC_ALL_LAPICS 0xff
+#define MPC_ISA_IRQS   16
 
 enum { MPC_PROCESSOR, MPC_BUS, MPC_IOAPIC, MPC_IOINT, MPC_LINTSRC };
 
@@ -131,7 +131,7 @@ int mptable_write(struct vm *vm)
 			.apicid = (uint8_t)i,
 			.apicver = MPC_LAPIC_VER,
 			.cpuflag = MPC_CPU_EN | (i == 0 ? MPC_CPU_BP : 0),
-			.cpufeature = 0x600, /* family 6: only informational */
+			.cpufeature = 0x600,  /* family 6: only informational */
 			.featureflag = 0x201, /* FPU, APIC */
 		};
 		err = mpc_add(&b, &c, sizeof(c));

@@ -68,14 +68,6 @@ int pvh_probe(struct boot_image *img)
 	return memcmp(magic, ELFMAG, SELFMAG) == 0;
 }
 
-#define bad_image(img, ...)                                \
-	({                                                 \
-		char __m[256];                             \
-		snprintf(__m, sizeof(__m), __VA_ARGS__);   \
-		pr_err("kernel %s: %s", (img)->path, __m); \
-		-ENOEXEC;                                  \
-	})
-
 static int pvh_check_ehdr(struct boot_image *img, const Elf64_Ehdr *eh)
 {
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)

@@ -24,30 +24,30 @@
 #define ZP_E820_MAX	     128
 
 /* setup_header, at 0x1f1 */
-#define ZP_SETUP_SECTS	       0x1f1 /* u8 */
-#define ZP_SYSSIZE	       0x1f4 /* u32, 16-byte units */
-#define ZP_VID_MODE	       0x1fa /* u16 */
-#define ZP_BOOT_FLAG	       0x1fe /* u16, 0xaa55 */
-#define ZP_JUMP		       0x200 /* u16: EB xx, xx = header length - 2 */
-#define ZP_HEADER	       0x202 /* u32, "HdrS" */
-#define ZP_VERSION	       0x206 /* u16 */
-#define ZP_TYPE_OF_LOADER      0x210 /* u8 */
-#define ZP_LOADFLAGS	       0x211 /* u8 */
-#define ZP_CODE32_START	       0x214 /* u32 */
-#define ZP_RAMDISK_IMAGE       0x218 /* u32 */
-#define ZP_RAMDISK_SIZE	       0x21c /* u32 */
-#define ZP_HEAP_END_PTR	       0x224 /* u16 */
-#define ZP_CMD_LINE_PTR	       0x228 /* u32 */
-#define ZP_INITRD_ADDR_MAX     0x22c /* u32 */
-#define ZP_KERNEL_ALIGNMENT    0x230 /* u32 */
-#define ZP_RELOCATABLE_KERNEL  0x234 /* u8 */
-#define ZP_XLOADFLAGS	       0x236 /* u16 */
-#define ZP_CMDLINE_SIZE	       0x238 /* u32 */
-#define ZP_SETUP_DATA	       0x250 /* u64 */
-#define ZP_PREF_ADDRESS	       0x258 /* u64 */
-#define ZP_INIT_SIZE	       0x260 /* u32 */
-#define ZP_HDR_END	       0x26c /* end of the 2.15 header */
-#define ZP_HDR_MAX	       0x290 /* edd_mbr_sig_buffer: a header never reaches it */
+#define ZP_SETUP_SECTS	      0x1f1 /* u8 */
+#define ZP_SYSSIZE	      0x1f4 /* u32, 16-byte units */
+#define ZP_VID_MODE	      0x1fa /* u16 */
+#define ZP_BOOT_FLAG	      0x1fe /* u16, 0xaa55 */
+#define ZP_JUMP		      0x200 /* u16: EB xx, xx = header length - 2 */
+#define ZP_HEADER	      0x202 /* u32, "HdrS" */
+#define ZP_VERSION	      0x206 /* u16 */
+#define ZP_TYPE_OF_LOADER     0x210 /* u8 */
+#define ZP_LOADFLAGS	      0x211 /* u8 */
+#define ZP_CODE32_START	      0x214 /* u32 */
+#define ZP_RAMDISK_IMAGE      0x218 /* u32 */
+#define ZP_RAMDISK_SIZE	      0x21c /* u32 */
+#define ZP_HEAP_END_PTR	      0x224 /* u16 */
+#define ZP_CMD_LINE_PTR	      0x228 /* u32 */
+#define ZP_INITRD_ADDR_MAX    0x22c /* u32 */
+#define ZP_KERNEL_ALIGNMENT   0x230 /* u32 */
+#define ZP_RELOCATABLE_KERNEL 0x234 /* u8 */
+#define ZP_XLOADFLAGS	      0x236 /* u16 */
+#define ZP_CMDLINE_SIZE	      0x238 /* u32 */
+#define ZP_SETUP_DATA	      0x250 /* u64 */
+#define ZP_PREF_ADDRESS	      0x258 /* u64 */
+#define ZP_INIT_SIZE	      0x260 /* u32 */
+#define ZP_HDR_END	      0x26c /* end of the 2.15 header */
+#define ZP_HDR_MAX	      0x290 /* edd_mbr_sig_buffer: a header never reaches it */
 
 #define ZP_HDRS_MAGIC 0x53726448U /* "HdrS" */
 
