@@ -242,3 +242,25 @@ head -c $((40 << 20)) /dev/zero >"$TMP/big-initrd"
 bad_initrd "larger than RAM" "$TMP/big-initrd" "give more --mem" --mem 32M
 run run --kernel "$GUESTS/hello.elf" --initrd "$TMP/random"
 expect "an initrd that fits boots normally" 0 'Hello from an mvm guest'
+
+# --- the command line itself ---
+run run
+expect "mvm run without --kernel is a usage error (2)" 2
+run run --kernel "$GUESTS/hello.elf" --mem lots
+expect "--mem with a bad size is a usage error (2)" 2
+run run --kernel "$GUESTS/hello.elf" --cpus 0
+expect "--cpus 0 is a usage error (2)" 2
+run --version
+expect "--version" 0 "^mvm [0-9]"
+run run --help
+expect "run --help" 0 "--kernel FILE"
+
+# --- on a terminal: raw mode, input, restored on every way out ---
+if timeout 120 python3 "$(dirname "$0")/terminal.py" "$MVM" "$GUESTS" >"$TMP/tty" 2>&1; then :; fi
+cat "$TMP/tty" | grep -v ' passed, '
+pass=$((pass + $(grep -c '^ok' "$TMP/tty")))
+fail=$((fail + $(grep -c '^not ok' "$TMP/tty")))
+grep -q ' passed, ' "$TMP/tty" || { fail=$((fail + 1)); echo "not ok - terminal tests did not finish"; }
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
