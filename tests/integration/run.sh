@@ -243,6 +243,17 @@ bad_initrd "larger than RAM" "$TMP/big-initrd" "give more --mem" --mem 32M
 run run --kernel "$GUESTS/hello.elf" --initrd "$TMP/random"
 expect "an initrd that fits boots normally" 0 'Hello from an mvm guest'
 
+# --- --reboot-restarts: an i8042 reset boots the guest again (until SIGTERM) ---
+timeout -s TERM 2 "$MVM" run --kernel "$GUESTS/reset.elf" --reboot-restarts >"$TMP/out" 2>"$TMP/err"
+boots=$(grep -c '^reset: pulsing i8042' "$TMP/out")
+if [ "$boots" -ge 2 ] && ! grep -q 'still alive' "$TMP/out"; then
+	ok "--reboot-restarts: a guest reset restarts the VM ($boots boots in 2 s)"
+else
+	not_ok "--reboot-restarts: a guest reset restarts the VM" "$boots boots"
+fi
+run run --kernel "$GUESTS/reset.elf"
+expect "without --reboot-restarts a guest reset ends mvm with 0" 0 'pulsing'
+
 # --- the command line itself ---
 run run
 expect "mvm run without --kernel is a usage error (2)" 2
