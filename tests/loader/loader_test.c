@@ -598,6 +598,28 @@ static void test_aml_pkglength(void **state)
 	assert_int_equal(aml_eisaid("PNP0501"), 0x0105d041);
 }
 
+/* Bridge windows, byte for byte as ACPI 6.5 §6.4.3.5 lays them out. */
+static void test_aml_address_descriptors(void **state)
+{
+	static struct aml a;
+	static const uint8_t bus[16] = { 0x88, 13, 0, 2, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+	static const uint8_t io[16] = { 0x88, 13,   0,	  1,	0x0c, 3, 0,    0,
+					0x00, 0xc0, 0xff, 0xff, 0,    0, 0x00, 0x40 };
+	static const uint8_t mem[26] = { 0x87, 23,   0,	   0,	 0x0c, 1, 0, 0, 0, 0, 0, 0, 0,
+					 0xc0, 0xff, 0xff, 0xff, 0xdf, 0, 0, 0, 0, 0, 0, 0, 0x20 };
+
+	(void)state;
+	aml_init(&a);
+	aml_res_bus_numbers(&a, 0, 0);
+	aml_res_io_window(&a, 0xc000, 0x4000);
+	aml_res_mem32_window(&a, 0xc0000000, 0x20000000);
+	assert_int_equal(aml_error(&a), 0);
+	assert_int_equal(a.len, sizeof(bus) + sizeof(io) + sizeof(mem));
+	assert_memory_equal(a.buf, bus, sizeof(bus));
+	assert_memory_equal(a.buf + sizeof(bus), io, sizeof(io));
+	assert_memory_equal(a.buf + sizeof(bus) + sizeof(io), mem, sizeof(mem));
+}
+
 int main(void)
 {
 	const struct CMUnitTest bz[] = {
@@ -611,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_pvh_start_info),
 		cmocka_unit_test(test_tables_scale_with_cpus),
 		cmocka_unit_test(test_aml_pkglength),
+		cmocka_unit_test(test_aml_address_descriptors),
 	};
 	int failed;
 

@@ -24,9 +24,16 @@
 #define AML_MULTI_PFX  0x2f
 #define AML_ONES_OP    0xff
 
-#define RES_IO	      0x47 /* small item: I/O port, 7 bytes */
-#define RES_IRQ_NOFLG 0x22 /* small item: IRQ, 2 bytes */
-#define RES_END_TAG   0x79
+#define RES_IO	       0x47 /* small item: I/O port, 7 bytes */
+#define RES_IRQ_NOFLG  0x22 /* small item: IRQ, 2 bytes */
+#define RES_END_TAG    0x79
+#define RES_DWORD_ADDR 0x87 /* large item: DWord address space, 23 bytes */
+#define RES_WORD_ADDR  0x88 /* large item: Word address space, 13 bytes */
+#define RES_ADDR_MEM   0
+#define RES_ADDR_IO    1
+#define RES_ADDR_BUS   2
+/* general flags of a bridge window: produced, fixed minimum and maximum */
+#define RES_ADDR_WINDOW 0x0c
 
 void aml_init(struct aml *a)
 {
@@ -253,5 +260,50 @@ void aml_res_irq(struct aml *a, unsigned int irq)
 	uint16_t mask = (uint16_t)(1U << (irq & 15));
 	const uint8_t d[3] = { RES_IRQ_NOFLG, mask & 0xff, mask >> 8 };
 
+	aml_bytes(a, d, sizeof(d));
+}
+
+/* A Word address space descriptor: a bus-number or I/O window of a bridge. */
+static void aml_res_word(struct aml *a, uint8_t type, uint8_t tflags, uint16_t min, uint16_t max)
+{
+	uint16_t len = (uint16_t)(max - min + 1);
+	const uint8_t d[16] = { RES_WORD_ADDR,
+				13,
+				0,
+				type,
+				RES_ADDR_WINDOW,
+				tflags,
+				0,
+				0, /* granularity */
+				min & 0xff,
+				min >> 8,
+				max & 0xff,
+				max >> 8,
+				0,
+				0, /* translation */
+				len & 0xff,
+				len >> 8 };
+
+	aml_bytes(a, d, sizeof(d));
+}
+
+void aml_res_bus_numbers(struct aml *a, uint8_t first, uint8_t last)
+{
+	aml_res_word(a, RES_ADDR_BUS, 0, first, last);
+}
+
+void aml_res_io_window(struct aml *a, uint16_t base, uint32_t size)
+{
+	aml_res_word(a, RES_ADDR_IO, 3 /* ISA and non-ISA ranges */, base,
+		     (uint16_t)(base + size - 1));
+}
+
+void aml_res_mem32_window(struct aml *a, uint32_t base, uint32_t size)
+{
+	uint32_t v[5] = { 0, base, base + size - 1, 0, size }; /* gran, min, max, tra, len */
+	uint8_t d[26] = { RES_DWORD_ADDR,  23, 0, RES_ADDR_MEM,
+			  RES_ADDR_WINDOW, 1 /* read-write, non-cacheable */ };
+
+	memcpy(d + 6, v, sizeof(v));
 	aml_bytes(a, d, sizeof(d));
 }

@@ -49,5 +49,9 @@ void aml_resource_template_close(struct aml *a);
 /* Resource descriptors (ACPI 6.5 §6.4), inside a resource template. */
 void aml_res_io(struct aml *a, uint16_t base, uint8_t len);
 void aml_res_irq(struct aml *a, unsigned int irq); /* IRQNoFlags: edge, active high */
+/* Windows a host bridge produces (decodes for its children). */
+void aml_res_bus_numbers(struct aml *a, uint8_t first, uint8_t last);
+void aml_res_io_window(struct aml *a, uint16_t base, uint32_t size);
+void aml_res_mem32_window(struct aml *a, uint32_t base, uint32_t size);
 
 #endif
