@@ -36,6 +36,7 @@ enum vm_stop_reason {
 	VM_STOP_SHUTDOWN,  /* triple fault: KVM_EXIT_SHUTDOWN */
 	VM_STOP_ERROR,	   /* an exit mvm cannot handle, or a host error */
 	VM_STOP_SIGNAL,	   /* the host asked (SIGINT/SIGTERM) */
+	VM_STOP_API,	   /* a client asked (PUT /actions Stop, mvm stop) */
 };
 
 struct vm {

@@ -398,6 +398,8 @@ const char *vm_stop_reason_name(enum vm_stop_reason reason)
 		return "error";
 	case VM_STOP_SIGNAL:
 		return "signal";
+	case VM_STOP_API:
+		return "api";
 	}
 	return "?";
 }
