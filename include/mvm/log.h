@@ -3,10 +3,8 @@
  * Logging: one line per message, level filter, to stderr or to the file set
  * by PUT /logger. A line is
  *   "2026-11-21T07:02:37.123456Z [<vm id>:<thread>] LEVEL message"
- * (timestamp UTC; the VM id once mvm_log_set_id() named it; the level and
- * the origin as the logger's show_level / show_log_origin ask). Before any
- * id is set and on stderr with default options, lines keep the short
- * "mvm: message" form the integration tests read.
+ * (timestamp UTC; the VM id once mvm_log_set_id() named it, "mvm" before;
+ * the level unless show_level is off; the thread name if show_log_origin).
  */
 #ifndef MVM_LOG_H
 #define MVM_LOG_H
@@ -28,10 +26,13 @@ void mvm_log(enum mvm_log_level level, const char *fmt, ...) __printf(2, 3);
 
 /* The VM (VMM) id shown in each line; NULL clears. Copied. */
 void mvm_log_set_id(const char *id);
+/* Sends the lines to fd (owned from now on, closed when replaced); -1: stderr. 0. */
+int mvm_log_set_fd(int fd);
 /*
  * Sends the lines to path (opened O_WRONLY|O_APPEND|O_CREAT|O_NONBLOCK, a
  * file or a FIFO, as Firecracker's log_path); NULL goes back to stderr.
- * 0 or -errno (the previous destination is kept on error).
+ * 0 or -errno (the previous destination is kept on error). Implemented in
+ * src/api/logger.c: opening files is not libmvm's business (mvm/sys.h).
  */
 int mvm_log_set_path(const char *path);
 /* Firecracker's show_level / show_log_origin (origin = the thread name). */
