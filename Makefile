@@ -28,12 +28,19 @@ CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
 LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS)
+# The control plane (API server, stats rendering, metrics, runtime registry).
+API_SRCS := $(wildcard src/api/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
+# Debian packages: libjansson-dev, libmicrohttpd-dev, libcurl4-openssl-dev (.ci/packages).
+API_LIBS := -ljansson -lmicrohttpd
+CLI_LIBS := $(API_LIBS) -lcurl -lm
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+API_OBJS := $(API_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 
 LIBMVM := $(BUILD)/libmvm.a
+LIBMVM_API := $(BUILD)/libmvm-api.a
 MVM := $(BUILD)/mvm
 GUEST_DIR := $(BUILD)/guest
 
@@ -68,8 +75,12 @@ $(LIBMVM): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(MVM): $(CLI_OBJS) $(LIBMVM)
-	$(CC) $(CLI_OBJS) $(LIBMVM) $(LDFLAGS) -o $@
+$(LIBMVM_API): $(API_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(MVM): $(CLI_OBJS) $(LIBMVM_API) $(LIBMVM)
+	$(CC) $(CLI_OBJS) $(LIBMVM_API) $(LIBMVM) $(LDFLAGS) $(CLI_LIBS) -o $@
 
 guests:
 	$(Q)$(MAKE) -s -C guest O=$(abspath $(GUEST_DIR))
