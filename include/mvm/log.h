@@ -10,6 +10,7 @@
 #define MVM_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "mvm/compiler.h"
 
@@ -45,6 +46,13 @@ void mvm_log_set_options(bool show_level, bool show_origin);
 int mvm_log_level_parse(const char *s, enum mvm_log_level *level, bool *off);
 /* Nothing at all is logged (Firecracker level "Off"). */
 void mvm_log_set_off(bool off);
+
+/*
+ * Until called again with NULL, the first error-level message this thread
+ * logs (whatever the level filter) is also copied into buf: the API answers
+ * a failed InstanceStart with the boot's own reason. buf[0] is cleared.
+ */
+void mvm_log_capture(char *buf, size_t len);
 
 #define pr_err(...)   mvm_log(MVM_LOG_ERROR, __VA_ARGS__)
 #define pr_warn(...)  mvm_log(MVM_LOG_WARN, __VA_ARGS__)

@@ -12,6 +12,9 @@ static void usage(FILE *f)
 		"mvm %s - a virtual machine monitor on KVM\n"
 		"\n"
 		"usage: mvm run --kernel FILE [options]   boot a guest (see 'mvm run --help')\n"
+		"       mvm --api-sock PATH [--config-file FILE] [--id ID]\n"
+		"                                          a VMM driven by Firecracker's API\n"
+		"                                          (options: mvm --api-sock x --help)\n"
 		"       mvm ls [--json]                   the VMs of this host: id, pid, state, vCPUs, memory\n"
 		"       mvm stat [--json] ID              one stats snapshot (VM, vCPUs, devices)\n"
 		"       mvm top [--once|-n N] [ID...]     live exits/s by reason, per VM and vCPU\n"
@@ -54,6 +57,12 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	/* Top-level options, as Firecracker's: a VMM driven by the API. */
+	if (!strncmp(argv[1], "--api-sock", 10) || !strncmp(argv[1], "--config-file", 13) ||
+	    !strncmp(argv[1], "--id", 4) || !strcmp(argv[1], "--no-api") ||
+	    !strncmp(argv[1], "--api-timeout", 13) || !strcmp(argv[1], "-v") ||
+	    !strcmp(argv[1], "--verbose"))
+		return cmd_vmm(argc, argv);
 	fprintf(stderr, "mvm: unknown command '%s'; try 'mvm --help'\n", argv[1]);
 	return MVM_EXIT_USAGE;
 }

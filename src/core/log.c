@@ -29,6 +29,18 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char log_id[64] = "mvm";
 static int log_fd = -1; /* -1: stderr */
 
+/* mvm_log_capture(): this thread's first error message goes here too. */
+static __thread char *log_capture_buf;
+static __thread size_t log_capture_len;
+
+void mvm_log_capture(char *buf, size_t len)
+{
+	log_capture_buf = len ? buf : NULL;
+	log_capture_len = len;
+	if (log_capture_buf)
+		buf[0] = '\0';
+}
+
 void mvm_log_set_level(enum mvm_log_level level)
 {
 	atomic_store(&log_level, level);
@@ -120,6 +132,11 @@ void mvm_log(enum mvm_log_level level, const char *fmt, ...)
 	va_list ap;
 	int fd;
 
+	if (level == MVM_LOG_ERROR && log_capture_buf && !log_capture_buf[0]) {
+		va_start(ap, fmt);
+		vsnprintf(log_capture_buf, log_capture_len, fmt, ap);
+		va_end(ap);
+	}
 	if ((int)level > atomic_load(&log_level) || atomic_load(&log_off))
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
