@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mvm/api.h"
+#include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/vm.h"
@@ -31,7 +33,9 @@ static void run_usage(FILE *f)
 		   "  -c, --cpus N         vCPUs (default 1); the boot vCPU runs, the others wait\n"
 		   "                       for the guest to start them (INIT/SIPI)\n"
 		   "  -p, --cmdline STR    kernel command line\n"
-		   "      --name NAME      VM name (default mvm-<pid>)\n"
+		   "      --name NAME      VM name (default mvm-<pid>): its id for 'mvm ls/stat/...'\n"
+		   "      --api-sock PATH  serve the API there (default <runtime dir>/NAME.sock)\n"
+		   "      --no-api         no API socket and no runtime entry (invisible to 'mvm ls')\n"
 		   "      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
 		   "      --stats          print the VM's stats tree on stderr when it ends\n"
 		   "  -v, --verbose        more log messages (repeat for debug)\n"
@@ -153,9 +157,113 @@ static int run_vm(struct vm *vm, bool stats, int console_in)
 	return status;
 }
 
+/*
+ * mvm run serves the same API as `mvm --api-sock` for the VM it built, and
+ * registers in the runtime directory, so that mvm ls/stat/top/devices/
+ * pause/resume/stop work on it.
+ */
+struct run_control {
+	char id[MVM_RUNTIME_ID_SIZE];
+	char sock[108];
+	bool registered;
+	struct vmm *vmm;
+	struct api_server *srv;
+};
+
+/*
+ * Reserves the id in the runtime directory and chooses the socket. An id a
+ * live VMM holds is an error; a runtime directory that cannot be used is
+ * not (the VM runs, unlisted). 0 or -errno.
+ */
+static int run_register(struct run_control *ctl, struct mvm_config *cfg)
+{
+	int err;
+
+	if (cfg->name)
+		snprintf(ctl->id, sizeof(ctl->id), "%s", cfg->name);
+	else
+		snprintf(ctl->id, sizeof(ctl->id), "mvm-%d", (int)getpid());
+	if (cfg->api_sock)
+		err = strlen(cfg->api_sock) < sizeof(ctl->sock) ? 0 : -ENAMETOOLONG;
+	else
+		err = runtime_sock_path(ctl->id, ctl->sock, sizeof(ctl->sock));
+	if (!err) {
+		if (cfg->api_sock)
+			snprintf(ctl->sock, sizeof(ctl->sock), "%s", cfg->api_sock);
+		err = runtime_register(ctl->id, ctl->sock);
+	}
+	if (err == -EEXIST || err == -EINVAL) {
+		fprintf(stderr, "mvm run: VM id '%s': %s\n", ctl->id,
+			err == -EEXIST ? "a running VMM has it (see 'mvm ls')"
+				       : "not valid (1-63 characters, no '/', not starting with '.')");
+		return err;
+	}
+	if (err) {
+		pr_warn("runtime directory: %s; the VM runs without API socket and 'mvm ls' "
+			"will not list it",
+			strerror(-err));
+		ctl->sock[0] = '\0';
+		return 0;
+	}
+	ctl->registered = true;
+	/* The VM takes the id as its name, and every log line carries it. */
+	cfg->name = ctl->id;
+	cfg->api_sock = ctl->sock;
+	mvm_log_set_id(ctl->id);
+	return 0;
+}
+
+static void run_unregister(struct run_control *ctl)
+{
+	if (ctl->registered)
+		runtime_unregister(ctl->id);
+	ctl->registered = false;
+}
+
+/* Serves the API for vm; failing that, the VM runs anyway (with a warning). */
+static void run_serve(struct run_control *ctl, struct vm *vm)
+{
+	if (!ctl->registered)
+		return;
+	ctl->vmm = vmm_create(ctl->id);
+	if (IS_ERR_OR_NULL(ctl->vmm)) {
+		ctl->vmm = NULL;
+		goto err;
+	}
+	if (vmm_attach_vm(ctl->vmm, vm))
+		goto err_vmm;
+	ctl->srv = api_server_start(ctl->vmm, ctl->sock, NULL);
+	if (IS_ERR(ctl->srv)) {
+		ctl->srv = NULL;
+		vmm_detach_vm(ctl->vmm);
+		goto err_vmm;
+	}
+	return;
+
+err_vmm:
+	vmm_destroy(ctl->vmm);
+	ctl->vmm = NULL;
+err:
+	pr_warn("the API socket %s could not be served: 'mvm stat/pause/...' will not reach "
+		"this VM",
+		ctl->sock);
+}
+
+/* The VM stopped: no request may use it from now on; the socket goes away. */
+static void run_unserve(struct run_control *ctl)
+{
+	if (!ctl->vmm)
+		return;
+	vmm_detach_vm(ctl->vmm);
+	api_server_stop(ctl->srv);
+	vmm_destroy(ctl->vmm);
+	ctl->vmm = NULL;
+	ctl->srv = NULL;
+}
+
 int cmd_run(int argc, char **argv)
 {
-	enum { OPT_NAME = 256, OPT_PIT, OPT_STATS };
+	enum { OPT_NAME = 256, OPT_PIT, OPT_STATS, OPT_API_SOCK, OPT_NO_API };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "mem", required_argument, NULL, 'm' },
@@ -164,12 +272,15 @@ int cmd_run(int argc, char **argv)
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "pit", no_argument, NULL, OPT_PIT },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+		{ "no-api", no_argument, NULL, OPT_NO_API },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct mvm_config cfg;
-	bool stats = false;
+	struct run_control ctl = { 0 };
+	bool stats = false, no_api = false;
 	int verbosity = MVM_LOG_WARN;
 	struct vm *vm;
 	sigset_t set;
@@ -217,6 +328,12 @@ int cmd_run(int argc, char **argv)
 		case OPT_STATS:
 			stats = true;
 			break;
+		case OPT_API_SOCK:
+			cfg.api_sock = optarg;
+			break;
+		case OPT_NO_API:
+			no_api = true;
+			break;
 		case 'v':
 			verbosity++;
 			break;
@@ -249,10 +366,19 @@ int cmd_run(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	vm = vm_boot(&cfg);
-	if (IS_ERR(vm))
+	/* The identity first (DESIGN.md §1.1): a clash fails before the VM is built. */
+	if (!no_api && run_register(&ctl, &cfg))
 		return MVM_EXIT_FAILURE;
+	vm = vm_boot(&cfg);
+	if (IS_ERR(vm)) {
+		run_unregister(&ctl);
+		return MVM_EXIT_FAILURE;
+	}
+	if (!no_api)
+		run_serve(&ctl, vm);
 	status = run_vm(vm, stats, cfg.console_in);
+	run_unserve(&ctl);
 	vm_destroy(vm);
+	run_unregister(&ctl);
 	return status;
 }
