@@ -55,7 +55,7 @@ UNIT := $(BUILD)/tests/unit-tests
 FAULT := $(BUILD)/tests/fault-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
-.PHONY: all demo check check-unit check-integration check-fault bench format guests clean
+.PHONY: all demo check check-unit check-integration check-fault check-api fuzz-api bench format guests clean
 
 all: $(MVM) $(LIBMVM) guests
 
@@ -94,6 +94,10 @@ $(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(LIBMVM)
 	@mkdir -p $(dir $@)
 	$(CC) $^ $(LDFLAGS) -lcmocka -o $@
 
+$(BUILD)/bench/api-bench: bench/api-bench.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror $< -lcurl -o $@
+
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror $< -o $@
@@ -101,7 +105,7 @@ $(BUILD)/bench/%: bench/%.c
 demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
-check: check-unit check-integration check-fault
+check: check-unit check-integration check-fault check-api
 
 check-unit: $(UNIT)
 	$(UNIT)
@@ -114,9 +118,27 @@ check-fault: $(FAULT) guests
 	tests/fault/raw-calls.sh
 	GUESTS=$(abspath $(GUEST_DIR)) $(FAULT)
 
-bench: all $(BENCH_BINS)
+# The API: conformance to Firecracker's spec, a curl-driven boot, robustness.
+check-api: all
+	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/api/run.sh
+
+# libFuzzer over the API router and JSON validation (clang), FUZZ_TIME seconds.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 30
+FUZZ_API := $(BUILD)/fuzz/api_router
+$(FUZZ_API): fuzz/api_router.c $(LIB_SRCS) $(API_SRCS) $(wildcard include/mvm/*.h src/api/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -pthread -fsanitize=fuzzer,address,undefined \
+		$(INCLUDES) -Isrc/api fuzz/api_router.c $(LIB_SRCS) $(API_SRCS) $(API_LIBS) -lm -o $@
+
+fuzz-api: $(FUZZ_API)
+	@mkdir -p $(BUILD)/fuzz/corpus-api
+	$(FUZZ_API) -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 $(BUILD)/fuzz/corpus-api fuzz/corpus/api
+
+bench: all $(BENCH_BINS) $(BUILD)/bench/api-bench
 	$(BUILD)/bench/srcu-order -n 10
 	$(BUILD)/bench/boot-bench $(abspath $(MVM)) $(BUILD)/bench/kvm-floor $(abspath $(GUEST_DIR))/hello.elf
+	$(BUILD)/bench/api-bench $(abspath $(MVM)) $(abspath $(BUILD)/bench/kvm-floor) $(abspath $(GUEST_DIR))/hello.elf
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

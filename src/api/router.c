@@ -106,8 +106,19 @@ void api_fault(struct api_response *r, unsigned int status, const char *fmt, ...
 	r->status = status;
 	r->content_type = "application/json";
 	j = json_pack("{s:s}", "fault_message", msg);
+	if (!j) {
+		/* Not UTF-8 (a client's URL, say): keep ASCII, mark the rest. */
+		char *p;
+
+		for (p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+				*p = '?';
+		j = json_pack("{s:s}", "fault_message", msg);
+	}
 	r->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
+	if (!r->body)
+		r->body = strdup("{\"fault_message\":\"out of memory\"}");
 }
 
 void api_json(struct api_response *r, json_t *j)

@@ -6,6 +6,7 @@
  * main thread meets them only in vmm_wait_start(), vmm_attach_vm() and
  * vmm_detach_vm().
  */
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -36,13 +37,27 @@ static const struct vmm_hooks default_hooks = {
 	.exit_request = vmm_wake_main,
 };
 
+/* As Firecracker's --id, plus '_' and '.': it names files and shows in JSON. */
+static bool id_valid(const char *id)
+{
+	size_t i, n = strlen(id);
+
+	if (n == 0 || n >= MVM_VM_NAME_SIZE || id[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && !strchr("-_.", id[i]))
+			return false;
+	return true;
+}
+
 struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 {
 	struct vmm *vmm;
 
-	if (id && (!*id || strlen(id) >= MVM_VM_NAME_SIZE || strchr(id, '/') || *id == '.')) {
-		pr_err("instance id '%s' is not valid: 1-%d characters, no '/', no leading '.'", id,
-		       MVM_VM_NAME_SIZE - 1);
+	if (id && !id_valid(id)) {
+		pr_err("instance id '%s' is not valid: 1-%d characters of A-Z a-z 0-9 - _ . (no "
+		       "leading '.')",
+		       id, MVM_VM_NAME_SIZE - 1);
 		return ERR_PTR(-EINVAL);
 	}
 	vmm = calloc(1, sizeof(*vmm));

@@ -26,7 +26,7 @@ from mvmapi import Tap, Vmm, kvm_usable  # noqa: E402
 
 MVM = os.environ.get("MVM", "build/mvm")
 GUESTS = os.environ.get("GUESTS", "build/guest")
-SPEC = os.environ.get("SPEC", os.path.join(os.path.dirname(__file__), "../../../shared/specs/firecracker-api.yaml"))
+SPEC = os.environ.get("SPEC", os.path.join(os.path.dirname(os.path.abspath(__file__)), "firecracker-api.yaml"))
 
 t = Tap()
 spec = yaml.safe_load(open(SPEC))
