@@ -86,8 +86,7 @@ static int config_section(struct vmm *vmm, const char *file, const struct sectio
 		}
 		return config_apply(vmm, file, s->key, s->fn, NULL, v);
 	}
-	json_array_foreach(v, i, e)
-	{
+	json_array_foreach (v, i, e) {
 		const char *id = json_string_value(json_object_get(e, "drive_id"));
 
 		snprintf(what, sizeof(what), "%s[%zu]", s->key, i);
@@ -124,8 +123,7 @@ int vmm_load_config_file(struct vmm *vmm, const char *path)
 		err = -EINVAL;
 		goto out;
 	}
-	json_object_foreach(j, key, v)
-	{
+	json_object_foreach (j, key, v) {
 		for (i = 0; i < ARRAY_SIZE(sections); i++)
 			if (!strcmp(sections[i].key, key))
 				break;

@@ -109,8 +109,7 @@ static int jc_check_value(const json_t *v, const struct jc_field *f, const char 
 	case JC_STRMAP:
 		if (!json_is_object(v))
 			break;
-		json_object_foreach((json_t *)v, key, m)
-		{
+		json_object_foreach ((json_t *)v, key, m) {
 			char sub[128];
 			struct jc_field sf = { .name = key, .type = JC_STRING };
 
@@ -151,8 +150,7 @@ static int jc_check_fields(const json_t *obj, const struct jc_field *fields, con
 				 jc_type_name(obj));
 		return -EINVAL;
 	}
-	json_object_foreach((json_t *)obj, key, v)
-	{
+	json_object_foreach ((json_t *)obj, key, v) {
 		for (f = fields; f->name; f++)
 			if (!strcmp(f->name, key))
 				break;
