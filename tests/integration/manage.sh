@@ -213,5 +213,12 @@ fi
 check "metrics: a last line at exit" test "$(wc -l <"$TMP/a.metrics")" -ge 2
 check "nothing left in the runtime dir" test -z "$(ls -A "$RT")"
 
+# Under SAN=1: no sanitizer report from any of the VMMs above (leaks are checked at their exit).
+if grep -lE 'Sanitizer|runtime error:' "$TMP"/*.err "$TMP"/*.out >/dev/null 2>&1; then
+	not_ok "no sanitizer reports" "$(grep -hE -m3 'Sanitizer|runtime error:' "$TMP"/*.err "$TMP"/*.out)"
+else
+	ok "no sanitizer reports in the VMMs' output"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
