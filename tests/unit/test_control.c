@@ -20,6 +20,7 @@
 #include "mvm/control.h"
 #include "mvm/device.h"
 #include "mvm/err.h"
+#include "mvm/hw.h"
 #include "mvm/log.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
@@ -420,6 +421,52 @@ static void test_pause_not_running(void **state)
 	vm_destroy(vm);
 }
 
+static uint8_t pio_in(struct vm *vm, uint16_t port)
+{
+	uint8_t v = 0;
+
+	assert_true(bus_access(&vm->buses[MVM_BUS_PIO], port, &v, 1, false));
+	return v;
+}
+
+static void pio_out(struct vm *vm, uint16_t port, uint8_t v)
+{
+	assert_true(bus_access(&vm->buses[MVM_BUS_PIO], port, &v, 1, true));
+}
+
+static void test_ctrl_alt_del(void **state)
+{
+	static const struct platform_device_desc d = { "i8042", "i8042", MVM_BUS_PIO, 0x60, 5, 1 };
+	static const uint8_t seq[] = { 0x14, 0x11, 0xe0, 0x71 };
+	struct vm *vm = stats_vm(NULL);
+	struct mvm_device *kbd;
+	unsigned int i;
+
+	(void)state;
+	/* No i8042 on the fake platform yet: the helper says so. */
+	assert_int_equal(vm_send_ctrl_alt_del(vm), -ENODEV);
+	kbd = i8042_create(vm, &d);
+	assert_false(IS_ERR(kbd));
+	assert_int_equal(pio_in(vm, 0x64) & 1, 0); /* output buffer empty */
+	/* Keyboard interrupts on (command byte bit 0): the IRQ goes to the fake KVM. */
+	pio_out(vm, 0x64, 0x60);
+	pio_out(vm, 0x60, 0x01);
+	assert_int_equal(vm_send_ctrl_alt_del(vm), 0);
+	/* The guest reads Ctrl, Alt, Del (set 2 make codes), in order, then nothing. */
+	for (i = 0; i < sizeof(seq); i++) {
+		assert_int_equal(pio_in(vm, 0x64) & 1, 1);
+		assert_int_equal(pio_in(vm, 0x60), seq[i]);
+	}
+	assert_int_equal(pio_in(vm, 0x64) & 1, 0);
+	/* A command reply still works after the sequence; a full FIFO refuses. */
+	pio_out(vm, 0x64, 0xaa);
+	assert_int_equal(pio_in(vm, 0x60), 0x55);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(vm_send_ctrl_alt_del(vm), 0);
+	assert_int_equal(vm_send_ctrl_alt_del(vm), -ENOSPC);
+	vm_destroy(vm); /* the VM's device list owns the i8042 */
+}
+
 int run_control_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +477,7 @@ int run_control_tests(void)
 		cmocka_unit_test_setup_teardown(test_runtime, rt_setup, rt_teardown),
 		cmocka_unit_test(test_log_format),
 		cmocka_unit_test(test_pause_not_running),
+		cmocka_unit_test(test_ctrl_alt_del),
 	};
 
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);
