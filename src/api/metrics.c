@@ -102,9 +102,9 @@ static json_t *metrics_counters(struct vm *vm)
 	json_object_set_new(root, "vm", vmg);
 	pthread_mutex_lock(&vm->lock);
 	list_for_each_entry (dev, &vm->devices, node) {
-		json_t *d = json_pack("{s:I, s:I}", "read_count",
-				      (json_int_t)counter_read(&dev->reads), "write_count",
-				      (json_int_t)counter_read(&dev->writes));
+		json_t *d =
+			json_pack("{s:I, s:I}", "read_count", (json_int_t)counter_read(&dev->reads),
+				  "write_count", (json_int_t)counter_read(&dev->writes));
 
 		if (d)
 			json_object_set_new(root, dev->name, d);
@@ -262,7 +262,8 @@ static void *metrics_thread(void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	while (!m->stop) {
 		deadline.tv_sec += METRICS_PERIOD_S;
-		while (!m->stop && pthread_cond_timedwait(&m->cond, &m->lock, &deadline) != ETIMEDOUT)
+		while (!m->stop &&
+		       pthread_cond_timedwait(&m->cond, &m->lock, &deadline) != ETIMEDOUT)
 			;
 		if (!m->stop)
 			metrics_flush_locked(m);

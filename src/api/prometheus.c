@@ -150,7 +150,8 @@ static void prom_print_hist(FILE *f, const struct prom_sample *s)
 			fprintf(f, "%s_bucket{%s,le=\"+Inf\"} %" PRIu64 "\n", s->family, s->labels,
 				cum);
 		} else {
-			/* Linear: bucket i holds [i*size, (i+1)*size); log2: 0, then [2^(i-1), 2^i). */
+			/* Linear: bucket i holds [i*size, (i+1)*size); log2: 0, then [2^(i-1),
+			 * 2^i). */
 			uint64_t le = s->bucket_size ? (uint64_t)(i + 1) * s->bucket_size - 1
 						     : (i < 64 ? (1ULL << i) - 1 : UINT64_MAX);
 
@@ -205,8 +206,9 @@ char *vm_stats_prometheus(struct vm *vm)
 	f = p.err ? NULL : open_memstream(&buf, &len);
 	if (f) {
 		qsort(p.s, p.nr, sizeof(*p.s), prom_cmp);
-		fprintf(f, "# HELP mvm_vm_paused 1 if the VM is paused\n# TYPE mvm_vm_paused gauge\n"
-			   "mvm_vm_paused{%s} %d\n",
+		fprintf(f,
+			"# HELP mvm_vm_paused 1 if the VM is paused\n# TYPE mvm_vm_paused gauge\n"
+			"mvm_vm_paused{%s} %d\n",
 			vm_label, vm_is_paused(vm) ? 1 : 0);
 		for (i = 0; i < p.nr; i++) {
 			const struct prom_sample *s = &p.s[i];

@@ -133,9 +133,9 @@ static int entry_read(const char *path, struct runtime_entry *e, bool *alive)
 		snprintf(e->id, sizeof(e->id), "%s", json_string_value(id));
 		snprintf(e->sock, sizeof(e->sock), "%s", json_string_value(sock));
 		e->pid = (pid_t)json_integer_value(pid);
-		*alive = pid_alive(e->pid, json_is_integer(st) ? (unsigned long long)
-									 json_integer_value(st)
-							       : 0);
+		*alive = pid_alive(e->pid, json_is_integer(st)
+						   ? (unsigned long long)json_integer_value(st)
+						   : 0);
 		err = 0;
 	}
 	json_decref(j);

@@ -220,9 +220,8 @@ int cmd_devices(int argc, char **argv)
 
 		json_array_foreach (ranges, j, r) {
 			json_int_t len = json_integer_value(json_object_get(r, "len"));
-			unsigned long long base =
-				strtoull(json_string_value(json_object_get(r, "base")) ?: "0",
-					 NULL, 0);
+			unsigned long long base = strtoull(
+				json_string_value(json_object_get(r, "base")) ?: "0", NULL, 0);
 
 			bus = json_string_value(json_object_get(r, "bus")) ?: "?";
 			if (off < sizeof(addr))

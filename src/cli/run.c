@@ -20,26 +20,28 @@
 
 static void run_usage(FILE *f)
 {
-	fprintf(f, "usage: mvm run --kernel FILE [options]\n"
-		   "\n"
-		   "Boots FILE (an ELF with a Xen PVH entry note) and runs it until the guest\n"
-		   "ends. mvm exits with the guest's status: the value written to I/O port 0xf4,\n"
-		   "0 for a reset or power-off, 1 if the VM crashed or could not be built,\n"
-		   "128+N when stopped by signal N. Ctrl-A x on the console stops the VM.\n"
-		   "\n"
-		   "  -k, --kernel FILE    boot image\n"
-		   "  -m, --mem SIZE       guest RAM: 128M (default), 1G, 512K; a plain number is "
-		   "MiB\n"
-		   "  -c, --cpus N         vCPUs (default 1); the boot vCPU runs, the others wait\n"
-		   "                       for the guest to start them (INIT/SIPI)\n"
-		   "  -p, --cmdline STR    kernel command line\n"
-		   "      --name NAME      VM name (default mvm-<pid>): its id for 'mvm ls/stat/...'\n"
-		   "      --api-sock PATH  serve the API there (default <runtime dir>/NAME.sock)\n"
-		   "      --no-api         no API socket and no runtime entry (invisible to 'mvm ls')\n"
-		   "      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
-		   "      --stats          print the VM's stats tree on stderr when it ends\n"
-		   "  -v, --verbose        more log messages (repeat for debug)\n"
-		   "  -h, --help           this help\n");
+	fprintf(f,
+		"usage: mvm run --kernel FILE [options]\n"
+		"\n"
+		"Boots FILE (an ELF with a Xen PVH entry note) and runs it until the guest\n"
+		"ends. mvm exits with the guest's status: the value written to I/O port 0xf4,\n"
+		"0 for a reset or power-off, 1 if the VM crashed or could not be built,\n"
+		"128+N when stopped by signal N. Ctrl-A x on the console stops the VM.\n"
+		"\n"
+		"  -k, --kernel FILE    boot image\n"
+		"  -m, --mem SIZE       guest RAM: 128M (default), 1G, 512K; a plain number is "
+		"MiB\n"
+		"  -c, --cpus N         vCPUs (default 1); the boot vCPU runs, the others wait\n"
+		"                       for the guest to start them (INIT/SIPI)\n"
+		"  -p, --cmdline STR    kernel command line\n"
+		"      --name NAME      VM name (default mvm-<pid>): its id for 'mvm ls/stat/...'\n"
+		"      --api-sock PATH  serve the API there (default <runtime dir>/NAME.sock)\n"
+		"      --no-api         no API socket and no runtime entry (invisible to 'mvm "
+		"ls')\n"
+		"      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
+		"      --stats          print the VM's stats tree on stderr when it ends\n"
+		"  -v, --verbose        more log messages (repeat for debug)\n"
+		"  -h, --help           this help\n");
 }
 
 int64_t parse_size(const char *s)
@@ -194,8 +196,9 @@ static int run_register(struct run_control *ctl, struct mvm_config *cfg)
 	}
 	if (err == -EEXIST || err == -EINVAL) {
 		fprintf(stderr, "mvm run: VM id '%s': %s\n", ctl->id,
-			err == -EEXIST ? "a running VMM has it (see 'mvm ls')"
-				       : "not valid (1-63 characters, no '/', not starting with '.')");
+			err == -EEXIST
+				? "a running VMM has it (see 'mvm ls')"
+				: "not valid (1-63 characters, no '/', not starting with '.')");
 		return err;
 	}
 	if (err) {

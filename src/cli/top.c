@@ -46,7 +46,7 @@ static double now_s(void)
 /* The counters that are events: KVM's exit-like stats, and all of mvm's. */
 static bool kvm_event(const char *name)
 {
-	static const char *const extra[] = { "insn_emulation", "hypercalls", "halt_wakeup",
+	static const char *const extra[] = { "insn_emulation", "hypercalls",	 "halt_wakeup",
 					     "irq_injections", "nmi_injections", NULL };
 	unsigned int i;
 
@@ -92,8 +92,8 @@ static json_t *top_sample(json_t *st)
 		json_t *v;
 
 		add_events(ev, n);
-		json_object_set_new(ev, "_index", json_integer(json_integer_value(
-							  json_object_get(n, "index"))));
+		json_object_set_new(ev, "_index",
+				    json_integer(json_integer_value(json_object_get(n, "index"))));
 		json_object_foreach (ev, k, v) {
 			json_int_t sum = json_integer_value(json_object_get(vm_ev, k));
 
@@ -171,14 +171,16 @@ static void print_vm(struct top_vm *t, json_t *cur, double dt)
 	printf("  %-6s %10s  %s\n", "VCPU", "EXITS/S", "TOP REASONS (/s)");
 	json_array_foreach (json_object_get(cur, "vcpus"), i, c) {
 		json_t *pv = prev ? json_array_get(json_object_get(prev, "vcpus"), i) : NULL;
-		json_t *ce = json_object_get(c, "exits"), *pe = pv ? json_object_get(pv, "exits") : NULL;
+		json_t *ce = json_object_get(c, "exits"),
+		       *pe = pv ? json_object_get(pv, "exits") : NULL;
 		char reasons[256] = "";
 		size_t off = 0, shown = 0;
 
 		n = make_rows(c, pv, dt, rows, 256);
 		for (j = 0; j < n && shown < 4; j++) {
 			/* Reasons: the specific exits, not the total. */
-			if (!strcmp(rows[j].name, "exits") || isnan(rows[j].rate) || rows[j].rate <= 0)
+			if (!strcmp(rows[j].name, "exits") || isnan(rows[j].rate) ||
+			    rows[j].rate <= 0)
 				continue;
 			if (off < sizeof(reasons))
 				off += (size_t)snprintf(reasons + off, sizeof(reasons) - off,

@@ -89,7 +89,7 @@ int mvm_log_level_parse(const char *s, enum mvm_log_level *level, bool *off)
 		enum mvm_log_level level;
 	} levels[] = {
 		{ "error", MVM_LOG_ERROR }, { "warning", MVM_LOG_WARN }, { "warn", MVM_LOG_WARN },
-		{ "info", MVM_LOG_INFO },   { "debug", MVM_LOG_DEBUG }, { "trace", MVM_LOG_DEBUG },
+		{ "info", MVM_LOG_INFO },   { "debug", MVM_LOG_DEBUG },	 { "trace", MVM_LOG_DEBUG },
 	};
 	unsigned int i;
 
@@ -150,9 +150,8 @@ void mvm_log(enum mvm_log_level level, const char *fmt, ...)
 
 	/* Format first, then one write: lines from several threads do not mix. */
 	pthread_mutex_lock(&log_lock);
-	n = (size_t)snprintf(line, sizeof(line), "%s.%06ldZ [%s%s] %s%s", ts,
-			     now.tv_nsec / 1000, log_id, origin,
-			     atomic_load(&log_show_level) ? level_name(level) : "",
+	n = (size_t)snprintf(line, sizeof(line), "%s.%06ldZ [%s%s] %s%s", ts, now.tv_nsec / 1000,
+			     log_id, origin, atomic_load(&log_show_level) ? level_name(level) : "",
 			     atomic_load(&log_show_level) ? " " : "");
 	fd = log_fd >= 0 ? log_fd : STDERR_FILENO;
 	if (n < sizeof(line) - 2) {

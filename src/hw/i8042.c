@@ -39,8 +39,8 @@ static const uint8_t ctrl_alt_del[] = { 0x14, 0x11, 0xe0, 0x71 };
 struct i8042 {
 	struct mvm_device dev;
 	pthread_mutex_t lock;
-	uint8_t ctr;	 /* controller configuration byte */
-	uint8_t pending; /* command awaiting its data byte, or 0 */
+	uint8_t ctr;		     /* controller configuration byte */
+	uint8_t pending;	     /* command awaiting its data byte, or 0 */
 	uint8_t buf[I8042_BUF_SIZE]; /* bytes for the guest at 0x60, a FIFO */
 	unsigned int head, count;
 };

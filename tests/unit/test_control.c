@@ -143,7 +143,8 @@ static void test_prometheus(void **state)
 	assert_true(has_line(text, "# TYPE mvm_vcpu_kvm_exits counter"));
 	assert_true(has_line(text, "# TYPE mvm_vm_kvm_pages_4k gauge"));
 	assert_true(has_line(text, "# TYPE mvm_vcpu_kvm_halt_wait_hist histogram"));
-	assert_true(has_line(text, "mvm_vm_kvm_exits{vm=\"we\\\"ird\\\\vm\",kvm_id=\"kvm-fake\"} 42"));
+	assert_true(
+		has_line(text, "mvm_vm_kvm_exits{vm=\"we\\\"ird\\\\vm\",kvm_id=\"kvm-fake\"} 42"));
 	assert_true(has_line(
 		text,
 		"mvm_vcpu_exits_mmio{vm=\"we\\\"ird\\\\vm\",kvm_id=\"kvm-fake\",vcpu=\"0\"} 1"));
@@ -158,11 +159,12 @@ static void test_prometheus(void **state)
 	assert_non_null(strstr(text, ",vcpu=\"0\",le=\"19\"} 5\n"));
 
 	/* Every sample is well-formed and every family has one TYPE line, before its samples. */
-	assert_int_equal(regcomp(&sample,
-				 "^[a-zA-Z_:][a-zA-Z0-9_:]*\\{([a-z_]+=\"([^\"\\\\]|\\\\.)*\",?)*\\} "
-				 "[0-9]+$",
-				 REG_EXTENDED | REG_NOSUB),
-			 0);
+	assert_int_equal(
+		regcomp(&sample,
+			"^[a-zA-Z_:][a-zA-Z0-9_:]*\\{([a-z_]+=\"([^\"\\\\]|\\\\.)*\",?)*\\} "
+			"[0-9]+$",
+			REG_EXTENDED | REG_NOSUB),
+		0);
 	copy = strdup(text);
 	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char fam[128];
@@ -399,11 +401,12 @@ static void test_log_format(void **state)
 	assert_true(n > 0);
 	buf[n] = '\0';
 	close(p[0]);
-	assert_int_equal(regcomp(&re,
-				 "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z "
-				 "\\[vm-42\\] INFO hello 7\n$",
-				 REG_EXTENDED | REG_NOSUB),
-			 0);
+	assert_int_equal(
+		regcomp(&re,
+			"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z "
+			"\\[vm-42\\] INFO hello 7\n$",
+			REG_EXTENDED | REG_NOSUB),
+		0);
 	if (regexec(&re, buf, 0, NULL, 0))
 		fail_msg("log line: '%s'", buf);
 	regfree(&re);
