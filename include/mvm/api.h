@@ -9,7 +9,7 @@
  *
  *	vmm = vmm_create(id);
  *	srv = api_server_start(vmm, path, NULL);
- *	while ((r = vmm_wait_start(vmm, sigfd, &vm)) == 0) ... vm_run(vm) ...
+ *	if (vmm_wait_start(vmm, sigfd, &vm) == 0 && vm) vmm_run_vm(vmm, vm);
  *	vm = vmm_detach_vm(vmm); api_server_stop(srv); vm_destroy(vm); vmm_destroy(vmm);
  *
  * `mvm run` serves the same API for a VM it built itself: vmm_attach_vm().
@@ -45,6 +45,11 @@ void vmm_set_console(struct vmm *vmm, int in, int out);
  * -errno on error.
  */
 int vmm_wait_start(struct vmm *vmm, int sigfd, struct vm **vm);
+/*
+ * Runs the VM vmm_wait_start() gave (vm_run() on the calling thread); lets
+ * the waiting InstanceStart answer once the vCPUs run. vm_run()'s result.
+ */
+int vmm_run_vm(struct vmm *vmm, struct vm *vm);
 /* For a VM started without InstanceStart (mvm run): state Running. 0 / -EBUSY. */
 int vmm_attach_vm(struct vmm *vmm, struct vm *vm);
 /*

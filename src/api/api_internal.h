@@ -68,8 +68,17 @@ struct vmm {
 	struct metrics *metrics;
 	char *metrics_path;
 
-	int start_fd;	 /* eventfd: InstanceStart handed a VM to the main thread */
-	bool exit_asked; /* Stop before InstanceStart */
+	int start_fd; /* eventfd: InstanceStart handed a VM to the main thread */
+	/*
+	 * The hand-over to the main thread, under run_lock (not lock: the API
+	 * thread waits under lock until the main thread has the vCPUs running,
+	 * so that a PATCH /vm right after InstanceStart finds them).
+	 */
+	pthread_mutex_t run_lock;
+	pthread_cond_t run_cond;
+	struct vm *handoff; /* the VM InstanceStart built */
+	bool exit_asked;    /* Stop before InstanceStart */
+	int run_state;	    /* 0: not yet, 1: vCPUs started, -1: ended or never will */
 	struct vmm_hooks hooks;
 };
 
@@ -157,8 +166,13 @@ void h_stats(struct vmm *vmm, const char *param, json_t *body, struct api_respon
 void h_prometheus(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_devices(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 
-/* Boots the pending configuration (InstanceStart). Under vmm->lock. */
-void vmm_instance_start(struct vmm *vmm, struct api_response *r);
+/*
+ * Boots the pending configuration (InstanceStart), under vmm->lock. With
+ * wait, answers once the main thread has started the vCPUs (or ended).
+ */
+void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait);
+/* Stop before InstanceStart: the main thread ends the process. */
+void vmm_ask_exit(struct vmm *vmm);
 const char *vmm_state_name(struct vmm *vmm);
 /* A vmm with hooks (the fuzzer's); NULL hooks keep the defaults. */
 struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks);

@@ -143,7 +143,8 @@ int vmm_load_config_file(struct vmm *vmm, const char *path)
 		}
 	}
 	pthread_mutex_lock(&vmm->lock);
-	vmm_instance_start(vmm, &r);
+	/* On the main thread, which runs the VM next: no waiting for it. */
+	vmm_instance_start(vmm, &r, false);
 	pthread_mutex_unlock(&vmm->lock);
 	if (r.status >= 300) {
 		json_t *f = r.body ? json_loads(r.body, 0, NULL) : NULL;

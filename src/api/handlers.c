@@ -578,7 +578,7 @@ void h_actions(struct vmm *vmm, const char *param, json_t *body, struct api_resp
 	a = jc_str(body, "action_type");
 	if (!strcmp(a, "InstanceStart")) {
 		if (preboot(vmm, "InstanceStart", r))
-			vmm_instance_start(vmm, r);
+			vmm_instance_start(vmm, r, true);
 	} else if (!strcmp(a, "SendCtrlAltDel")) {
 		if (!postboot(vmm, "SendCtrlAltDel", r))
 			return;
@@ -607,8 +607,7 @@ void h_actions(struct vmm *vmm, const char *param, json_t *body, struct api_resp
 		if (vmm->vm) {
 			vm_request_stop(vmm->vm, VM_STOP_API, 0);
 		} else {
-			vmm->exit_asked = true;
-			vmm->hooks.exit_request(vmm);
+			vmm_ask_exit(vmm);
 		}
 		api_no_content(r);
 	}

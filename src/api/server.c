@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -42,7 +44,14 @@ struct api_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev; /* the socket file we created: removed only if still ours */
 	ino_t ino;
+	/* Requests begun and not completed: answers are drained before the stop. */
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	unsigned int inflight;
 };
+
+/* At most this long for in-flight answers (a stalled client's) when stopping. */
+#define API_DRAIN_MS 2000
 
 /* One request's upload. */
 struct api_request {
@@ -179,6 +188,9 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const cha
 		if (!req)
 			return MHD_NO;
 		*con_cls = req;
+		pthread_mutex_lock(&srv->lock);
+		srv->inflight++;
+		pthread_mutex_unlock(&srv->lock);
 		/* Refused before reading it: MHD then closes the connection. */
 		if (cl && strtoull(cl, NULL, 10) > MVM_API_BODY_MAX) {
 			req->too_large = true;
@@ -218,12 +230,17 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const cha
 static void api_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			  enum MHD_RequestTerminationCode toe)
 {
+	struct api_server *srv = cls;
 	struct api_request *req = *con_cls;
 
 	if (req) {
 		free(req->buf);
 		free(req);
 		*con_cls = NULL;
+		pthread_mutex_lock(&srv->lock);
+		if (--srv->inflight == 0)
+			pthread_cond_broadcast(&srv->idle);
+		pthread_mutex_unlock(&srv->lock);
 	}
 }
 
@@ -247,6 +264,8 @@ struct api_server *api_server_start(struct vmm *vmm, const char *path,
 	if (!srv)
 		return ERR_PTR(-ENOMEM);
 	srv->vmm = vmm;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->idle, NULL);
 	fd = api_socket_create(srv, path);
 	if (fd < 0) {
 		err = fd;
@@ -270,16 +289,35 @@ struct api_server *api_server_start(struct vmm *vmm, const char *path,
 err_unlink:
 	api_socket_remove(srv);
 err_free:
+	pthread_cond_destroy(&srv->idle);
+	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 	return ERR_PTR(err);
 }
 
 void api_server_stop(struct api_server *srv)
 {
+	struct timespec deadline;
+
 	if (IS_ERR_OR_NULL(srv))
 		return;
-	/* Joins MHD's thread (a request in flight finishes) and closes the socket. */
-	MHD_stop_daemon(srv->mhd);
+	/*
+	 * No new client finds the socket; the answers already being sent (the
+	 * Stop that ends us, an InstanceStart whose guest ended at once) reach
+	 * their clients before MHD_stop_daemon() closes every connection. A
+	 * stalled client is waited for API_DRAIN_MS at most.
+	 */
 	api_socket_remove(srv);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += API_DRAIN_MS / 1000;
+	pthread_mutex_lock(&srv->lock);
+	while (srv->inflight &&
+	       pthread_cond_timedwait(&srv->idle, &srv->lock, &deadline) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&srv->lock);
+	/* Joins MHD's thread and closes the listening socket. */
+	MHD_stop_daemon(srv->mhd);
+	pthread_cond_destroy(&srv->idle);
+	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -72,6 +73,8 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 		return ERR_PTR(err);
 	}
 	pthread_mutex_init(&vmm->lock, NULL);
+	pthread_mutex_init(&vmm->run_lock, NULL);
+	pthread_cond_init(&vmm->run_cond, NULL);
 	if (id)
 		snprintf(vmm->id, sizeof(vmm->id), "%s", id);
 	else
@@ -115,6 +118,8 @@ void vmm_destroy(struct vmm *vmm)
 	free(vmm->log_path);
 	free(vmm->metrics_path);
 	close(vmm->start_fd);
+	pthread_cond_destroy(&vmm->run_cond);
+	pthread_mutex_destroy(&vmm->run_lock);
 	pthread_mutex_destroy(&vmm->lock);
 	free(vmm);
 }
@@ -132,7 +137,24 @@ void vmm_set_console(struct vmm *vmm, int in, int out)
 	pthread_mutex_unlock(&vmm->lock);
 }
 
-void vmm_instance_start(struct vmm *vmm, struct api_response *r)
+static void vmm_set_run_state(struct vmm *vmm, int state)
+{
+	pthread_mutex_lock(&vmm->run_lock);
+	if (vmm->run_state == 0 || state < 0)
+		vmm->run_state = state;
+	pthread_cond_broadcast(&vmm->run_cond);
+	pthread_mutex_unlock(&vmm->run_lock);
+}
+
+void vmm_ask_exit(struct vmm *vmm)
+{
+	pthread_mutex_lock(&vmm->run_lock);
+	vmm->exit_asked = true;
+	pthread_mutex_unlock(&vmm->run_lock);
+	vmm->hooks.exit_request(vmm);
+}
+
+void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 {
 	struct mvm_config cfg;
 	char why[512];
@@ -176,8 +198,53 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r)
 	vmm->state = VMM_RUNNING;
 	if (vmm->metrics)
 		metrics_set_vm(vmm->metrics, vm);
+	pthread_mutex_lock(&vmm->run_lock);
+	vmm->handoff = vm;
+	pthread_mutex_unlock(&vmm->run_lock);
 	vmm_wake_main(vmm);
+	/* As Firecracker's InstanceStart: answered once the vCPUs run. */
+	pthread_mutex_lock(&vmm->run_lock);
+	while (wait && vmm->run_state == 0)
+		pthread_cond_wait(&vmm->run_cond, &vmm->run_lock);
+	pthread_mutex_unlock(&vmm->run_lock);
 	api_no_content(r);
+}
+
+/* A one-shot loop handler: the loop runs, so vm_run() has started every vCPU. */
+struct vmm_started {
+	struct loop_handler h;
+	struct vmm *vmm;
+	struct vm *vm;
+};
+
+static void vmm_started_fn(struct loop_handler *h, uint32_t events)
+{
+	struct vmm_started *s = container_of(h, struct vmm_started, h);
+
+	loop_del(&s->vm->loop, h);
+	vmm_set_run_state(s->vmm, 1);
+}
+
+int vmm_run_vm(struct vmm *vmm, struct vm *vm)
+{
+	struct vmm_started s = { .h = { .fn = vmm_started_fn }, .vmm = vmm, .vm = vm };
+	int err;
+
+	/* Readable from the start: fires on the loop's first round. */
+	s.h.fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s.h.fd >= 0 && loop_add(&vm->loop, &s.h, EPOLLIN)) {
+		close(s.h.fd);
+		s.h.fd = -1;
+	}
+	if (s.h.fd < 0)
+		vmm_set_run_state(vmm, 1); /* cannot tell: answer at once */
+	err = vm_run(vm);
+	if (s.h.fd >= 0) {
+		loop_del(&vm->loop, &s.h);
+		close(s.h.fd);
+	}
+	vmm_set_run_state(vmm, -1);
+	return err;
 }
 
 int vmm_wait_start(struct vmm *vmm, int sigfd, struct vm **vm)
@@ -189,6 +256,7 @@ int vmm_wait_start(struct vmm *vmm, int sigfd, struct vm **vm)
 
 	*vm = NULL;
 	for (;;) {
+		bool exit_asked;
 		uint64_t v;
 
 		if (poll(p, sigfd >= 0 ? 2 : 1, -1) < 0) {
@@ -205,10 +273,11 @@ int vmm_wait_start(struct vmm *vmm, int sigfd, struct vm **vm)
 		if (p[0].revents & POLLIN) {
 			if (read(vmm->start_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				return -errno;
-			pthread_mutex_lock(&vmm->lock);
-			*vm = vmm->vm;
-			pthread_mutex_unlock(&vmm->lock);
-			if (*vm || vmm->exit_asked)
+			pthread_mutex_lock(&vmm->run_lock);
+			*vm = vmm->handoff;
+			exit_asked = vmm->exit_asked;
+			pthread_mutex_unlock(&vmm->run_lock);
+			if (*vm || exit_asked)
 				return 0;
 		}
 	}
@@ -241,6 +310,8 @@ struct vm *vmm_detach_vm(struct vmm *vmm)
 {
 	struct vm *vm;
 
+	/* An InstanceStart waiting for the vCPUs must not wait for ever. */
+	vmm_set_run_state(vmm, -1);
 	pthread_mutex_lock(&vmm->lock);
 	vm = vmm->vm;
 	if (vmm->metrics)

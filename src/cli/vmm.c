@@ -60,7 +60,7 @@ static void vmm_signal(struct loop_handler *h, uint32_t events)
 }
 
 /* Runs the VM InstanceStart built, on this thread. The exit status. */
-static int vmm_run_vm(struct vm *vm, int sigfd, int console_in)
+static int run_vm(struct vmm *vmm, struct vm *vm, int sigfd, int console_in)
 {
 	struct vmm_signals vs = { .h = { .fd = sigfd, .fn = vmm_signal }, .vm = vm };
 	int err;
@@ -69,7 +69,7 @@ static int vmm_run_vm(struct vm *vm, int sigfd, int console_in)
 		return MVM_EXIT_FAILURE;
 	if (console_in >= 0)
 		term_raw(console_in);
-	err = vm_run(vm);
+	err = vmm_run_vm(vmm, vm);
 	term_restore();
 	loop_del(&vm->loop, &vs.h);
 	if (err)
@@ -209,7 +209,7 @@ int cmd_vmm(int argc, char **argv)
 	} else if (!vm) {
 		status = 0; /* Stop before InstanceStart */
 	} else {
-		status = vmm_run_vm(vm, sigfd, console_in);
+		status = run_vm(vmm, vm, sigfd, console_in);
 	}
 	/* Also takes a VM an InstanceStart built while a signal was ending us. */
 	vm = vmm_detach_vm(vmm);
