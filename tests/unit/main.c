@@ -32,5 +32,6 @@ int main(void)
 	failed += run_vcpu_tests();
 	failed += run_vm_tests();
 	failed += run_control_tests();
+	failed += run_api_tests();
 	return failed ? 1 : 0;
 }
