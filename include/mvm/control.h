@@ -25,7 +25,8 @@
  *   PUT  /actions {"action_type": "Stop"}    mvm extension, used by `mvm stop`:
  *                             vm_request_stop(vm, VM_STOP_API, 0) then 204 at once
  *                             (works from Paused too); before InstanceStart the
- *                             VMM process itself exits (answer 204 first).
+ *                             VMM process itself exits (answer 204 first). The
+ *                             VMM exits 0 after an API stop.
  *   PUT  /actions {"action_type": "SendCtrlAltDel"} -> vm_send_ctrl_alt_del(vm)
  *   PUT  /actions {"action_type": "FlushMetrics"}   -> metrics_flush()
  *   PUT  /logger {"log_path", "level", "show_level", "show_log_origin"}
@@ -105,9 +106,18 @@ int metrics_write_line(int fd, struct vm *vm);
 /* ---- runtime registry (src/api/runtime.c) ---- */
 
 /*
- * One entry per VMM: <rundir>/<id>.json = {"id", "pid", "socket"}, where
- * rundir is $XDG_RUNTIME_DIR/mvm if XDG_RUNTIME_DIR is set, else /run/mvm
- * (created 0700). Entries whose pid is dead are stale: ls ignores and removes them.
+ * One entry per VMM: <rundir>/<id>.json = {"id", "pid", "start_time", "socket"},
+ * where rundir is $XDG_RUNTIME_DIR/mvm if XDG_RUNTIME_DIR is set, else /run/mvm
+ * (created 0700). Entries whose pid is dead (or reused: start_time differs)
+ * are stale: ls ignores and removes them.
+ *
+ * Who registers: `mvm --api-sock` when the VMM starts, before any VM exists
+ * (src/cli/vmm.c); `mvm run` before vm_boot(), with the id it then gives the
+ * VM as its name, so the identity is reserved before anything costly is
+ * built (DESIGN.md §1.1). Not vm_create() itself: libmvm creates no files
+ * outside mvm/sys.h, and the unit and fault tests build VMs that nobody
+ * should list. Both unregister on every exit path (guest end, Stop,
+ * SIGINT/SIGTERM, failed boot).
  */
 #define MVM_RUNTIME_ID_SIZE 64
 

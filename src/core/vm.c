@@ -22,7 +22,12 @@
 #include "mvm/vm.h"
 #include "pause.h"
 
-/* ---- identity: VM names are unique within the process ---- */
+/*
+ * ---- identity: VM names are unique within the process ----
+ * Host-wide, the id (and the API socket path) is reserved in the runtime
+ * directory by the front end before it calls vm_boot() (src/api/runtime.c,
+ * see mvm/control.h): libmvm itself creates no files.
+ */
 
 struct vm_identity {
 	struct list_head node;
