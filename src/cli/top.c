@@ -257,9 +257,19 @@ static void top_pass(struct top *top, bool print)
 		if (!t->seen)
 			continue;
 		if (api_get_json(t->e.sock, "/stats", &st, err, sizeof(err))) {
-			if (print)
-				printf("VM %s  pid %d  (no stats: %s)\n\n", t->e.id, (int)t->e.pid,
-				       err);
+			json_t *info = NULL;
+			const char *state = NULL;
+			char err2[64];
+
+			/* No VM yet (Not started), or it just ended: say which. */
+			if (!api_get_json(t->e.sock, "/", &info, err2, sizeof(err2)))
+				state = json_string_value(json_object_get(info, "state"));
+			if (print) {
+				printf("VM %s  pid %d  %s\n\n", t->e.id, (int)t->e.pid,
+				       state ? state : err);
+				shown++;
+			}
+			json_decref(info);
 			continue;
 		}
 		now = now_s();
@@ -277,7 +287,7 @@ static void top_pass(struct top *top, bool print)
 		t->prev_t = now;
 	}
 	if (print && !shown)
-		printf("no running VMs\n");
+		printf("no VMs (mvm ls lists them)\n");
 	fflush(stdout);
 }
 
