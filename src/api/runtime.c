@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,13 +145,24 @@ static int entry_read(const char *path, struct runtime_entry *e, bool *alive)
 
 int runtime_register(const char *id, const char *sock_path)
 {
-	char path[512], tmp[512];
+	char path[512], tmp[512], abs_sock[sizeof(((struct runtime_entry *)0)->sock)];
 	struct runtime_entry old;
 	bool alive = false;
 	json_t *j;
 	int err, tries;
 
-	if (!sock_path || strlen(sock_path) >= sizeof(old.sock))
+	if (!sock_path)
+		return -EINVAL;
+	/* Clients run from anywhere: a relative socket path is made absolute. */
+	if (sock_path[0] && sock_path[0] != '/') {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) || snprintf(abs_sock, sizeof(abs_sock), "%s/%s", cwd,
+							  sock_path) >= (int)sizeof(abs_sock))
+			return -ENAMETOOLONG;
+		sock_path = abs_sock;
+	}
+	if (strlen(sock_path) >= sizeof(old.sock))
 		return -ENAMETOOLONG;
 	err = entry_path(id, ".json", path, sizeof(path));
 	if (err)

@@ -363,6 +363,12 @@ static void test_runtime(void **state)
 	assert_string_equal(e.sock, sock);
 	runtime_unregister("vm1");
 	runtime_unregister("vm1"); /* twice is fine */
+	/* A relative socket path is stored absolute: clients run from anywhere. */
+	assert_int_equal(runtime_register("rel", "x/rel.sock"), 0);
+	assert_int_equal(runtime_lookup("rel", &e), 0);
+	assert_true(e.sock[0] == '/');
+	assert_non_null(strstr(e.sock, "/x/rel.sock"));
+	runtime_unregister("rel");
 	assert_int_equal(runtime_list(NULL, NULL), 0);
 }
 
