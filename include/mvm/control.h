@@ -94,6 +94,8 @@ struct metrics;
 
 /* Opens path (O_WRONLY|O_APPEND|O_CREAT; a FIFO must have a reader) and starts the 60 s timer. */
 struct metrics *metrics_open(const char *path); /* or ERR_PTR(-errno) */
+/* The same with another period than 60 s (tests); period_ms > 0. */
+struct metrics *metrics_open_period(const char *path, unsigned int period_ms);
 /* The VM to report on, NULL before InstanceStart and before vm_destroy(). Any thread. */
 void metrics_set_vm(struct metrics *m, struct vm *vm);
 /* Writes one line now. 0 or -errno. */

@@ -14,9 +14,9 @@
  * Gauges ("vmm") are not deltas. Before InstanceStart a line has the
  * timestamp and "vmm" only.
  *
- * The 60 s timer is a thread sleeping on a condition variable with a
- * deadline (no polling); metrics_close() wakes it and joins it. Runtime
- * code (PUT /metrics happens on a running VMM), so it uses libc directly.
+ * The 60 s timer (metrics_open_period() for another period) is a thread sleeping on a condition
+ * variable with a deadline (no polling); metrics_close() wakes it and joins it. Runtime code (PUT
+ * /metrics happens on a running VMM), so it uses libc directly.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,13 +34,14 @@
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
-#define METRICS_PERIOD_S 60
+#define METRICS_PERIOD_MS 60000
 
 struct metrics {
 	int fd;
 	pthread_mutex_t lock; /* vm, prev, stop; one writer at a time */
 	pthread_cond_t cond;  /* CLOCK_MONOTONIC */
 	pthread_t thread;
+	unsigned int period_ms;
 	bool stop;
 	struct vm *vm;
 	json_t *prev; /* the last cumulative values, for deltas */
@@ -261,7 +262,12 @@ static void *metrics_thread(void *arg)
 	pthread_mutex_lock(&m->lock);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	while (!m->stop) {
-		deadline.tv_sec += METRICS_PERIOD_S;
+		deadline.tv_sec += m->period_ms / 1000;
+		deadline.tv_nsec += (long)(m->period_ms % 1000) * 1000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
 		while (!m->stop &&
 		       pthread_cond_timedwait(&m->cond, &m->lock, &deadline) != ETIMEDOUT)
 			;
@@ -274,14 +280,22 @@ static void *metrics_thread(void *arg)
 
 struct metrics *metrics_open(const char *path)
 {
+	return metrics_open_period(path, METRICS_PERIOD_MS);
+}
+
+struct metrics *metrics_open_period(const char *path, unsigned int period_ms)
+{
 	pthread_condattr_t ca;
 	struct metrics *m;
 	sigset_t all, old;
 	int err;
 
+	if (!period_ms)
+		return ERR_PTR(-EINVAL);
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return ERR_PTR(-ENOMEM);
+	m->period_ms = period_ms;
 	/* O_NONBLOCK: a FIFO with no reader fails (ENXIO) instead of hanging the API. */
 	m->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (m->fd < 0) {

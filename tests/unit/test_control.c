@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <jansson.h>
 #include <regex.h>
 #include <signal.h>
@@ -270,6 +271,53 @@ static void test_metrics(void **state)
 	vm_destroy(vm);
 }
 
+static void test_metrics_periodic(void **state)
+{
+	char dir[] = "/tmp/mvm-unit-XXXXXX", path[64], buf[4096];
+	struct pollfd pfd;
+	struct metrics *m;
+	size_t got = 0;
+	int lines = 0;
+	json_t *j;
+	char *nl;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	/* A FIFO with a reader: the timer writes to it on its own, no flush asked. */
+	pfd.fd = open(path, O_RDONLY | O_NONBLOCK);
+	pfd.events = POLLIN;
+	assert_true(pfd.fd >= 0);
+	m = metrics_open_period(path, 20);
+	assert_false(IS_ERR(m));
+	/* Waits for two lines (bounded: 20 s), asserts nothing about the time taken. */
+	while (lines < 2 && poll(&pfd, 1, 20000) == 1) {
+		ssize_t n = read(pfd.fd, buf + got, sizeof(buf) - 1 - got);
+
+		if (n <= 0)
+			continue;
+		got += (size_t)n;
+		buf[got] = '\0';
+		while ((nl = strchr(buf, '\n'))) {
+			*nl = '\0';
+			j = json_loads(buf, 0, NULL);
+			assert_non_null(j);
+			assert_true(jint(j, "utc_timestamp_ms") > 0);
+			json_decref(j);
+			lines++;
+			got -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, got + 1);
+		}
+	}
+	assert_true(lines >= 2);
+	metrics_close(m);
+	close(pfd.fd);
+	unlink(path);
+	rmdir(dir);
+	assert_true(IS_ERR(metrics_open_period(path, 0)));
+}
+
 static char rt_dir[] = "/tmp/mvm-rt-XXXXXX";
 
 static int rt_setup(void **state)
@@ -483,6 +531,7 @@ int run_control_tests(void)
 		cmocka_unit_test(test_devices_json),
 		cmocka_unit_test(test_prometheus),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_metrics_periodic),
 		cmocka_unit_test_setup_teardown(test_runtime, rt_setup, rt_teardown),
 		cmocka_unit_test(test_log_format),
 		cmocka_unit_test(test_pause_not_running),
