@@ -173,6 +173,14 @@ rc=$?
 check "SIGTERM: mvm run exits 143" test "$rc" = 143
 check "SIGTERM: socket and runtime entry removed" test ! -e "$RT/m2.sock" -a ! -e "$RT/m2.json"
 
+"$MVM" run --kernel "$GUESTS/busy.elf" --name hidden --no-api >"$TMP/m3.out" 2>&1 </dev/null &
+m3=$!
+pids+=("$m3")
+wait_for 20 grep -q spinning "$TMP/m3.out"
+check "mvm run --no-api: no runtime entry, no socket" test ! -e "$RT/hidden.json" -a ! -e "$RT/hidden.sock"
+kill -TERM "$m3"
+wait "$m3"
+
 sh -c 'exit 0' &
 dead=$!
 wait "$dead"
