@@ -55,6 +55,7 @@ static int stats_node_json(const struct stats_node *n, json_t *obj)
 		return -ENOMEM;
 	}
 	err = stats_node_visit(n, node_json_one, &nj);
+	/* '|', not '||': both calls must run, each takes its reference even on failure. */
 	if (json_object_set_new(obj, "kvm", nj.kvm) | json_object_set_new(obj, "mvm", nj.mvm))
 		return -ENOMEM;
 	/* KVM stats unreadable (-EIO) still give the mvm counters. */

@@ -109,13 +109,13 @@ static const char *one_id(int argc, char **argv, bool *json)
 		else if (!id && argv[i][0] != '-')
 			id = argv[i];
 		else
-			id = NULL, i = argc + 1;
+			goto usage; /* an unknown option, or a second ID */
 	}
-	if (!id || i > argc) {
-		fprintf(stderr, "usage: mvm %s [--json] ID\n", argv[0]);
-		return NULL;
-	}
-	return id;
+	if (id)
+		return id;
+usage:
+	fprintf(stderr, "usage: mvm %s [--json] ID\n", argv[0]);
+	return NULL;
 }
 
 static void print_values(const char *src, json_t *obj)
@@ -312,12 +312,10 @@ int cmd_stop(int argc, char **argv)
 		else if (!id && argv[i][0] != '-')
 			id = argv[i];
 		else
-			id = NULL, i = argc;
+			goto usage;
 	}
-	if (!id) {
-		fprintf(stderr, "usage: mvm stop [--no-wait] ID\n");
-		return MVM_EXIT_USAGE;
-	}
+	if (!id)
+		goto usage;
 	if (vmm_find(id, &e))
 		return MVM_EXIT_FAILURE;
 	/* PUT /actions {"action_type": "Stop"}: mvm's extension (mvm/control.h). */
@@ -329,4 +327,8 @@ int cmd_stop(int argc, char **argv)
 		return MVM_EXIT_FAILURE;
 	}
 	return 0;
+
+usage:
+	fprintf(stderr, "usage: mvm stop [--no-wait] ID\n");
+	return MVM_EXIT_USAGE;
 }
