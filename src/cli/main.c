@@ -15,10 +15,12 @@ static void usage(FILE *f)
 		"       mvm --api-sock PATH [--config-file FILE] [--id ID]\n"
 		"                                          a VMM driven by Firecracker's API\n"
 		"                                          (options: mvm --api-sock x --help)\n"
-		"       mvm ls [--json]                   the VMs of this host: id, pid, state, vCPUs, memory\n"
+		"       mvm ls [--json]                   the VMs of this host: id, pid, state, "
+		"vCPUs, memory\n"
 		"       mvm stat [--json] ID              one stats snapshot (VM, vCPUs, devices)\n"
 		"       mvm top [--once|-n N] [ID...]     live exits/s by reason, per VM and vCPU\n"
-		"       mvm devices [--json] ID           the VM's devices, bus addresses, binding\n"
+		"       mvm devices [--json] ID           the VM's devices, bus addresses, "
+		"binding\n"
 		"       mvm pause|resume ID               pause or resume the VM's vCPUs\n"
 		"       mvm stop [--no-wait] ID           stop the VM (its VMM exits)\n"
 		"       mvm --version\n"
@@ -30,8 +32,8 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } manage_cmds[] = {
-	{ "ls", cmd_ls },	    { "stat", cmd_stat },     { "top", cmd_top },
-	{ "devices", cmd_devices }, { "pause", cmd_pause },   { "resume", cmd_resume },
+	{ "ls", cmd_ls },	    { "stat", cmd_stat },   { "top", cmd_top },
+	{ "devices", cmd_devices }, { "pause", cmd_pause }, { "resume", cmd_resume },
 	{ "stop", cmd_stop },
 };
 
