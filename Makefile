@@ -91,9 +91,9 @@ $(UNIT): $(UNIT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $^ $(LDFLAGS) -lcmocka -ljansson -o $@
 
-$(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(LIBMVM)
+$(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(LIBMVM_API) $(LIBMVM)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) -lcmocka -o $@
+	$(CC) $^ $(LDFLAGS) -lcmocka $(API_LIBS) -lm -o $@
 
 $(BUILD)/bench/api-bench: bench/api-bench.c
 	@mkdir -p $(dir $@)

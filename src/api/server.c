@@ -34,6 +34,7 @@
 #include "api_internal.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/sys.h"
 
 #define API_TIMEOUT_DEFAULT   10
 #define API_MAX_CONNS_DEFAULT 256
@@ -88,7 +89,7 @@ static int api_socket_create(struct api_server *srv, const char *path)
 		return -ENAMETOOLONG;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = mvm_socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		err = -errno;
 		pr_err("API socket: %s", strerror(-err));
@@ -257,10 +258,11 @@ struct api_server *api_server_start(struct vmm *vmm, const char *path,
 {
 	unsigned int timeout = opts && opts->timeout_s ? opts->timeout_s : API_TIMEOUT_DEFAULT;
 	unsigned int conns = opts && opts->max_conns ? opts->max_conns : API_MAX_CONNS_DEFAULT;
+	FAULT_SITE(mhd_site, "MHD_start_daemon");
 	struct api_server *srv;
 	int fd, err;
 
-	srv = calloc(1, sizeof(*srv));
+	srv = mvm_zalloc(sizeof(*srv));
 	if (!srv)
 		return ERR_PTR(-ENOMEM);
 	srv->vmm = vmm;
@@ -271,11 +273,16 @@ struct api_server *api_server_start(struct vmm *vmm, const char *path,
 		err = fd;
 		goto err_free;
 	}
-	srv->mhd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-		api_access, srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
-		timeout, MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_NOTIFY_COMPLETED,
-		api_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, srv, MHD_OPTION_END);
+	/* MHD's own failures (its thread, its epoll fd) are one fault site here. */
+	if (fault_should_fail(&mhd_site))
+		srv->mhd = NULL;
+	else
+		srv->mhd = MHD_start_daemon(
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
+			NULL, NULL, api_access, srv, MHD_OPTION_LISTEN_SOCKET, fd,
+			MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_LIMIT, conns,
+			MHD_OPTION_NOTIFY_COMPLETED, api_completed, srv, MHD_OPTION_EXTERNAL_LOGGER,
+			api_mhd_log, srv, MHD_OPTION_END);
 	if (!srv->mhd) {
 		err = -EIO;
 		pr_err("API socket '%s': libmicrohttpd did not start", path);

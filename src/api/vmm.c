@@ -22,6 +22,7 @@
 #include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/sys.h"
 
 static void vmm_wake_main(struct vmm *vmm)
 {
@@ -61,10 +62,10 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 		       id, MVM_VM_NAME_SIZE - 1);
 		return ERR_PTR(-EINVAL);
 	}
-	vmm = calloc(1, sizeof(*vmm));
+	vmm = mvm_zalloc(sizeof(*vmm));
 	if (!vmm)
 		return ERR_PTR(-ENOMEM);
-	vmm->start_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vmm->start_fd = mvm_eventfd(0, EFD_NONBLOCK);
 	if (vmm->start_fd < 0) {
 		int err = -errno;
 
@@ -230,19 +231,25 @@ int vmm_run_vm(struct vmm *vmm, struct vm *vm)
 	struct vmm_started s = { .h = { .fn = vmm_started_fn }, .vmm = vmm, .vm = vm };
 	int err;
 
-	/* Readable from the start: fires on the loop's first round. */
-	s.h.fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s.h.fd >= 0 && loop_add(&vm->loop, &s.h, EPOLLIN)) {
-		close(s.h.fd);
-		s.h.fd = -1;
+	/*
+	 * Readable from the start: fires on the loop's first round. Without it
+	 * InstanceStart could not tell when to answer: the VM does not run
+	 * (as when vm_run() cannot start it), and the waiting request is released.
+	 */
+	s.h.fd = mvm_eventfd(1, EFD_NONBLOCK);
+	if (s.h.fd < 0) {
+		err = -errno;
+		pr_err("eventfd: %s", strerror(-err));
+		goto out;
 	}
-	if (s.h.fd < 0)
-		vmm_set_run_state(vmm, 1); /* cannot tell: answer at once */
+	err = loop_add(&vm->loop, &s.h, EPOLLIN);
+	if (err)
+		goto out_close;
 	err = vm_run(vm);
-	if (s.h.fd >= 0) {
-		loop_del(&vm->loop, &s.h);
-		close(s.h.fd);
-	}
+	loop_del(&vm->loop, &s.h);
+out_close:
+	close(s.h.fd);
+out:
 	vmm_set_run_state(vmm, -1);
 	return err;
 }
