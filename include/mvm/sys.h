@@ -58,9 +58,6 @@ ssize_t __mvm_pread_full(struct fault_site *s, int fd, void *buf, size_t len, of
 	__MVM_FAULTABLE("memfd_create", __mvm_memfd_create(&__fs, (name), (flags)))
 #define mvm_ftruncate(fd, len) __MVM_FAULTABLE("ftruncate", __mvm_ftruncate(&__fs, (fd), (len)))
 #define mvm_eventfd(v, flags)  __MVM_FAULTABLE("eventfd", __mvm_eventfd(&__fs, (v), (flags)))
-/* A socket; SOCK_CLOEXEC is added. */
-#define mvm_socket(domain, type, proto) \
-	__MVM_FAULTABLE("socket", __mvm_socket(&__fs, (domain), (type), (proto)))
 #define mvm_epoll_create()     __MVM_FAULTABLE("epoll_create", __mvm_epoll_create(&__fs))
 #define mvm_epoll_add(epfd, fd, ev, data) \
 	__MVM_FAULTABLE("epoll_ctl ADD", __mvm_epoll_add(&__fs, (epfd), (fd), (ev), (data)))
@@ -72,5 +69,9 @@ ssize_t __mvm_pread_full(struct fault_site *s, int fd, void *buf, size_t len, of
 /* Reads exactly len bytes or fails (-1, errno; EIO on a short file). */
 #define mvm_pread_full(fd, buf, len, off) \
 	__MVM_FAULTABLE("pread", __mvm_pread_full(&__fs, (fd), (buf), (len), (off)))
+
+/* A socket; SOCK_CLOEXEC is added. */
+#define mvm_socket(domain, type, proto) \
+	__MVM_FAULTABLE("socket", __mvm_socket(&__fs, (domain), (type), (proto)))
 
 #endif
