@@ -279,10 +279,10 @@ struct api_server *api_server_start(struct vmm *vmm, const char *path,
 	else
 		srv->mhd = MHD_start_daemon(
 			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
-			NULL, NULL, api_access, srv, MHD_OPTION_LISTEN_SOCKET, fd,
-			MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_LIMIT, conns,
-			MHD_OPTION_NOTIFY_COMPLETED, api_completed, srv, MHD_OPTION_EXTERNAL_LOGGER,
-			api_mhd_log, srv, MHD_OPTION_END);
+			NULL, NULL, api_access, srv, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, srv,
+			MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+			MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_NOTIFY_COMPLETED,
+			api_completed, srv, MHD_OPTION_END);
 	if (!srv->mhd) {
 		err = -EIO;
 		pr_err("API socket '%s': libmicrohttpd did not start", path);

@@ -104,6 +104,32 @@ def main():
         concurrent(vmm)
         t.ok(serving(vmm), "still serving after 64 concurrent clients")
 
+        # More connections than the server takes (256): the rest are turned
+        # away, nothing breaks, and it serves again once they are gone.
+        burst = []
+
+        def too_long(sig, frame):
+            raise TimeoutError("connect blocked for 30 s")
+
+        old_handler = signal.signal(signal.SIGALRM, too_long)
+        signal.alarm(30)
+        try:
+            for _ in range(300):
+                # A blocking connect waits while the listen backlog is full
+                # (Python's timeout mode would fail at once on AF_UNIX).
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.connect(vmm.sock)
+                burst.append(c)
+        except OSError as e:
+            print("# burst stopped: %r" % e)
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old_handler)
+        for s in burst:
+            s.close()
+        t.ok(len(burst) >= 256 and serving(vmm),
+             "a burst of %d idle connections (limit 256): still serving after" % len(burst))
+
         # Half a request, then silence: others are served meanwhile, and the
         # stalled connection is closed by the server's idle timeout.
         half_body = raw(vmm.sock)
