@@ -39,7 +39,10 @@ static const struct vmm_hooks default_hooks = {
 	.exit_request = vmm_wake_main,
 };
 
-/* As Firecracker's --id, plus '_' and '.': it names files and shows in JSON. */
+/*
+ * The rules of VM names and runtime entries (no '/', no leading '.'), and
+ * printable ASCII: the id names files and is a JSON string in answers.
+ */
 static bool id_valid(const char *id)
 {
 	size_t i, n = strlen(id);
@@ -47,7 +50,7 @@ static bool id_valid(const char *id)
 	if (n == 0 || n >= MVM_VM_NAME_SIZE || id[0] == '.')
 		return false;
 	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)id[i]) && !strchr("-_.", id[i]))
+		if (!isprint((unsigned char)id[i]) || id[i] == '/')
 			return false;
 	return true;
 }
@@ -57,8 +60,8 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 	struct vmm *vmm;
 
 	if (id && !id_valid(id)) {
-		pr_err("instance id '%s' is not valid: 1-%d characters of A-Z a-z 0-9 - _ . (no "
-		       "leading '.')",
+		pr_err("instance id '%s' is not valid: 1-%d printable ASCII characters, no '/', "
+		       "not starting with '.'",
 		       id, MVM_VM_NAME_SIZE - 1);
 		return ERR_PTR(-EINVAL);
 	}
