@@ -185,5 +185,17 @@ pid=
 check "SIGTERM before InstanceStart: exit 143, socket and entry removed" \
 	test "$rc" = 143 -a ! -e "$SOCK" -a ! -e "$XDG_RUNTIME_DIR/mvm/bad.json"
 
+# --- 5. Stop before InstanceStart ends the VMM cleanly ---
+"$MVM" --api-sock "$SOCK" --id early >"$TMP/out" 2>"$TMP/err" </dev/null &
+pid=$!
+wait_sock
+api PUT /actions '{"action_type": "Stop"}'
+check "Stop before InstanceStart -> 204" test "$code" = 204
+wait "$pid"
+rc=$?
+pid=
+check "Stop before InstanceStart: exit 0, socket and entry removed" \
+	test "$rc" = 0 -a ! -e "$SOCK" -a ! -e "$XDG_RUNTIME_DIR/mvm/early.json"
+
 echo "$pass passed, $fail failed, 0 skipped"
 [ "$fail" -eq 0 ]
