@@ -75,11 +75,12 @@ static int jc_check_string(const json_t *v, const struct jc_field *f, const char
 	return -EINVAL;
 }
 
+/* Recursion follows the field tables (nested objects), not the input's depth. */
 static int jc_check_fields(const json_t *obj, const struct jc_field *fields, const char *prefix,
-			   char *msg, size_t len, int depth);
+			   char *msg, size_t len);
 
 static int jc_check_value(const json_t *v, const struct jc_field *f, const char *path, char *msg,
-			  size_t len, int depth)
+			  size_t len)
 {
 	const char *key;
 	json_t *m;
@@ -105,7 +106,7 @@ static int jc_check_value(const json_t *v, const struct jc_field *f, const char 
 	case JC_OBJECT:
 		if (!json_is_object(v))
 			break;
-		return jc_check_fields(v, f->sub, path, msg, len, depth + 1);
+		return jc_check_fields(v, f->sub, path, msg, len);
 	case JC_STRMAP:
 		if (!json_is_object(v))
 			break;
@@ -134,7 +135,7 @@ static int jc_check_value(const json_t *v, const struct jc_field *f, const char 
 }
 
 static int jc_check_fields(const json_t *obj, const struct jc_field *fields, const char *prefix,
-			   char *msg, size_t len, int depth)
+			   char *msg, size_t len)
 {
 	const struct jc_field *f;
 	const char *key;
@@ -171,7 +172,7 @@ static int jc_check_fields(const json_t *obj, const struct jc_field *fields, con
 			}
 			continue;
 		}
-		if (jc_check_value(v, f, path, msg, len, depth))
+		if (jc_check_value(v, f, path, msg, len))
 			return -EINVAL;
 	}
 	return 0;
@@ -179,7 +180,7 @@ static int jc_check_fields(const json_t *obj, const struct jc_field *fields, con
 
 int jc_check(const json_t *obj, const struct jc_field *fields, char *msg, size_t len)
 {
-	return jc_check_fields(obj, fields, "", msg, len, 0);
+	return jc_check_fields(obj, fields, "", msg, len);
 }
 
 const char *jc_str(const json_t *obj, const char *name)
