@@ -30,18 +30,27 @@ CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
 LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS)
+# The control plane (API server, stats rendering, metrics, runtime registry).
+API_SRCS := $(wildcard src/api/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
+# Debian packages: libjansson-dev, libmicrohttpd-dev, libcurl4-openssl-dev (.ci/packages).
+API_LIBS := -ljansson -lmicrohttpd
+CLI_LIBS := $(API_LIBS) -lcurl -lm
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+API_OBJS := $(API_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 
 LIBMVM := $(BUILD)/libmvm.a
+LIBMVM_API := $(BUILD)/libmvm-api.a
 MVM := $(BUILD)/mvm
 GUEST_DIR := $(BUILD)/guest
 
 # Unit tests: the core and devices against a fake KVM (tests/unit/fake_sys.c)
 # and a fake architecture (tests/unit/fake_arch.c): no /dev/kvm needed.
-UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS)
+UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) \
+		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c runtime.c logger.c) \
+		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD)/unit-obj/%.o)
 UNIT := $(BUILD)/tests/unit-tests
@@ -50,8 +59,8 @@ FAULT := $(BUILD)/tests/fault-test
 LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
-.PHONY: all demo check check-unit check-loader check-integration check-fault check-linux bench \
-	bench-linux format guests clean
+.PHONY: all demo check check-unit check-loader check-integration check-fault check-api check-linux \
+	fuzz-api bench bench-linux format guests clean
 
 all: $(MVM) $(LIBMVM) guests
 
@@ -72,23 +81,31 @@ $(LIBMVM): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(MVM): $(CLI_OBJS) $(LIBMVM)
-	$(CC) $(CLI_OBJS) $(LIBMVM) $(LDFLAGS) -o $@
+$(LIBMVM_API): $(API_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(MVM): $(CLI_OBJS) $(LIBMVM_API) $(LIBMVM)
+	$(CC) $(CLI_OBJS) $(LIBMVM_API) $(LIBMVM) $(LDFLAGS) $(CLI_LIBS) -o $@
 
 guests:
 	$(Q)$(MAKE) -s -C guest O=$(abspath $(GUEST_DIR))
 
 $(UNIT): $(UNIT_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) -lcmocka -o $@
+	$(CC) $^ $(LDFLAGS) -lcmocka -ljansson -o $@
 
 $(LOADER): $(BUILD)/obj/tests/loader/loader_test.o $(LIBMVM)
 	@mkdir -p $(dir $@)
 	$(CC) $^ $(LDFLAGS) -lcmocka -o $@
 
-$(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(LIBMVM)
+$(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(LIBMVM_API) $(LIBMVM)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) -lcmocka -o $@
+	$(CC) $^ $(LDFLAGS) -lcmocka $(API_LIBS) -lm -o $@
+
+$(BUILD)/bench/api-bench: bench/api-bench.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror $< -lcurl -o $@
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
@@ -97,7 +114,7 @@ $(BUILD)/bench/%: bench/%.c
 demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
-check: check-unit check-loader check-integration check-fault
+check: check-unit check-loader check-integration check-fault check-api
 
 check-unit: $(UNIT)
 	$(UNIT)
@@ -108,6 +125,7 @@ check-loader: $(LOADER) guests
 
 check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/run.sh
+	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/manage.sh
 
 check-fault: $(FAULT) guests
 	tests/fault/raw-calls.sh
@@ -116,9 +134,27 @@ check-fault: $(FAULT) guests
 check-linux: $(MVM)
 	MVM=$(abspath $(MVM)) tests/linux/run.sh
 
-bench: all $(BENCH_BINS)
+# The API: conformance to Firecracker's spec, a curl-driven boot, robustness.
+check-api: all
+	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/api/run.sh
+
+# libFuzzer over the API router and JSON validation (clang), FUZZ_TIME seconds.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 30
+FUZZ_API := $(BUILD)/fuzz/api_router
+$(FUZZ_API): fuzz/api_router.c $(LIB_SRCS) $(API_SRCS) $(wildcard include/mvm/*.h src/api/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -pthread -fsanitize=fuzzer,address,undefined \
+		$(INCLUDES) -Isrc/api fuzz/api_router.c $(LIB_SRCS) $(API_SRCS) $(API_LIBS) -lm -o $@
+
+fuzz-api: $(FUZZ_API)
+	@mkdir -p $(BUILD)/fuzz/corpus-api
+	$(FUZZ_API) -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 $(BUILD)/fuzz/corpus-api fuzz/corpus/api
+
+bench: all $(BENCH_BINS) $(BUILD)/bench/api-bench
 	$(BUILD)/bench/srcu-order -n 10
 	$(BUILD)/bench/boot-bench $(abspath $(MVM)) $(BUILD)/bench/kvm-floor $(abspath $(GUEST_DIR))/hello.elf
+	$(BUILD)/bench/api-bench $(abspath $(MVM)) $(abspath $(BUILD)/bench/kvm-floor) $(abspath $(GUEST_DIR))/hello.elf
 
 # Linux to userspace, mvm against qemu -M microvm (needs make check-linux's kernels).
 bench-linux: $(MVM)

@@ -16,6 +16,8 @@ int platform_device_claim_io(struct mvm_device *dev, const void *args);
 /* Each creates, initialises and registers one device: the device or ERR_PTR. */
 struct mvm_device *serial8250_create(struct vm *vm, const struct platform_device_desc *d);
 struct mvm_device *i8042_create(struct vm *vm, const struct platform_device_desc *d);
+/* Queues Ctrl-Alt-Del for the guest, IRQ 1 if enabled. 0 or -ENOSPC. */
+int i8042_send_ctrl_alt_del(struct mvm_device *dev);
 struct mvm_device *debug_exit_create(struct vm *vm, const struct platform_device_desc *d);
 struct mvm_device *acpi_sleep_create(struct vm *vm, const struct platform_device_desc *d);
 

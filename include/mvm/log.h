@@ -1,7 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Logging: one line per message, "mvm: " prefix, level filter, to stderr. */
+/*
+ * Logging: one line per message, level filter, to stderr or to the file set
+ * by PUT /logger. A line is
+ *   "2026-11-21T07:02:37.123456Z [<vm id>:<thread>] LEVEL message"
+ * (timestamp UTC; the VM id once mvm_log_set_id() named it, "mvm" before;
+ * the level unless show_level is off; the thread name if show_log_origin).
+ */
 #ifndef MVM_LOG_H
 #define MVM_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "mvm/compiler.h"
 
@@ -15,6 +24,35 @@ enum mvm_log_level {
 void mvm_log_set_level(enum mvm_log_level level);
 enum mvm_log_level mvm_log_get_level(void);
 void mvm_log(enum mvm_log_level level, const char *fmt, ...) __printf(2, 3);
+
+/* The VM (VMM) id shown in each line; NULL clears. Copied. */
+void mvm_log_set_id(const char *id);
+/* Sends the lines to fd (owned from now on, closed when replaced); -1: stderr. 0. */
+int mvm_log_set_fd(int fd);
+/*
+ * Sends the lines to path (opened O_WRONLY|O_APPEND|O_CREAT|O_NONBLOCK, a
+ * file or a FIFO, as Firecracker's log_path); NULL goes back to stderr.
+ * 0 or -errno (the previous destination is kept on error). Implemented in
+ * src/api/logger.c: opening files is not libmvm's business (mvm/sys.h).
+ */
+int mvm_log_set_path(const char *path);
+/* Firecracker's show_level / show_log_origin (origin = the thread name). */
+void mvm_log_set_options(bool show_level, bool show_origin);
+/*
+ * Parses a Firecracker logger level ("Error", "Warning", "Info", "Debug",
+ * "Trace", "Off"; case-insensitive; "Trace" = debug). 0 or -EINVAL.
+ * *off is set for "Off" (then nothing is logged).
+ */
+int mvm_log_level_parse(const char *s, enum mvm_log_level *level, bool *off);
+/* Nothing at all is logged (Firecracker level "Off"). */
+void mvm_log_set_off(bool off);
+
+/*
+ * Until called again with NULL, the first error-level message this thread
+ * logs (whatever the level filter) is also copied into buf: the API answers
+ * a failed InstanceStart with the boot's own reason. buf[0] is cleared.
+ */
+void mvm_log_capture(char *buf, size_t len);
 
 #define pr_err(...)   mvm_log(MVM_LOG_ERROR, __VA_ARGS__)
 #define pr_warn(...)  mvm_log(MVM_LOG_WARN, __VA_ARGS__)

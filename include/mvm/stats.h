@@ -68,6 +68,12 @@ typedef void (*stats_visit_fn)(void *opaque, const struct stats_node *node, enum
 /* Reads the current values and calls fn for each. 0 or -errno. */
 int stats_node_visit(const struct stats_node *n, stats_visit_fn fn, void *opaque);
 
+/*
+ * The KVM descriptor behind a STATS_KVM visit (the name pointer the visitor
+ * got), for its type, unit and bucket size; NULL if name is not one of n's.
+ */
+const struct kvm_stats_desc *stats_node_kvm_desc(const struct stats_node *n, const char *name);
+
 /* Prints a node as "id" then "  source.name value" lines. */
 void stats_node_print(const struct stats_node *n, FILE *f);
 

@@ -27,6 +27,7 @@ void *__mvm_mmap(struct fault_site *s, void *addr, size_t len, int prot, int fla
 int __mvm_memfd_create(struct fault_site *s, const char *name, unsigned int flags);
 int __mvm_ftruncate(struct fault_site *s, int fd, off_t len);
 int __mvm_eventfd(struct fault_site *s, unsigned int initval, int flags);
+int __mvm_socket(struct fault_site *s, int domain, int type, int protocol);
 int __mvm_epoll_create(struct fault_site *s);
 int __mvm_epoll_add(struct fault_site *s, int epfd, int fd, unsigned int events, void *data);
 int __mvm_thread_create(struct fault_site *s, pthread_t *t, const pthread_attr_t *attr,
@@ -68,5 +69,9 @@ ssize_t __mvm_pread_full(struct fault_site *s, int fd, void *buf, size_t len, of
 /* Reads exactly len bytes or fails (-1, errno; EIO on a short file). */
 #define mvm_pread_full(fd, buf, len, off) \
 	__MVM_FAULTABLE("pread", __mvm_pread_full(&__fs, (fd), (buf), (len), (off)))
+
+/* A socket; SOCK_CLOEXEC is added. */
+#define mvm_socket(domain, type, proto) \
+	__MVM_FAULTABLE("socket", __mvm_socket(&__fs, (domain), (type), (proto)))
 
 #endif

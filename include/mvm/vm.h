@@ -36,6 +36,7 @@ enum vm_stop_reason {
 	VM_STOP_SHUTDOWN,  /* triple fault: KVM_EXIT_SHUTDOWN */
 	VM_STOP_ERROR,	   /* an exit mvm cannot handle, or a host error */
 	VM_STOP_SIGNAL,	   /* the host asked (SIGINT/SIGTERM) */
+	VM_STOP_API,	   /* a client asked (PUT /actions Stop, mvm stop) */
 };
 
 struct vm {
@@ -57,7 +58,24 @@ struct vm {
 	atomic_uint online_vcpus;   /* published vCPUs: release/acquire */
 	struct vcpu *vcpus[MVM_MAX_VCPUS];
 	uint64_t vcpu_ids[MVM_MAX_VCPU_ID / 64]; /* ids reserved, under lock */
-	bool vcpus_running;
+
+	/*
+	 * Pause (src/core/pause.c): vm_pause() sets `requested` and kicks; each
+	 * vCPU thread parks on `cond` before its next KVM_RUN and counts itself
+	 * in `parked`. vm_request_stop() wakes parked threads so that stop works
+	 * from paused. `vcpus_running` and `active` (vCPU threads in their loop)
+	 * are under pause.lock.
+	 */
+	struct {
+		pthread_mutex_t lock;
+		pthread_cond_t cond;
+		pthread_mutex_t op_lock; /* one vm_pause/vm_resume at a time */
+		atomic_bool requested;
+		bool paused;
+		unsigned int active;
+		unsigned int parked;
+	} pause;
+	bool vcpus_running; /* under pause.lock */
 
 	struct list_head devices; /* registered devices, under lock */
 

@@ -10,6 +10,16 @@
 #define MVM_EXIT_USAGE	 2 /* bad command line */
 
 int cmd_run(int argc, char **argv);
+/* Management commands (manage.c, top.c): argv[0] is the command's name. */
+int cmd_ls(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+/* mvm --api-sock PATH / --config-file FILE: a VMM driven by the API (vmm.c). */
+int cmd_vmm(int argc, char **argv);
 
 /* "128M", "1G", "512K", "4096" (MiB): bytes, or -1 if malformed. */
 int64_t parse_size(const char *s);

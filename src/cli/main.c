@@ -12,19 +12,47 @@ static void usage(FILE *f)
 		"mvm %s - a virtual machine monitor on KVM\n"
 		"\n"
 		"usage: mvm run --kernel FILE [options]   boot a guest (see 'mvm run --help')\n"
+		"       mvm --api-sock PATH [--config-file FILE] [--id ID]\n"
+		"                                          a VMM driven by Firecracker's API\n"
+		"                                          (options: mvm --api-sock x --help)\n"
+		"       mvm ls [--json]                    the VMs of this host: id, pid, state, "
+		"vCPUs, memory\n"
+		"       mvm stat [--json] ID               one stats snapshot (VM, vCPUs, "
+		"devices)\n"
+		"       mvm top [--once|-n N] [ID...]      live exits/s by reason, per VM and "
+		"vCPU\n"
+		"       mvm devices [--json] ID            the VM's devices, bus addresses, "
+		"binding\n"
+		"       mvm pause|resume ID                pause or resume the VM's vCPUs\n"
+		"       mvm stop [--no-wait] ID            stop the VM (its VMM exits)\n"
 		"       mvm --version\n"
 		"       mvm --help\n",
 		MVM_VERSION);
 }
 
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} manage_cmds[] = {
+	{ "ls", cmd_ls },	    { "stat", cmd_stat },   { "top", cmd_top },
+	{ "devices", cmd_devices }, { "pause", cmd_pause }, { "resume", cmd_resume },
+	{ "stop", cmd_stop },
+};
+
 int main(int argc, char **argv)
 {
+	unsigned int i;
+
 	if (argc < 2) {
 		usage(stderr);
 		return MVM_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	/* Management commands (manage.c, top.c): clients of running VMMs. */
+	for (i = 0; i < sizeof(manage_cmds) / sizeof(manage_cmds[0]); i++)
+		if (!strcmp(argv[1], manage_cmds[i].name))
+			return manage_cmds[i].fn(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("mvm %s\n", MVM_VERSION);
 		return 0;
@@ -33,6 +61,12 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	/* Top-level options, as Firecracker's: a VMM driven by the API. */
+	if (!strncmp(argv[1], "--api-sock", 10) || !strncmp(argv[1], "--config-file", 13) ||
+	    !strncmp(argv[1], "--id", 4) || !strcmp(argv[1], "--no-api") ||
+	    !strncmp(argv[1], "--api-timeout", 13) || !strcmp(argv[1], "-v") ||
+	    !strcmp(argv[1], "--verbose"))
+		return cmd_vmm(argc, argv);
 	fprintf(stderr, "mvm: unknown command '%s'; try 'mvm --help'\n", argv[1]);
 	return MVM_EXIT_USAGE;
 }

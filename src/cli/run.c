@@ -12,39 +12,45 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mvm/api.h"
+#include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/vm.h"
 
 static void run_usage(FILE *f)
 {
-	fprintf(f, "usage: mvm run --kernel FILE [options]\n"
-		   "\n"
-		   "Boots FILE (a Linux bzImage, or an ELF file with a Xen PVH entry note such as\n"
-		   "Linux's vmlinux or an mvm test guest) and runs it until the guest ends. mvm\n"
-		   "exits with the guest's status: the value written to I/O port 0xf4, 0 for a\n"
-		   "reset or power-off, 1 if the VM crashed or could not be built, 128+N when\n"
-		   "stopped by signal N. Ctrl-A x on the console stops the VM.\n"
-		   "\n"
-		   "  -k, --kernel FILE    boot image\n"
-		   "  -i, --initrd FILE    initial ramdisk (Linux initramfs)\n"
-		   "  -m, --mem SIZE       guest RAM: 128M (default), 1G, 512K; a plain number is "
-		   "MiB\n"
-		   "  -c, --cpus N         vCPUs (default 1); the boot vCPU runs, the others wait\n"
-		   "                       for the guest to start them (INIT/SIPI)\n"
-		   "  -p, --cmdline STR    kernel command line. A Linux kernel gets mvm's default\n"
-		   "                       \"" ARCH_LINUX_CMDLINE "\"\n"
-		   "                       first and STR after it (a later parameter wins)\n"
-		   "      --no-default-cmdline\n"
-		   "                       give a Linux kernel only --cmdline, no defaults\n"
-		   "      --reboot-restarts\n"
-		   "                       a guest reboot restarts the VM (fresh vCPUs, images\n"
-		   "                       reloaded) instead of ending mvm with status 0\n"
-		   "      --name NAME      VM name (default mvm-<pid>)\n"
-		   "      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
-		   "      --stats          print the VM's stats tree on stderr when it ends\n"
-		   "  -v, --verbose        more log messages (repeat for debug)\n"
-		   "  -h, --help           this help\n");
+	fprintf(f,
+		"usage: mvm run --kernel FILE [options]\n"
+		"\n"
+		"Boots FILE (a Linux bzImage, or an ELF file with a Xen PVH entry note such as\n"
+		"Linux's vmlinux or an mvm test guest) and runs it until the guest ends. mvm\n"
+		"exits with the guest's status: the value written to I/O port 0xf4, 0 for a\n"
+		"reset or power-off, 1 if the VM crashed or could not be built, 128+N when\n"
+		"stopped by signal N. Ctrl-A x on the console stops the VM.\n"
+		"\n"
+		"  -k, --kernel FILE    boot image\n"
+		"  -i, --initrd FILE    initial ramdisk (Linux initramfs)\n"
+		"  -m, --mem SIZE       guest RAM: 128M (default), 1G, 512K; a plain number is "
+		"MiB\n"
+		"  -c, --cpus N         vCPUs (default 1); the boot vCPU runs, the others wait\n"
+		"                       for the guest to start them (INIT/SIPI)\n"
+		"  -p, --cmdline STR    kernel command line. A Linux kernel gets mvm's default\n"
+		"                       \"" ARCH_LINUX_CMDLINE "\"\n"
+		"                       first and STR after it (a later parameter wins)\n"
+		"      --no-default-cmdline\n"
+		"                       give a Linux kernel only --cmdline, no defaults\n"
+		"      --reboot-restarts\n"
+		"                       a guest reboot restarts the VM (fresh vCPUs, images\n"
+		"                       reloaded) instead of ending mvm with status 0\n"
+		"      --name NAME      VM name (default mvm-<pid>): its id for 'mvm ls/stat/...'\n"
+		"      --api-sock PATH  serve the API there (default <runtime dir>/NAME.sock)\n"
+		"      --no-api         no API socket and no runtime entry (invisible to 'mvm "
+		"ls')\n"
+		"      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
+		"      --stats          print the VM's stats tree on stderr when it ends\n"
+		"  -v, --verbose        more log messages (repeat for debug)\n"
+		"  -h, --help           this help\n");
 }
 
 int64_t parse_size(const char *s)
@@ -162,9 +168,122 @@ static int run_vm(struct vm *vm, bool stats, int console_in)
 	return status;
 }
 
+/*
+ * mvm run serves the same API as `mvm --api-sock` for the VM it built, and
+ * registers in the runtime directory, so that mvm ls/stat/top/devices/
+ * pause/resume/stop work on it.
+ */
+struct run_control {
+	char id[MVM_RUNTIME_ID_SIZE];
+	char sock[108];
+	bool registered;
+	struct vmm *vmm;
+	struct api_server *srv;
+};
+
+/*
+ * Reserves the id in the runtime directory and chooses the socket. An id a
+ * live VMM holds is an error; a runtime directory that cannot be used is
+ * not (the VM runs, unlisted). 0 or -errno.
+ */
+static int run_register(struct run_control *ctl, struct mvm_config *cfg)
+{
+	int err;
+
+	if (cfg->name)
+		snprintf(ctl->id, sizeof(ctl->id), "%s", cfg->name);
+	else
+		snprintf(ctl->id, sizeof(ctl->id), "mvm-%d", (int)getpid());
+	if (cfg->api_sock)
+		err = strlen(cfg->api_sock) < sizeof(ctl->sock) ? 0 : -ENAMETOOLONG;
+	else
+		err = runtime_sock_path(ctl->id, ctl->sock, sizeof(ctl->sock));
+	if (!err) {
+		if (cfg->api_sock)
+			snprintf(ctl->sock, sizeof(ctl->sock), "%s", cfg->api_sock);
+		err = runtime_register(ctl->id, ctl->sock);
+	}
+	if (err == -EEXIST || err == -EINVAL) {
+		fprintf(stderr, "mvm run: VM id '%s': %s\n", ctl->id,
+			err == -EEXIST
+				? "a running VMM has it (see 'mvm ls')"
+				: "not valid (1-63 characters, no '/', not starting with '.')");
+		return err;
+	}
+	if (err) {
+		pr_warn("runtime directory: %s; the VM runs without API socket and 'mvm ls' "
+			"will not list it",
+			strerror(-err));
+		ctl->sock[0] = '\0';
+		return 0;
+	}
+	ctl->registered = true;
+	/* The VM takes the id as its name, and every log line carries it. */
+	cfg->name = ctl->id;
+	cfg->api_sock = ctl->sock;
+	mvm_log_set_id(ctl->id);
+	return 0;
+}
+
+static void run_unregister(struct run_control *ctl)
+{
+	if (ctl->registered)
+		runtime_unregister(ctl->id);
+	ctl->registered = false;
+}
+
+/* Serves the API for vm; failing that, the VM runs anyway (with a warning). */
+static void run_serve(struct run_control *ctl, struct vm *vm)
+{
+	if (!ctl->registered)
+		return;
+	ctl->vmm = vmm_create(ctl->id);
+	if (IS_ERR_OR_NULL(ctl->vmm)) {
+		ctl->vmm = NULL;
+		goto err;
+	}
+	if (vmm_attach_vm(ctl->vmm, vm))
+		goto err_vmm;
+	ctl->srv = api_server_start(ctl->vmm, ctl->sock, NULL);
+	if (IS_ERR(ctl->srv)) {
+		ctl->srv = NULL;
+		vmm_detach_vm(ctl->vmm);
+		goto err_vmm;
+	}
+	return;
+
+err_vmm:
+	vmm_destroy(ctl->vmm);
+	ctl->vmm = NULL;
+err:
+	pr_warn("the API socket %s could not be served: 'mvm stat/pause/...' will not reach "
+		"this VM",
+		ctl->sock);
+}
+
+/* The VM stopped: no request may use it from now on; the socket goes away. */
+static void run_unserve(struct run_control *ctl)
+{
+	if (!ctl->vmm)
+		return;
+	vmm_detach_vm(ctl->vmm);
+	api_server_stop(ctl->srv);
+	vmm_destroy(ctl->vmm);
+	ctl->vmm = NULL;
+	ctl->srv = NULL;
+}
+
 int cmd_run(int argc, char **argv)
 {
-	enum { OPT_NAME = 256, OPT_PIT, OPT_STATS, OPT_NO_DEFAULT_CMDLINE, OPT_REBOOT_RESTARTS };
+	enum {
+		OPT_NAME = 256,
+		OPT_PIT,
+		OPT_STATS,
+		OPT_API_SOCK,
+		OPT_NO_API,
+		OPT_NO_DEFAULT_CMDLINE,
+		OPT_REBOOT_RESTARTS,
+	};
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
@@ -176,12 +295,15 @@ int cmd_run(int argc, char **argv)
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "pit", no_argument, NULL, OPT_PIT },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+		{ "no-api", no_argument, NULL, OPT_NO_API },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct mvm_config cfg;
-	bool stats = false;
+	struct run_control ctl = { 0 };
+	bool stats = false, no_api = false;
 	int verbosity = MVM_LOG_WARN;
 	struct vm *vm;
 	sigset_t set;
@@ -238,6 +360,12 @@ int cmd_run(int argc, char **argv)
 		case OPT_STATS:
 			stats = true;
 			break;
+		case OPT_API_SOCK:
+			cfg.api_sock = optarg;
+			break;
+		case OPT_NO_API:
+			no_api = true;
+			break;
 		case 'v':
 			verbosity++;
 			break;
@@ -270,18 +398,28 @@ int cmd_run(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* The identity first (DESIGN.md §1.1): a clash fails before the VM is built. */
+	if (!no_api && run_register(&ctl, &cfg))
+		return MVM_EXIT_FAILURE;
 	for (;;) {
 		bool restart;
 
 		vm = vm_boot(&cfg);
-		if (IS_ERR(vm))
-			return MVM_EXIT_FAILURE;
+		if (IS_ERR(vm)) {
+			status = MVM_EXIT_FAILURE;
+			break;
+		}
+		if (!no_api)
+			run_serve(&ctl, vm);
 		status = run_vm(vm, stats, cfg.console_in);
 		restart = cfg.reboot_restarts && vm_stop_reason(vm) == VM_STOP_RESET;
+		run_unserve(&ctl);
 		vm_destroy(vm);
 		if (!restart)
-			return status;
+			break;
 		/* A real reset: a new VM, its RAM loaded again from the same files. */
 		pr_warn("guest rebooted: restarting the VM (--reboot-restarts)");
 	}
+	run_unregister(&ctl);
+	return status;
 }

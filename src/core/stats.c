@@ -111,6 +111,19 @@ int stats_node_visit(const struct stats_node *n, stats_visit_fn fn, void *opaque
 	return err;
 }
 
+const struct kvm_stats_desc *stats_node_kvm_desc(const struct stats_node *n, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; n->desc && i < n->hdr.num_desc; i++) {
+		const struct kvm_stats_desc *d = (const void *)(n->desc + i * n->desc_size);
+
+		if (d->name == name || !strcmp(d->name, name))
+			return d;
+	}
+	return NULL;
+}
+
 static void stats_print_one(void *opaque, const struct stats_node *node, enum stats_source src,
 			    const char *name, const uint64_t *vals, unsigned int n)
 {

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +59,12 @@ int __mvm_eventfd(struct fault_site *s, unsigned int initval, int flags)
 {
 	FAIL_IF_INJECTED(s, EMFILE, -1);
 	return eventfd(initval, flags | EFD_CLOEXEC);
+}
+
+int __mvm_socket(struct fault_site *s, int domain, int type, int protocol)
+{
+	FAIL_IF_INJECTED(s, EMFILE, -1);
+	return socket(domain, type | SOCK_CLOEXEC, protocol);
 }
 
 int __mvm_epoll_create(struct fault_site *s)

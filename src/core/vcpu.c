@@ -22,6 +22,7 @@
 #include "mvm/sys.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
+#include "pause.h"
 
 /* vCPU threads need little stack: exit handling is shallow. */
 #define VCPU_STACK_SIZE (256 * 1024)
@@ -374,7 +375,12 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	vcpu_pause_enter(vcpu, true);
 	while (vm_stop_reason(vm) == VM_RUNNING) {
+		/* Parks here while the VM is paused (no guest code runs). */
+		vcpu_pause_point(vcpu);
+		if (vm_stop_reason(vm) != VM_RUNNING)
+			break;
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				/* A kick: immediate_exit made KVM_RUN return at once. */
@@ -388,6 +394,7 @@ static void *vcpu_thread(void *arg)
 		}
 		vcpu_handle_exit(vcpu);
 	}
+	vcpu_pause_enter(vcpu, false);
 	return NULL;
 }
 

@@ -20,8 +20,14 @@
 #include "mvm/sys.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
+#include "pause.h"
 
-/* ---- identity: VM names are unique within the process ---- */
+/*
+ * ---- identity: VM names are unique within the process ----
+ * Host-wide, the id (and the API socket path) is reserved in the runtime
+ * directory by the front end before it calls vm_boot() (src/api/runtime.c,
+ * see mvm/control.h): libmvm itself creates no files.
+ */
 
 struct vm_identity {
 	struct list_head node;
@@ -245,6 +251,7 @@ struct vm *vm_create(const struct mvm_config *cfg)
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->mem.fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
+	vm_pause_init(vm);
 	list_init(&vm->devices);
 	bus_init(&vm->buses[MVM_BUS_PIO], MVM_BUS_PIO);
 	bus_init(&vm->buses[MVM_BUS_MMIO], MVM_BUS_MMIO);
@@ -304,6 +311,7 @@ err_kvm:
 err_free:
 	bus_fini(&vm->buses[MVM_BUS_MMIO]);
 	bus_fini(&vm->buses[MVM_BUS_PIO]);
+	vm_pause_fini(vm);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
 err_identity:
@@ -328,6 +336,7 @@ void vm_destroy(struct vm *vm)
 	close(vm->kvm_fd);
 	bus_fini(&vm->buses[MVM_BUS_MMIO]);
 	bus_fini(&vm->buses[MVM_BUS_PIO]);
+	vm_pause_fini(vm);
 	pthread_mutex_destroy(&vm->lock);
 	memcpy(name, vm->name, sizeof(name));
 	free(vm);
@@ -374,6 +383,8 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status)
 	}
 	pthread_mutex_unlock(&stop_lock);
 	loop_stop(&vm->loop);
+	/* Parked (paused) vCPUs wake up, see the stop and leave. */
+	vm_pause_wake(vm);
 }
 
 enum vm_stop_reason vm_stop_reason(const struct vm *vm)
@@ -398,6 +409,8 @@ const char *vm_stop_reason_name(enum vm_stop_reason reason)
 		return "error";
 	case VM_STOP_SIGNAL:
 		return "signal";
+	case VM_STOP_API:
+		return "api";
 	}
 	return "?";
 }
@@ -409,6 +422,14 @@ int vm_run(struct vm *vm)
 
 	if (n == 0)
 		return -EINVAL;
+	/*
+	 * The loop's stop flag is consumed here: a previous run left it set. A
+	 * stop requested before this point is in stop_reason (set before the
+	 * flag), so it is not lost: the check below and the vCPU loops see it.
+	 */
+	atomic_store(&vm->loop.stop, false);
+	if (vm_stop_reason(vm) != VM_RUNNING)
+		loop_stop(&vm->loop);
 	for (i = 0; i < n; i++) {
 		err = vcpu_start(vm_vcpu(vm, i));
 		if (err) {
@@ -417,6 +438,7 @@ int vm_run(struct vm *vm)
 		}
 		started++;
 	}
+	vm_pause_set_running(vm, true);
 	if (!err)
 		loop_run(&vm->loop);
 	/* Whatever ended the loop, every vCPU leaves KVM_RUN and is joined. */
@@ -426,6 +448,7 @@ int vm_run(struct vm *vm)
 		vcpu_kick(vm_vcpu(vm, i));
 	for (i = 0; i < started; i++)
 		vcpu_join(vm_vcpu(vm, i));
+	vm_pause_set_running(vm, false);
 	return err;
 }
 

@@ -4,8 +4,12 @@
  * register (always "input buffer empty", so a guest polling bit 1 before a
  * command never waits), the command byte, the self-test, and the CPU reset
  * line: command 0xfe, or clearing bit 0 of the output port, resets, which
- * ends the VM (exit status 0).
+ * ends the VM (exit status 0). SendCtrlAltDel (the API) queues the key
+ * sequence Ctrl, Alt, Del (scan code set 2, as Firecracker's i8042 sends it)
+ * and raises IRQ 1 if the guest enabled keyboard interrupts; a guest with no
+ * keyboard driver just never reads it.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -25,13 +29,20 @@
 #define I8042_CMD_WRITE_OUTPUT 0xd1
 #define I8042_CMD_PULSE_RESET  0xfe
 
+#define I8042_CTR_KBD_INT 0x01 /* keyboard interrupt enabled */
+#define I8042_KBD_IRQ	  1
+#define I8042_BUF_SIZE	  16
+
+/* Scan code set 2 make codes, as Firecracker's i8042 sends them. */
+static const uint8_t ctrl_alt_del[] = { 0x14, 0x11, 0xe0, 0x71 };
+
 struct i8042 {
 	struct mvm_device dev;
 	pthread_mutex_t lock;
-	uint8_t ctr;	 /* controller configuration byte */
-	uint8_t pending; /* command awaiting its data byte, or 0 */
-	uint8_t out;	 /* byte for the guest at 0x60 */
-	bool out_full;
+	uint8_t ctr;		     /* controller configuration byte */
+	uint8_t pending;	     /* command awaiting its data byte, or 0 */
+	uint8_t buf[I8042_BUF_SIZE]; /* bytes for the guest at 0x60, a FIFO */
+	unsigned int head, count;
 };
 
 static struct i8042 *to_i8042(struct mvm_device *dev)
@@ -39,10 +50,47 @@ static struct i8042 *to_i8042(struct mvm_device *dev)
 	return container_of(dev, struct i8042, dev);
 }
 
+/* Queues a byte for the guest; false if the FIFO is full. Under k->lock. */
+static bool i8042_push(struct i8042 *k, uint8_t v)
+{
+	if (k->count == I8042_BUF_SIZE)
+		return false;
+	k->buf[(k->head + k->count) % I8042_BUF_SIZE] = v;
+	k->count++;
+	return true;
+}
+
 static void i8042_reply(struct i8042 *k, uint8_t v)
 {
-	k->out = v;
-	k->out_full = true;
+	i8042_push(k, v);
+}
+
+/* An edge on IRQ 1: the guest's keyboard handler reads the next byte. */
+static void i8042_kbd_irq(struct i8042 *k)
+{
+	vm_irq_line(k->dev.vm, I8042_KBD_IRQ, 1);
+	vm_irq_line(k->dev.vm, I8042_KBD_IRQ, 0);
+}
+
+int i8042_send_ctrl_alt_del(struct mvm_device *dev)
+{
+	struct i8042 *k = to_i8042(dev);
+	bool irq;
+	unsigned int i;
+
+	pthread_mutex_lock(&k->lock);
+	if (k->count + sizeof(ctrl_alt_del) > I8042_BUF_SIZE) {
+		pthread_mutex_unlock(&k->lock);
+		return -ENOSPC;
+	}
+	for (i = 0; i < sizeof(ctrl_alt_del); i++)
+		i8042_push(k, ctrl_alt_del[i]);
+	irq = k->ctr & I8042_CTR_KBD_INT;
+	pthread_mutex_unlock(&k->lock);
+	pr_info("Ctrl-Alt-Del sent to the guest's i8042%s", irq ? "" : " (keyboard IRQ off)");
+	if (irq)
+		i8042_kbd_irq(k);
+	return 0;
 }
 
 static void i8042_reset(struct i8042 *k)
@@ -55,17 +103,27 @@ static void i8042_read(struct mvm_device *dev, unsigned int io, uint64_t off, vo
 		       unsigned int len)
 {
 	struct i8042 *k = to_i8042(dev);
+	bool more = false;
 	uint8_t v;
 
 	(void)off;
 	pthread_mutex_lock(&k->lock);
 	if (io == I8042_IO_CMD) {
-		v = I8042_STR_SYS | (k->out_full ? I8042_STR_OBF : 0);
+		v = I8042_STR_SYS | (k->count ? I8042_STR_OBF : 0);
 	} else {
-		v = k->out;
-		k->out_full = false;
+		/* An empty FIFO reads the last byte again, as the hardware does. */
+		v = k->buf[k->head];
+		if (k->count) {
+			k->head = (k->head + 1) % I8042_BUF_SIZE;
+			k->count--;
+			if (!k->count)
+				k->head = (k->head + I8042_BUF_SIZE - 1) % I8042_BUF_SIZE;
+			more = k->count && (k->ctr & I8042_CTR_KBD_INT);
+		}
 	}
 	pthread_mutex_unlock(&k->lock);
+	if (more)
+		i8042_kbd_irq(k);
 	memset(data, 0, len);
 	*(uint8_t *)data = v;
 }

@@ -24,6 +24,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "../../src/api/api_internal.h"
+#include "mvm/api.h"
 #include "mvm/err.h"
 #include "mvm/fault.h"
 #include "mvm/log.h"
@@ -178,6 +183,7 @@ struct scenario {
 	bool pit;
 	bool console_in;
 	bool initrd; /* loads a module too: the initrd's open, read and placement */
+	int (*run)(const struct scenario *sc); /* NULL: scenario_run() */
 };
 
 /* Boots, runs and tears down; 0 only if the guest ran to its exit-port write. */
@@ -217,6 +223,87 @@ out:
 	return err;
 }
 
+/*
+ * The API's create path: a VMM, its server on a Unix socket (one request
+ * served), then a boot through its handlers, as InstanceStart does, run on
+ * this thread as mvm's main thread does, and the teardown.
+ */
+static int api_request_root(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static const char req[] = "GET / HTTP/1.0\r\n\r\n";
+	char buf[512];
+	size_t len = 0;
+	ssize_t n;
+	int fd, err = -EIO;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1) {
+		while (len < sizeof(buf) - 1 &&
+		       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+			len += (size_t)n;
+		buf[len] = '\0';
+		if (!strncmp(buf, "HTTP/1.1 200", 12) && strstr(buf, "Not started"))
+			err = 0;
+	}
+	close(fd);
+	return err;
+}
+
+static int api_scenario_run(const struct scenario *sc)
+{
+	char path[64], body[sizeof(hello) + 64];
+	struct api_server *srv;
+	struct api_response r;
+	struct vmm *vmm;
+	struct vm *vm;
+	int err;
+
+	snprintf(path, sizeof(path), "/tmp/mvm-fault-api-%d.sock", (int)getpid());
+	vmm = vmm_create("fault-api");
+	if (IS_ERR(vmm))
+		return (int)PTR_ERR(vmm);
+	vmm_set_console(vmm, -1, null_fd);
+	srv = api_server_start(vmm, path, NULL);
+	if (IS_ERR(srv)) {
+		err = (int)PTR_ERR(srv);
+		goto out_vmm;
+	}
+	err = api_request_root(path);
+	if (err)
+		goto out_srv;
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"boot_args\": \"api\"}",
+		 hello);
+	api_handle(vmm, "PUT", "/boot-source", body, strlen(body), &r);
+	api_response_free(&r);
+	pthread_mutex_lock(&vmm->lock);
+	vmm_instance_start(vmm, &r, false);
+	pthread_mutex_unlock(&vmm->lock);
+	/* 400: the boot failed, nothing was handed over. */
+	err = r.status == 204 ? vmm_wait_start(vmm, -1, &vm) : -EIO;
+	api_response_free(&r);
+	if (!err)
+		err = vmm_run_vm(vmm, vm);
+	vm = vmm_detach_vm(vmm);
+	if (!err && (vm_stop_reason(vm) != VM_STOP_EXIT_PORT || vm->stop_status != 0))
+		err = -EIO;
+	vm_destroy(vm);
+out_srv:
+	api_server_stop(srv);
+out_vmm:
+	vmm_destroy(vmm);
+	return err;
+}
+
+static int scenario_do(const struct scenario *sc)
+{
+	return sc->run ? sc->run(sc) : scenario_run(sc);
+}
+
 static void run_scenario(const struct scenario *sc)
 {
 	unsigned long n, i;
@@ -226,11 +313,11 @@ static void run_scenario(const struct scenario *sc)
 		skip();
 	}
 	/* Warm up: allocator pools, first-use state of libc. */
-	assert_int_equal(scenario_run(sc), 0);
-	assert_int_equal(scenario_run(sc), 0);
+	assert_int_equal(scenario_do(sc), 0);
+	assert_int_equal(scenario_do(sc), 0);
 
 	fault_begin(0);
-	assert_int_equal(scenario_run(sc), 0);
+	assert_int_equal(scenario_do(sc), 0);
 	n = fault_end();
 	assert_true(n > 0);
 
@@ -241,7 +328,7 @@ static void run_scenario(const struct scenario *sc)
 
 		snapshot_take(&snap_before);
 		fault_begin(i);
-		err = scenario_run(sc);
+		err = scenario_do(sc);
 		fault_end();
 		site = fault_fired_site();
 		assert_non_null(site);
@@ -255,12 +342,12 @@ static void run_scenario(const struct scenario *sc)
 	print_message("%s: %lu failure points made to fail in turn, each unwound cleanly\n",
 		      sc->name, n);
 	/* And it still works afterwards. */
-	assert_int_equal(scenario_run(sc), 0);
+	assert_int_equal(scenario_do(sc), 0);
 }
 
 static void test_boot_one_vcpu(void **state)
 {
-	static const struct scenario sc = { "boot, 1 vCPU", 1, false, false, false };
+	static const struct scenario sc = { "boot, 1 vCPU", 1, false, false, false, NULL };
 
 	(void)state;
 	run_scenario(&sc);
@@ -268,8 +355,22 @@ static void test_boot_one_vcpu(void **state)
 
 static void test_boot_smp_pit_console(void **state)
 {
-	static const struct scenario sc = { "boot, 3 vCPUs, PIT, console input, initrd", 3, true,
-					    true, true };
+	static const struct scenario sc = {
+		"boot, 3 vCPUs, PIT, console input, initrd", 3, true, true, true, NULL
+	};
+
+	(void)state;
+	run_scenario(&sc);
+}
+
+static void test_api_server_boot(void **state)
+{
+	static const struct scenario sc = { "API: VMM, server, a request, InstanceStart",
+					    1,
+					    false,
+					    false,
+					    false,
+					    api_scenario_run };
 
 	(void)state;
 	run_scenario(&sc);
@@ -305,6 +406,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_boot_one_vcpu),
 		cmocka_unit_test(test_boot_smp_pit_console),
+		cmocka_unit_test(test_api_server_boot),
 		cmocka_unit_test(test_every_site_covered),
 	};
 	const char *dir = getenv("GUESTS");

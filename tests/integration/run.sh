@@ -180,7 +180,9 @@ fi
 for sig in TERM INT; do
 	timeout 60 "$MVM" run --kernel "$GUESTS/busy.elf" >"$TMP/out" 2>"$TMP/err" </dev/null &
 	pid=$!
-	for _ in $(seq 100); do grep -q "busy: spinning" "$TMP/out" && break; sleep 0.05; done
+	# Up to 20 s: a signal sent before timeout(1) has exec'd mvm can be lost in timeout's
+	# child, and a loaded 2-core machine can take seconds to get there.
+	for _ in $(seq 400); do grep -q "busy: spinning" "$TMP/out" && break; sleep 0.05; done
 	kill -s "$sig" "$pid"
 	wait "$pid"
 	rc=$?

@@ -9,6 +9,14 @@ struct fake_kvm {
 	int max_vcpus;	 /* KVM_CAP_MAX_VCPUS */
 	int max_vcpu_id; /* KVM_CAP_MAX_VCPU_ID */
 	int vcpus_created;
+	/*
+	 * KVM_GET_STATS_FD answers with a binary stats file (fake_stats_fd):
+	 * "exits" (cumulative) = 42 + fd kind, "pages_4k" (instant) = 7,
+	 * "halt_wait_hist" (log2 histogram, 4 buckets) = {1, 2, 0, 3},
+	 * "wait_lin_hist" (linear, bucket 10, 3 buckets) = {5, 0, 1}.
+	 * Off by default: an old kernel without binary stats.
+	 */
+	bool binary_stats;
 };
 
 struct fake_arch {

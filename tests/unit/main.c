@@ -31,5 +31,7 @@ int main(void)
 	failed += run_device_tests();
 	failed += run_vcpu_tests();
 	failed += run_vm_tests();
+	failed += run_control_tests();
+	failed += run_api_tests();
 	return failed ? 1 : 0;
 }

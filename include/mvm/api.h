@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control plane (src/api/): a VMM process's state (struct vmm) and the
+ * Firecracker-compatible HTTP API that drives it over a Unix socket.
+ *
+ * A VMM started with `mvm --api-sock PATH` is configured through the API,
+ * boots on PUT /actions {"action_type": "InstanceStart"} (vm_boot() on the
+ * API thread) and hands the VM to the process's main thread, which runs it:
+ *
+ *	vmm = vmm_create(id);
+ *	srv = api_server_start(vmm, path, NULL);
+ *	if (vmm_wait_start(vmm, sigfd, &vm) == 0 && vm) vmm_run_vm(vmm, vm);
+ *	vm = vmm_detach_vm(vmm); api_server_stop(srv); vm_destroy(vm); vmm_destroy(vmm);
+ *
+ * `mvm run` serves the same API for a VM it built itself: vmm_attach_vm().
+ *
+ * mvm extensions beside Firecracker's routes: GET /stats (JSON stats tree),
+ * GET /metrics/prometheus (text), GET /devices, and the action
+ * PUT /actions {"action_type": "Stop"} (ends the VM as SIGTERM does; there
+ * is no Firecracker equivalent, Firecracker's clients kill the process).
+ */
+#ifndef MVM_API_H
+#define MVM_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vm;
+struct vmm;
+struct api_server;
+
+#define MVM_API_BODY_MAX (50 * 1024) /* Firecracker's limit: 51200 bytes */
+
+/* A VMM process's state; id is its instance id (NULL: "mvm-<pid>"). */
+struct vmm *vmm_create(const char *id);
+/* Frees the VMM; its VM (if any) must have been destroyed first. */
+void vmm_destroy(struct vmm *vmm);
+const char *vmm_id(const struct vmm *vmm);
+/* The guest console: serial input fd (-1: none) and output fd (default: stdout). */
+void vmm_set_console(struct vmm *vmm, int in, int out);
+
+/*
+ * Waits (main thread) until InstanceStart built a VM (0, *vm set) or a
+ * signal arrives on sigfd (a signalfd; returns the signal number).
+ * -errno on error.
+ */
+int vmm_wait_start(struct vmm *vmm, int sigfd, struct vm **vm);
+/*
+ * Runs the VM vmm_wait_start() gave (vm_run() on the calling thread); lets
+ * the waiting InstanceStart answer once the vCPUs run. vm_run()'s result.
+ */
+int vmm_run_vm(struct vmm *vmm, struct vm *vm);
+/* For a VM started without InstanceStart (mvm run): state Running. 0 / -EBUSY. */
+int vmm_attach_vm(struct vmm *vmm, struct vm *vm);
+/*
+ * The VM has stopped (vm_run() returned), or the process ends: from now on no
+ * request uses the VM and the state is final (InstanceStart is refused).
+ * Waits for a request using it to finish. Returns the VM (NULL if none) for
+ * the caller to vm_destroy().
+ */
+struct vm *vmm_detach_vm(struct vmm *vmm);
+
+/*
+ * Applies a Firecracker-style JSON configuration file (boot-source,
+ * machine-config, drives, logger, metrics, ...; what the API refuses it
+ * refuses), then boots as InstanceStart does. 0 or -errno, with the reason
+ * printed to stderr.
+ */
+int vmm_load_config_file(struct vmm *vmm, const char *path);
+
+struct api_server_opts {
+	unsigned int timeout_s; /* idle connection timeout, 0: default (10 s) */
+	unsigned int max_conns; /* concurrent connections, 0: default (256) */
+};
+
+/*
+ * Creates, binds and listens on the Unix socket at path (an existing path is
+ * refused unless it is a stale socket nobody listens on, which is replaced),
+ * and serves the API on it from libmicrohttpd's own thread. The server or
+ * ERR_PTR(-errno), the reason printed with pr_err.
+ */
+struct api_server *api_server_start(struct vmm *vmm, const char *path,
+				    const struct api_server_opts *opts);
+/* Stops serving, closes and removes the socket. NULL/ERR_PTR is a no-op. */
+void api_server_stop(struct api_server *srv);
+
+#endif

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* Inside the API server: the VMM's state, the router, the JSON checks. */
+#ifndef MVM_API_INTERNAL_H
+#define MVM_API_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "mvm/api.h"
+#include "mvm/config.h"
+#include "mvm/vm.h"
+
+struct metrics;
+
+/* Firecracker's instance states, plus the end. Paused is read off the VM. */
+enum vmm_state {
+	VMM_NOT_STARTED,
+	VMM_RUNNING,
+	VMM_STOPPED,
+};
+
+/* A drive as PUT /drives stored it: echoed by GET /vm/config. */
+struct vmm_drive {
+	char *id;
+	char *path;
+	char *partuuid;
+	bool root;
+	bool read_only;
+	const char *cache_type; /* "Unsafe" | "Writeback" (static strings) */
+	const char *io_engine;	/* "Sync" | "Async" */
+};
+
+/*
+ * What the VMM does with the outside world, replaceable so that the fuzzer
+ * runs the router without booting VMs or creating files.
+ */
+struct vmm_hooks {
+	struct vm *(*boot)(const struct mvm_config *cfg);
+	struct metrics *(*metrics_open)(const char *path);
+	int (*log_set_path)(const char *path);
+	/* Called when a Stop arrives before any VM exists: the process ends. */
+	void (*exit_request)(struct vmm *vmm);
+};
+
+struct vmm {
+	pthread_mutex_t lock; /* everything below; handlers run under it */
+	char id[MVM_VM_NAME_SIZE];
+	enum vmm_state state;
+	struct vm *vm; /* from InstanceStart (or attach) until detach */
+
+	/* The pending configuration; cfg's strings point to the ones below. */
+	struct mvm_config cfg;
+	char *kernel, *cmdline, *initrd;
+	bool boot_source_set;
+	unsigned int nr_drives;
+	struct vmm_drive drives[MVM_MAX_DISKS];
+
+	/* PUT /logger, echoed by GET /vm/config */
+	bool logger_set;
+	char *log_path;
+	char log_level[8];
+	bool show_level, show_log_origin;
+
+	/* PUT /metrics */
+	struct metrics *metrics;
+	char *metrics_path;
+
+	int start_fd; /* eventfd: InstanceStart handed a VM to the main thread */
+	/*
+	 * The hand-over to the main thread, under run_lock (not lock: the API
+	 * thread waits under lock until the main thread has the vCPUs running,
+	 * so that a PATCH /vm right after InstanceStart finds them).
+	 */
+	pthread_mutex_t run_lock;
+	pthread_cond_t run_cond;
+	struct vm *handoff; /* the VM InstanceStart built */
+	bool exit_asked;    /* Stop before InstanceStart */
+	int run_state;	    /* 0: not yet, 1: vCPUs started, -1: ended or never will */
+	struct vmm_hooks hooks;
+};
+
+/* ---- responses ---- */
+
+struct api_response {
+	unsigned int status;
+	char *body;		  /* malloc'd, may be NULL (204) */
+	const char *content_type; /* static */
+	char allow[32];		  /* 405: the Allow header, else empty */
+};
+
+void api_response_free(struct api_response *r);
+/* {"fault_message": <printf>} with status. */
+void api_fault(struct api_response *r, unsigned int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* 200 with a JSON body; steals j (NULL: 500). */
+void api_json(struct api_response *r, json_t *j);
+void api_no_content(struct api_response *r);
+
+/*
+ * The router: answers one request. method and url as the HTTP request line
+ * has them (the url without its query), body may be NULL for none. Takes
+ * vmm->lock. Never fails: every outcome is a response.
+ */
+void api_handle(struct vmm *vmm, const char *method, const char *url, const char *body, size_t len,
+		struct api_response *r);
+
+/* ---- JSON validation (json_check.c) ---- */
+
+enum jc_type {
+	JC_STRING,
+	JC_BOOL,
+	JC_INT,
+	JC_OBJECT, /* nested, checked against sub */
+	JC_STRMAP, /* object whose values are all strings */
+};
+
+struct jc_field {
+	const char *name;
+	enum jc_type type;
+	bool required;
+	long long min, max;	    /* JC_INT: inclusive range */
+	const char *const *enums;   /* JC_STRING: allowed values (NULL-ended), NULL: any */
+	bool nocase;		    /* enums compare case-insensitively */
+	const struct jc_field *sub; /* JC_OBJECT: fields, ended by a NULL name */
+};
+
+/*
+ * Checks obj against fields (ended by a NULL name): an object, no unknown
+ * member, every required one present, each of the right type, in range,
+ * one of the enum values; strings hold no NUL and at most 4095 bytes. A
+ * member set to null counts as absent (as serde's Option). 0, or -EINVAL
+ * with msg = "field 'a.b': why".
+ */
+int jc_check(const json_t *obj, const struct jc_field *fields, char *msg, size_t len);
+/* Member name of obj as a string, or NULL if absent/null. */
+const char *jc_str(const json_t *obj, const char *name);
+/* Member name as bool/int, def if absent/null (after jc_check). */
+bool jc_bool(const json_t *obj, const char *name, bool def);
+long long jc_int(const json_t *obj, const char *name, long long def);
+/* Parses body as a JSON object: the object or NULL with msg set. */
+json_t *jc_parse_object(const char *body, size_t len, char *msg, size_t msglen);
+
+/* ---- handlers (handlers.c), called by the router under vmm->lock ---- */
+
+typedef void (*api_handler_fn)(struct vmm *vmm, const char *param, json_t *body,
+			       struct api_response *r);
+
+void h_describe_instance(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_version(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_put_boot_source(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_get_machine_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_put_machine_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_patch_machine_config(struct vmm *vmm, const char *param, json_t *body,
+			    struct api_response *r);
+void h_put_drive(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_patch_drive(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_put_logger(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_actions(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_patch_vm(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_stats(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_prometheus(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_devices(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+
+/*
+ * Boots the pending configuration (InstanceStart), under vmm->lock. With
+ * wait, answers once the main thread has started the vCPUs (or ended).
+ */
+void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait);
+/* Stop before InstanceStart: the main thread ends the process. */
+void vmm_ask_exit(struct vmm *vmm);
+const char *vmm_state_name(struct vmm *vmm);
+/* A vmm with hooks (the fuzzer's); NULL hooks keep the defaults. */
+struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks);
+
+#endif

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+/*
+ * --config-file: Firecracker's JSON configuration file (the schema of GET
+ * /vm/config, FullVmConfiguration). Each section goes through the handler
+ * of its API route, so the file is checked exactly as the API checks
+ * requests; then the VM boots as InstanceStart does.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api_internal.h"
+
+struct section {
+	const char *key;
+	api_handler_fn fn; /* NULL: not supported by mvm yet */
+	bool array;	   /* drives, network-interfaces, pmem */
+};
+
+static const struct section sections[] = {
+	{ "boot-source", h_put_boot_source, false },
+	{ "machine-config", h_put_machine_config, false },
+	{ "drives", h_put_drive, true },
+	{ "logger", h_put_logger, false },
+	{ "metrics", h_put_metrics, false },
+	{ "network-interfaces", NULL, true },
+	{ "pmem", NULL, true },
+	{ "balloon", NULL, false },
+	{ "cpu-config", NULL, false },
+	{ "memory-hotplug", NULL, false },
+	{ "mmds-config", NULL, false },
+	{ "vsock", NULL, false },
+	{ "entropy", NULL, false },
+	{ "serial", NULL, false },
+};
+
+/* Runs one handler; 0, or -EINVAL with the fault printed. */
+static int config_apply(struct vmm *vmm, const char *file, const char *what, api_handler_fn fn,
+			const char *param, json_t *body)
+{
+	struct api_response r = { 0 };
+	int err = 0;
+
+	pthread_mutex_lock(&vmm->lock);
+	fn(vmm, param, body, &r);
+	pthread_mutex_unlock(&vmm->lock);
+	if (r.status >= 300) {
+		json_t *j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+
+		fprintf(stderr, "mvm: config file '%s': %s: %s\n", file, what,
+			json_string_value(json_object_get(j, "fault_message")) ?: "error");
+		json_decref(j);
+		err = -EINVAL;
+	}
+	api_response_free(&r);
+	return err;
+}
+
+static int config_section(struct vmm *vmm, const char *file, const struct section *s, json_t *v)
+{
+	char what[96];
+	size_t i;
+	json_t *e;
+
+	if (json_is_null(v))
+		return 0;
+	if (s->array) {
+		if (!json_is_array(v)) {
+			fprintf(stderr, "mvm: config file '%s': '%s' must be an array\n", file,
+				s->key);
+			return -EINVAL;
+		}
+		if (!json_array_size(v))
+			return 0;
+	}
+	if (!s->fn) {
+		fprintf(stderr, "mvm: config file '%s': '%s' is not supported by mvm yet\n", file,
+			s->key);
+		return -EINVAL;
+	}
+	if (!s->array) {
+		if (!json_is_object(v)) {
+			fprintf(stderr, "mvm: config file '%s': '%s' must be an object\n", file,
+				s->key);
+			return -EINVAL;
+		}
+		return config_apply(vmm, file, s->key, s->fn, NULL, v);
+	}
+	json_array_foreach (v, i, e) {
+		const char *id = json_string_value(json_object_get(e, "drive_id"));
+
+		snprintf(what, sizeof(what), "%s[%zu]", s->key, i);
+		if (!json_is_object(e) || !id) {
+			fprintf(stderr,
+				"mvm: config file '%s': %s: must be an object with a string "
+				"'drive_id'\n",
+				file, what);
+			return -EINVAL;
+		}
+		if (config_apply(vmm, file, what, s->fn, id, e))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int vmm_load_config_file(struct vmm *vmm, const char *path)
+{
+	struct api_response r = { 0 };
+	json_error_t e;
+	const char *key;
+	json_t *j, *v;
+	size_t i;
+	int err = 0;
+
+	j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+	if (!j) {
+		fprintf(stderr, "mvm: config file '%s': %s (line %d, column %d)\n", path, e.text,
+			e.line, e.column);
+		return -EINVAL;
+	}
+	if (!json_is_object(j)) {
+		fprintf(stderr, "mvm: config file '%s': must be a JSON object\n", path);
+		err = -EINVAL;
+		goto out;
+	}
+	json_object_foreach (j, key, v) {
+		for (i = 0; i < ARRAY_SIZE(sections); i++)
+			if (!strcmp(sections[i].key, key))
+				break;
+		if (i == ARRAY_SIZE(sections)) {
+			fprintf(stderr, "mvm: config file '%s': unknown section '%s'\n", path, key);
+			err = -EINVAL;
+			goto out;
+		}
+	}
+	/* In the order of the table: the logger (say) is set before the boot. */
+	for (i = 0; i < ARRAY_SIZE(sections); i++) {
+		v = json_object_get(j, sections[i].key);
+		if (v) {
+			err = config_section(vmm, path, &sections[i], v);
+			if (err)
+				goto out;
+		}
+	}
+	pthread_mutex_lock(&vmm->lock);
+	/* On the main thread, which runs the VM next: no waiting for it. */
+	vmm_instance_start(vmm, &r, false);
+	pthread_mutex_unlock(&vmm->lock);
+	if (r.status >= 300) {
+		json_t *f = r.body ? json_loads(r.body, 0, NULL) : NULL;
+
+		fprintf(stderr, "mvm: config file '%s': %s\n", path,
+			json_string_value(json_object_get(f, "fault_message")) ?: "boot failed");
+		json_decref(f);
+		err = -EINVAL;
+	}
+	api_response_free(&r);
+out:
+	json_decref(j);
+	return err;
+}

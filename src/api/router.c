@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The router: one table of method + path -> handler, the spec's operations
+ * in its order. A path the table does not know is 404, a known path with a
+ * method it does not list is 405 with Allow; operations of the spec mvm does
+ * not implement yet answer 400 with a fault_message naming them (never a
+ * hang). Bodies are parsed and must be JSON objects before a handler runs.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+
+struct route {
+	const char *path; /* a trailing "{}" matches one non-empty path segment */
+	const char *method;
+	const char *op;	   /* the spec's operationId, or the extension's name */
+	api_handler_fn fn; /* NULL: in the spec, not implemented by mvm yet */
+	bool body;	   /* a JSON object body is required */
+};
+
+static const struct route routes[] = {
+	{ "/", "GET", "describeInstance", h_describe_instance, false },
+	{ "/actions", "PUT", "createSyncAction", h_actions, true },
+	{ "/balloon", "GET", "describeBalloonConfig", NULL, false },
+	{ "/balloon", "PUT", "putBalloon", NULL, true },
+	{ "/balloon", "PATCH", "patchBalloon", NULL, true },
+	{ "/balloon/statistics", "GET", "describeBalloonStats", NULL, false },
+	{ "/balloon/statistics", "PATCH", "patchBalloonStatsInterval", NULL, true },
+	{ "/balloon/hinting/start", "PATCH", "startBalloonHinting", NULL, false },
+	{ "/balloon/hinting/status", "GET", "describeBalloonHinting", NULL, false },
+	{ "/balloon/hinting/stop", "PATCH", "stopBalloonHinting", NULL, false },
+	{ "/boot-source", "PUT", "putGuestBootSource", h_put_boot_source, true },
+	{ "/cpu-config", "PUT", "putCpuConfiguration", NULL, true },
+	{ "/drives/{}", "PUT", "putGuestDriveByID", h_put_drive, true },
+	{ "/drives/{}", "PATCH", "patchGuestDriveByID", h_patch_drive, true },
+	{ "/pmem/{}", "PUT", "putGuestPmemByID", NULL, true },
+	{ "/pmem/{}", "PATCH", "patchGuestPmemByID", NULL, true },
+	{ "/logger", "PUT", "putLogger", h_put_logger, true },
+	{ "/machine-config", "GET", "getMachineConfiguration", h_get_machine_config, false },
+	{ "/machine-config", "PUT", "putMachineConfiguration", h_put_machine_config, true },
+	{ "/machine-config", "PATCH", "patchMachineConfiguration", h_patch_machine_config, true },
+	{ "/metrics", "PUT", "putMetrics", h_put_metrics, true },
+	{ "/mmds", "PUT", "putMmds", NULL, false },
+	{ "/mmds", "PATCH", "patchMmds", NULL, false },
+	{ "/mmds", "GET", "getMmds", NULL, false },
+	{ "/mmds/config", "PUT", "putMmdsConfig", NULL, true },
+	{ "/entropy", "PUT", "putEntropyDevice", NULL, true },
+	{ "/serial", "PUT", "putSerialDevice", NULL, true },
+	{ "/hotplug/memory", "PUT", "putMemoryHotplug", NULL, true },
+	{ "/hotplug/memory", "PATCH", "patchMemoryHotplug", NULL, true },
+	{ "/hotplug/memory", "GET", "getMemoryHotplug", NULL, false },
+	{ "/network-interfaces/{}", "PUT", "putGuestNetworkInterfaceByID", NULL, true },
+	{ "/network-interfaces/{}", "PATCH", "patchGuestNetworkInterfaceByID", NULL, true },
+	{ "/snapshot/create", "PUT", "createSnapshot", NULL, true },
+	{ "/snapshot/load", "PUT", "loadSnapshot", NULL, true },
+	{ "/version", "GET", "getFirecrackerVersion", h_version, false },
+	{ "/vm", "PATCH", "patchVm", h_patch_vm, true },
+	{ "/vm/config", "GET", "getExportVmConfig", h_get_vm_config, false },
+	{ "/vsock", "PUT", "putGuestVsock", NULL, true },
+	/* mvm extensions */
+	{ "/stats", "GET", "mvmStats", h_stats, false },
+	{ "/metrics/prometheus", "GET", "mvmPrometheus", h_prometheus, false },
+	{ "/devices", "GET", "mvmDevices", h_devices, false },
+};
+
+/* Matches url against a route path; *param gets the {} segment (into buf). */
+static bool path_match(const char *pattern, const char *url, char *buf, size_t len,
+		       const char **param)
+{
+	size_t plen = strlen(pattern);
+	const char *seg;
+
+	if (plen < 2 || strcmp(pattern + plen - 2, "{}")) {
+		*param = NULL;
+		return !strcmp(pattern, url);
+	}
+	if (strncmp(pattern, url, plen - 2))
+		return false;
+	seg = url + plen - 2;
+	if (!*seg || strchr(seg, '/') || strlen(seg) >= len)
+		return false;
+	snprintf(buf, len, "%s", seg);
+	*param = buf;
+	return true;
+}
+
+void api_response_free(struct api_response *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+void api_fault(struct api_response *r, unsigned int status, const char *fmt, ...)
+{
+	char msg[1024];
+	json_t *j;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	free(r->body);
+	r->status = status;
+	r->content_type = "application/json";
+	j = json_pack("{s:s}", "fault_message", msg);
+	if (!j) {
+		/* Not UTF-8 (a client's URL, say): keep ASCII, mark the rest. */
+		char *p;
+
+		for (p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+				*p = '?';
+		j = json_pack("{s:s}", "fault_message", msg);
+	}
+	r->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!r->body)
+		r->body = strdup("{\"fault_message\":\"out of memory\"}");
+}
+
+void api_json(struct api_response *r, json_t *j)
+{
+	free(r->body);
+	r->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!r->body) {
+		api_fault(r, 500, "out of memory building the response");
+		return;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+}
+
+void api_no_content(struct api_response *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->status = 204;
+	r->content_type = NULL;
+}
+
+void api_handle(struct vmm *vmm, const char *method, const char *url, const char *body, size_t len,
+		struct api_response *r)
+{
+	const struct route *match = NULL;
+	const char *param = NULL;
+	bool path_known = false;
+	char seg[256], msg[512];
+	json_t *j = NULL;
+	size_t i, off = 0;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < ARRAY_SIZE(routes); i++) {
+		const char *p;
+
+		if (!path_match(routes[i].path, url, seg, sizeof(seg), &p))
+			continue;
+		if (!path_known) {
+			path_known = true;
+			param = p;
+		}
+		if (!strstr(r->allow, routes[i].method))
+			off += (size_t)snprintf(r->allow + off, sizeof(r->allow) - off, "%s%s",
+						off ? ", " : "", routes[i].method);
+		if (!strcmp(routes[i].method, method))
+			match = &routes[i];
+	}
+	if (!path_known) {
+		r->allow[0] = '\0';
+		api_fault(r, 404, "no such resource: '%.200s'", url);
+		return;
+	}
+	if (!match) {
+		api_fault(r, 405, "method %.16s is not allowed on %.200s (allowed: %s)", method,
+			  url, r->allow);
+		return;
+	}
+	r->allow[0] = '\0';
+	if (!match->fn) {
+		api_fault(r, 400, "%s (%s %s) is not supported by mvm yet", match->op, method,
+			  match->path);
+		return;
+	}
+	if (match->body) {
+		j = jc_parse_object(body, len, msg, sizeof(msg));
+		if (!j) {
+			api_fault(r, 400, "%s", msg);
+			return;
+		}
+	}
+	pthread_mutex_lock(&vmm->lock);
+	match->fn(vmm, param, j, r);
+	pthread_mutex_unlock(&vmm->lock);
+	json_decref(j);
+	if (!r->status)
+		api_fault(r, 500, "internal error: %s gave no answer", match->op);
+}

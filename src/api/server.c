@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The HTTP side of the API: libmicrohttpd on a Unix socket that mvm creates,
+ * binds and listens on itself, handed over with MHD_OPTION_LISTEN_SOCKET.
+ *
+ * Deviation from DESIGN.md §3 (the API on the VM's event loop): the server
+ * runs on libmicrohttpd's own internal polling thread (epoll) instead. The
+ * API exists before the VM (configuration, InstanceStart builds the VM and
+ * its loop) and outlives it (requests during teardown get an answer), so it
+ * cannot live on a loop the VM owns. Requests are served one at a time on
+ * that thread, under vmm->lock.
+ *
+ * Bodies are capped at MVM_API_BODY_MAX (Firecracker's 51200 bytes): a
+ * larger Content-Length is refused before the body is read (413), a larger
+ * chunked body is read and dropped, then refused. Idle connections time out
+ * (a client that sends half a request and stalls), and the number of
+ * connections is bounded; neither stops others from being served.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "api_internal.h"
+#include "mvm/err.h"
+#include "mvm/log.h"
+#include "mvm/sys.h"
+
+#define API_TIMEOUT_DEFAULT   10
+#define API_MAX_CONNS_DEFAULT 256
+
+struct api_server {
+	struct vmm *vmm;
+	struct MHD_Daemon *mhd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev; /* the socket file we created: removed only if still ours */
+	ino_t ino;
+	/* Requests begun and not completed: answers are drained before the stop. */
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	unsigned int inflight;
+};
+
+/* At most this long for in-flight answers (a stalled client's) when stopping. */
+#define API_DRAIN_MS 2000
+
+/* One request's upload. */
+struct api_request {
+	char *buf;
+	size_t len;
+	bool too_large;
+};
+
+/* ---- the socket ---- */
+
+/* Someone listens on path? A refused connection means a stale socket. */
+static bool socket_is_live(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return true; /* cannot tell: do not remove it */
+	live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ||
+	       (errno != ECONNREFUSED && errno != ENOENT);
+	close(fd);
+	return live;
+}
+
+static int api_socket_create(struct api_server *srv, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, err;
+
+	if (!*path || strlen(path) >= sizeof(sa.sun_path)) {
+		pr_err("API socket path '%s': must be 1 to %zu bytes long", path,
+		       sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = mvm_socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("API socket: %s", strerror(-err));
+		return err;
+	}
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	if (err == -EADDRINUSE) {
+		if (lstat(path, &st) || !S_ISSOCK(st.st_mode)) {
+			pr_err("API socket path '%s' exists and is not a socket: refusing to "
+			       "replace it",
+			       path);
+			err = -EEXIST;
+			goto err_close;
+		}
+		if (socket_is_live(&sa)) {
+			pr_err("API socket '%s' is in use: another process listens on it", path);
+			goto err_close;
+		}
+		pr_info("API socket '%s': replacing a stale socket nobody listens on", path);
+		unlink(path);
+		err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	}
+	if (err) {
+		pr_err("cannot create the API socket '%s': %s", path, strerror(-err));
+		goto err_close;
+	}
+	if (listen(fd, 128) < 0 || stat(path, &st) < 0) {
+		err = -errno;
+		pr_err("API socket '%s': %s", path, strerror(-err));
+		unlink(path);
+		goto err_close;
+	}
+	srv->dev = st.st_dev;
+	srv->ino = st.st_ino;
+	snprintf(srv->path, sizeof(srv->path), "%s", path);
+	return fd;
+
+err_close:
+	close(fd);
+	return err;
+}
+
+static void api_socket_remove(struct api_server *srv)
+{
+	struct stat st;
+
+	if (!stat(srv->path, &st) && st.st_dev == srv->dev && st.st_ino == srv->ino)
+		unlink(srv->path);
+}
+
+/* ---- requests ---- */
+
+static enum MHD_Result api_reply(struct MHD_Connection *c, struct api_response *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len = r->body ? strlen(r->body) : 0;
+
+	resp = MHD_create_response_from_buffer(
+		len, r->body, r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		api_response_free(r);
+		return MHD_NO;
+	}
+	r->body = NULL; /* MHD frees it */
+	if (r->content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	if (r->allow[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	ret = MHD_queue_response(c, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result api_too_large(struct MHD_Connection *c)
+{
+	struct api_response r = { 0 };
+
+	api_fault(&r, 413, "the request body is larger than the limit of %d bytes",
+		  MVM_API_BODY_MAX);
+	return api_reply(c, &r);
+}
+
+static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct api_server *srv = cls;
+	struct api_request *req = *con_cls;
+	struct api_response r;
+
+	if (!req) {
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		*con_cls = req;
+		pthread_mutex_lock(&srv->lock);
+		srv->inflight++;
+		pthread_mutex_unlock(&srv->lock);
+		/* Refused before reading it: MHD then closes the connection. */
+		if (cl && strtoull(cl, NULL, 10) > MVM_API_BODY_MAX) {
+			req->too_large = true;
+			return api_too_large(c);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+
+		*upload_size = 0;
+		if (req->too_large)
+			return MHD_YES;
+		if (req->len + n > MVM_API_BODY_MAX) {
+			/* A chunked body: drop what comes, refuse at the end. */
+			req->too_large = true;
+			free(req->buf);
+			req->buf = NULL;
+			return MHD_YES;
+		}
+		if (!req->buf) {
+			req->buf = malloc(MVM_API_BODY_MAX + 1);
+			if (!req->buf)
+				return MHD_NO;
+		}
+		memcpy(req->buf + req->len, upload, n);
+		req->len += n;
+		return MHD_YES;
+	}
+	if (req->too_large)
+		return api_too_large(c);
+	api_handle(srv->vmm, method, url, req->buf, req->len, &r);
+	pr_debug("API %s %s: %u", method, url, r.status);
+	return api_reply(c, &r);
+}
+
+static void api_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			  enum MHD_RequestTerminationCode toe)
+{
+	struct api_server *srv = cls;
+	struct api_request *req = *con_cls;
+
+	if (req) {
+		free(req->buf);
+		free(req);
+		*con_cls = NULL;
+		pthread_mutex_lock(&srv->lock);
+		if (--srv->inflight == 0)
+			pthread_cond_broadcast(&srv->idle);
+		pthread_mutex_unlock(&srv->lock);
+	}
+}
+
+static void api_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	pr_debug("API server: %s", msg);
+}
+
+struct api_server *api_server_start(struct vmm *vmm, const char *path,
+				    const struct api_server_opts *opts)
+{
+	unsigned int timeout = opts && opts->timeout_s ? opts->timeout_s : API_TIMEOUT_DEFAULT;
+	unsigned int conns = opts && opts->max_conns ? opts->max_conns : API_MAX_CONNS_DEFAULT;
+	FAULT_SITE(mhd_site, "MHD_start_daemon");
+	struct api_server *srv;
+	int fd, err;
+
+	srv = mvm_zalloc(sizeof(*srv));
+	if (!srv)
+		return ERR_PTR(-ENOMEM);
+	srv->vmm = vmm;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->idle, NULL);
+	fd = api_socket_create(srv, path);
+	if (fd < 0) {
+		err = fd;
+		goto err_free;
+	}
+	/* MHD's own failures (its thread, its epoll fd) are one fault site here. */
+	if (fault_should_fail(&mhd_site))
+		srv->mhd = NULL;
+	else
+		srv->mhd = MHD_start_daemon(
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
+			NULL, NULL, api_access, srv, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, srv,
+			MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+			MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_NOTIFY_COMPLETED,
+			api_completed, srv, MHD_OPTION_END);
+	if (!srv->mhd) {
+		err = -EIO;
+		pr_err("API socket '%s': libmicrohttpd did not start", path);
+		/* MHD closes a listen socket it was given only once started. */
+		if (fcntl(fd, F_GETFD) >= 0)
+			close(fd);
+		goto err_unlink;
+	}
+	return srv;
+
+err_unlink:
+	api_socket_remove(srv);
+err_free:
+	pthread_cond_destroy(&srv->idle);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+	return ERR_PTR(err);
+}
+
+void api_server_stop(struct api_server *srv)
+{
+	struct timespec deadline;
+
+	if (IS_ERR_OR_NULL(srv))
+		return;
+	/*
+	 * No new client finds the socket; the answers already being sent (the
+	 * Stop that ends us, an InstanceStart whose guest ended at once) reach
+	 * their clients before MHD_stop_daemon() closes every connection. A
+	 * stalled client is waited for API_DRAIN_MS at most.
+	 */
+	api_socket_remove(srv);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += API_DRAIN_MS / 1000;
+	pthread_mutex_lock(&srv->lock);
+	while (srv->inflight &&
+	       pthread_cond_timedwait(&srv->idle, &srv->lock, &deadline) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&srv->lock);
+	/* Joins MHD's thread and closes the listening socket. */
+	MHD_stop_daemon(srv->mhd);
+	pthread_cond_destroy(&srv->idle);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}

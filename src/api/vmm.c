@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The VMM process's state (struct vmm): the pending configuration the API
+ * fills, the instance state, the VM once InstanceStart built it, the logger
+ * and metrics settings. Requests run under vmm->lock on the API thread; the
+ * main thread meets them only in vmm_wait_start(), vmm_attach_vm() and
+ * vmm_detach_vm().
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "api_internal.h"
+#include "mvm/control.h"
+#include "mvm/err.h"
+#include "mvm/log.h"
+#include "mvm/sys.h"
+
+static void vmm_wake_main(struct vmm *vmm)
+{
+	uint64_t one = 1;
+
+	if (write(vmm->start_fd, &one, sizeof(one)) < 0)
+		pr_warn("waking the main thread: %s", strerror(errno));
+}
+
+static const struct vmm_hooks default_hooks = {
+	.boot = vm_boot,
+	.metrics_open = metrics_open,
+	.log_set_path = mvm_log_set_path,
+	.exit_request = vmm_wake_main,
+};
+
+/*
+ * The rules of VM names and runtime entries (no '/', no leading '.'), and
+ * printable ASCII: the id names files and is a JSON string in answers.
+ */
+static bool id_valid(const char *id)
+{
+	size_t i, n = strlen(id);
+
+	if (n == 0 || n >= MVM_VM_NAME_SIZE || id[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isprint((unsigned char)id[i]) || id[i] == '/')
+			return false;
+	return true;
+}
+
+struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
+{
+	struct vmm *vmm;
+
+	if (id && !id_valid(id)) {
+		pr_err("instance id '%s' is not valid: 1-%d printable ASCII characters, no '/', "
+		       "not starting with '.'",
+		       id, MVM_VM_NAME_SIZE - 1);
+		return ERR_PTR(-EINVAL);
+	}
+	vmm = mvm_zalloc(sizeof(*vmm));
+	if (!vmm)
+		return ERR_PTR(-ENOMEM);
+	vmm->start_fd = mvm_eventfd(0, EFD_NONBLOCK);
+	if (vmm->start_fd < 0) {
+		int err = -errno;
+
+		pr_err("eventfd: %s", strerror(-err));
+		free(vmm);
+		return ERR_PTR(err);
+	}
+	pthread_mutex_init(&vmm->lock, NULL);
+	pthread_mutex_init(&vmm->run_lock, NULL);
+	pthread_cond_init(&vmm->run_cond, NULL);
+	if (id)
+		snprintf(vmm->id, sizeof(vmm->id), "%s", id);
+	else
+		snprintf(vmm->id, sizeof(vmm->id), "mvm-%d", (int)getpid());
+	mvm_config_init(&vmm->cfg);
+	vmm->cfg.console_out = STDOUT_FILENO;
+	vmm->hooks = default_hooks;
+	if (hooks) {
+		if (hooks->boot)
+			vmm->hooks.boot = hooks->boot;
+		if (hooks->metrics_open)
+			vmm->hooks.metrics_open = hooks->metrics_open;
+		if (hooks->log_set_path)
+			vmm->hooks.log_set_path = hooks->log_set_path;
+		if (hooks->exit_request)
+			vmm->hooks.exit_request = hooks->exit_request;
+	}
+	return vmm;
+}
+
+struct vmm *vmm_create(const char *id)
+{
+	return vmm_create_hooked(id, NULL);
+}
+
+void vmm_destroy(struct vmm *vmm)
+{
+	unsigned int i;
+
+	if (IS_ERR_OR_NULL(vmm))
+		return;
+	metrics_close(vmm->metrics);
+	for (i = 0; i < vmm->nr_drives; i++) {
+		free(vmm->drives[i].id);
+		free(vmm->drives[i].path);
+		free(vmm->drives[i].partuuid);
+	}
+	free(vmm->kernel);
+	free(vmm->cmdline);
+	free(vmm->initrd);
+	free(vmm->log_path);
+	free(vmm->metrics_path);
+	close(vmm->start_fd);
+	pthread_cond_destroy(&vmm->run_cond);
+	pthread_mutex_destroy(&vmm->run_lock);
+	pthread_mutex_destroy(&vmm->lock);
+	free(vmm);
+}
+
+const char *vmm_id(const struct vmm *vmm)
+{
+	return vmm->id;
+}
+
+void vmm_set_console(struct vmm *vmm, int in, int out)
+{
+	pthread_mutex_lock(&vmm->lock);
+	vmm->cfg.console_in = in;
+	vmm->cfg.console_out = out;
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+static void vmm_set_run_state(struct vmm *vmm, int state)
+{
+	pthread_mutex_lock(&vmm->run_lock);
+	if (vmm->run_state == 0 || state < 0)
+		vmm->run_state = state;
+	pthread_cond_broadcast(&vmm->run_cond);
+	pthread_mutex_unlock(&vmm->run_lock);
+}
+
+void vmm_ask_exit(struct vmm *vmm)
+{
+	pthread_mutex_lock(&vmm->run_lock);
+	vmm->exit_asked = true;
+	pthread_mutex_unlock(&vmm->run_lock);
+	vmm->hooks.exit_request(vmm);
+}
+
+void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
+{
+	struct mvm_config cfg;
+	char why[512];
+	struct vm *vm;
+	unsigned int i;
+
+	if (!vmm->boot_source_set) {
+		api_fault(r, 400, "InstanceStart needs a boot source: PUT /boot-source first");
+		return;
+	}
+	/* The strings stay owned by vmm, unchanged from now on (pre-boot requests end). */
+	cfg = vmm->cfg;
+	cfg.name = vmm->id;
+	cfg.kernel = vmm->kernel;
+	cfg.cmdline = vmm->cmdline;
+	cfg.initrd = vmm->initrd;
+	cfg.nr_disks = vmm->nr_drives;
+	for (i = 0; i < vmm->nr_drives; i++) {
+		cfg.disks[i].path = vmm->drives[i].path;
+		cfg.disks[i].id = vmm->drives[i].id;
+		cfg.disks[i].read_only = vmm->drives[i].read_only;
+		/* Firecracker's Unsafe and Writeback both go through the page cache. */
+		cfg.disks[i].cache = MVM_DISK_CACHE_WRITEBACK;
+	}
+	vmm->cfg = cfg;
+	/*
+	 * vm_boot() on the API thread: the answer is the boot's outcome, with
+	 * the reason the boot logged where it failed (mvm_log_capture).
+	 */
+	mvm_log_capture(why, sizeof(why));
+	vm = vmm->hooks.boot(&cfg);
+	mvm_log_capture(NULL, 0);
+	if (IS_ERR_OR_NULL(vm)) {
+		int err = vm ? (int)-PTR_ERR(vm) : ENOMEM;
+
+		api_fault(r, 400, "InstanceStart: the VM could not be built: %s",
+			  why[0] ? why : strerror(err));
+		return;
+	}
+	vmm->vm = vm;
+	vmm->state = VMM_RUNNING;
+	if (vmm->metrics)
+		metrics_set_vm(vmm->metrics, vm);
+	pthread_mutex_lock(&vmm->run_lock);
+	vmm->handoff = vm;
+	pthread_mutex_unlock(&vmm->run_lock);
+	vmm_wake_main(vmm);
+	/* As Firecracker's InstanceStart: answered once the vCPUs run. */
+	pthread_mutex_lock(&vmm->run_lock);
+	while (wait && vmm->run_state == 0)
+		pthread_cond_wait(&vmm->run_cond, &vmm->run_lock);
+	pthread_mutex_unlock(&vmm->run_lock);
+	api_no_content(r);
+}
+
+/* A one-shot loop handler: the loop runs, so vm_run() has started every vCPU. */
+struct vmm_started {
+	struct loop_handler h;
+	struct vmm *vmm;
+	struct vm *vm;
+};
+
+static void vmm_started_fn(struct loop_handler *h, uint32_t events)
+{
+	struct vmm_started *s = container_of(h, struct vmm_started, h);
+
+	loop_del(&s->vm->loop, h);
+	vmm_set_run_state(s->vmm, 1);
+}
+
+int vmm_run_vm(struct vmm *vmm, struct vm *vm)
+{
+	struct vmm_started s = { .h = { .fn = vmm_started_fn }, .vmm = vmm, .vm = vm };
+	int err;
+
+	/*
+	 * Readable from the start: fires on the loop's first round. Without it
+	 * InstanceStart could not tell when to answer: the VM does not run
+	 * (as when vm_run() cannot start it), and the waiting request is released.
+	 */
+	s.h.fd = mvm_eventfd(1, EFD_NONBLOCK);
+	if (s.h.fd < 0) {
+		err = -errno;
+		pr_err("eventfd: %s", strerror(-err));
+		goto out;
+	}
+	err = loop_add(&vm->loop, &s.h, EPOLLIN);
+	if (err)
+		goto out_close;
+	err = vm_run(vm);
+	loop_del(&vm->loop, &s.h);
+out_close:
+	close(s.h.fd);
+out:
+	vmm_set_run_state(vmm, -1);
+	return err;
+}
+
+int vmm_wait_start(struct vmm *vmm, int sigfd, struct vm **vm)
+{
+	struct pollfd p[2] = {
+		{ .fd = vmm->start_fd, .events = POLLIN },
+		{ .fd = sigfd, .events = POLLIN },
+	};
+
+	*vm = NULL;
+	for (;;) {
+		bool exit_asked;
+		uint64_t v;
+
+		if (poll(p, sigfd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sigfd, &si, sizeof(si)) == sizeof(si))
+				return (int)si.ssi_signo;
+		}
+		if (p[0].revents & POLLIN) {
+			if (read(vmm->start_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				return -errno;
+			pthread_mutex_lock(&vmm->run_lock);
+			*vm = vmm->handoff;
+			exit_asked = vmm->exit_asked;
+			pthread_mutex_unlock(&vmm->run_lock);
+			if (*vm || exit_asked)
+				return 0;
+		}
+	}
+}
+
+int vmm_attach_vm(struct vmm *vmm, struct vm *vm)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&vmm->lock);
+	if (vmm->state != VMM_NOT_STARTED) {
+		err = -EBUSY;
+	} else {
+		vmm->vm = vm;
+		vmm->state = VMM_RUNNING;
+		vmm->cfg = vm->cfg;
+		/* What GET /vm/config shows; the strings are the caller's. */
+		vmm->boot_source_set = vm->cfg.kernel != NULL;
+		vmm->kernel = vm->cfg.kernel ? strdup(vm->cfg.kernel) : NULL;
+		vmm->cmdline = vm->cfg.cmdline ? strdup(vm->cfg.cmdline) : NULL;
+		snprintf(vmm->id, sizeof(vmm->id), "%s", vm->name);
+		if (vmm->metrics)
+			metrics_set_vm(vmm->metrics, vm);
+	}
+	pthread_mutex_unlock(&vmm->lock);
+	return err;
+}
+
+struct vm *vmm_detach_vm(struct vmm *vmm)
+{
+	struct vm *vm;
+
+	/* An InstanceStart waiting for the vCPUs must not wait for ever. */
+	vmm_set_run_state(vmm, -1);
+	pthread_mutex_lock(&vmm->lock);
+	vm = vmm->vm;
+	if (vmm->metrics)
+		metrics_set_vm(vmm->metrics, NULL);
+	vmm->vm = NULL;
+	vmm->state = VMM_STOPPED;
+	pthread_mutex_unlock(&vmm->lock);
+	return vm;
+}
