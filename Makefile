@@ -34,8 +34,8 @@ LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS)
 API_SRCS := $(wildcard src/api/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
 # Debian packages: libjansson-dev, libmicrohttpd-dev, libcurl4-openssl-dev (.ci/packages).
-API_LIBS := -ljansson -lmicrohttpd
-CLI_LIBS := $(API_LIBS) -lcurl -lm
+API_LIBS := -ljansson -ldl # libmicrohttpd: dlopen()ed by src/api/server.c
+CLI_LIBS := $(API_LIBS) -ldl -lm # libcurl: dlopen()ed by src/cli/client.c
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 API_OBJS := $(API_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -56,6 +56,11 @@ int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
 /*
+ * Waits until vm_run() has started the vCPUs (true) or has ended without
+ * (false): for work that should follow the guest's start, not delay it.
+ */
+bool vm_wait_running(struct vm *vm);
+/*
  * Ctrl-Alt-Del: the i8042 queues the key sequence and raises its IRQ; a
  * guest without a keyboard driver ignores it (as under Firecracker). 0 or -errno.
  */

@@ -74,6 +74,7 @@ struct vm {
 		bool paused;
 		unsigned int active;
 		unsigned int parked;
+		bool run_ended; /* vm_run() has joined its vCPUs */
 	} pause;
 	bool vcpus_running; /* under pause.lock */
 

@@ -17,6 +17,7 @@
  * connections is bounded; neither stops others from being served.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
 #include <microhttpd.h>
 
 #include "api_internal.h"
@@ -38,6 +40,50 @@
 
 #define API_TIMEOUT_DEFAULT   10
 #define API_MAX_CONNS_DEFAULT 256
+
+/*
+ * libmicrohttpd is loaded with dlopen() when the first server starts, not
+ * linked: Debian builds it against GnuTLS, and the dozen libraries that
+ * brings would be loaded and relocated at every exec of mvm, before the
+ * guest's first instruction (measured: 2x the raw-KVM floor to the first
+ * output, 3 MiB more RSS). Loaded once per process, never unloaded.
+ */
+#define LIBMHD_SONAME "libmicrohttpd.so.12"
+
+static struct {
+	struct MHD_Daemon *(*start_daemon)(unsigned int flags, uint16_t port,
+					   MHD_AcceptPolicyCallback apc, void *apc_cls,
+					   MHD_AccessHandlerCallback dh, void *dh_cls, ...);
+	void (*stop_daemon)(struct MHD_Daemon *d);
+	struct MHD_Response *(*create_response_from_buffer)(size_t size, void *buffer,
+							    enum MHD_ResponseMemoryMode mode);
+	enum MHD_Result (*add_response_header)(struct MHD_Response *r, const char *header,
+					       const char *content);
+	enum MHD_Result (*queue_response)(struct MHD_Connection *c, unsigned int status,
+					  struct MHD_Response *r);
+	void (*destroy_response)(struct MHD_Response *r);
+	const char *(*lookup_connection_value)(struct MHD_Connection *c, enum MHD_ValueKind kind,
+					       const char *key);
+	bool loaded;
+} mhd;
+
+static void mhd_load(void)
+{
+	void *h = dlopen(LIBMHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		return;
+	mhd.start_daemon = dlsym(h, "MHD_start_daemon");
+	mhd.stop_daemon = dlsym(h, "MHD_stop_daemon");
+	mhd.create_response_from_buffer = dlsym(h, "MHD_create_response_from_buffer");
+	mhd.add_response_header = dlsym(h, "MHD_add_response_header");
+	mhd.queue_response = dlsym(h, "MHD_queue_response");
+	mhd.destroy_response = dlsym(h, "MHD_destroy_response");
+	mhd.lookup_connection_value = dlsym(h, "MHD_lookup_connection_value");
+	mhd.loaded = mhd.start_daemon && mhd.stop_daemon && mhd.create_response_from_buffer &&
+		     mhd.add_response_header && mhd.queue_response && mhd.destroy_response &&
+		     mhd.lookup_connection_value;
+}
 
 struct api_server {
 	struct vmm *vmm;
@@ -148,7 +194,7 @@ static enum MHD_Result api_reply(struct MHD_Connection *c, struct api_response *
 	enum MHD_Result ret;
 	size_t len = r->body ? strlen(r->body) : 0;
 
-	resp = MHD_create_response_from_buffer(
+	resp = mhd.create_response_from_buffer(
 		len, r->body, r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		api_response_free(r);
@@ -156,11 +202,11 @@ static enum MHD_Result api_reply(struct MHD_Connection *c, struct api_response *
 	}
 	r->body = NULL; /* MHD frees it */
 	if (r->content_type)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	if (r->allow[0])
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-	ret = MHD_queue_response(c, r->status, resp);
-	MHD_destroy_response(resp);
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	ret = mhd.queue_response(c, r->status, resp);
+	mhd.destroy_response(resp);
 	return ret;
 }
 
@@ -182,7 +228,7 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const cha
 	struct api_response r;
 
 	if (!req) {
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		const char *cl = mhd.lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 		req = calloc(1, sizeof(*req));
@@ -259,9 +305,17 @@ struct api_server *api_server_start(struct vmm *vmm, const char *path,
 	unsigned int timeout = opts && opts->timeout_s ? opts->timeout_s : API_TIMEOUT_DEFAULT;
 	unsigned int conns = opts && opts->max_conns ? opts->max_conns : API_MAX_CONNS_DEFAULT;
 	FAULT_SITE(mhd_site, "MHD_start_daemon");
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct api_server *srv;
 	int fd, err;
 
+	pthread_once(&once, mhd_load);
+	if (!mhd.loaded) {
+		pr_err("API socket '%s': cannot load " LIBMHD_SONAME
+		       " (apt-get install libmicrohttpd12)",
+		       path);
+		return ERR_PTR(-ENOSYS);
+	}
 	srv = mvm_zalloc(sizeof(*srv));
 	if (!srv)
 		return ERR_PTR(-ENOMEM);
@@ -277,7 +331,7 @@ struct api_server *api_server_start(struct vmm *vmm, const char *path,
 	if (fault_should_fail(&mhd_site))
 		srv->mhd = NULL;
 	else
-		srv->mhd = MHD_start_daemon(
+		srv->mhd = mhd.start_daemon(
 			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
 			NULL, NULL, api_access, srv, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, srv,
 			MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
@@ -323,7 +377,7 @@ void api_server_stop(struct api_server *srv)
 		;
 	pthread_mutex_unlock(&srv->lock);
 	/* Joins MHD's thread and closes the listening socket. */
-	MHD_stop_daemon(srv->mhd);
+	mhd.stop_daemon(srv->mhd);
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,7 @@ struct run_control {
 	bool registered;
 	struct vmm *vmm;
 	struct api_server *srv;
+	struct vm *vm; /* the VM being served */
 };
 
 /*
@@ -259,6 +261,15 @@ err:
 	pr_warn("the API socket %s could not be served: 'mvm stat/pause/...' will not reach "
 		"this VM",
 		ctl->sock);
+}
+
+static void *run_serve_thread(void *arg)
+{
+	struct run_control *ctl = arg;
+
+	if (vm_wait_running(ctl->vm))
+		run_serve(ctl, ctl->vm);
+	return NULL;
 }
 
 /* The VM stopped: no request may use it from now on; the socket goes away. */
@@ -402,17 +413,27 @@ int cmd_run(int argc, char **argv)
 	if (!no_api && run_register(&ctl, &cfg))
 		return MVM_EXIT_FAILURE;
 	for (;;) {
-		bool restart;
+		bool restart, serving;
+		pthread_t server;
 
 		vm = vm_boot(&cfg);
 		if (IS_ERR(vm)) {
 			status = MVM_EXIT_FAILURE;
 			break;
 		}
-		if (!no_api)
+		/*
+		 * The API comes up beside the guest, not before it: loading the
+		 * HTTP library and starting its thread would otherwise delay
+		 * the guest's first instruction by milliseconds.
+		 */
+		ctl.vm = vm;
+		serving = !no_api && !pthread_create(&server, NULL, run_serve_thread, &ctl);
+		if (!no_api && !serving)
 			run_serve(&ctl, vm);
 		status = run_vm(vm, stats, cfg.console_in);
 		restart = cfg.reboot_restarts && vm_stop_reason(vm) == VM_STOP_RESET;
+		if (serving)
+			pthread_join(server, NULL);
 		run_unserve(&ctl);
 		vm_destroy(vm);
 		if (!restart)

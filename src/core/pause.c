@@ -50,8 +50,22 @@ void vm_pause_set_running(struct vm *vm, bool running)
 		/* Joined: a VM that ends while paused is not paused any more. */
 		vm->pause.paused = false;
 		atomic_store(&vm->pause.requested, false);
+		vm->pause.run_ended = true;
 	}
+	pthread_cond_broadcast(&vm->pause.cond); /* vm_wait_running() */
 	pthread_mutex_unlock(&vm->pause.lock);
+}
+
+bool vm_wait_running(struct vm *vm)
+{
+	bool running;
+
+	pthread_mutex_lock(&vm->pause.lock);
+	while (!vm->vcpus_running && !vm->pause.run_ended)
+		pthread_cond_wait(&vm->pause.cond, &vm->pause.lock);
+	running = vm->vcpus_running;
+	pthread_mutex_unlock(&vm->pause.lock);
+	return running;
 }
 
 void vm_pause_wake(struct vm *vm)
