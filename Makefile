@@ -23,11 +23,13 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 	  -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -pthread -MMD -MP $(SANFLAGS)
 INCLUDES := -Iinclude -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
+LDLIBS := -luring
 
 CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
-LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS)
+VIRTIO_SRCS := $(wildcard src/virtio/*.c)
+LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS)
 CLI_SRCS := $(wildcard src/cli/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -39,7 +41,7 @@ GUEST_DIR := $(BUILD)/guest
 
 # Unit tests: the core and devices against a fake KVM (tests/unit/fake_sys.c)
 # and a fake architecture (tests/unit/fake_arch.c): no /dev/kvm needed.
-UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS)
+UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD)/unit-obj/%.o)
 UNIT := $(BUILD)/tests/unit-tests
@@ -69,18 +71,18 @@ $(LIBMVM): $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(MVM): $(CLI_OBJS) $(LIBMVM)
-	$(CC) $(CLI_OBJS) $(LIBMVM) $(LDFLAGS) -o $@
+	$(CC) $(CLI_OBJS) $(LIBMVM) $(LDFLAGS) $(LDLIBS) -o $@
 
 guests:
 	$(Q)$(MAKE) -s -C guest O=$(abspath $(GUEST_DIR))
 
 $(UNIT): $(UNIT_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) -lcmocka -o $@
+	$(CC) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
 $(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(LIBMVM)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) -lcmocka -o $@
+	$(CC) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)

@@ -31,5 +31,6 @@ int main(void)
 	failed += run_device_tests();
 	failed += run_vcpu_tests();
 	failed += run_vm_tests();
+	failed += run_blk_tests();
 	return failed ? 1 : 0;
 }

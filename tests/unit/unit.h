@@ -14,6 +14,7 @@ int run_device_tests(void);
 int run_bus_tests(void);
 int run_memory_tests(void);
 int run_vm_tests(void);
+int run_blk_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
