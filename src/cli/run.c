@@ -34,6 +34,9 @@ static void run_usage(FILE *f)
 		   "      --name NAME      VM name (default mvm-<pid>)\n"
 		   "      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
 		   "      --stats          print the VM's stats tree on stderr when it ends\n"
+		   "      --disk PATH[,ro][,id=NAME][,cache=none|writeback][,io=sync]\n"
+		   "                       virtio-blk on a raw image or block device (repeatable);\n"
+		   "                       io=sync: no io_uring (the fallback, for tests)\n"
 		   "  -v, --verbose        more log messages (repeat for debug)\n"
 		   "  -h, --help           this help\n");
 }
@@ -155,7 +158,7 @@ static int run_vm(struct vm *vm, bool stats, int console_in)
 
 int cmd_run(int argc, char **argv)
 {
-	enum { OPT_NAME = 256, OPT_PIT, OPT_STATS };
+	enum { OPT_NAME = 256, OPT_PIT, OPT_STATS, OPT_DISK };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "mem", required_argument, NULL, 'm' },
@@ -164,6 +167,7 @@ int cmd_run(int argc, char **argv)
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "pit", no_argument, NULL, OPT_PIT },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -216,6 +220,10 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_STATS:
 			stats = true;
+			break;
+		case OPT_DISK:
+			if (parse_disk_opt(&cfg, optarg))
+				return MVM_EXIT_USAGE;
 			break;
 		case 'v':
 			verbosity++;

@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-blk (virtio 1.2 §5.2) on a raw image: --disk PATH[,ro][,id=NAME]
+ * [,cache=none|writeback][,io=sync].
+ *
+ * Each virtqueue has its own I/O engine (io_uring, or the synchronous
+ * fallback) and a lock. Requests are popped and submitted on the event-loop
+ * thread (ops->queue_notify, from the queue's ioeventfd) and completed there
+ * too (the engine's eventfd is a loop handler): vCPUs never wait on the disk.
+ * A request in flight holds a reference on the device; ops->reset (driver
+ * reset, and device teardown) waits for them.
+ *
+ * Malformed chains: a chain the parser rejects gets IOERR/UNSUPP in its
+ * status byte; one without a status byte is returned with 0 bytes written;
+ * one the virtqueue walker rejects (loop, out-of-RAM, ...) marks the device
+ * NEEDS_RESET and stops that queue only: the other queues go on serving.
+ */
+#include <errno.h>
+#include <linux/virtio_blk.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "blk_io.h"
+#include "mvm/log.h"
+#include "mvm/sys.h"
+#include "mvm/virtio.h"
+#include "mvm/vm.h"
+
+#define BLK_NUM_QUEUES 2
+#define BLK_QUEUE_SIZE 256
+
+struct virtio_blk;
+
+struct blk_queue {
+	struct virtio_blk *blk;
+	unsigned int index;
+	pthread_mutex_t lock; /* vq use, engine, pool, flags */
+	bool running;	      /* activated, not reset */
+	bool broken;	      /* the walker rejected a chain: wait for reset */
+	struct blk_io io;
+	struct loop_handler done; /* the engine's completion eventfd */
+	struct blk_req *reqs;	  /* pool of BLK_QUEUE_SIZE */
+	uint16_t *free;		  /* stack of free pool indexes */
+	unsigned int nfree;
+	struct virtq_chain *chain; /* scratch for virtq_pop */
+};
+
+struct virtio_blk {
+	struct virtio_dev vdev; /* first */
+	struct blk_disk disk;
+	struct blk_geom geom;
+	struct virtio_blk_config cfg;
+	struct blk_queue q[BLK_NUM_QUEUES];
+	mvm_counter_t reqs_ok, reqs_err, chains_bad;
+};
+
+struct blk_args {
+	const struct mvm_disk_config *disk;
+	unsigned int index;
+};
+
+static struct virtio_blk *to_blk(struct virtio_dev *vdev)
+{
+	return container_of(vdev, struct virtio_blk, vdev);
+}
+
+static uint64_t blk_get_features(struct virtio_dev *vdev)
+{
+	struct virtio_blk *b = to_blk(vdev);
+	uint64_t f = 1ULL << VIRTIO_BLK_F_SIZE_MAX | 1ULL << VIRTIO_BLK_F_SEG_MAX |
+		     1ULL << VIRTIO_BLK_F_BLK_SIZE | 1ULL << VIRTIO_BLK_F_FLUSH |
+		     1ULL << VIRTIO_BLK_F_MQ;
+
+	if (b->disk.read_only)
+		f |= 1ULL << VIRTIO_BLK_F_RO;
+	else
+		f |= 1ULL << VIRTIO_BLK_F_DISCARD | 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+	return f;
+}
+
+static void blk_config_read(struct virtio_dev *vdev, uint64_t off, void *data, unsigned int len)
+{
+	memcpy(data, (uint8_t *)&to_blk(vdev)->cfg + off, len);
+}
+
+static void blk_config_write(struct virtio_dev *vdev, uint64_t off, const void *data,
+			     unsigned int len)
+{
+	/* Only `writeback` is writable, and only with CONFIG_WCE, which we do not offer. */
+}
+
+/* Engine callback (queue lock held): answer the guest, return the slot, drop the ref. */
+static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
+{
+	struct blk_queue *q = container_of(io, struct blk_queue, io);
+	struct virtio_blk *b = q->blk;
+	struct virtqueue *vq = virtio_dev_vq(&b->vdev, q->index);
+	uint32_t written = blk_req_complete(r, status);
+
+	counter_inc(status == VIRTIO_BLK_S_OK ? &b->reqs_ok : &b->reqs_err);
+	/* After a reset the rings belong to nobody: drop the answer. */
+	if (q->running)
+		virtq_push(vq, r->head, written);
+	q->free[q->nfree++] = (uint16_t)(r - q->reqs);
+}
+
+/* Pops, parses and submits everything available; queue lock held. True: needs reset. */
+static bool blk_queue_process(struct blk_queue *q)
+{
+	struct virtio_blk *b = q->blk;
+	struct virtqueue *vq = virtio_dev_vq(&b->vdev, q->index);
+	bool needs_reset = false;
+	unsigned int completed = 0;
+
+	while (q->running && !q->broken && q->nfree) {
+		struct blk_req *r = &q->reqs[q->free[q->nfree - 1]];
+		int ret = virtq_pop(vq, q->chain);
+		int st;
+
+		if (ret == 0)
+			break;
+		if (ret < 0) {
+			/* The ring itself is malformed: nothing more on this queue. */
+			counter_inc(&b->chains_bad);
+			pr_warn("%s: queue %u: malformed chain (%s)\n", b->vdev.dev.name, q->index,
+				strerror(-ret));
+			if (q->chain->head < vq->size)
+				virtq_push(vq, q->chain->head, 0);
+			q->broken = true;
+			needs_reset = true;
+			completed++;
+			break;
+		}
+		q->nfree--;
+		st = blk_req_parse(q->chain, &b->geom, r);
+		if (st != VIRTIO_BLK_S_OK) {
+			if (st < 0)
+				counter_inc(&b->chains_bad);
+			blk_req_done(&q->io, r, st < 0 ? VIRTIO_BLK_S_IOERR : (uint8_t)st);
+			completed++;
+			continue;
+		}
+		if (q->io.uring)
+			mvm_device_get(&b->vdev.dev); /* may complete later: hold the device */
+		blk_io_submit(&q->io, r);
+		if (!q->io.uring)
+			completed++;
+	}
+	blk_io_flush(&q->io);
+	if (completed && q->running)
+		virtq_notify(vq);
+	return needs_reset;
+}
+
+static void blk_queue_notify(struct virtio_dev *vdev, unsigned int qi)
+{
+	struct virtio_blk *b = to_blk(vdev);
+	struct blk_queue *q;
+	bool needs_reset;
+
+	if (qi >= BLK_NUM_QUEUES)
+		return;
+	q = &b->q[qi];
+	pthread_mutex_lock(&q->lock);
+	needs_reset = blk_queue_process(q);
+	pthread_mutex_unlock(&q->lock);
+	/* Outside the queue lock: the core takes vdev->lock, which nests outside ours. */
+	if (needs_reset)
+		virtio_dev_needs_reset(vdev);
+}
+
+/* Completion eventfd (event-loop thread). */
+static void blk_queue_done(struct loop_handler *h, uint32_t events)
+{
+	struct blk_queue *q = container_of(h, struct blk_queue, done);
+	struct virtio_blk *b = q->blk;
+	unsigned int n;
+	bool needs_reset = false;
+
+	pthread_mutex_lock(&q->lock);
+	n = blk_io_reap(&q->io);
+	if (n && q->running) {
+		virtq_notify(virtio_dev_vq(&b->vdev, q->index));
+		/* Slots came back: chains may be waiting for them. */
+		needs_reset = blk_queue_process(q);
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (needs_reset)
+		virtio_dev_needs_reset(&b->vdev);
+	/* One reference per completed request, dropped last (it may be the final one). */
+	while (n--)
+		mvm_device_put(&b->vdev.dev);
+}
+
+static int blk_activate(struct virtio_dev *vdev)
+{
+	struct virtio_blk *b = to_blk(vdev);
+
+	for (unsigned int i = 0; i < BLK_NUM_QUEUES; i++) {
+		pthread_mutex_lock(&b->q[i].lock);
+		b->q[i].running = true;
+		b->q[i].broken = false;
+		pthread_mutex_unlock(&b->q[i].lock);
+	}
+	return 0;
+}
+
+/* Stop using the queues and wait for every in-flight request (vdev->lock held). */
+static void blk_reset(struct virtio_dev *vdev)
+{
+	struct virtio_blk *b = to_blk(vdev);
+
+	for (unsigned int i = 0; i < BLK_NUM_QUEUES; i++) {
+		struct blk_queue *q = &b->q[i];
+		unsigned int n;
+
+		pthread_mutex_lock(&q->lock);
+		q->running = false;
+		n = q->io.inflight;
+		blk_io_drain(&q->io);
+		pthread_mutex_unlock(&q->lock);
+		/* The drained requests' references; the VM still holds its own. */
+		while (n--)
+			mvm_device_put(&b->vdev.dev);
+	}
+}
+
+static void blk_queue_fini(struct blk_queue *q, struct vm *vm)
+{
+	if (q->io.uring)
+		loop_del(&vm->loop, &q->done);
+	blk_io_fini(&q->io);
+	free(q->chain);
+	free(q->free);
+	free(q->reqs);
+	pthread_mutex_destroy(&q->lock);
+}
+
+static int blk_queue_init(struct virtio_blk *b, struct blk_queue *q, unsigned int index)
+{
+	struct vm *vm = b->vdev.vm;
+	int err;
+
+	q->blk = b;
+	q->index = index;
+	pthread_mutex_init(&q->lock, NULL);
+	q->reqs = mvm_calloc(BLK_QUEUE_SIZE, sizeof(*q->reqs));
+	q->free = mvm_calloc(BLK_QUEUE_SIZE, sizeof(*q->free));
+	q->chain = mvm_zalloc(sizeof(*q->chain));
+	if (!q->reqs || !q->free || !q->chain) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	for (unsigned int i = 0; i < BLK_QUEUE_SIZE; i++)
+		q->free[i] = (uint16_t)(BLK_QUEUE_SIZE - 1 - i);
+	q->nfree = BLK_QUEUE_SIZE;
+	err = blk_io_init(&q->io, &b->disk, BLK_QUEUE_SIZE, blk_req_done);
+	if (err)
+		goto err_free;
+	if (q->io.uring) {
+		q->done.fd = q->io.efd;
+		q->done.fn = blk_queue_done;
+		err = loop_add(&vm->loop, &q->done, EPOLLIN);
+		if (err)
+			goto err_io;
+	}
+	return 0;
+
+err_io:
+	blk_io_fini(&q->io);
+err_free:
+	free(q->chain);
+	free(q->free);
+	free(q->reqs);
+	pthread_mutex_destroy(&q->lock);
+	return err;
+}
+
+static void blk_fill_config(struct virtio_blk *b, const struct mvm_disk_config *cfg)
+{
+	struct virtio_blk_config *c = &b->cfg;
+
+	c->capacity = b->geom.sectors;
+	c->size_max = BLK_SIZE_MAX;
+	c->seg_max = BLK_SEG_MAX;
+	c->blk_size = BLK_SECTOR_SIZE;
+	c->wce = cfg->cache == MVM_DISK_CACHE_WRITEBACK;
+	c->num_queues = BLK_NUM_QUEUES;
+	c->max_discard_sectors = BLK_DWZ_SECTORS_MAX;
+	c->max_discard_seg = BLK_DWZ_SEG_MAX;
+	c->discard_sector_alignment = 8; /* 4 KiB: what punch-hole frees */
+	c->max_write_zeroes_sectors = BLK_DWZ_SECTORS_MAX;
+	c->max_write_zeroes_seg = BLK_DWZ_SEG_MAX;
+	c->write_zeroes_may_unmap = 1;
+}
+
+static int blk_init(struct virtio_dev *vdev, const void *args)
+{
+	const struct blk_args *a = args;
+	struct virtio_blk *b = to_blk(vdev);
+	unsigned int i;
+	int err;
+
+	err = blk_disk_open(&b->disk, a->disk, a->index);
+	if (err)
+		return err;
+	blk_disk_geom(&b->disk, &b->geom);
+	blk_fill_config(b, a->disk);
+	for (i = 0; i < BLK_NUM_QUEUES; i++) {
+		err = blk_queue_init(b, &b->q[i], i);
+		if (err)
+			goto err_queues;
+	}
+	pr_debug("%s: %s, %llu sectors%s%s, %s\n", vdev->dev.name, a->disk->path,
+		 (unsigned long long)b->geom.sectors, b->disk.read_only ? ", read-only" : "",
+		 b->disk.direct ? ", O_DIRECT" : "", b->q[0].io.uring ? "io_uring" : "synchronous");
+	return 0;
+
+err_queues:
+	while (i--)
+		blk_queue_fini(&b->q[i], vdev->vm);
+	blk_disk_close(&b->disk);
+	return err;
+}
+
+static void blk_release(struct virtio_dev *vdev)
+{
+	struct virtio_blk *b = to_blk(vdev);
+
+	for (unsigned int i = 0; i < BLK_NUM_QUEUES; i++)
+		blk_queue_fini(&b->q[i], vdev->vm);
+	blk_disk_close(&b->disk);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.type = "virtio-blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.num_queues = BLK_NUM_QUEUES,
+	.queue_max_size = BLK_QUEUE_SIZE,
+	.init = blk_init,
+	.release = blk_release,
+	.get_features = blk_get_features,
+	.config_size = sizeof(struct virtio_blk_config),
+	.config_read = blk_config_read,
+	.config_write = blk_config_write,
+	.activate = blk_activate,
+	.queue_notify = blk_queue_notify,
+	.reset = blk_reset,
+};
+
+struct virtio_dev *virtio_blk_create(struct vm *vm, const struct mvm_disk_config *disk,
+				     unsigned int index)
+{
+	struct blk_args args = { disk, index };
+	char name[MVM_DEVICE_NAME_SIZE];
+	struct virtio_blk *b;
+
+	snprintf(name, sizeof(name), "virtio-blk%u", index);
+	b = virtio_dev_create(struct virtio_blk, vdev, vm, &blk_ops, name, &args);
+	if (IS_ERR(b))
+		return ERR_PTR(PTR_ERR(b));
+	return &b->vdev;
+}
