@@ -49,7 +49,8 @@ UNIT := $(BUILD)/tests/unit-tests
 FAULT := $(BUILD)/tests/fault-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
-.PHONY: all demo check check-unit check-integration check-fault bench format guests clean
+.PHONY: all demo check check-unit check-integration check-fault bench format guests clean \
+	fuzz-virtio
 
 all: $(MVM) $(LIBMVM) guests
 
@@ -106,6 +107,35 @@ check-fault: $(FAULT) guests
 bench: all $(BENCH_BINS)
 	$(BUILD)/bench/srcu-order -n 10
 	$(BUILD)/bench/boot-bench $(abspath $(MVM)) $(BUILD)/bench/kvm-floor $(abspath $(GUEST_DIR))/hello.elf
+
+# libFuzzer + ASan/UBSan harnesses (clang); each runs FUZZ_TIME seconds on a
+# copy of its seed corpus (fuzz/corpus/NAME). CI runs `make fuzz-virtio`.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 30
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INCLUDES)
+FUZZ_SUPPORT := src/core/memory.c src/core/sys.c src/core/sys_dev.c src/core/fault.c src/core/log.c
+FUZZ_VIRTIO := virtq_walk blk_req
+
+$(FUZZ_DIR)/virtq_walk: fuzz/virtq_walk.c src/virtio/virtqueue.c src/virtio/blk_req.c $(FUZZ_SUPPORT)
+$(FUZZ_DIR)/blk_req: fuzz/blk_req.c src/virtio/blk_req.c src/virtio/blk_disk.c $(FUZZ_SUPPORT)
+$(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+
+fuzz-virtio: $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%)
+	$(Q)for f in $(FUZZ_VIRTIO); do \
+		mkdir -p $(FUZZ_DIR)/corpus-$$f; \
+		echo "fuzz $$f: $(FUZZ_TIME) s"; \
+		if ! $(FUZZ_DIR)/$$f -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 $(FUZZ_DIR)/corpus-$$f fuzz/corpus/$$f \
+			>$(FUZZ_DIR)/$$f.log 2>&1; then \
+			tail -40 $(FUZZ_DIR)/$$f.log; echo "fuzz $$f: FAILED"; exit 1; \
+		fi; \
+		grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $(FUZZ_DIR)/$$f.log; \
+		echo "fuzz $$f: ok"; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
