@@ -15,5 +15,7 @@ int platform_devices_create(struct vm *vm);
 struct mvm_device *serial8250_create(struct vm *vm, const struct platform_device_desc *d);
 struct mvm_device *i8042_create(struct vm *vm, const struct platform_device_desc *d);
 struct mvm_device *debug_exit_create(struct vm *vm, const struct platform_device_desc *d);
+/* The PCI host bridge (src/hw/pci_host.c); d gives the conf1 ports. */
+struct mvm_device *pci_host_create(struct vm *vm, const struct platform_device_desc *d);
 
 #endif

@@ -18,6 +18,24 @@
 
 struct vm;
 
+#define VM_MAX_MSI_ROUTES 256
+
+struct vm_msi_route {
+	uint64_t addr;
+	uint32_t data;
+	bool used;
+};
+
+/* The VM's MSI routes (embedded in struct vm; GSI = ARCH_MSI_GSI_BASE + index). */
+struct vm_irq {
+	pthread_mutex_t lock;
+	struct vm_msi_route msi[VM_MAX_MSI_ROUTES];
+	unsigned long commits; /* KVM_SET_GSI_ROUTING calls made */
+};
+
+void vm_irq_init(struct vm_irq *irq);
+void vm_irq_fini(struct vm_irq *irq);
+
 /* Injects one MSI (KVM_SIGNAL_MSI). 0 or -errno. */
 int vm_msi(struct vm *vm, uint64_t addr, uint32_t data);
 /*
@@ -26,7 +44,11 @@ int vm_msi(struct vm *vm, uint64_t addr, uint32_t data);
  * (-ENOSPC when no GSI is left).
  */
 int vm_msi_route(struct vm *vm, int gsi_or_neg, uint64_t addr, uint32_t data, int *gsi_out);
-/* Drops an MSI route made by vm_msi_route. */
+/*
+ * Drops an MSI route made by vm_msi_route (unbind its irqfd first). The
+ * kernel's table keeps the stale entry until the next change: no GSI-routing
+ * update is spent on teardown.
+ */
 void vm_msi_route_free(struct vm *vm, int gsi);
 /* Binds (assign) or unbinds eventfd efd to gsi (KVM_IRQFD). 0 or -errno. */
 int vm_irqfd(struct vm *vm, int efd, unsigned int gsi, bool assign);

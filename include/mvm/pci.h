@@ -7,8 +7,8 @@
  * A PCI device embeds struct pci_dev first (which embeds struct mvm_device
  * first) and is an ordinary mvm_device: allocated by the core with its
  * mvm_device_ops, then pci_dev_register() binds it to a free slot of bus 0
- * and lists it in the VM (mvm_device_register); pci_dev_unregister() (or the
- * VM's teardown) unbinds it. The host bridge claims the ECAM, the conf1
+ * and lists it in the VM (mvm_device_register); mvm_device_unregister()
+ * (or the VM's teardown) unbinds it through ops->unregister. The host bridge claims the ECAM, the conf1
  * ports and the BAR windows on the VM's buses and dispatches BAR accesses
  * to the device that decodes them, holding a device reference meanwhile;
  * BARs may be moved by the guest at any time.
@@ -72,10 +72,13 @@ struct pci_dev_ops {
 	void (*bar_write)(struct pci_dev *pdev, unsigned int bar, uint64_t off, const void *data,
 			  unsigned int len);
 	/*
-	 * Optional: BAR `bar` now decodes at `addr` (0: no longer decoded),
-	 * e.g. to move ioeventfds. Called with the device's lock held.
+	 * Optional: BAR `bar` is now at `addr` (0: the device is going away),
+	 * e.g. to move ioeventfds. Called when the device is bound (an error
+	 * fails the binding), when the guest moves an enabled BAR (an error is
+	 * logged; accesses then reach bar_write) and when it is unbound.
+	 * Called with the device's lock held. 0 or -errno.
 	 */
-	void (*bar_remap)(struct pci_dev *pdev, unsigned int bar, uint64_t addr);
+	int (*bar_remap)(struct pci_dev *pdev, unsigned int bar, uint64_t addr);
 	/* Optional: MSI-X was enabled/disabled or its function mask changed. */
 	void (*msix_changed)(struct pci_dev *pdev);
 };
@@ -84,7 +87,7 @@ struct pci_bar {
 	uint64_t size; /* a power of two; 0: BAR not implemented */
 	enum mvm_bus_type bus;
 	bool is64;     /* takes this and the next BAR register */
-	uint64_t addr; /* what the guest programmed (without flag bits) */
+	uint64_t mapped; /* address last given to pops->bar_remap */
 };
 
 struct pci_msix_entry {
@@ -123,8 +126,22 @@ struct pci_dev {
 
 	unsigned int intx_pin; /* 1 = INTA ... 4 = INTD, 0: none */
 	unsigned int intx_gsi;
-	bool intx_level;
+	bool intx_level;    /* what the device asks for */
+	bool intx_asserted; /* what the host bridge was told */
 };
+
+/* Little-endian stores into config space images. */
+static inline void pci_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void pci_put32(uint8_t *p, uint32_t v)
+{
+	pci_put16(p, (uint16_t)v);
+	pci_put16(p + 2, (uint16_t)(v >> 16));
+}
 
 static inline struct pci_dev *to_pci_dev(struct mvm_device *dev)
 {
@@ -133,10 +150,13 @@ static inline struct pci_dev *to_pci_dev(struct mvm_device *dev)
 
 /*
  * Set-up, from the device's init (before registration): identity, BARs,
- * capabilities. 0 or -errno.
+ * capabilities. class_code is class << 16 | subclass << 8 | prog-if. After
+ * pci_dev_init, the device's init calls pci_dev_release on its error path
+ * and its release op calls it on the way out.
  */
 void pci_dev_init(struct pci_dev *pdev, const struct pci_dev_ops *pops, uint16_t vendor,
-		  uint16_t device, uint32_t class_code, uint16_t subsys_vendor, uint16_t subsys_id);
+		  uint16_t device, uint8_t revision, uint32_t class_code, uint16_t subsys_vendor,
+		  uint16_t subsys_id);
 int pci_dev_add_bar(struct pci_dev *pdev, unsigned int bar, enum mvm_bus_type bus,
 		    uint64_t size, bool is64);
 /* Appends a capability of len bytes (id and next filled in); its offset or -errno. */
@@ -146,17 +166,22 @@ int pci_dev_add_msix(struct pci_dev *pdev, unsigned int nr, unsigned int bar, ui
 		     uint32_t pba_off);
 /* Device's INTx pin (1..4); the GSI follows from the slot. */
 void pci_dev_set_intx(struct pci_dev *pdev, unsigned int pin);
-/* Undoes what pci_dev_add_msix allocated (the device's release calls it). */
+/* Undoes pci_dev_init and what pci_dev_add_msix allocated. */
 void pci_dev_release(struct pci_dev *pdev);
 
 /*
- * Binds to a free slot (assigns BARs, INTx route) and registers the device.
+ * Binds to a free slot (places the BARs, routes INTx), registers the device
+ * (mvm_device_register) and makes it visible to the guest. The device's
+ * mvm_device_ops must have .unregister = pci_dev_unregister_op, so that the
+ * core's mvm_device_unregister (also vm_destroy's) unbinds it first.
  * 0 or -errno (-ENOSPC: no free slot, -ENODEV: no PCI host).
  */
 int pci_dev_register(struct pci_dev *pdev);
+void pci_dev_unregister_op(struct mvm_device *dev);
+/* Same as mvm_device_unregister(&pdev->dev). */
 void pci_dev_unregister(struct pci_dev *pdev);
 
-/* Config space access as the guest sees it (used by the host bridge, tests). */
+/* Config space access as the guest sees it (used by the host bridge, tests); off + len <= 4096. */
 void pci_cfg_read(struct pci_dev *pdev, unsigned int off, void *data, unsigned int len);
 void pci_cfg_write(struct pci_dev *pdev, unsigned int off, const void *data, unsigned int len);
 
@@ -176,5 +201,11 @@ int pci_for_each_intx(struct vm *vm, void (*fn)(void *opaque, unsigned slot, uns
 						  unsigned gsi),
 		      void *opaque);
 unsigned int pci_intx_gsi(unsigned int slot, unsigned int pin);
+
+/* The guest's view of a device's BAR: its access path (host bridge, tests). */
+void pci_bar_access(struct pci_dev *pdev, unsigned int bar, uint64_t off, void *data,
+		    unsigned int len, bool write);
+/* The address BAR `bar` holds now (flag bits masked off). */
+uint64_t pci_bar_addr(const struct pci_dev *pdev, unsigned int bar);
 
 #endif

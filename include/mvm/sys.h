@@ -38,6 +38,13 @@ struct io_uring;
 int __mvm_io_uring_init(struct fault_site *s, unsigned int entries, struct io_uring *ring,
 			unsigned int flags);
 
+/*
+ * An ioctl on a run-time path (interrupt routing, irqfd, ioeventfd moves):
+ * not a fault site, but behind this function so that the unit tests' fake
+ * KVM sees it too (sys_dev.c; tests/unit/fake_sys.c).
+ */
+int mvm_ioctl_nofault(int fd, unsigned long req, void *arg);
+
 #define __MVM_FAULTABLE(what, call)     \
 	({                              \
 		FAULT_SITE(__fs, what); \

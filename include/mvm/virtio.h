@@ -89,7 +89,36 @@ struct virtqueue;
 
 #define VIRTQ_CHAIN_MAX 1024
 
-/* One popped descriptor chain, every buffer checked to lie in guest RAM. */
+/* Split ring layout in guest memory (§2.7), little-endian. */
+struct virtq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct virtq_avail {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[]; /* then used_event */
+};
+
+struct virtq_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
+struct virtq_used {
+	uint16_t flags;
+	uint16_t idx;
+	struct virtq_used_elem ring[]; /* then avail_event */
+};
+
+/*
+ * One popped descriptor chain, every buffer checked to lie in guest RAM.
+ * The buffers are guest memory the guest can change at any time: a device
+ * copies a request header out before it checks it.
+ */
 struct virtq_chain {
 	uint16_t head;
 	unsigned int out_num; /* iov[0, out_num): device-readable */
@@ -110,6 +139,11 @@ struct virtqueue {
 	/* From the negotiated features when the queue is set up. */
 	bool event_idx;
 	bool indirect;
+
+	/* Host views of the rings (checked at set-up; RAM never moves). */
+	struct virtq_desc *desc;
+	struct virtq_avail *avail;
+	struct virtq_used *used;
 
 	/* Device state. */
 	uint16_t last_avail; /* next avail ring entry to pop */
@@ -141,9 +175,11 @@ void virtq_reset(struct virtqueue *vq);
  * Pops the next available chain, following indirect tables.
  * 1: popped; 0: queue empty (or not enabled);
  * -EINVAL: out-of-range head/index/address, indirect misuse, a readable
- *          buffer after a writable one;
- * -E2BIG:  more than VIRTQ_CHAIN_MAX buffers or more than the queue size;
- * -ELOOP:  the chain loops.
+ *          buffer after a writable one; an avail index more than the queue
+ *          size ahead marks the queue broken (-EINVAL until reset);
+ * -E2BIG:  more than VIRTQ_CHAIN_MAX buffers;
+ * -ELOOP:  the chain loops (visits more descriptors than its table holds).
+ * Zero-length buffers are skipped.
  * On an error the avail entry is consumed; c->head is the head the driver
  * gave (the device may return it with virtq_push(vq, c->head, 0) when
  * c->head < vq->size) and the device answers with an error or calls
@@ -192,7 +228,7 @@ struct virtio_dev {
 	struct vm *vm;
 
 	pthread_mutex_t lock; /* status, features, selectors, queue set-up */
-	uint8_t status;
+	uint8_t status; /* atomic: devices set NEEDS_RESET from any thread */
 	uint8_t config_generation;
 	uint64_t host_features;	  /* offered: ops->get_features + transport bits */
 	uint64_t driver_features; /* written by the driver */
@@ -201,13 +237,16 @@ struct virtio_dev {
 	atomic_uint isr;	  /* ISR status bits (queue 0x1, config 0x2) */
 
 	/* Transport registers (virtio-pci common config). */
+	struct {
+		uint16_t size; /* what the driver chose; 0 after reset means the maximum */
+		uint64_t desc, driver, device;
+	} qcfg[VIRTIO_MAX_QUEUES];
+	uint64_t notify_addr; /* where the queues' ioeventfds are registered, 0: nowhere */
 	uint32_t device_feature_select;
 	uint32_t driver_feature_select;
 	uint16_t queue_select;
 	uint16_t msix_config;
 	uint16_t queue_msix[VIRTIO_MAX_QUEUES];
-	int queue_gsi[VIRTIO_MAX_QUEUES]; /* MSI route per queue, -1: none */
-	int queue_irqfd[VIRTIO_MAX_QUEUES];
 
 	unsigned int num_queues;
 	struct virtqueue vqs[VIRTIO_MAX_QUEUES];

@@ -37,6 +37,11 @@ static void run_usage(FILE *f)
 		   "      --disk PATH[,ro][,id=NAME][,cache=none|writeback][,io=sync]\n"
 		   "                       virtio-blk on a raw image or block device (repeatable);\n"
 		   "                       io=sync: no io_uring (the fallback, for tests)\n"
+		   "      --rng            virtio-rng, fed from the host's getrandom()\n"
+		   "      --console serial|virtio\n"
+		   "                       where the terminal's input goes: the 16550 UART (ttyS0,\n"
+		   "                       default) or virtio-console (hvc0); UART output is\n"
+		   "                       shown either way\n"
 		   "  -v, --verbose        more log messages (repeat for debug)\n"
 		   "  -h, --help           this help\n");
 }
@@ -158,7 +163,7 @@ static int run_vm(struct vm *vm, bool stats, int console_in)
 
 int cmd_run(int argc, char **argv)
 {
-	enum { OPT_NAME = 256, OPT_PIT, OPT_STATS, OPT_DISK };
+	enum { OPT_NAME = 256, OPT_PIT, OPT_STATS, OPT_DISK, OPT_RNG, OPT_CONSOLE };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "mem", required_argument, NULL, 'm' },
@@ -168,6 +173,8 @@ int cmd_run(int argc, char **argv)
 		{ "pit", no_argument, NULL, OPT_PIT },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -224,6 +231,21 @@ int cmd_run(int argc, char **argv)
 		case OPT_DISK:
 			if (parse_disk_opt(&cfg, optarg))
 				return MVM_EXIT_USAGE;
+			break;
+		case OPT_RNG:
+			cfg.rng = true;
+			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "serial")) {
+				cfg.console = MVM_CONSOLE_SERIAL;
+			} else if (!strcmp(optarg, "virtio")) {
+				cfg.console = MVM_CONSOLE_VIRTIO;
+			} else {
+				fprintf(stderr,
+					"mvm run: --console '%s': give serial or virtio\n",
+					optarg);
+				return MVM_EXIT_USAGE;
+			}
 			break;
 		case 'v':
 			verbosity++;

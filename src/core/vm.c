@@ -19,6 +19,7 @@
 #include "mvm/log.h"
 #include "mvm/sys.h"
 #include "mvm/vcpu.h"
+#include "mvm/virtio.h"
 #include "mvm/vm.h"
 
 /* ---- identity: VM names are unique within the process ---- */
@@ -246,6 +247,7 @@ struct vm *vm_create(const struct mvm_config *cfg)
 	vm->mem.fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	list_init(&vm->devices);
+	vm_irq_init(&vm->irq);
 	bus_init(&vm->buses[MVM_BUS_PIO], MVM_BUS_PIO);
 	bus_init(&vm->buses[MVM_BUS_MMIO], MVM_BUS_MMIO);
 
@@ -286,6 +288,9 @@ struct vm *vm_create(const struct mvm_config *cfg)
 	err = platform_devices_create(vm);
 	if (err)
 		goto err_devices;
+	err = virtio_devices_create(vm);
+	if (err)
+		goto err_devices;
 	return vm;
 
 err_devices:
@@ -304,6 +309,7 @@ err_kvm:
 err_free:
 	bus_fini(&vm->buses[MVM_BUS_MMIO]);
 	bus_fini(&vm->buses[MVM_BUS_PIO]);
+	vm_irq_fini(&vm->irq);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
 err_identity:
@@ -328,6 +334,7 @@ void vm_destroy(struct vm *vm)
 	close(vm->kvm_fd);
 	bus_fini(&vm->buses[MVM_BUS_MMIO]);
 	bus_fini(&vm->buses[MVM_BUS_PIO]);
+	vm_irq_fini(&vm->irq);
 	pthread_mutex_destroy(&vm->lock);
 	memcpy(name, vm->name, sizeof(name));
 	free(vm);
@@ -455,7 +462,7 @@ int vm_irq_line(struct vm *vm, unsigned int irq, int level)
 {
 	struct kvm_irq_level l = { .irq = irq, .level = level };
 
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+	if (mvm_ioctl_nofault(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
 		return -errno;
 	return 0;
 }

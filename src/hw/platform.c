@@ -16,6 +16,7 @@ static const struct platform_type platform_types[] = {
 	{ "serial8250", serial8250_create },
 	{ "i8042", i8042_create },
 	{ "debug-exit", debug_exit_create },
+	{ "pci-host", pci_host_create },
 };
 
 int platform_devices_create(struct vm *vm)
