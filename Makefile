@@ -99,6 +99,7 @@ check-unit: $(UNIT)
 
 check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/run.sh
+	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/virtio.sh
 
 check-fault: $(FAULT) guests
 	tests/fault/raw-calls.sh
