@@ -285,6 +285,8 @@ void pci_dev_unregister_op(struct mvm_device *dev)
 
 	if (pdev->host)
 		pci_host_unbind(pdev->host, pdev);
+	if (pdev->pops && pdev->pops->unregister)
+		pdev->pops->unregister(pdev);
 }
 
 void pci_dev_unregister(struct pci_dev *pdev)

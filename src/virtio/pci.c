@@ -329,7 +329,18 @@ static int vpci_bar_remap(struct pci_dev *pdev, unsigned int bar, uint64_t addr)
 	return 0;
 }
 
+/* (4B) Teardown: the device's ops->reset drains in-flight I/O (and its references). */
+static void vpci_unregister(struct pci_dev *pdev)
+{
+	struct virtio_dev *vdev = to_virtio_dev(&pdev->dev);
+
+	pthread_mutex_lock(&vdev->lock);
+	virtio_reset(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
 static const struct pci_dev_ops vpci_pops = {
+	.unregister = vpci_unregister,
 	.bar_read = vpci_bar_read,
 	.bar_write = vpci_bar_write,
 	.bar_remap = vpci_bar_remap,
