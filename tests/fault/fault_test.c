@@ -177,7 +177,10 @@ struct scenario {
 	unsigned int cpus;
 	bool pit;
 	bool console_in;
+	bool disks; /* two virtio-blk disks: io_uring + writeback, and io=sync, ro, O_DIRECT */
 };
+
+static char disk_path[] = "/var/tmp/mvm-fault-disk-XXXXXX";
 
 /* Boots, runs and tears down; 0 only if the guest ran to its exit-port write. */
 static int scenario_run(const struct scenario *sc)
@@ -197,6 +200,14 @@ static int scenario_run(const struct scenario *sc)
 		if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK))
 			return -errno;
 		cfg.console_in = pipefd[0];
+	}
+	if (sc->disks) {
+		cfg.nr_disks = 2;
+		cfg.disks[0] = (struct mvm_disk_config){ .path = disk_path };
+		cfg.disks[1] = (struct mvm_disk_config){ .path = disk_path, .id = "ro",
+							  .read_only = true,
+							  .cache = MVM_DISK_CACHE_NONE,
+							  .sync_io = true };
 	}
 	vm = vm_boot(&cfg);
 	if (IS_ERR(vm)) {
@@ -258,7 +269,7 @@ static void run_scenario(const struct scenario *sc)
 
 static void test_boot_one_vcpu(void **state)
 {
-	static const struct scenario sc = { "boot, 1 vCPU", 1, false, false };
+	static const struct scenario sc = { "boot, 1 vCPU", 1, false, false, false };
 
 	(void)state;
 	run_scenario(&sc);
@@ -266,10 +277,23 @@ static void test_boot_one_vcpu(void **state)
 
 static void test_boot_smp_pit_console(void **state)
 {
-	static const struct scenario sc = { "boot, 3 vCPUs, PIT, console input", 3, true, true };
+	static const struct scenario sc = { "boot, 3 vCPUs, PIT, console input", 3, true, true, false };
 
 	(void)state;
 	run_scenario(&sc);
+}
+
+static void test_boot_virtio_blk(void **state)
+{
+	static const struct scenario sc = { "boot, 2 virtio-blk disks", 1, false, false, true };
+	int fd = mkstemp(disk_path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	run_scenario(&sc);
+	unlink(disk_path);
 }
 
 /* Every site in the program was made to fail at least once. */
@@ -302,6 +326,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_boot_one_vcpu),
 		cmocka_unit_test(test_boot_smp_pit_console),
+		cmocka_unit_test(test_boot_virtio_blk),
 		cmocka_unit_test(test_every_site_covered),
 	};
 	const char *dir = getenv("GUESTS");
