@@ -142,10 +142,11 @@ static bool blk_queue_process(struct blk_queue *q)
 			completed++;
 			continue;
 		}
-		if (q->io.uring)
-			mvm_device_get(&b->vdev.dev); /* may complete later: hold the device */
-		blk_io_submit(&q->io, r);
-		if (!q->io.uring)
+		/* On the ring it completes later: hold the device (under the queue lock, so
+		 * the completion cannot be reaped before the reference is taken). */
+		if (blk_io_submit(&q->io, r))
+			mvm_device_get(&b->vdev.dev);
+		else
 			completed++;
 	}
 	blk_io_flush(&q->io);

@@ -125,11 +125,12 @@ static bool blk_io_prep(struct blk_io *io, struct blk_req *r)
 	return true;
 }
 
-void blk_io_submit(struct blk_io *io, struct blk_req *r)
+bool blk_io_submit(struct blk_io *io, struct blk_req *r)
 {
 	if (io->uring && blk_io_prep(io, r))
-		return;
+		return true;
 	io->done(io, r, blk_disk_exec(io->disk, r));
+	return false;
 }
 
 void blk_io_flush(struct blk_io *io)

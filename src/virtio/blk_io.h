@@ -39,8 +39,11 @@ struct blk_io {
  */
 int blk_io_init(struct blk_io *io, struct blk_disk *disk, unsigned int depth, blk_io_done_fn done);
 void blk_io_fini(struct blk_io *io);
-/* Starts r (parsed OK). May complete it before returning. */
-void blk_io_submit(struct blk_io *io, struct blk_req *r);
+/*
+ * Starts r (parsed OK). true: it is on the ring and completes later (reap or
+ * drain); false: it was executed synchronously and has completed already.
+ */
+bool blk_io_submit(struct blk_io *io, struct blk_req *r);
 /* Submits what blk_io_submit() prepared: call once after a batch. */
 void blk_io_flush(struct blk_io *io);
 /* Completes what has finished (eventfd readable); the number completed. */
