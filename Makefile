@@ -50,7 +50,7 @@ FAULT := $(BUILD)/tests/fault-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
 .PHONY: all demo check check-unit check-integration check-fault bench format guests clean \
-	fuzz-virtio
+	fuzz-virtio bench-blk
 
 all: $(MVM) $(LIBMVM) guests
 
@@ -108,6 +108,10 @@ check-fault: $(FAULT) guests
 bench: all $(BENCH_BINS)
 	$(BUILD)/bench/srcu-order -n 10
 	$(BUILD)/bench/boot-bench $(abspath $(MVM)) $(BUILD)/bench/kvm-floor $(abspath $(GUEST_DIR))/hello.elf
+
+# virtio-blk: a test guest vs fio on the host (and QEMU), as ratios. Needs fio.
+bench-blk: all
+	bench/blk-bench.py $(abspath $(MVM)) $(abspath $(GUEST_DIR))/vblk.elf
 
 # libFuzzer + ASan/UBSan harnesses (clang); each runs FUZZ_TIME seconds on a
 # copy of its seed corpus (fuzz/corpus/NAME). CI runs `make fuzz-virtio`.
