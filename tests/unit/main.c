@@ -32,5 +32,8 @@ int main(void)
 	failed += run_vcpu_tests();
 	failed += run_vm_tests();
 	failed += run_blk_tests();
+	failed += run_pci_tests();
+	failed += run_virtq_tests();
+	failed += run_virtio_tests();
 	return failed ? 1 : 0;
 }

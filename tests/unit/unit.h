@@ -15,6 +15,9 @@ int run_bus_tests(void);
 int run_memory_tests(void);
 int run_vm_tests(void);
 int run_blk_tests(void);
+int run_pci_tests(void);
+int run_virtq_tests(void);
+int run_virtio_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
