@@ -114,6 +114,18 @@ for round in 1 2; do
 	fi
 done
 
+# --- virtio-rng and virtio-console (4A's devices, the guest kit's driver) ---
+run run --kernel "$GUESTS/vrng.elf" --rng
+expect "virtio-rng: requests of 1..4096 bytes come back filled, bytes vary" 0 \
+	"vrng: [0-9]+ passed, 0 failed"
+run run --kernel "$GUESTS/vrng.elf"
+expect "without --rng there is no virtio-rng device" 2 "no usable virtio-rng"
+if timeout 60 python3 "$HERE/vconsole.py" "$MVM" "$GUESTS" >"$TMP/con" 2>&1; then :; fi
+grep -v ' passed, ' "$TMP/con"
+pass=$((pass + $(grep -c '^ok' "$TMP/con")))
+fail=$((fail + $(grep -c '^not ok' "$TMP/con")))
+grep -q ' passed, ' "$TMP/con" || { fail=$((fail + 1)); echo "not ok - virtio-console tests did not finish"; }
+
 # --- the command line ---
 run run --kernel "$VBLK" --disk "$TMP/does-not-exist.img"
 if [ "$rc" -eq 1 ] && grep -qF "does-not-exist.img" "$TMP/err"; then
