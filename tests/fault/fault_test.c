@@ -178,6 +178,7 @@ struct scenario {
 	bool pit;
 	bool console_in;
 	bool disks; /* two virtio-blk disks: io_uring + writeback, and io=sync, ro, O_DIRECT */
+	bool rng_console; /* virtio-rng and virtio-console (with console_in: hvc0 input) */
 };
 
 static char disk_path[] = "/var/tmp/mvm-fault-disk-XXXXXX";
@@ -208,6 +209,10 @@ static int scenario_run(const struct scenario *sc)
 							  .read_only = true,
 							  .cache = MVM_DISK_CACHE_NONE,
 							  .sync_io = true };
+	}
+	if (sc->rng_console) {
+		cfg.rng = true;
+		cfg.console = MVM_CONSOLE_VIRTIO;
 	}
 	vm = vm_boot(&cfg);
 	if (IS_ERR(vm)) {
@@ -269,7 +274,7 @@ static void run_scenario(const struct scenario *sc)
 
 static void test_boot_one_vcpu(void **state)
 {
-	static const struct scenario sc = { "boot, 1 vCPU", 1, false, false, false };
+	static const struct scenario sc = { "boot, 1 vCPU", 1, false, false, false, false };
 
 	(void)state;
 	run_scenario(&sc);
@@ -277,7 +282,8 @@ static void test_boot_one_vcpu(void **state)
 
 static void test_boot_smp_pit_console(void **state)
 {
-	static const struct scenario sc = { "boot, 3 vCPUs, PIT, console input", 3, true, true, false };
+	static const struct scenario sc = { "boot, 3 vCPUs, PIT, console input", 3, true, true, false,
+					    false };
 
 	(void)state;
 	run_scenario(&sc);
@@ -285,7 +291,7 @@ static void test_boot_smp_pit_console(void **state)
 
 static void test_boot_virtio_blk(void **state)
 {
-	static const struct scenario sc = { "boot, 2 virtio-blk disks", 1, false, false, true };
+	static const struct scenario sc = { "boot, 2 virtio-blk disks", 1, false, false, true, false };
 	int fd = mkstemp(disk_path);
 
 	(void)state;
@@ -294,6 +300,16 @@ static void test_boot_virtio_blk(void **state)
 	close(fd);
 	run_scenario(&sc);
 	unlink(disk_path);
+}
+
+static void test_boot_virtio_rng_console(void **state)
+{
+	static const struct scenario sc = {
+		"boot, virtio-rng + virtio-console with input", 1, false, true, false, true,
+	};
+
+	(void)state;
+	run_scenario(&sc);
 }
 
 /* Every site in the program was made to fail at least once. */
@@ -327,6 +343,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_boot_one_vcpu),
 		cmocka_unit_test(test_boot_smp_pit_console),
 		cmocka_unit_test(test_boot_virtio_blk),
+		cmocka_unit_test(test_boot_virtio_rng_console),
 		cmocka_unit_test(test_every_site_covered),
 	};
 	const char *dir = getenv("GUESTS");
