@@ -50,6 +50,7 @@ FAULT := $(BUILD)/tests/fault-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
 .PHONY: all demo check check-unit check-integration check-fault bench format guests clean \
+	check-linux-virtio \
 	fuzz-virtio bench-blk
 
 all: $(MVM) $(LIBMVM) guests
@@ -100,6 +101,11 @@ check-unit: $(UNIT)
 check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/run.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/virtio.sh
+
+# Slow tier (not in `make check`): the Linux test kernel with its root on
+# virtio-blk, virtio-rng, hvc0 on virtio-console; KERNEL= overrides the path.
+check-linux-virtio: all
+	MVM=$(abspath $(MVM)) tests/integration/linux-virtio.sh
 
 check-fault: $(FAULT) guests
 	tests/fault/raw-calls.sh
