@@ -8,10 +8,9 @@
  * first) and is an ordinary mvm_device: allocated by the core with its
  * mvm_device_ops, then pci_dev_register() binds it to a free slot of bus 0
  * and lists it in the VM (mvm_device_register); mvm_device_unregister()
- * (or the VM's teardown) unbinds it through ops->unregister. The host bridge claims the ECAM, the conf1
- * ports and the BAR windows on the VM's buses and dispatches BAR accesses
- * to the device that decodes them, holding a device reference meanwhile;
- * BARs may be moved by the guest at any time.
+ * (or the VM's teardown) unbinds it through ops->unregister. The host bridge claims the ECAM, the
+ * conf1 ports and the BAR windows on the VM's buses and dispatches BAR accesses to the device that
+ * decodes them, holding a device reference meanwhile; BARs may be moved by the guest at any time.
  */
 #ifndef MVM_PCI_H
 #define MVM_PCI_H
@@ -32,37 +31,37 @@ struct pci_host;
 #define PCI_MSIX_MAX_VECTORS 32
 
 /* Standard header (type 0) offsets and bits. */
-#define PCI_VENDOR_ID		0x00
-#define PCI_DEVICE_ID		0x02
-#define PCI_COMMAND		0x04
-#define PCI_COMMAND_IO		0x0001
-#define PCI_COMMAND_MEMORY	0x0002
-#define PCI_COMMAND_MASTER	0x0004
+#define PCI_VENDOR_ID		 0x00
+#define PCI_DEVICE_ID		 0x02
+#define PCI_COMMAND		 0x04
+#define PCI_COMMAND_IO		 0x0001
+#define PCI_COMMAND_MEMORY	 0x0002
+#define PCI_COMMAND_MASTER	 0x0004
 #define PCI_COMMAND_INTX_DISABLE 0x0400
-#define PCI_STATUS		0x06
-#define PCI_STATUS_INTERRUPT	0x0008
-#define PCI_STATUS_CAP_LIST	0x0010
-#define PCI_REVISION_ID		0x08
-#define PCI_CLASS_PROG		0x09
-#define PCI_CLASS_DEVICE	0x0a
-#define PCI_HEADER_TYPE		0x0e
-#define PCI_BASE_ADDRESS_0	0x10
-#define PCI_SUBSYSTEM_VENDOR_ID 0x2c
-#define PCI_SUBSYSTEM_ID	0x2e
-#define PCI_CAPABILITY_LIST	0x34
-#define PCI_INTERRUPT_LINE	0x3c
-#define PCI_INTERRUPT_PIN	0x3d
+#define PCI_STATUS		 0x06
+#define PCI_STATUS_INTERRUPT	 0x0008
+#define PCI_STATUS_CAP_LIST	 0x0010
+#define PCI_REVISION_ID		 0x08
+#define PCI_CLASS_PROG		 0x09
+#define PCI_CLASS_DEVICE	 0x0a
+#define PCI_HEADER_TYPE		 0x0e
+#define PCI_BASE_ADDRESS_0	 0x10
+#define PCI_SUBSYSTEM_VENDOR_ID	 0x2c
+#define PCI_SUBSYSTEM_ID	 0x2e
+#define PCI_CAPABILITY_LIST	 0x34
+#define PCI_INTERRUPT_LINE	 0x3c
+#define PCI_INTERRUPT_PIN	 0x3d
 
-#define PCI_BAR_IO		0x1
-#define PCI_BAR_MEM_TYPE_64	0x4
-#define PCI_BAR_MEM_PREFETCH	0x8
+#define PCI_BAR_IO	     0x1
+#define PCI_BAR_MEM_TYPE_64  0x4
+#define PCI_BAR_MEM_PREFETCH 0x8
 
-#define PCI_CAP_ID_MSIX	   0x11
-#define PCI_CAP_ID_VNDR	   0x09
-#define PCI_MSIX_FLAGS	   2 /* offset of Message Control in the capability */
-#define PCI_MSIX_ENABLE	   0x8000
-#define PCI_MSIX_MASKALL   0x4000
-#define PCI_MSIX_ENTRY_SIZE 16
+#define PCI_CAP_ID_MSIX		    0x11
+#define PCI_CAP_ID_VNDR		    0x09
+#define PCI_MSIX_FLAGS		    2 /* offset of Message Control in the capability */
+#define PCI_MSIX_ENABLE		    0x8000
+#define PCI_MSIX_MASKALL	    0x4000
+#define PCI_MSIX_ENTRY_SIZE	    16
 #define PCI_MSIX_ENTRY_CTRL_MASKBIT 1
 
 struct pci_dev_ops {
@@ -92,7 +91,7 @@ struct pci_dev_ops {
 struct pci_bar {
 	uint64_t size; /* a power of two; 0: BAR not implemented */
 	enum mvm_bus_type bus;
-	bool is64;     /* takes this and the next BAR register */
+	bool is64;	 /* takes this and the next BAR register */
 	uint64_t mapped; /* address last given to pops->bar_remap */
 };
 
@@ -118,14 +117,14 @@ struct pci_dev {
 	struct mvm_device dev; /* first */
 	const struct pci_dev_ops *pops;
 	struct pci_host *host;
-	int slot; /* -1 while not bound */
+	int slot;	      /* -1 while not bound */
 	pthread_mutex_t lock; /* config space, BARs, MSI-X state */
 
 	uint8_t cfg[PCI_CFG_SIZE];
-	uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may write */
+	uint8_t wmask[PCI_CFG_SIZE];   /* bits the guest may write */
 	uint8_t w1cmask[PCI_CFG_SIZE]; /* bits a guest 1 clears */
-	uint16_t cap_last; /* offset of the last capability, 0: none */
-	uint16_t cap_end;  /* where the next capability goes */
+	uint16_t cap_last;	       /* offset of the last capability, 0: none */
+	uint16_t cap_end;	       /* where the next capability goes */
 
 	struct pci_bar bars[PCI_NUM_BARS];
 	struct pci_msix msix;
@@ -163,8 +162,8 @@ static inline struct pci_dev *to_pci_dev(struct mvm_device *dev)
 void pci_dev_init(struct pci_dev *pdev, const struct pci_dev_ops *pops, uint16_t vendor,
 		  uint16_t device, uint8_t revision, uint32_t class_code, uint16_t subsys_vendor,
 		  uint16_t subsys_id);
-int pci_dev_add_bar(struct pci_dev *pdev, unsigned int bar, enum mvm_bus_type bus,
-		    uint64_t size, bool is64);
+int pci_dev_add_bar(struct pci_dev *pdev, unsigned int bar, enum mvm_bus_type bus, uint64_t size,
+		    bool is64);
 /* Appends a capability of len bytes (id and next filled in); its offset or -errno. */
 int pci_dev_add_cap(struct pci_dev *pdev, const void *cap, unsigned int len);
 /* MSI-X with nr vectors, table and PBA in BAR `bar` at the given offsets. 0 or -errno. */
@@ -203,8 +202,8 @@ bool pci_msix_enabled(struct pci_dev *pdev);
  * "pci-host"). For ACPI / MP tables: every bound device's INTx route,
  * GSI = 16 + ((slot + pin - 1) % 8), level-triggered, active high.
  */
-int pci_for_each_intx(struct vm *vm, void (*fn)(void *opaque, unsigned slot, unsigned pin,
-						  unsigned gsi),
+int pci_for_each_intx(struct vm *vm,
+		      void (*fn)(void *opaque, unsigned slot, unsigned pin, unsigned gsi),
 		      void *opaque);
 unsigned int pci_intx_gsi(unsigned int slot, unsigned int pin);
 

@@ -80,6 +80,7 @@ int mvm_ioctl_nofault(int fd, unsigned long req, void *arg);
 	__MVM_FAULTABLE("pread", __mvm_pread_full(&__fs, (fd), (buf), (len), (off)))
 /* liburing's io_uring_queue_init: 0 or -errno (not -1/errno: liburing's convention). */
 #define mvm_io_uring_init(entries, ring, flags) \
-	__MVM_FAULTABLE("io_uring_queue_init", __mvm_io_uring_init(&__fs, (entries), (ring), (flags)))
+	__MVM_FAULTABLE("io_uring_queue_init",  \
+			__mvm_io_uring_init(&__fs, (entries), (ring), (flags)))
 
 #endif

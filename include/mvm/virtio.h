@@ -78,9 +78,9 @@ struct virtqueue;
 #define VIRTIO_ID_RNG	  4
 
 /* Split ring descriptor flags (§2.7.5). */
-#define VIRTQ_DESC_F_NEXT     1
-#define VIRTQ_DESC_F_WRITE    2
-#define VIRTQ_DESC_F_INDIRECT 4
+#define VIRTQ_DESC_F_NEXT	   1
+#define VIRTQ_DESC_F_WRITE	   2
+#define VIRTQ_DESC_F_INDIRECT	   4
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
 #define VIRTQ_USED_F_NO_NOTIFY	   1
 
@@ -190,12 +190,16 @@ int virtq_pop(struct virtqueue *vq, struct virtq_chain *c);
 void virtq_push(struct virtqueue *vq, uint16_t head, uint32_t written);
 /* Interrupts the driver unless it asked not to (EVENT_IDX / NO_INTERRUPT). */
 void virtq_notify(struct virtqueue *vq);
+/*
+ * Has ops->queue_notify run again soon on the event loop, as if the driver
+ * had kicked: for a device that stops after a budget with work left over.
+ */
+void virtq_kick(struct virtqueue *vq);
 /* True when virtq_notify would interrupt now; updates the EVENT_IDX state. */
 bool virtq_should_notify(struct virtqueue *vq);
 /* Copies between a chain's iovecs (from byte offset off) and a buffer; bytes copied. */
 size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len);
-size_t buf_to_iov(const struct iovec *iov, unsigned int n, size_t off, const void *buf,
-		  size_t len);
+size_t buf_to_iov(const struct iovec *iov, unsigned int n, size_t off, const void *buf, size_t len);
 
 struct virtio_dev_ops {
 	/* Transport-agnostic device, like kvmtool virtio/rng.c. */
@@ -211,9 +215,8 @@ struct virtio_dev_ops {
 	size_t config_size;
 	/* off + len <= config_size, checked by the transport. */
 	void (*config_read)(struct virtio_dev *vdev, uint64_t off, void *data, unsigned len);
-	void (*config_write)(struct virtio_dev *vdev, uint64_t off, const void *data,
-			     unsigned len);
-	int (*activate)(struct virtio_dev *vdev);		       /* DRIVER_OK; features negotiated */
+	void (*config_write)(struct virtio_dev *vdev, uint64_t off, const void *data, unsigned len);
+	int (*activate)(struct virtio_dev *vdev); /* DRIVER_OK; features negotiated */
 	void (*queue_notify)(struct virtio_dev *vdev, unsigned int q); /* event-loop thread */
 	void (*reset)(struct virtio_dev *vdev); /* stop, wait for in-flight I/O */
 };
@@ -228,7 +231,7 @@ struct virtio_dev {
 	struct vm *vm;
 
 	pthread_mutex_t lock; /* status, features, selectors, queue set-up */
-	uint8_t status; /* atomic: devices set NEEDS_RESET from any thread */
+	uint8_t status;	      /* atomic: devices set NEEDS_RESET from any thread */
 	uint8_t config_generation;
 	uint64_t host_features;	  /* offered: ops->get_features + transport bits */
 	uint64_t driver_features; /* written by the driver */
@@ -270,13 +273,14 @@ static inline struct virtqueue *virtio_dev_vq(struct virtio_dev *vdev, unsigned 
  */
 struct virtio_dev *_virtio_dev_create(size_t size, struct vm *vm, const struct virtio_dev_ops *ops,
 				      const char *name, const void *args);
-#define virtio_dev_create(type, member, vm, ops, name, args)                                     \
-	((type *)_virtio_dev_create(                                                             \
-		sizeof(type) + 0 * sizeof(struct {                                               \
-				       _Static_assert(offsetof(type, member) == 0,               \
-						      "struct virtio_dev must be the first member"); \
-				       int dummy;                                                \
-			       }),                                                               \
+#define virtio_dev_create(type, member, vm, ops, name, args)                                  \
+	((type *)_virtio_dev_create(                                                          \
+		sizeof(type) + 0 * sizeof(struct {                                            \
+				       _Static_assert(                                        \
+					       offsetof(type, member) == 0,                   \
+					       "struct virtio_dev must be the first member"); \
+				       int dummy;                                             \
+			       }),                                                            \
 		(vm), (ops), (name), (args)))
 
 static inline struct virtio_dev *to_virtio_dev(struct mvm_device *dev)

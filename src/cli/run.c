@@ -18,32 +18,33 @@
 
 static void run_usage(FILE *f)
 {
-	fprintf(f, "usage: mvm run --kernel FILE [options]\n"
-		   "\n"
-		   "Boots FILE (an ELF with a Xen PVH entry note) and runs it until the guest\n"
-		   "ends. mvm exits with the guest's status: the value written to I/O port 0xf4,\n"
-		   "0 for a reset or power-off, 1 if the VM crashed or could not be built,\n"
-		   "128+N when stopped by signal N. Ctrl-A x on the console stops the VM.\n"
-		   "\n"
-		   "  -k, --kernel FILE    boot image\n"
-		   "  -m, --mem SIZE       guest RAM: 128M (default), 1G, 512K; a plain number is "
-		   "MiB\n"
-		   "  -c, --cpus N         vCPUs (default 1); the boot vCPU runs, the others wait\n"
-		   "                       for the guest to start them (INIT/SIPI)\n"
-		   "  -p, --cmdline STR    kernel command line\n"
-		   "      --name NAME      VM name (default mvm-<pid>)\n"
-		   "      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
-		   "      --stats          print the VM's stats tree on stderr when it ends\n"
-		   "      --disk PATH[,ro][,id=NAME][,cache=none|writeback][,io=sync]\n"
-		   "                       virtio-blk on a raw image or block device (repeatable);\n"
-		   "                       io=sync: no io_uring (the fallback, for tests)\n"
-		   "      --rng            virtio-rng, fed from the host's getrandom()\n"
-		   "      --console serial|virtio\n"
-		   "                       where the terminal's input goes: the 16550 UART (ttyS0,\n"
-		   "                       default) or virtio-console (hvc0); UART output is\n"
-		   "                       shown either way\n"
-		   "  -v, --verbose        more log messages (repeat for debug)\n"
-		   "  -h, --help           this help\n");
+	fprintf(f,
+		"usage: mvm run --kernel FILE [options]\n"
+		"\n"
+		"Boots FILE (an ELF with a Xen PVH entry note) and runs it until the guest\n"
+		"ends. mvm exits with the guest's status: the value written to I/O port 0xf4,\n"
+		"0 for a reset or power-off, 1 if the VM crashed or could not be built,\n"
+		"128+N when stopped by signal N. Ctrl-A x on the console stops the VM.\n"
+		"\n"
+		"  -k, --kernel FILE    boot image\n"
+		"  -m, --mem SIZE       guest RAM: 128M (default), 1G, 512K; a plain number is "
+		"MiB\n"
+		"  -c, --cpus N         vCPUs (default 1); the boot vCPU runs, the others wait\n"
+		"                       for the guest to start them (INIT/SIPI)\n"
+		"  -p, --cmdline STR    kernel command line\n"
+		"      --name NAME      VM name (default mvm-<pid>)\n"
+		"      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
+		"      --stats          print the VM's stats tree on stderr when it ends\n"
+		"      --disk PATH[,ro][,id=NAME][,cache=none|writeback][,io=sync]\n"
+		"                       virtio-blk on a raw image or block device (repeatable);\n"
+		"                       io=sync: no io_uring (the fallback, for tests)\n"
+		"      --rng            virtio-rng, fed from the host's getrandom()\n"
+		"      --console serial|virtio\n"
+		"                       where the terminal's input goes: the 16550 UART (ttyS0,\n"
+		"                       default) or virtio-console (hvc0); UART output is\n"
+		"                       shown either way\n"
+		"  -v, --verbose        more log messages (repeat for debug)\n"
+		"  -h, --help           this help\n");
 }
 
 int64_t parse_size(const char *s)
@@ -241,8 +242,7 @@ int cmd_run(int argc, char **argv)
 			} else if (!strcmp(optarg, "virtio")) {
 				cfg.console = MVM_CONSOLE_VIRTIO;
 			} else {
-				fprintf(stderr,
-					"mvm run: --console '%s': give serial or virtio\n",
+				fprintf(stderr, "mvm run: --console '%s': give serial or virtio\n",
 					optarg);
 				return MVM_EXIT_USAGE;
 			}

@@ -54,8 +54,8 @@ void pci_dev_init(struct pci_dev *pdev, const struct pci_dev_ops *pops, uint16_t
 	pdev->cap_end = PCI_HEADER_END;
 }
 
-int pci_dev_add_bar(struct pci_dev *pdev, unsigned int bar, enum mvm_bus_type bus,
-		    uint64_t size, bool is64)
+int pci_dev_add_bar(struct pci_dev *pdev, unsigned int bar, enum mvm_bus_type bus, uint64_t size,
+		    bool is64)
 {
 	unsigned int off = PCI_BASE_ADDRESS_0 + 4 * bar;
 	uint64_t mask;
@@ -132,7 +132,8 @@ void pci_dev_release(struct pci_dev *pdev)
 /* With pdev->lock held: tell the host bridge what the pin does now. */
 void pci_intx_update(struct pci_dev *pdev)
 {
-	bool level = pdev->intx_level && !(pci_cfg16(pdev, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE) &&
+	bool level = pdev->intx_level &&
+		     !(pci_cfg16(pdev, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE) &&
 		     !pdev->msix.enabled && pdev->slot >= 0;
 
 	/* The status bit shows the function's request, masked or not. */
@@ -217,10 +218,10 @@ void pci_cfg_write(struct pci_dev *pdev, unsigned int off, const void *data, uns
 		uint8_t w = pdev->wmask[o];
 
 		pdev->cfg[o] = (uint8_t)((pdev->cfg[o] & ~w) | (p[i] & w));
-		pdev->cfg[o] &= (uint8_t)~(p[i] & pdev->w1cmask[o]);
+		pdev->cfg[o] &= (uint8_t) ~(p[i] & pdev->w1cmask[o]);
 	}
-	if (ranges_overlap(off, len, PCI_COMMAND, 2) || ranges_overlap(off, len, PCI_BASE_ADDRESS_0,
-								       PCI_BAR_END - PCI_BASE_ADDRESS_0))
+	if (ranges_overlap(off, len, PCI_COMMAND, 2) ||
+	    ranges_overlap(off, len, PCI_BASE_ADDRESS_0, PCI_BAR_END - PCI_BASE_ADDRESS_0))
 		pci_bars_changed(pdev);
 	if ((old_cmd ^ pci_cfg16(pdev, PCI_COMMAND)) & PCI_COMMAND_INTX_DISABLE)
 		pci_intx_update(pdev);

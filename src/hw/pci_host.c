@@ -22,8 +22,8 @@
 #define CONF1_ENABLE 0x80000000u
 
 /* The host bridge function: Intel's id for a virtual PCIe host (as cloud-hypervisor). */
-#define HOST_BRIDGE_VENDOR 0x8086
-#define HOST_BRIDGE_DEVICE 0x0d57
+#define HOST_BRIDGE_VENDOR    0x8086
+#define HOST_BRIDGE_DEVICE    0x0d57
 #define PCI_CLASS_BRIDGE_HOST 0x060000
 
 static struct pci_host *to_host(struct mvm_device *dev)
@@ -61,7 +61,8 @@ void pci_host_decode_update(struct pci_host *host, struct pci_dev *pdev)
 		const struct pci_bar *b = &pdev->bars[i];
 		uint64_t addr = pci_bar_addr(pdev, i);
 
-		if (!b->size || !(cmd & (b->bus == MVM_BUS_PIO ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY)))
+		if (!b->size ||
+		    !(cmd & (b->bus == MVM_BUS_PIO ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY)))
 			continue;
 		if (addr + b->size < addr)
 			continue; /* wraps: decodes nothing */
@@ -180,8 +181,7 @@ static void host_conf1(struct pci_host *host, uint64_t off, void *data, unsigned
 			(addr & 0xfc) + (unsigned int)(off - 4), data, len, write);
 }
 
-static void host_ecam(struct pci_host *host, uint64_t off, void *data, unsigned int len,
-		      bool write)
+static void host_ecam(struct pci_host *host, uint64_t off, void *data, unsigned int len, bool write)
 {
 	unsigned int reg = off & 0xfff;
 
@@ -258,8 +258,8 @@ void pci_host_intx(struct pci_host *host, unsigned int gsi, bool assert)
 	pthread_mutex_unlock(&host->mutex);
 }
 
-int pci_for_each_intx(struct vm *vm, void (*fn)(void *opaque, unsigned slot, unsigned pin,
-						  unsigned gsi),
+int pci_for_each_intx(struct vm *vm,
+		      void (*fn)(void *opaque, unsigned slot, unsigned pin, unsigned gsi),
 		      void *opaque)
 {
 	struct pci_host *host = vm->pci;

@@ -217,7 +217,8 @@ bool pci_msix_access(struct pci_dev *pdev, unsigned int bar, uint64_t off, void 
 		}
 		memcpy((uint8_t *)&n + in, data, len);
 		was_masked = msix_vector_masked(m, v);
-		n.ctrl = (e->ctrl & ~PCI_MSIX_ENTRY_CTRL_MASKBIT) | (n.ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT);
+		n.ctrl = (e->ctrl & ~PCI_MSIX_ENTRY_CTRL_MASKBIT) |
+			 (n.ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT);
 		if (n.addr_lo != e->addr_lo || n.addr_hi != e->addr_hi || n.data != e->data)
 			m->route_stale[v] = true;
 		*e = n;

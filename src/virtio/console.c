@@ -12,6 +12,7 @@
  * tty (flow control instead of dropping bytes).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -173,6 +174,8 @@ static void console_tx(struct virtio_console *con, struct virtqueue *vq)
 		}
 		virtq_push(vq, c->head, 0);
 	}
+	if (budget == UINT_MAX && !vq->broken)
+		virtq_kick(vq); /* more to do: after the loop's other work */
 	virtq_notify(vq);
 }
 

@@ -17,8 +17,8 @@
 #include "virtio_internal.h"
 
 /* The transport bits mvm offers with every device. */
-#define VIRTIO_TRANSPORT_FEATURES                                                    \
-	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_RING_EVENT_IDX) |          \
+#define VIRTIO_TRANSPORT_FEATURES                                           \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_RING_EVENT_IDX) | \
 	 (1ULL << VIRTIO_F_RING_INDIRECT_DESC))
 
 struct virtio_dev *_virtio_dev_create(size_t size, struct vm *vm, const struct virtio_dev_ops *ops,
@@ -140,7 +140,7 @@ void virtio_set_status(struct virtio_dev *vdev, uint8_t v)
 			pr_debug("%s: features 0x%llx refused (offered 0x%llx)", vdev->dev.name,
 				 (unsigned long long)vdev->driver_features,
 				 (unsigned long long)offered);
-			v &= (uint8_t)~(VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+			v &= (uint8_t) ~(VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
 		} else {
 			vdev->features = vdev->driver_features;
 		}

@@ -29,9 +29,9 @@
 #include "mvm/vm.h"
 #include "virtio_internal.h"
 
-#define VIRTIO_PCI_VENDOR	  0x1af4
-#define VIRTIO_PCI_DEVICE_BASE	  0x1040 /* + device id, modern-only (§4.1.2) */
-#define VIRTIO_PCI_SUBSYS_MODERN  0x0040
+#define VIRTIO_PCI_VENDOR	 0x1af4
+#define VIRTIO_PCI_DEVICE_BASE	 0x1040 /* + device id, modern-only (§4.1.2) */
+#define VIRTIO_PCI_SUBSYS_MODERN 0x0040
 
 #define VIRTIO_PCI_CAP_COMMON_CFG 1
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
@@ -49,23 +49,23 @@
 #define NOTIFY_MULT    4
 
 /* struct virtio_pci_common_cfg (§4.1.4.3), virtio 1.1 layout. */
-#define CC_DFSELECT	0x00
-#define CC_DF		0x04
-#define CC_GFSELECT	0x08
-#define CC_GF		0x0c
-#define CC_MSIX		0x10
-#define CC_NUMQ		0x12
-#define CC_STATUS	0x14
-#define CC_CFGGEN	0x15
-#define CC_Q_SELECT	0x16
-#define CC_Q_SIZE	0x18
-#define CC_Q_MSIX	0x1a
-#define CC_Q_ENABLE	0x1c
-#define CC_Q_NOFF	0x1e
-#define CC_Q_DESC	0x20
-#define CC_Q_DRIVER	0x28
-#define CC_Q_DEVICE	0x30
-#define CC_SIZE		0x38
+#define CC_DFSELECT 0x00
+#define CC_DF	    0x04
+#define CC_GFSELECT 0x08
+#define CC_GF	    0x0c
+#define CC_MSIX	    0x10
+#define CC_NUMQ	    0x12
+#define CC_STATUS   0x14
+#define CC_CFGGEN   0x15
+#define CC_Q_SELECT 0x16
+#define CC_Q_SIZE   0x18
+#define CC_Q_MSIX   0x1a
+#define CC_Q_ENABLE 0x1c
+#define CC_Q_NOFF   0x1e
+#define CC_Q_DESC   0x20
+#define CC_Q_DRIVER 0x28
+#define CC_Q_DEVICE 0x30
+#define CC_SIZE	    0x38
 
 struct virtio_pci_cap {
 	uint8_t cap_vndr, cap_next, cap_len, cfg_type, bar, id, padding[2];
@@ -134,8 +134,8 @@ static void common_image(struct virtio_dev *vdev, uint8_t img[CC_SIZE])
 		pci_put32(&img[CC_DF], (uint32_t)(f >> (32 * vdev->device_feature_select)));
 	pci_put32(&img[CC_GFSELECT], vdev->driver_feature_select);
 	if (vdev->driver_feature_select < 2)
-		pci_put32(&img[CC_GF], (uint32_t)(vdev->driver_features >>
-						  (32 * vdev->driver_feature_select)));
+		pci_put32(&img[CC_GF],
+			  (uint32_t)(vdev->driver_features >> (32 * vdev->driver_feature_select)));
 	pci_put16(&img[CC_MSIX], vdev->msix_config);
 	pci_put16(&img[CC_NUMQ], (uint16_t)vdev->num_queues);
 	img[CC_STATUS] = virtio_status(vdev);
@@ -143,8 +143,8 @@ static void common_image(struct virtio_dev *vdev, uint8_t img[CC_SIZE])
 	pci_put16(&img[CC_Q_SELECT], vdev->queue_select);
 	if (!vq)
 		return; /* a queue that does not exist reads as size 0 */
-	pci_put16(&img[CC_Q_SIZE], vdev->qcfg[q].size ? vdev->qcfg[q].size
-						      : vdev->ops->queue_max_size);
+	pci_put16(&img[CC_Q_SIZE],
+		  vdev->qcfg[q].size ? vdev->qcfg[q].size : vdev->ops->queue_max_size);
 	pci_put16(&img[CC_Q_MSIX], vdev->queue_msix[q]);
 	pci_put16(&img[CC_Q_ENABLE], vq->enabled);
 	pci_put16(&img[CC_Q_NOFF], (uint16_t)q);
@@ -233,14 +233,6 @@ static void common_write(struct virtio_dev *vdev, uint64_t off, const void *data
 
 /* ---- the BAR ---- */
 
-static void kick(struct virtqueue *vq)
-{
-	uint64_t one = 1;
-
-	if (vq->kick_fd >= 0 && write(vq->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		pr_warn("virtio queue %u kick: %s", vq->index, strerror(errno));
-}
-
 static void vpci_bar_read(struct pci_dev *pdev, unsigned int bar, uint64_t off, void *data,
 			  unsigned int len)
 {
@@ -266,8 +258,8 @@ static void vpci_bar_read(struct pci_dev *pdev, unsigned int bar, uint64_t off, 
 	pthread_mutex_unlock(&vdev->lock);
 }
 
-static void vpci_bar_write(struct pci_dev *pdev, unsigned int bar, uint64_t off,
-			   const void *data, unsigned int len)
+static void vpci_bar_write(struct pci_dev *pdev, unsigned int bar, uint64_t off, const void *data,
+			   unsigned int len)
 {
 	struct virtio_dev *vdev = pdev_to_vdev(pdev);
 
@@ -278,7 +270,7 @@ static void vpci_bar_write(struct pci_dev *pdev, unsigned int bar, uint64_t off,
 		uint64_t q = (off - BAR_NOTIFY) / NOTIFY_MULT;
 
 		if (q < vdev->num_queues)
-			kick(&vdev->vqs[q]);
+			virtq_kick(&vdev->vqs[q]);
 		return;
 	}
 	pthread_mutex_lock(&vdev->lock);
@@ -481,8 +473,8 @@ static int vpci_init(struct mvm_device *dev, const void *args)
 	if (err)
 		return err;
 	pci_dev_init(&vdev->pci, &vpci_pops, VIRTIO_PCI_VENDOR,
-		     (uint16_t)(VIRTIO_PCI_DEVICE_BASE + ops->device_id), 1, class_of(ops->device_id),
-		     VIRTIO_PCI_VENDOR, VIRTIO_PCI_SUBSYS_MODERN);
+		     (uint16_t)(VIRTIO_PCI_DEVICE_BASE + ops->device_id), 1,
+		     class_of(ops->device_id), VIRTIO_PCI_VENDOR, VIRTIO_PCI_SUBSYS_MODERN);
 	pci_dev_set_intx(&vdev->pci, 1);
 	err = vpci_caps_init(vdev);
 	if (err)

@@ -5,6 +5,7 @@
  * Like kvmtool's virtio/rng.c, the device does not know its transport.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/random.h>
 
@@ -68,6 +69,8 @@ static void rng_queue_notify(struct virtio_dev *vdev, unsigned int q)
 		}
 		virtq_push(vq, rng->chain->head, rng_fill(rng->chain));
 	}
+	if (budget == UINT_MAX && !vq->broken)
+		virtq_kick(vq); /* more to do: after the loop's other work */
 	virtq_notify(vq);
 }
 

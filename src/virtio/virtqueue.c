@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mvm/virtio.h"
 
@@ -229,6 +230,14 @@ void virtq_notify(struct virtqueue *vq)
 		vq->signal(vq);
 }
 
+void virtq_kick(struct virtqueue *vq)
+{
+	uint64_t one = 1;
+
+	if (vq->kick_fd >= 0 && write(vq->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return; /* the counter is full: a kick is pending anyway */
+}
+
 size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len)
 {
 	size_t done = 0;
@@ -249,8 +258,7 @@ size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t off, void *buf
 	return done;
 }
 
-size_t buf_to_iov(const struct iovec *iov, unsigned int n, size_t off, const void *buf,
-		  size_t len)
+size_t buf_to_iov(const struct iovec *iov, unsigned int n, size_t off, const void *buf, size_t len)
 {
 	size_t done = 0;
 	unsigned int i;

@@ -205,10 +205,11 @@ static int scenario_run(const struct scenario *sc)
 	if (sc->disks) {
 		cfg.nr_disks = 2;
 		cfg.disks[0] = (struct mvm_disk_config){ .path = disk_path };
-		cfg.disks[1] = (struct mvm_disk_config){ .path = disk_path, .id = "ro",
-							  .read_only = true,
-							  .cache = MVM_DISK_CACHE_NONE,
-							  .sync_io = true };
+		cfg.disks[1] = (struct mvm_disk_config){ .path = disk_path,
+							 .id = "ro",
+							 .read_only = true,
+							 .cache = MVM_DISK_CACHE_NONE,
+							 .sync_io = true };
 	}
 	if (sc->rng_console) {
 		cfg.rng = true;
@@ -282,8 +283,9 @@ static void test_boot_one_vcpu(void **state)
 
 static void test_boot_smp_pit_console(void **state)
 {
-	static const struct scenario sc = { "boot, 3 vCPUs, PIT, console input", 3, true, true, false,
-					    false };
+	static const struct scenario sc = {
+		"boot, 3 vCPUs, PIT, console input", 3, true, true, false, false
+	};
 
 	(void)state;
 	run_scenario(&sc);
@@ -291,7 +293,9 @@ static void test_boot_smp_pit_console(void **state)
 
 static void test_boot_virtio_blk(void **state)
 {
-	static const struct scenario sc = { "boot, 2 virtio-blk disks", 1, false, false, true, false };
+	static const struct scenario sc = {
+		"boot, 2 virtio-blk disks", 1, false, false, true, false
+	};
 	int fd = mkstemp(disk_path);
 
 	(void)state;

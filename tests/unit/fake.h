@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define FAKE_MAX_IRQFDS 64
+#define FAKE_MAX_IRQFDS	    64
 #define FAKE_MAX_IOEVENTFDS 64
-#define FAKE_MAX_GSIS 512
+#define FAKE_MAX_GSIS	    512
 
 struct fake_kvm {
 	int max_vcpus;	 /* KVM_CAP_MAX_VCPUS */

@@ -96,8 +96,7 @@ static int fake_ioeventfd(const struct kvm_ioeventfd *io)
 				fake_kvm.ioeventfds[i].used = false;
 				return 0;
 			}
-		} else if (fake_kvm.ioeventfds[i].used &&
-			   fake_kvm.ioeventfds[i].addr == io->addr &&
+		} else if (fake_kvm.ioeventfds[i].used && fake_kvm.ioeventfds[i].addr == io->addr &&
 			   fake_kvm.ioeventfds[i].pio == pio) {
 			errno = EEXIST; /* KVM refuses a second one at the same place */
 			return -1;
@@ -156,7 +155,8 @@ static int fake_routing(const struct kvm_irq_routing *r)
 		if (e->type != KVM_IRQ_ROUTING_MSI || e->gsi >= FAKE_MAX_GSIS)
 			continue;
 		fake_kvm.msi_routed[e->gsi] = true;
-		fake_kvm.msi_addr[e->gsi] = (uint64_t)e->u.msi.address_hi << 32 | e->u.msi.address_lo;
+		fake_kvm.msi_addr[e->gsi] =
+			(uint64_t)e->u.msi.address_hi << 32 | e->u.msi.address_lo;
 		fake_kvm.msi_data[e->gsi] = e->u.msi.data;
 	}
 	return 0;

@@ -278,9 +278,9 @@ static void test_write_masks(void **state)
 	assert_int_equal(conf1_read(vm, 1, 0, PCI_CAPABILITY_LIST, 1), cap);
 	/* Command: only IO, MEM, MASTER, INTX_DISABLE stick. */
 	conf1_write(vm, 1, PCI_COMMAND, 0xffff, 2);
-	assert_int_equal(conf1_read(vm, 1, 0, PCI_COMMAND, 2),
-			 PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
-				 PCI_COMMAND_INTX_DISABLE);
+	assert_int_equal(conf1_read(vm, 1, 0, PCI_COMMAND, 2), PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
+								       PCI_COMMAND_MASTER |
+								       PCI_COMMAND_INTX_DISABLE);
 	/* The status has the capability list bit; the chain ends. */
 	assert_true(conf1_read(vm, 1, 0, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
 	assert_int_equal(cap, 0x40);
@@ -394,8 +394,8 @@ static uint64_t efd_count(int fd)
 	return v;
 }
 
-static void msix_program(struct vm *vm, uint64_t bar0, unsigned int v, uint64_t addr,
-			 uint32_t data, bool masked)
+static void msix_program(struct vm *vm, uint64_t bar0, unsigned int v, uint64_t addr, uint32_t data,
+			 bool masked)
 {
 	uint64_t e = bar0 + 0x800 + v * PCI_MSIX_ENTRY_SIZE;
 

@@ -190,9 +190,8 @@ static void test_features_and_status(void **state)
 	negotiate(e, (1ULL << VIRTIO_F_VERSION_1) | (1ULL << 40));
 	assert_false(status(e) & VIRTIO_STATUS_FEATURES_OK);
 	/* DRIVER_OK without FEATURES_OK: NEEDS_RESET, not DRIVER_OK. */
-	bar_wr(e, COMMON + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-					 VIRTIO_STATUS_DRIVER_OK,
-	       1);
+	bar_wr(e, COMMON + 0x14,
+	       VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK, 1);
 	assert_true(status(e) & VIRTIO_STATUS_NEEDS_RESET);
 	assert_false(status(e) & VIRTIO_STATUS_DRIVER_OK);
 	/* Reset clears everything. */

@@ -33,8 +33,8 @@ static struct vm_memory *mem_of(struct vq_env *e)
 	return &e->vm->mem;
 }
 
-static void put_desc(struct vq_env *e, uint64_t table, unsigned int i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
+static void put_desc(struct vq_env *e, uint64_t table, unsigned int i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
 {
 	struct virtq_desc d = { addr, len, flags, next };
 
@@ -397,8 +397,7 @@ int run_virtq_tests(void)
 		cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_direction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_indirect_needs_feature, setup_plain,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_needs_feature, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_avail_idx_runaway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_idx, setup, teardown),

@@ -52,12 +52,14 @@ unsigned int arch_irq_routes(struct kvm_irq_routing_entry *e, unsigned int max)
 	 * the same number, GSI 0-15 also to the PICs (master 0-7, slave 8-15).
 	 */
 	for (gsi = 0; gsi < 24 && n < max; gsi++) {
-		e[n] = (struct kvm_irq_routing_entry){ .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP };
+		e[n] = (struct kvm_irq_routing_entry){ .gsi = gsi,
+						       .type = KVM_IRQ_ROUTING_IRQCHIP };
 		e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
 		e[n++].u.irqchip.pin = gsi;
 		if (gsi >= 16 || n == max)
 			continue;
-		e[n] = (struct kvm_irq_routing_entry){ .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP };
+		e[n] = (struct kvm_irq_routing_entry){ .gsi = gsi,
+						       .type = KVM_IRQ_ROUTING_IRQCHIP };
 		e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
 		e[n++].u.irqchip.pin = gsi % 8;
 	}

@@ -19,7 +19,7 @@ struct kvm_cpuid2;
 #define ARCH_PCI_ECAM_SIZE   0x00100000ULL /* bus 0: 32 slots x 8 functions x 4 KiB */
 #define ARCH_PCI_IO_BASE     0xc000ULL
 #define ARCH_PCI_IO_SIZE     0x4000ULL /* up to 0xffff */
-#define ARCH_PCI_CONF1_PORT  0xcf8	/* configuration mechanism #1: 0xcf8 address, 0xcfc data */
+#define ARCH_PCI_CONF1_PORT  0xcf8     /* configuration mechanism #1: 0xcf8 address, 0xcfc data */
 /* INTx: level-triggered, active high, GSI 16 + ((slot + pin - 1) % 8) on the IOAPIC. */
 #define ARCH_PCI_INTX_GSI_BASE 16
 #define ARCH_PCI_INTX_GSI_NR   8
