@@ -170,6 +170,7 @@ int vq_setup(struct vdev *v, struct vq *q, uint16_t index, uint16_t size)
 	q->desc = dma_alloc(16ull * size, 4096);
 	q->avail = dma_alloc(6 + 2ull * size, 4096);
 	q->used = dma_alloc(6 + 8ull * size, 4096);
+	q->avail[0] = 1; /* VIRTQ_AVAIL_F_NO_INTERRUPT: this driver polls */
 	for (uint16_t i = 0; i < size; i++)
 		q->next_free[i] = (uint16_t)(i + 1);
 	q->num_free = size;

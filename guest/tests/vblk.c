@@ -361,8 +361,11 @@ static void bench_one(const char *name, uint32_t type, uint32_t len, unsigned in
 	uint64_t span = blk.capacity * 512 / len, next = 0;
 	uint8_t *bufs = dma_alloc((uint64_t)qd * len, 4096);
 	unsigned long submitted = 0, done = 0, errors = 0;
+	const char *only = guest_cmdline_get("only");
 	uint64_t t0;
 
+	if (only && strcmp(only, name))
+		return;
 	printf("bench: begin %s\n", name);
 	t0 = rdtsc();
 	while (done < ops) {

@@ -106,8 +106,14 @@ static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
 	q->free[q->nfree++] = (uint16_t)(r - q->reqs);
 }
 
-/* Pops, parses and submits everything available; queue lock held. True: needs reset. */
-static bool blk_queue_process(struct blk_queue *q)
+/*
+ * Pops, parses and submits everything available, then completes what the
+ * ring finished meanwhile (cached reads complete inside the submit: answering
+ * now saves a loop wake-up per request). Queue lock held. *reaped gets the
+ * number of ring requests completed (their references, to drop after the
+ * unlock). True: the device needs a reset.
+ */
+static bool blk_queue_process(struct blk_queue *q, unsigned int *reaped)
 {
 	struct virtio_blk *b = q->blk;
 	struct virtqueue *vq = virtio_dev_vq(&b->vdev, q->index);
@@ -150,14 +156,24 @@ static bool blk_queue_process(struct blk_queue *q)
 			completed++;
 	}
 	blk_io_flush(&q->io);
+	*reaped = blk_io_reap(&q->io);
+	completed += *reaped;
 	if (completed && q->running)
 		virtq_notify(vq);
 	return needs_reset;
 }
 
+static void blk_put_n(struct virtio_blk *b, unsigned int n)
+{
+	/* One reference per completed ring request, dropped last (it may be the final one). */
+	while (n--)
+		mvm_device_put(&b->vdev.dev);
+}
+
 static void blk_queue_notify(struct virtio_dev *vdev, unsigned int qi)
 {
 	struct virtio_blk *b = to_blk(vdev);
+	unsigned int reaped = 0;
 	struct blk_queue *q;
 	bool needs_reset;
 
@@ -165,11 +181,12 @@ static void blk_queue_notify(struct virtio_dev *vdev, unsigned int qi)
 		return;
 	q = &b->q[qi];
 	pthread_mutex_lock(&q->lock);
-	needs_reset = blk_queue_process(q);
+	needs_reset = blk_queue_process(q, &reaped);
 	pthread_mutex_unlock(&q->lock);
 	/* Outside the queue lock: the core takes vdev->lock, which nests outside ours. */
 	if (needs_reset)
 		virtio_dev_needs_reset(vdev);
+	blk_put_n(b, reaped);
 }
 
 /* Completion eventfd (event-loop thread). */
@@ -177,7 +194,7 @@ static void blk_queue_done(struct loop_handler *h, uint32_t events)
 {
 	struct blk_queue *q = container_of(h, struct blk_queue, done);
 	struct virtio_blk *b = q->blk;
-	unsigned int n;
+	unsigned int n, more = 0;
 	bool needs_reset = false;
 
 	pthread_mutex_lock(&q->lock);
@@ -185,14 +202,12 @@ static void blk_queue_done(struct loop_handler *h, uint32_t events)
 	if (n && q->running) {
 		virtq_notify(virtio_dev_vq(&b->vdev, q->index));
 		/* Slots came back: chains may be waiting for them. */
-		needs_reset = blk_queue_process(q);
+		needs_reset = blk_queue_process(q, &more);
 	}
 	pthread_mutex_unlock(&q->lock);
 	if (needs_reset)
 		virtio_dev_needs_reset(&b->vdev);
-	/* One reference per completed request, dropped last (it may be the final one). */
-	while (n--)
-		mvm_device_put(&b->vdev.dev);
+	blk_put_n(b, n + more);
 }
 
 static int blk_activate(struct virtio_dev *vdev)
