@@ -64,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	st = blk_req_parse(&chain, &g, &req);
 	if (st == VIRTIO_BLK_S_OK && (data[0] & 8)) {
-		struct blk_disk d = { .fd = disk_fd, .size = g.sectors * 512,
+		struct blk_disk d = { .fd = disk_fd,
+				      .size = g.sectors * 512,
 				      .read_only = g.read_only };
 
 		if (disk_fd < 0) {

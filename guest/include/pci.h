@@ -15,18 +15,18 @@
 #define PCI_MMIO32_BASE	  0xc0000000u
 #define PCI_MMIO32_END	  0xe0000000u
 
-#define PCI_COMMAND	   0x04
-#define PCI_COMMAND_IO	   0x1
-#define PCI_COMMAND_MEMORY 0x2
-#define PCI_COMMAND_MASTER 0x4
+#define PCI_COMMAND		 0x04
+#define PCI_COMMAND_IO		 0x1
+#define PCI_COMMAND_MEMORY	 0x2
+#define PCI_COMMAND_MASTER	 0x4
 #define PCI_COMMAND_INTX_DISABLE 0x400
-#define PCI_STATUS	   0x06
-#define PCI_STATUS_CAP_LIST 0x10
-#define PCI_BAR0	   0x10
-#define PCI_CAP_PTR	   0x34
-#define PCI_INTERRUPT_PIN  0x3d
-#define PCI_CAP_ID_VNDR	   0x09
-#define PCI_CAP_ID_MSIX	   0x11
+#define PCI_STATUS		 0x06
+#define PCI_STATUS_CAP_LIST	 0x10
+#define PCI_BAR0		 0x10
+#define PCI_CAP_PTR		 0x34
+#define PCI_INTERRUPT_PIN	 0x3d
+#define PCI_CAP_ID_VNDR		 0x09
+#define PCI_CAP_ID_MSIX		 0x11
 
 struct pci_dev {
 	uint8_t bus, slot, fn;

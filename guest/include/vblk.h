@@ -27,11 +27,11 @@
 #define VBLK_NO_ANSWER	    0xff /* nothing came back on the used ring */
 
 /* config space offsets */
-#define VBLK_CFG_CAPACITY   0
-#define VBLK_CFG_SIZE_MAX   8
-#define VBLK_CFG_SEG_MAX    12
-#define VBLK_CFG_BLK_SIZE   20
-#define VBLK_CFG_NUM_QUEUES 34
+#define VBLK_CFG_CAPACITY	     0
+#define VBLK_CFG_SIZE_MAX	     8
+#define VBLK_CFG_SEG_MAX	     12
+#define VBLK_CFG_BLK_SIZE	     20
+#define VBLK_CFG_NUM_QUEUES	     34
 #define VBLK_CFG_MAX_DISCARD_SECTORS 36
 
 struct vblk_hdr {
@@ -68,8 +68,7 @@ struct vblk {
 };
 
 /* Opens the index-th virtio-blk, sets up min(nq, device's) queues of `size`. 0 or <0. */
-int vblk_open(struct vblk *b, unsigned int index, unsigned int nq, uint16_t size,
-	      uint64_t want);
+int vblk_open(struct vblk *b, unsigned int index, unsigned int nq, uint16_t size, uint64_t want);
 /* Submits without waiting. The head (the slot's index), or -1 if the queue is full. */
 int vblk_submit(struct vblk_queue *q, uint32_t type, uint64_t sector, void *buf, uint32_t len);
 /* Waits for one completion: its head, the status in *status (VBLK_NO_ANSWER after spins). */

@@ -9,20 +9,20 @@
 #define VIRTIO_PCI_CAP_ISR    3
 #define VIRTIO_PCI_CAP_DEVICE 4
 
-#define CC_DFSELECT   0x00
-#define CC_DF	      0x04
-#define CC_GFSELECT   0x08
-#define CC_GF	      0x0c
-#define CC_NUMQ	      0x12
-#define CC_STATUS     0x14
-#define CC_Q_SELECT   0x16
-#define CC_Q_SIZE     0x18
-#define CC_Q_MSIX     0x1a
-#define CC_Q_ENABLE   0x1c
-#define CC_Q_NOFF     0x1e
-#define CC_Q_DESC     0x20
-#define CC_Q_AVAIL    0x28
-#define CC_Q_USED     0x30
+#define CC_DFSELECT 0x00
+#define CC_DF	    0x04
+#define CC_GFSELECT 0x08
+#define CC_GF	    0x0c
+#define CC_NUMQ	    0x12
+#define CC_STATUS   0x14
+#define CC_Q_SELECT 0x16
+#define CC_Q_SIZE   0x18
+#define CC_Q_MSIX   0x1a
+#define CC_Q_ENABLE 0x1c
+#define CC_Q_NOFF   0x1e
+#define CC_Q_DESC   0x20
+#define CC_Q_AVAIL  0x28
+#define CC_Q_USED   0x30
 
 #define DMA_BASE 0x1000000ull
 
@@ -97,8 +97,8 @@ int vdev_open(struct vdev *v, uint16_t pci_device, unsigned int index, uint64_t 
 	mmio_write32(v->common + CC_GF, (uint32_t)v->features);
 	mmio_write32(v->common + CC_GFSELECT, 1);
 	mmio_write32(v->common + CC_GF, (uint32_t)(v->features >> 32));
-	mmio_write8(v->common + CC_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-						   VIRTIO_STATUS_FEATURES_OK);
+	mmio_write8(v->common + CC_STATUS,
+		    VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
 	if (!(mmio_read8(v->common + CC_STATUS) & VIRTIO_STATUS_FEATURES_OK))
 		return -2;
 	v->num_queues = mmio_read16(v->common + CC_NUMQ);
@@ -118,8 +118,8 @@ uint64_t vdev_offered(struct vdev *v)
 
 void vdev_driver_ok(struct vdev *v)
 {
-	mmio_write8(v->common + CC_STATUS, mmio_read8(v->common + CC_STATUS) |
-						   VIRTIO_STATUS_DRIVER_OK);
+	mmio_write8(v->common + CC_STATUS,
+		    mmio_read8(v->common + CC_STATUS) | VIRTIO_STATUS_DRIVER_OK);
 }
 
 uint8_t vdev_status(struct vdev *v)

@@ -22,10 +22,10 @@
 #include "vblk.h"
 
 #define CHUNK (256u * 1024)
-#define WANT                                                                      \
-	((1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |          \
-	 (1ull << VIRTIO_BLK_F_WRITE_ZEROES) | (1ull << VIRTIO_BLK_F_MQ) |        \
-	 (1ull << VIRTIO_BLK_F_RO) | (1ull << VIRTIO_BLK_F_SEG_MAX) |             \
+#define WANT                                                               \
+	((1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |   \
+	 (1ull << VIRTIO_BLK_F_WRITE_ZEROES) | (1ull << VIRTIO_BLK_F_MQ) | \
+	 (1ull << VIRTIO_BLK_F_RO) | (1ull << VIRTIO_BLK_F_SEG_MAX) |      \
 	 (1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE))
 
 static struct vblk blk;
@@ -117,8 +117,8 @@ static int mode_basic(void)
 		    VIRTIO_BLK_S_OK);
 	guest_check("read.past_end", vblk_io(q, VIRTIO_BLK_T_IN, blk.capacity, buf, 512),
 		    VIRTIO_BLK_S_IOERR);
-	guest_check("read.straddles_end",
-		    vblk_io(q, VIRTIO_BLK_T_IN, blk.capacity - 1, buf, 1024), VIRTIO_BLK_S_IOERR);
+	guest_check("read.straddles_end", vblk_io(q, VIRTIO_BLK_T_IN, blk.capacity - 1, buf, 1024),
+		    VIRTIO_BLK_S_IOERR);
 	guest_check("write.past_end", vblk_io(q, VIRTIO_BLK_T_OUT, blk.capacity + 100, buf, 512),
 		    VIRTIO_BLK_S_IOERR);
 	st = vblk_io(q, 0x7777, 0, NULL, 0);
@@ -170,7 +170,8 @@ static int mode_mq(void)
 					memset(b, 0, len);
 				else
 					fill((uint64_t *)b, (uint64_t)k * len, len, 7);
-				if (vblk_submit(&blk.q[qi], type, (uint64_t)k * len / 512, b, len) < 0)
+				if (vblk_submit(&blk.q[qi], type, (uint64_t)k * len / 512, b, len) <
+				    0)
 					bad++;
 			}
 		}
@@ -196,8 +197,8 @@ static int mode_mq(void)
 }
 
 /* Hand-built chain on q: returns the status byte, or VBLK_NO_ANSWER (and *len). */
-static uint8_t send_raw(struct vblk_queue *q, struct virtq_desc *d, unsigned int n,
-			uint8_t *status, uint32_t *len)
+static uint8_t send_raw(struct vblk_queue *q, struct virtq_desc *d, unsigned int n, uint8_t *status,
+			uint32_t *len)
 {
 	uint8_t st;
 	int head;
@@ -282,7 +283,8 @@ static int mode_malformed(void)
 	/* 3. A loop: 0 -> 1 -> 0. */
 	*hdr = (struct vblk_hdr){ .type = VIRTIO_BLK_T_IN };
 	d[0] = (struct virtq_desc){ (uintptr_t)hdr, 16, VIRTQ_DESC_F_NEXT, 1 };
-	d[1] = (struct virtq_desc){ (uintptr_t)data, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 0 };
+	d[1] = (struct virtq_desc){ (uintptr_t)data, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE,
+				    0 };
 	st = send_raw(&blk.q[1], d, 2, status, &len);
 	printf("vblk: loop status=%u len=%u device_status=0x%x\n", st, len, vdev_status(&blk.v));
 	guest_check("malformed.loop", rejected(st, len), 1);
@@ -439,8 +441,8 @@ int main(void)
 		return 2;
 	}
 	printf("vblk: capacity %u sectors, features 0x%x, %u queues (device has %u), seg_max %u\n",
-	       (unsigned int)blk.capacity, (unsigned int)blk.v.features, blk.nq,
-	       blk.v.num_queues, vdev_cfg32(&blk.v, VBLK_CFG_SEG_MAX));
+	       (unsigned int)blk.capacity, (unsigned int)blk.v.features, blk.nq, blk.v.num_queues,
+	       vdev_cfg32(&blk.v, VBLK_CFG_SEG_MAX));
 	if (!strcmp(mode, "basic"))
 		return mode_basic();
 	if (!strcmp(mode, "ro"))

@@ -37,7 +37,8 @@ int parse_disk_opt(struct mvm_config *cfg, char *arg)
 			d->sync_io = false;
 		} else {
 			fprintf(stderr,
-				"mvm run: --disk %s: unknown option '%s' (ro, id=NAME of at most 20 "
+				"mvm run: --disk %s: unknown option '%s' (ro, id=NAME of at most "
+				"20 "
 				"characters, cache=none|writeback, io=sync|uring)\n",
 				d->path, opt);
 			return -1;

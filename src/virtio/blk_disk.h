@@ -15,11 +15,11 @@
 
 struct blk_disk {
 	int fd;
-	uint64_t size;	    /* bytes; the tail beyond the last whole sector is not exposed */
-	bool read_only;	    /* opened O_RDONLY, VIRTIO_BLK_F_RO */
-	bool direct;	    /* O_DIRECT (cache=none) */
-	bool blkdev;	    /* a block device, not a regular file */
-	bool sync_io;	    /* the synchronous engine is forced */
+	uint64_t size;	       /* bytes; the tail beyond the last whole sector is not exposed */
+	bool read_only;	       /* opened O_RDONLY, VIRTIO_BLK_F_RO */
+	bool direct;	       /* O_DIRECT (cache=none) */
+	bool blkdev;	       /* a block device, not a regular file */
+	bool sync_io;	       /* the synchronous engine is forced */
 	char id[BLK_ID_BYTES]; /* serial for GET_ID, NUL-padded */
 };
 

@@ -115,7 +115,8 @@ static bool blk_io_prep(struct blk_io *io, struct blk_req *r)
 			mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 		else
 			mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-		io_uring_prep_fallocate(sqe, d->fd, mode, (off_t)(r->seg[0].sector << BLK_SECTOR_SHIFT),
+		io_uring_prep_fallocate(sqe, d->fd, mode,
+					(off_t)(r->seg[0].sector << BLK_SECTOR_SHIFT),
 					(off_t)r->seg[0].num_sectors << BLK_SECTOR_SHIFT);
 		break;
 	}

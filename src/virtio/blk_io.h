@@ -23,9 +23,9 @@ typedef void (*blk_io_done_fn)(struct blk_io *io, struct blk_req *r, uint8_t sta
 
 struct blk_io {
 	struct blk_disk *disk;
-	bool uring;	   /* io_uring in use (else synchronous) */
+	bool uring; /* io_uring in use (else synchronous) */
 	struct io_uring ring;
-	int efd;	   /* eventfd the ring signals on completion, -1 when synchronous */
+	int efd; /* eventfd the ring signals on completion, -1 when synchronous */
 	unsigned int depth;
 	unsigned int inflight; /* submitted to the ring, not completed */
 	unsigned int queued;   /* SQEs prepared, not yet submitted */

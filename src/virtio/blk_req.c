@@ -31,8 +31,7 @@ void blk_iov_scatter(const struct iovec *iov, unsigned int n, const void *buf, u
 }
 
 /* Copies len bytes starting at byte off of iov[0, n) into buf; the caller checked the range. */
-void blk_iov_gather(const struct iovec *iov, unsigned int n, uint64_t off, void *buf,
-		       uint64_t len)
+void blk_iov_gather(const struct iovec *iov, unsigned int n, uint64_t off, void *buf, uint64_t len)
 {
 	uint8_t *dst = buf;
 

@@ -23,7 +23,9 @@ static struct virtio_blk_outhdr hdr;
 static uint8_t data[4][8192];
 static uint8_t status;
 
-static const struct blk_geom geom = { .sectors = DISK_SECTORS, .discard = true, .write_zeroes = true };
+static const struct blk_geom geom = { .sectors = DISK_SECTORS,
+				      .discard = true,
+				      .write_zeroes = true };
 
 static void chain_reset(uint32_t type, uint64_t sector)
 {
@@ -493,11 +495,11 @@ static void test_disk_open_errors(void **state)
 int run_blk_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_read),   cmocka_unit_test(test_parse_split),
-		cmocka_unit_test(test_parse_no_status), cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_parse_limits), cmocka_unit_test(test_parse_get_id),
-		cmocka_unit_test(test_parse_dwz),    cmocka_unit_test(test_engine_uring),
-		cmocka_unit_test(test_engine_sync),  cmocka_unit_test(test_engine_direct),
+		cmocka_unit_test(test_parse_read),	 cmocka_unit_test(test_parse_split),
+		cmocka_unit_test(test_parse_no_status),	 cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_limits),	 cmocka_unit_test(test_parse_get_id),
+		cmocka_unit_test(test_parse_dwz),	 cmocka_unit_test(test_engine_uring),
+		cmocka_unit_test(test_engine_sync),	 cmocka_unit_test(test_engine_direct),
 		cmocka_unit_test(test_disk_open_errors),
 	};
 
