@@ -9,7 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../src/virtio/blk_io.h"
@@ -478,6 +484,71 @@ static void test_engine_direct(void **state)
 	engine_exercise(&ec);
 }
 
+/* io_uring_setup fails with ENOSYS in this process from now on (a seccomp filter). */
+static int block_io_uring(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = ARRAY_SIZE(f), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/*
+ * Where io_uring is unavailable (here: a seccomp filter, in a child), the
+ * engine falls back to the synchronous path by itself and requests work.
+ */
+static void test_engine_fallback_without_io_uring(void **state)
+{
+	int wst;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct engine_case ec = { .sync_io = false };
+		struct mvm_disk_config cfg = { .path = ec.path };
+		struct blk_geom g;
+		int fd, bad = 0;
+
+		if (block_io_uring())
+			_exit(3);
+		snprintf(ec.path, sizeof(ec.path), "/var/tmp/mvm-blk-unit-XXXXXX");
+		fd = mkstemp(ec.path);
+		bad |= fd < 0 || ftruncate(fd, 1 << 20) < 0;
+		close(fd);
+		current = &ec;
+		bad |= blk_disk_open(&ec.disk, &cfg, 0) != 0;
+		bad |= blk_io_init(&ec.io, &ec.disk, 8, engine_done) != 0;
+		bad |= ec.io.uring; /* fell back */
+		blk_disk_geom(&ec.disk, &g);
+		chain_reset(VIRTIO_BLK_T_OUT, 3);
+		chain_out(&hdr, sizeof(hdr));
+		chain_out(data[0], 512);
+		chain_in(&status, 1);
+		memset(data[0], 0x5a, 512);
+		bad |= blk_req_parse(&chain, &g, &req) != VIRTIO_BLK_S_OK;
+		bad |= blk_io_submit(&ec.io, &req); /* completed at once */
+		bad |= ec.completed != 1 || status != VIRTIO_BLK_S_OK;
+		bad |= pread(ec.disk.fd, data[1], 512, 3 * 512) != 512 ||
+		       memcmp(data[0], data[1], 512);
+		blk_io_fini(&ec.io);
+		blk_disk_close(&ec.disk);
+		unlink(ec.path);
+		_exit(bad ? 1 : 0);
+	}
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(WIFEXITED(wst));
+	assert_int_equal(WEXITSTATUS(wst), 0);
+}
+
 static void test_disk_open_errors(void **state)
 {
 	struct mvm_disk_config cfg = { .path = "/nonexistent/mvm-disk" };
@@ -495,11 +566,17 @@ static void test_disk_open_errors(void **state)
 int run_blk_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_read),	 cmocka_unit_test(test_parse_split),
-		cmocka_unit_test(test_parse_no_status),	 cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_parse_limits),	 cmocka_unit_test(test_parse_get_id),
-		cmocka_unit_test(test_parse_dwz),	 cmocka_unit_test(test_engine_uring),
-		cmocka_unit_test(test_engine_sync),	 cmocka_unit_test(test_engine_direct),
+		cmocka_unit_test(test_parse_read),
+		cmocka_unit_test(test_parse_split),
+		cmocka_unit_test(test_parse_no_status),
+		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_limits),
+		cmocka_unit_test(test_parse_get_id),
+		cmocka_unit_test(test_parse_dwz),
+		cmocka_unit_test(test_engine_uring),
+		cmocka_unit_test(test_engine_sync),
+		cmocka_unit_test(test_engine_direct),
+		cmocka_unit_test(test_engine_fallback_without_io_uring),
 		cmocka_unit_test(test_disk_open_errors),
 	};
 
