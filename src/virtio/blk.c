@@ -53,7 +53,6 @@ struct virtio_blk {
 	struct blk_geom geom;
 	struct virtio_blk_config cfg;
 	struct blk_queue q[BLK_NUM_QUEUES];
-	mvm_counter_t reqs_ok, reqs_err, chains_bad;
 };
 
 struct blk_args {
@@ -91,7 +90,8 @@ static void blk_config_write(struct virtio_dev *vdev, uint64_t off, const void *
 	/* Only `writeback` is writable, and only with CONFIG_WCE, which we do not offer. */
 }
 
-/* Engine callback (queue lock held): answer the guest, return the slot, drop the ref. */
+/* Engine callback (queue lock held): answer the guest, return the slot. A ring
+ * request's reference is dropped by the caller, after the unlock. */
 static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
 {
 	struct blk_queue *q = container_of(io, struct blk_queue, io);
@@ -99,7 +99,6 @@ static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
 	struct virtqueue *vq = virtio_dev_vq(&b->vdev, q->index);
 	uint32_t written = blk_req_complete(r, status);
 
-	counter_inc(status == VIRTIO_BLK_S_OK ? &b->reqs_ok : &b->reqs_err);
 	/* After a reset the rings belong to nobody: drop the answer. */
 	if (q->running)
 		virtq_push(vq, r->head, written);
@@ -129,7 +128,6 @@ static bool blk_queue_process(struct blk_queue *q, unsigned int *reaped)
 			break;
 		if (ret < 0) {
 			/* The ring itself is malformed: nothing more on this queue. */
-			counter_inc(&b->chains_bad);
 			pr_warn("%s: queue %u: malformed chain (%s)\n", b->vdev.dev.name, q->index,
 				strerror(-ret));
 			if (q->chain->head < vq->size)
@@ -142,8 +140,6 @@ static bool blk_queue_process(struct blk_queue *q, unsigned int *reaped)
 		q->nfree--;
 		st = blk_req_parse(q->chain, &b->geom, r);
 		if (st != VIRTIO_BLK_S_OK) {
-			if (st < 0)
-				counter_inc(&b->chains_bad);
 			blk_req_done(&q->io, r, st < 0 ? VIRTIO_BLK_S_IOERR : (uint8_t)st);
 			completed++;
 			continue;
