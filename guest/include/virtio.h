@@ -49,7 +49,8 @@ struct virtq_used_elem {
 	uint32_t len;
 };
 
-#define VQ_MAX 256
+#define VQ_MAX	   256
+#define VQ_IND_MAX 8
 
 struct vdev {
 	struct pci_dev pci;
@@ -67,6 +68,10 @@ struct vq {
 	volatile uint8_t *used;	  /* flags, idx, ring[size] of used_elem, avail_event */
 	uint64_t notify_addr;
 	uint16_t avail_idx, last_used;
+	uint16_t kicked_idx;	/* avail_idx at the last kick (EVENT_IDX) */
+	bool event_idx;		/* VIRTIO_F_EVENT_IDX negotiated: kick only when asked */
+	bool indirect;		/* VIRTIO_F_INDIRECT_DESC negotiated: chains of > 1 go indirect */
+	struct virtq_desc *ind; /* VQ_IND_MAX indirect descriptors per head */
 	uint16_t free_head, num_free;
 	uint16_t next_free[VQ_MAX];
 	uint16_t chain_len[VQ_MAX];
@@ -98,7 +103,11 @@ uint64_t vdev_cfg64(struct vdev *v, unsigned int off);
 /* Sets queue index up with size (<= VQ_MAX and <= the device's maximum). 0 or -1. */
 int vq_setup(struct vdev *v, struct vq *q, uint16_t index, uint16_t size);
 
-/* Adds a chain of n_out device-readable then n_in device-writable buffers. Head, or -1 if full. */
+/*
+ * Adds a chain of n_out device-readable then n_in device-writable buffers
+ * (through an indirect table when INDIRECT_DESC was negotiated and
+ * 1 < n <= VQ_IND_MAX). Head, or -1 if full.
+ */
 int vq_add(struct vq *q, const struct vbuf *bufs, unsigned int n_out, unsigned int n_in);
 /* Puts a head the caller built by hand in q->desc on the avail ring (no free-list bookkeeping). */
 void vq_publish(struct vq *q, uint16_t head);

@@ -171,6 +171,12 @@ int vq_setup(struct vdev *v, struct vq *q, uint16_t index, uint16_t size)
 	q->avail = dma_alloc(6 + 2ull * size, 4096);
 	q->used = dma_alloc(6 + 8ull * size, 4096);
 	q->avail[0] = 1; /* VIRTQ_AVAIL_F_NO_INTERRUPT: this driver polls */
+	q->event_idx = (v->features >> VIRTIO_F_EVENT_IDX) & 1;
+	q->indirect = (v->features >> VIRTIO_F_INDIRECT_DESC) & 1;
+	if (q->event_idx) /* used_event: never interrupt (it polls) -- as far as 16 bits go */
+		q->avail[2 + size] = 0xffff;
+	if (q->indirect)
+		q->ind = dma_alloc(16ull * VQ_IND_MAX * size, 4096);
 	for (uint16_t i = 0; i < size; i++)
 		q->next_free[i] = (uint16_t)(i + 1);
 	q->num_free = size;
@@ -191,6 +197,26 @@ int vq_add(struct vq *q, const struct vbuf *bufs, unsigned int n_out, unsigned i
 
 	if (!n || n > q->num_free)
 		return -1;
+	if (q->indirect && n > 1 && n <= VQ_IND_MAX) {
+		struct virtq_desc *t = q->ind + (uint64_t)head * VQ_IND_MAX;
+
+		for (unsigned int i = 0; i < n; i++) {
+			t[i].addr = (uintptr_t)bufs[i].addr;
+			t[i].len = bufs[i].len;
+			t[i].flags = (uint16_t)((i >= n_out ? VIRTQ_DESC_F_WRITE : 0) |
+						(i + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
+			t[i].next = (uint16_t)(i + 1);
+		}
+		q->desc[head].addr = (uintptr_t)t;
+		q->desc[head].len = 16 * n;
+		q->desc[head].flags = VIRTQ_DESC_F_INDIRECT;
+		q->desc[head].next = 0;
+		q->free_head = q->next_free[head];
+		q->num_free--;
+		q->chain_len[head] = 1;
+		vq_publish(q, head);
+		return head;
+	}
 	for (unsigned int i = 0; i < n; i++) {
 		q->desc[d].addr = (uintptr_t)bufs[i].addr;
 		q->desc[d].len = bufs[i].len;
@@ -217,7 +243,17 @@ void vq_publish(struct vq *q, uint16_t head)
 
 void vq_kick(struct vq *q)
 {
+	uint16_t old = q->kicked_idx, new = q->avail_idx;
+
 	mb();
+	q->kicked_idx = new;
+	if (q->event_idx) {
+		/* avail_event after the used ring: kick only if new passed it (§2.7.10). */
+		uint16_t ev = *(volatile uint16_t *)(q->used + 4 + 8ull * q->size);
+
+		if ((uint16_t)(new - ev - 1) >= (uint16_t)(new - old))
+			return;
+	}
 	mmio_write16(q->notify_addr, q->index);
 }
 

@@ -2,6 +2,7 @@
 /*
  * vblk: drives a virtio-blk disk from ring 3 (guest kit driver, polled).
  * Command line: mode=basic|ro|mq|malformed|durable|bench [disk=N] [id=SERIAL]
+ *               [evidx=1] [indirect=1] (negotiate EVENT_IDX / INDIRECT_DESC)
  *
  *   basic      whole-disk write/read-back of a pattern, flush, get-id,
  *              write-zeroes, discard, reads past the end -> IOERR
@@ -29,6 +30,7 @@
 	 (1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE))
 
 static struct vblk blk;
+static uint64_t want = WANT;
 
 static uint64_t pattern(uint64_t byte_off, uint64_t seed)
 {
@@ -291,7 +293,7 @@ static int mode_malformed(void)
 	guest_check("malformed.loop.q0", other_queue_serves(), 1);
 
 	/* Reset the device and start again: it must come back. */
-	err = vblk_open(&blk, (unsigned int)guest_cmdline_ulong("disk", 0), 2, 64, WANT);
+	err = vblk_open(&blk, (unsigned int)guest_cmdline_ulong("disk", 0), 2, 64, want);
 	guest_check("reset.reopen", err, 0);
 	guest_check("reset.status_clean", vdev_status(&blk.v) & VIRTIO_STATUS_NEEDS_RESET, 0);
 	guest_check("reset.q0", other_queue_serves(), 1);
@@ -307,6 +309,25 @@ static int mode_malformed(void)
 	       vdev_status(&blk.v));
 	guest_check("malformed.out_of_ram", rejected(st, len), 1);
 	guest_check("malformed.out_of_ram.q0", other_queue_serves(), 1);
+	if (!(blk.v.features & (1ull << VIRTIO_F_INDIRECT_DESC)))
+		return guest_check_summary("vblk");
+
+	/* 5. With INDIRECT_DESC: an indirect table inside an indirect table. */
+	err = vblk_open(&blk, (unsigned int)guest_cmdline_ulong("disk", 0), 2, 64, want);
+	guest_check("reset2.reopen", err, 0);
+	{
+		struct virtq_desc *t = dma_alloc(64, 64);
+
+		t[0] = (struct virtq_desc){ (uintptr_t)hdr, 16, VIRTQ_DESC_F_NEXT, 1 };
+		t[1] = (struct virtq_desc){ (uintptr_t)t, 32, VIRTQ_DESC_F_INDIRECT, 0 };
+		d[0] = (struct virtq_desc){ (uintptr_t)t, 32, VIRTQ_DESC_F_INDIRECT, 0 };
+		*hdr = (struct vblk_hdr){ .type = VIRTIO_BLK_T_IN };
+		st = send_raw(&blk.q[1], d, 1, status, &len);
+		printf("vblk: nested-indirect status=%u len=%u device_status=0x%x\n", st, len,
+		       vdev_status(&blk.v));
+		guest_check("malformed.nested_indirect", rejected(st, len), 1);
+		guest_check("malformed.nested_indirect.q0", other_queue_serves(), 1);
+	}
 	return guest_check_summary("vblk");
 }
 
@@ -430,18 +451,24 @@ int main(void)
 
 	if (!mode)
 		mode = "basic";
+	if (guest_cmdline_ulong("evidx", 0))
+		want |= 1ull << VIRTIO_F_EVENT_IDX;
+	if (guest_cmdline_ulong("indirect", 0))
+		want |= 1ull << VIRTIO_F_INDIRECT_DESC;
 	if (!strcmp(mode, "mq") || !strcmp(mode, "malformed"))
 		nq = 2;
 	if (!strcmp(mode, "malformed"))
 		qsize = 64;
 	printf("vblk: mode %s, %u PCI functions\n", mode, pci_list());
-	err = vblk_open(&blk, (unsigned int)guest_cmdline_ulong("disk", 0), nq, qsize, WANT);
+	err = vblk_open(&blk, (unsigned int)guest_cmdline_ulong("disk", 0), nq, qsize, want);
 	if (err) {
 		printf("vblk: no usable virtio-blk device (%d)\n", err);
 		return 2;
 	}
-	printf("vblk: capacity %u sectors, features 0x%x, %u queues (device has %u), seg_max %u\n",
-	       (unsigned int)blk.capacity, (unsigned int)blk.v.features, blk.nq, blk.v.num_queues,
+	printf("vblk: capacity %u sectors, features 0x%x%08x, %u queues (device has %u), seg_max "
+	       "%u\n",
+	       (unsigned int)blk.capacity, (unsigned int)(blk.v.features >> 32),
+	       (unsigned int)blk.v.features, blk.nq, blk.v.num_queues,
 	       vdev_cfg32(&blk.v, VBLK_CFG_SEG_MAX));
 	if (!strcmp(mode, "basic"))
 		return mode_basic();

@@ -116,6 +116,13 @@ for variant in "" ",io=sync"; do
 		"vblk: [0-9]+ passed, 0 failed"
 done
 
+# --- the same with EVENT_IDX and indirect descriptors negotiated ---
+for m in basic mq malformed; do
+	img "$TMP/e.img" 4M
+	run run --kernel "$VBLK" --cmdline "mode=$m evidx=1 indirect=1" --disk "$TMP/e.img"
+	expect "virtio-blk $m with EVENT_IDX + INDIRECT_DESC" 0 "vblk: [0-9]+ passed, 0 failed"
+done
+
 # --- durability: SIGKILL at a random moment; acknowledged records are on disk ---
 for round in 1 2; do
 	img "$TMP/dur.img" 16M
