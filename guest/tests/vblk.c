@@ -77,6 +77,12 @@ static int mode_basic(void)
 	guest_check("features.discard", (blk.v.features >> VIRTIO_BLK_F_DISCARD) & 1, 1);
 	guest_check("features.write_zeroes", (blk.v.features >> VIRTIO_BLK_F_WRITE_ZEROES) & 1, 1);
 	guest_check("features.ro", (blk.v.features >> VIRTIO_BLK_F_RO) & 1, 0);
+	guest_check("config.capacity", blk.capacity, guest_cmdline_ulong("sectors", blk.capacity));
+	guest_check("config.seg_max>=1", vdev_cfg32(&blk.v, VBLK_CFG_SEG_MAX) >= 1, 1);
+	guest_check("config.size_max>=4096", vdev_cfg32(&blk.v, VBLK_CFG_SIZE_MAX) >= 4096, 1);
+	guest_check("config.blk_size", vdev_cfg32(&blk.v, VBLK_CFG_BLK_SIZE), 512);
+	guest_check("config.max_discard_sectors>0",
+		    vdev_cfg32(&blk.v, VBLK_CFG_MAX_DISCARD_SECTORS) > 0, 1);
 	guest_check("get_id", vblk_io(q, VIRTIO_BLK_T_GET_ID, 0, id, 20), VIRTIO_BLK_S_OK);
 	printf("vblk: id \"%s\"\n", id);
 	if (want_id)

@@ -61,7 +61,7 @@ img() { rm -f "$1"; truncate -s "$2" "$1"; }
 # --- read/write/flush/discard/write-zeroes/get-id/past-end, on each engine ---
 for variant in "" ",io=sync" ",cache=none"; do
 	img "$TMP/d.img" 4M
-	run run --kernel "$VBLK" --cmdline "mode=basic id=serial-$$" \
+	run run --kernel "$VBLK" --cmdline "mode=basic id=serial-$$ sectors=8192" \
 		--disk "$TMP/d.img,id=serial-$$$variant"
 	expect "virtio-blk$variant: whole-disk pattern, flush, wz, discard, get-id, past-end" 0 \
 		"vblk: [0-9]+ passed, 0 failed"
@@ -154,6 +154,24 @@ grep -v ' passed, ' "$TMP/con"
 pass=$((pass + $(grep -c '^ok' "$TMP/con")))
 fail=$((fail + $(grep -c '^not ok' "$TMP/con")))
 grep -q ' passed, ' "$TMP/con" || { fail=$((fail + 1)); echo "not ok - virtio-console tests did not finish"; }
+
+# --- flush is fdatasync: one per guest flush (io=sync, seen by strace) ---
+if command -v strace >/dev/null; then
+	img "$TMP/f.img" 1M
+	timeout 120 strace -f -qq -e trace=fdatasync -o "$TMP/strace" "$MVM" run --kernel "$VBLK" \
+		--cmdline "mode=durable batch=16 records=64" --disk "$TMP/f.img,io=sync" \
+		>"$TMP/out" 2>"$TMP/err" </dev/null
+	rc=$?
+	n=$(grep -c 'fdatasync(' "$TMP/strace")
+	if [ "$rc" -eq 0 ] && [ "$n" -eq 4 ]; then
+		ok "flush: 4 guest flushes, 4 fdatasync calls on the image"
+	else
+		not_ok "flush: 4 guest flushes, 4 fdatasync calls on the image" "rc=$rc fdatasync=$n"
+	fi
+else
+	skip=$((skip + 1))
+	echo "skip - flush is fdatasync (needs strace)"
+fi
 
 # --- the command line ---
 run run --kernel "$VBLK" --disk "$TMP/does-not-exist.img"
