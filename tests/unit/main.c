@@ -32,6 +32,7 @@ int main(void)
 	failed += run_vcpu_tests();
 	failed += run_vm_tests();
 	failed += run_blk_tests();
+	failed += run_virtio_blk_tests();
 	failed += run_pci_tests();
 	failed += run_virtq_tests();
 	failed += run_virtio_tests();

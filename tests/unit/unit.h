@@ -15,6 +15,7 @@ int run_bus_tests(void);
 int run_memory_tests(void);
 int run_vm_tests(void);
 int run_blk_tests(void);
+int run_virtio_blk_tests(void);
 int run_pci_tests(void);
 int run_virtq_tests(void);
 int run_virtio_tests(void);
