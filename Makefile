@@ -5,6 +5,9 @@
 #   make check         unit, integration and fault-injection tests
 #   make check SAN=1   the same, built with ASan + UBSan            (build-san/)
 #   make bench         benchmarks (print figures; assert nothing)
+#   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs fio)
+#   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker and the blk parser
+#                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
 
 SAN ?= 0
