@@ -5,7 +5,8 @@
 #   make check         unit, integration and fault-injection tests
 #   make check SAN=1   the same, built with ASan + UBSan            (build-san/)
 #   make bench         benchmarks (print figures; assert nothing)
-#   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs fio)
+#   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs
+#                      fio; also part of make bench, which says so when fio is missing)
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker and the blk parser
 #                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
@@ -117,6 +118,7 @@ check-fault: $(FAULT) guests
 bench: all $(BENCH_BINS)
 	$(BUILD)/bench/srcu-order -n 10
 	$(BUILD)/bench/boot-bench $(abspath $(MVM)) $(BUILD)/bench/kvm-floor $(abspath $(GUEST_DIR))/hello.elf
+	bench/blk-bench.py $(abspath $(MVM)) $(abspath $(GUEST_DIR))/vblk.elf
 
 # virtio-blk: a test guest vs fio on the host (and QEMU), as ratios. Needs fio.
 bench-blk: all
