@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "mvm/bus.h"
+#include "mvm/stats.h"
 
 struct vm;
 
@@ -30,7 +31,7 @@ struct vm_msi_route {
 struct vm_irq {
 	pthread_mutex_t lock;
 	struct vm_msi_route msi[VM_MAX_MSI_ROUTES];
-	unsigned long commits; /* KVM_SET_GSI_ROUTING calls made */
+	mvm_counter_t commits; /* KVM_SET_GSI_ROUTING calls made (stats: msi_route_updates) */
 };
 
 void vm_irq_init(struct vm_irq *irq);

@@ -58,7 +58,7 @@ static int vm_irq_commit(struct vm *vm)
 		n++;
 	}
 	t.hdr.nr = n;
-	vm->irq.commits++;
+	counter_inc(&vm->irq.commits);
 	if (mvm_ioctl_nofault(vm->vm_fd, KVM_SET_GSI_ROUTING, &t) < 0)
 		return -errno;
 	return 0;

