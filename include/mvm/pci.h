@@ -78,6 +78,13 @@ struct pci_dev_ops {
 	 * Called with the device's lock held. 0 or -errno.
 	 */
 	int (*bar_remap)(struct pci_dev *pdev, unsigned int bar, uint64_t addr);
+	/*
+	 * Optional: a config space access the device handles itself (e.g. a
+	 * window into a BAR); true if it did. Called without the device's lock
+	 * on every config access, before the generic handling.
+	 */
+	bool (*cfg_access)(struct pci_dev *pdev, unsigned int off, void *data, unsigned int len,
+			   bool write);
 	/* Optional: MSI-X was enabled/disabled or its function mask changed. */
 	void (*msix_changed)(struct pci_dev *pdev);
 	/*

@@ -245,6 +245,7 @@ struct virtio_dev {
 		uint64_t desc, driver, device;
 	} qcfg[VIRTIO_MAX_QUEUES];
 	uint64_t notify_addr; /* where the queues' ioeventfds are registered, 0: nowhere */
+	uint16_t pci_cfg_cap; /* config offset of the PCI_CFG capability */
 	uint32_t device_feature_select;
 	uint32_t driver_feature_select;
 	uint16_t queue_select;

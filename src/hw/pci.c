@@ -165,6 +165,9 @@ void pci_cfg_read(struct pci_dev *pdev, unsigned int off, void *data, unsigned i
 		memset(data, 0xff, len);
 		return;
 	}
+	if (pdev->pops && pdev->pops->cfg_access &&
+	    pdev->pops->cfg_access(pdev, off, data, len, false))
+		return;
 	pthread_mutex_lock(&pdev->lock);
 	memcpy(data, &pdev->cfg[off], len);
 	pthread_mutex_unlock(&pdev->lock);
@@ -210,6 +213,9 @@ void pci_cfg_write(struct pci_dev *pdev, unsigned int off, const void *data, uns
 	unsigned int i;
 
 	if (off >= PCI_CFG_SIZE || len > PCI_CFG_SIZE - off)
+		return;
+	if (pdev->pops && pdev->pops->cfg_access &&
+	    pdev->pops->cfg_access(pdev, off, (void *)data, len, true))
 		return;
 	pthread_mutex_lock(&pdev->lock);
 	old_cmd = pci_cfg16(pdev, PCI_COMMAND);

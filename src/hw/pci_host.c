@@ -106,6 +106,10 @@ static void host_window_access(struct pci_host *host, enum mvm_bus_type bus, uin
 
 	pdev = host_decode(host, bus, addr, len, &bar, &off);
 	if (!pdev) {
+		/* No BAR there: what the bus does for an address nobody claims. */
+		struct mvm_bus *b = &host->dev.vm->buses[bus];
+
+		counter_inc(write ? &b->unclaimed_writes : &b->unclaimed_reads);
 		if (!write)
 			memset(data, 0xff, len);
 		return;

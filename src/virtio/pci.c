@@ -13,9 +13,9 @@
  * forwarded to the same eventfd. Interrupts: MSI-X (one vector for config
  * changes + one a queue) when the driver enables it, else INTx + ISR.
  *
- * No VIRTIO_PCI_CAP_PCI_CFG capability (the alternative access window
- * through config space): Linux and the guest kit use the BAR, and it would
- * be a second path for untrusted accesses to every register.
+ * The VIRTIO_PCI_CAP_PCI_CFG capability (§4.1.4.9) is a window from config
+ * space into the BAR: the driver sets bar/offset/length in the capability,
+ * then accesses pci_cfg_data; it takes the same path as a BAR access.
  */
 #include <errno.h>
 #include <string.h>
@@ -37,6 +37,7 @@
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
 #define VIRTIO_PCI_CAP_ISR_CFG	  3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
+#define VIRTIO_PCI_CAP_PCI_CFG	  5
 
 #define BAR_COMMON     0x0000
 #define BAR_ISR	       0x1000
@@ -75,6 +76,11 @@ struct virtio_pci_cap {
 struct virtio_pci_notify_cap {
 	struct virtio_pci_cap cap;
 	uint32_t notify_off_multiplier;
+};
+
+struct virtio_pci_cfg_cap {
+	struct virtio_pci_cap cap;
+	uint8_t pci_cfg_data[4];
 };
 
 struct virtio_pci_args {
@@ -331,7 +337,41 @@ static void vpci_unregister(struct pci_dev *pdev)
 	pthread_mutex_unlock(&vdev->lock);
 }
 
+/* The PCI_CFG capability's data window: an access to BAR cap.bar at cap.offset. */
+static bool vpci_cfg_access(struct pci_dev *pdev, unsigned int off, void *data, unsigned int len,
+			    bool write)
+{
+	struct virtio_dev *vdev = pdev_to_vdev(pdev);
+	unsigned int win = vdev->pci_cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+	uint32_t bar_off, length;
+	uint8_t buf[4] = { 0 }, bar;
+
+	if (!vdev->pci_cfg_cap || off >= win + 4 || win >= off + len)
+		return false;
+	pthread_mutex_lock(&pdev->lock);
+	bar = pdev->cfg[vdev->pci_cfg_cap + offsetof(struct virtio_pci_cap, bar)];
+	memcpy(&bar_off, &pdev->cfg[vdev->pci_cfg_cap + offsetof(struct virtio_pci_cap, offset)],
+	       4);
+	memcpy(&length, &pdev->cfg[vdev->pci_cfg_cap + offsetof(struct virtio_pci_cap, length)], 4);
+	pthread_mutex_unlock(&pdev->lock);
+
+	/* The access must be the window itself, as wide as cap.length, aligned (§4.1.4.9.1). */
+	if (off != win || len != length || (length != 1 && length != 2 && length != 4) ||
+	    bar != 0 || bar_off % length || bar_off >= BAR_SIZE || length > BAR_SIZE - bar_off) {
+		if (!write)
+			memset(data, 0, len);
+		return true;
+	}
+	if (write)
+		memcpy(buf, data, len);
+	pci_bar_access(pdev, 0, bar_off, buf, length, write);
+	if (!write)
+		memcpy(data, buf, len);
+	return true;
+}
+
 static const struct pci_dev_ops vpci_pops = {
+	.cfg_access = vpci_cfg_access,
 	.unregister = vpci_unregister,
 	.bar_read = vpci_bar_read,
 	.bar_write = vpci_bar_write,
@@ -454,6 +494,25 @@ static int vpci_caps_init(struct virtio_dev *vdev)
 	if (!err && vdev->ops->config_size)
 		err = vpci_add_cap(pdev, VIRTIO_PCI_CAP_DEVICE_CFG, BAR_DEVICE,
 				   (uint32_t)vdev->ops->config_size);
+	if (!err) {
+		struct virtio_pci_cfg_cap ccap = {
+			.cap = {
+				.cap_vndr = PCI_CAP_ID_VNDR,
+				.cap_len = sizeof(ccap),
+				.cfg_type = VIRTIO_PCI_CAP_PCI_CFG,
+			},
+		};
+		int r = pci_dev_add_cap(pdev, &ccap, sizeof(ccap));
+
+		if (r < 0) {
+			err = r;
+		} else {
+			/* bar, offset and length are the driver's to set. */
+			pdev->wmask[r + offsetof(struct virtio_pci_cap, bar)] = 0xff;
+			memset(&pdev->wmask[r + offsetof(struct virtio_pci_cap, offset)], 0xff, 8);
+			vdev->pci_cfg_cap = (uint16_t)r;
+		}
+	}
 	if (!err)
 		/* One vector for configuration changes, one a queue. */
 		err = pci_dev_add_msix(pdev, vdev->num_queues + 1, 0, BAR_MSIX_TABLE, BAR_MSIX_PBA);

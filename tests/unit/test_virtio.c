@@ -363,6 +363,77 @@ static void test_notify_follows_bar(void **state)
 	mvm_device_put(&e->vdev->dev);
 }
 
+/* Config offset of the virtio vendor capability of cfg_type type, or 0. */
+static unsigned int find_vcap(struct env *e, uint8_t type)
+{
+	unsigned int cap = cfg_rw(e, PCI_CAPABILITY_LIST, 0, 1, false), n = 0;
+
+	while (cap && n++ < 48) {
+		if (cfg_rw(e, cap, 0, 1, false) == PCI_CAP_ID_VNDR &&
+		    cfg_rw(e, cap + 3, 0, 1, false) == type)
+			return cap;
+		cap = cfg_rw(e, cap + 1, 0, 1, false);
+	}
+	return 0;
+}
+
+static void test_caps(void **state)
+{
+	struct env *e = *state;
+	unsigned int c;
+
+	/* common, notify (multiplier 4), ISR; no device config for rng. */
+	c = find_vcap(e, 1);
+	assert_true(c);
+	assert_int_equal(cfg_rw(e, c + 4, 0, 1, false), 0); /* BAR 0 */
+	assert_int_equal(cfg_rw(e, c + 8, 0, 4, false), COMMON);
+	c = find_vcap(e, 2);
+	assert_true(c);
+	assert_int_equal(cfg_rw(e, c + 8, 0, 4, false), NOTIFY);
+	assert_int_equal(cfg_rw(e, c + 16, 0, 4, false), 4);
+	c = find_vcap(e, 3);
+	assert_true(c);
+	assert_int_equal(cfg_rw(e, c + 8, 0, 4, false), ISR);
+	assert_int_equal(find_vcap(e, 4), 0);
+	/* Capability fields are read-only, except the PCI_CFG window's. */
+	cfg_rw(e, c + 8, 0x1234, 4, true);
+	assert_int_equal(cfg_rw(e, c + 8, 0, 4, false), ISR);
+}
+
+static void test_pci_cfg_window(void **state)
+{
+	struct env *e = *state;
+	unsigned int c = find_vcap(e, 5);
+
+	assert_true(c);
+	/* num_queues through the window: bar 0, offset 0x12, 2 bytes. */
+	cfg_rw(e, c + 4, 0, 1, true);
+	cfg_rw(e, c + 8, COMMON + 0x12, 4, true);
+	cfg_rw(e, c + 12, 2, 4, true);
+	assert_int_equal(cfg_rw(e, c + 16, 0, 2, false), 1);
+	/* A write through it: the status register. */
+	cfg_rw(e, c + 8, COMMON + 0x14, 4, true);
+	cfg_rw(e, c + 12, 1, 4, true);
+	cfg_rw(e, c + 16, VIRTIO_STATUS_ACKNOWLEDGE, 1, true);
+	assert_int_equal(status(e), VIRTIO_STATUS_ACKNOWLEDGE);
+	assert_int_equal(cfg_rw(e, c + 16, 0, 1, false), VIRTIO_STATUS_ACKNOWLEDGE);
+	/* Refused: a width that is not the length, a bad length, past the BAR, another BAR. */
+	assert_int_equal(cfg_rw(e, c + 16, 0, 4, false), 0);
+	cfg_rw(e, c + 12, 3, 4, true);
+	assert_int_equal(cfg_rw(e, c + 16, 0, 1, false), 0);
+	cfg_rw(e, c + 12, 4, 4, true);
+	cfg_rw(e, c + 8, 0x7ffe, 4, true);
+	assert_int_equal(cfg_rw(e, c + 16, 0, 4, false), 0);
+	cfg_rw(e, c + 8, 0xfffffffc, 4, true);
+	assert_int_equal(cfg_rw(e, c + 16, 0, 4, false), 0);
+	cfg_rw(e, c + 8, COMMON + 0x12, 4, true);
+	cfg_rw(e, c + 12, 2, 4, true);
+	cfg_rw(e, c + 4, 3, 1, true);
+	assert_int_equal(cfg_rw(e, c + 16, 0, 2, false), 0);
+	cfg_rw(e, c + 16, 0xffff, 2, true);
+	assert_int_equal(status(e), VIRTIO_STATUS_ACKNOWLEDGE);
+}
+
 int run_virtio_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +442,8 @@ int run_virtio_tests(void)
 		cmocka_unit_test_setup_teardown(test_rng_intx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rng_msix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify_follows_bar, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("virtio-pci", tests, NULL, NULL);
