@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * vblk: drives a virtio-blk disk from ring 3 (guest kit driver, polled).
- * Command line: mode=basic|ro|mq|malformed|durable|bench [disk=N] [id=SERIAL]
+ * Command line: mode=basic|ro|mq|malformed|reset|durable|bench [disk=N] [id=SERIAL]
  *               [evidx=1] [indirect=1] (negotiate EVENT_IDX / INDIRECT_DESC)
  *
  *   basic      whole-disk write/read-back of a pattern, flush, get-id,
@@ -12,6 +12,7 @@
  *   malformed  a loop, an out-of-RAM buffer, a readable buffer where a
  *              writable one is required, a chain without a status byte:
  *              error status or NEEDS_RESET, and the other queue still served
+ *   reset      device resets with 32 writes in flight, three times; then I/O works
  *   durable    records of one sector, a flush per batch, "durable: N" after
  *              each completed flush (N records are on stable storage)
  *   bench      4 KiB random read/write and 1 MiB sequential at QD1 and QD32;
@@ -337,6 +338,32 @@ static int mode_malformed(void)
 	return guest_check_summary("vblk");
 }
 
+/* A device reset while requests are in flight on the host; then it works again. */
+static int mode_reset(void)
+{
+	const unsigned int n = 32, len = 65536;
+	uint8_t *bufs = dma_alloc((uint64_t)n * len, 4096);
+	unsigned int queued = 0;
+	int err;
+
+	for (unsigned int round = 0; round < 3; round++) {
+		for (unsigned int i = 0; i < n; i++) {
+			fill((uint64_t *)(bufs + (uint64_t)i * len), (uint64_t)i * len, len, 9);
+			if (vblk_submit(&blk.q[0], VIRTIO_BLK_T_OUT, (uint64_t)i * len / 512,
+					bufs + (uint64_t)i * len, len) >= 0)
+				queued++;
+		}
+		vq_kick(&blk.q[0].vq);
+		vdev_reset(&blk.v); /* no waiting for the answers */
+		guest_check("reset.status_zero", vdev_status(&blk.v), 0);
+		err = vblk_open(&blk, (unsigned int)guest_cmdline_ulong("disk", 0), 1, 128, want);
+		guest_check("reset.reopen", err, 0);
+	}
+	guest_check("reset.requests_queued", queued, 3 * n);
+	guest_check("reset.serves_after", other_queue_serves(), 1);
+	return guest_check_summary("vblk");
+}
+
 /*
  * Records: sector i holds "REC" i and a pattern seeded by i. A batch of
  * records is written then flushed; "durable: N" is printed only after the
@@ -484,6 +511,8 @@ int main(void)
 		return mode_mq();
 	if (!strcmp(mode, "malformed"))
 		return mode_malformed();
+	if (!strcmp(mode, "reset"))
+		return mode_reset();
 	if (!strcmp(mode, "durable"))
 		return mode_durable();
 	if (!strcmp(mode, "bench"))
