@@ -108,33 +108,40 @@ static struct iovec *iov_advance(struct iovec *iov, unsigned int *n, uint64_t do
 	return iov;
 }
 
-/* O_DIRECT with unaligned guest buffers: through an aligned bounce buffer. */
+#define BLK_BOUNCE_SIZE (1u << 20)
+
+/* O_DIRECT with unaligned guest buffers: through an aligned bounce buffer, 1 MiB at a time. */
 static uint8_t blk_disk_rw_bounce(struct blk_disk *d, struct blk_req *r)
 {
 	bool in = r->type == VIRTIO_BLK_T_IN;
 	off_t off = (off_t)(r->sector << BLK_SECTOR_SHIFT);
 	uint8_t st = VIRTIO_BLK_S_OK;
 	uint64_t done = 0;
-	void *buf;
+	uint8_t *buf;
 
-	if (posix_memalign(&buf, 4096, r->len))
+	if (posix_memalign((void **)&buf, 4096, MIN(r->len, (uint64_t)BLK_BOUNCE_SIZE)))
 		return VIRTIO_BLK_S_IOERR;
-	if (!in)
-		blk_iov_gather(r->iov, r->niov, 0, buf, r->len);
-	while (done < r->len) {
-		ssize_t n = in ? pread(d->fd, (uint8_t *)buf + done, r->len - done, off + done)
-			       : pwrite(d->fd, (uint8_t *)buf + done, r->len - done, off + done);
+	while (done < r->len && st == VIRTIO_BLK_S_OK) {
+		uint64_t chunk = MIN(r->len - done, (uint64_t)BLK_BOUNCE_SIZE), got = 0;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			st = VIRTIO_BLK_S_IOERR;
-			break;
+		if (!in)
+			blk_iov_gather(r->iov, r->niov, done, buf, chunk);
+		while (got < chunk) {
+			ssize_t n = in ? pread(d->fd, buf + got, chunk - got, off + done + got)
+				       : pwrite(d->fd, buf + got, chunk - got, off + done + got);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				st = VIRTIO_BLK_S_IOERR;
+				break;
+			}
+			got += (uint64_t)n;
 		}
-		done += (uint64_t)n;
+		if (in && st == VIRTIO_BLK_S_OK)
+			blk_iov_scatter(r->iov, r->niov, done, buf, chunk);
+		done += chunk;
 	}
-	if (in && st == VIRTIO_BLK_S_OK)
-		blk_iov_scatter(r->iov, r->niov, buf, r->len);
 	free(buf);
 	return st;
 }
@@ -226,7 +233,7 @@ uint8_t blk_disk_exec(struct blk_disk *d, struct blk_req *r)
 	case VIRTIO_BLK_T_FLUSH:
 		return fdatasync(d->fd) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_GET_ID:
-		blk_iov_scatter(r->iov, r->niov, d->id, r->len);
+		blk_iov_scatter(r->iov, r->niov, 0, d->id, r->len);
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:

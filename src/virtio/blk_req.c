@@ -17,16 +17,23 @@ static uint64_t iov_bytes(const struct iovec *iov, unsigned int n)
 	return sum;
 }
 
-void blk_iov_scatter(const struct iovec *iov, unsigned int n, const void *buf, uint64_t len)
+void blk_iov_scatter(const struct iovec *iov, unsigned int n, uint64_t off, const void *buf,
+		     uint64_t len)
 {
 	const uint8_t *src = buf;
 
 	for (unsigned int i = 0; i < n && len; i++) {
-		uint64_t l = MIN((uint64_t)iov[i].iov_len, len);
+		uint64_t l = iov[i].iov_len;
 
-		memcpy(iov[i].iov_base, src, l);
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		l = MIN(l - off, len);
+		memcpy((uint8_t *)iov[i].iov_base + off, src, l);
 		src += l;
 		len -= l;
+		off = 0;
 	}
 }
 

@@ -25,8 +25,12 @@
 /* Data segments per request (config seg_max); the chain may hold 2 more (header, status). */
 #define BLK_SEG_MAX 254
 /* Bytes per data segment (config size_max) and per request. */
-#define BLK_SIZE_MAX	  (1u << 20)
-#define BLK_REQ_BYTES_MAX (4u << 20)
+#define BLK_SIZE_MAX (1u << 20)
+/*
+ * virtio-blk has no transfer-size field: Linux sends up to seg_max * size_max
+ * when max_sectors_kb is raised, so that is the only limit.
+ */
+#define BLK_REQ_BYTES_MAX ((uint64_t)BLK_SEG_MAX * BLK_SIZE_MAX)
 /* Discard/write-zeroes: segments per request and sectors per segment. */
 #define BLK_DWZ_SEG_MAX	    8
 #define BLK_DWZ_SECTORS_MAX (1u << 22) /* 2 GiB */
@@ -73,7 +77,8 @@ int blk_req_parse(const struct virtq_chain *c, const struct blk_geom *geom, stru
 
 /* Copies between request buffers and a flat buffer (the range was checked). */
 void blk_iov_gather(const struct iovec *iov, unsigned int n, uint64_t off, void *buf, uint64_t len);
-void blk_iov_scatter(const struct iovec *iov, unsigned int n, const void *buf, uint64_t len);
+void blk_iov_scatter(const struct iovec *iov, unsigned int n, uint64_t off, const void *buf,
+		     uint64_t len);
 
 /* Sets the status byte (if any) and returns the used length to push. */
 uint32_t blk_req_complete(struct blk_req *r, uint8_t status);

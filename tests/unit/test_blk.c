@@ -21,7 +21,7 @@
 #include "../../src/virtio/blk_io.h"
 #include "unit.h"
 
-#define DISK_SECTORS 2048 /* 1 MiB */
+#define DISK_SECTORS 8192 /* 4 MiB */
 
 static struct virtq_chain chain;
 static struct blk_req req;
@@ -484,6 +484,40 @@ static void test_engine_direct(void **state)
 	engine_exercise(&ec);
 }
 
+/* Requests larger than the bounce buffer, from unaligned buffers, on O_DIRECT. */
+static void test_engine_direct_large_unaligned(void **state)
+{
+	const size_t seg[3] = { 1 << 20, 1 << 20, 4096 + 512 };
+	const size_t total = seg[0] + seg[1] + seg[2];
+	uint8_t *w = malloc(total + 1), *rd = malloc(total + 1);
+	struct engine_case ec = { .sync_io = false, .direct = true };
+	size_t off = 0;
+
+	(void)state;
+	for (size_t i = 0; i < total; i++)
+		w[i + 1] = (uint8_t)(i * 31 + i / 4096);
+	assert_int_equal(engine_setup(&ec, false), 0);
+	chain_reset(VIRTIO_BLK_T_OUT, 7);
+	chain_out(&hdr, sizeof(hdr));
+	for (int i = 0; i < 3; off += seg[i++])
+		chain_out(w + 1 + off, seg[i]); /* odd addresses: not O_DIRECT-able */
+	chain_in(&status, 1);
+	assert_int_equal(engine_run(&ec), VIRTIO_BLK_S_OK);
+	memset(rd, 0, total + 1);
+	chain_reset(VIRTIO_BLK_T_IN, 7);
+	chain_out(&hdr, sizeof(hdr));
+	off = 0;
+	for (int i = 0; i < 3; off += seg[i++])
+		chain_in(rd + 1 + off, seg[i]);
+	chain_in(&status, 1);
+	assert_int_equal(engine_run(&ec), VIRTIO_BLK_S_OK);
+	assert_memory_equal(w + 1, rd + 1, total);
+	engine_teardown(&ec);
+	unlink(ec.path);
+	free(w);
+	free(rd);
+}
+
 /* io_uring_setup fails with ENOSYS in this process from now on (a seccomp filter). */
 static int block_io_uring(void)
 {
@@ -576,6 +610,7 @@ int run_blk_tests(void)
 		cmocka_unit_test(test_engine_uring),
 		cmocka_unit_test(test_engine_sync),
 		cmocka_unit_test(test_engine_direct),
+		cmocka_unit_test(test_engine_direct_large_unaligned),
 		cmocka_unit_test(test_engine_fallback_without_io_uring),
 		cmocka_unit_test(test_disk_open_errors),
 	};
