@@ -6,9 +6,13 @@
  * Each virtqueue has its own I/O engine (io_uring, or the synchronous
  * fallback) and a lock. Requests are popped and submitted on the event-loop
  * thread (ops->queue_notify, from the queue's ioeventfd) and completed there
- * too (the engine's eventfd is a loop handler): vCPUs never wait on the disk.
- * A request in flight holds a reference on the device; ops->reset (driver
- * reset, and device teardown) waits for them.
+ * too (the engine's eventfd is a loop handler): vCPUs never wait on the disk
+ * for I/O. The synchronous engine runs a request inside the loop's turn (the
+ * loop waits, not a vCPU). A request on the ring holds a reference on the
+ * device; ops->reset (a driver reset, on the vCPU that wrote the status, and
+ * the device's teardown) waits for those requests and drops the references:
+ * a reset is rare and must not return while the disk may still write guest
+ * memory the driver is about to reuse.
  *
  * Malformed chains: a chain the parser rejects gets IOERR/UNSUPP in its
  * status byte; one without a status byte is returned with 0 bytes written;
