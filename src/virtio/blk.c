@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include "blk_io.h"
 #include "mvm/log.h"
@@ -34,6 +35,9 @@
 
 #define BLK_NUM_QUEUES 2
 #define BLK_QUEUE_SIZE 256
+/* Polling a busy queue (see blk_queue_process). */
+#define BLK_POLL_NS	32000ULL
+#define BLK_POLL_MAX_NS 500000ULL
 
 struct virtio_blk;
 
@@ -109,19 +113,13 @@ static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
 	q->free[q->nfree++] = (uint16_t)(r - q->reqs);
 }
 
-/*
- * Pops, parses and submits everything available, then completes what the
- * ring finished meanwhile (cached reads complete inside the submit: answering
- * now saves a loop wake-up per request). Queue lock held. *reaped gets the
- * number of ring requests completed (their references, to drop after the
- * unlock). True: the device needs a reset.
- */
-static bool blk_queue_process(struct blk_queue *q, unsigned int *reaped)
+/* Pops, parses and submits what is available; queue lock held. The number popped. */
+static unsigned int blk_queue_pop_all(struct blk_queue *q, unsigned int *completed,
+				      bool *needs_reset)
 {
 	struct virtio_blk *b = q->blk;
 	struct virtqueue *vq = virtio_dev_vq(&b->vdev, q->index);
-	bool needs_reset = false;
-	unsigned int completed = 0;
+	unsigned int popped = 0;
 
 	while (q->running && !q->broken && q->nfree) {
 		struct blk_req *r = &q->reqs[q->free[q->nfree - 1]];
@@ -130,6 +128,7 @@ static bool blk_queue_process(struct blk_queue *q, unsigned int *reaped)
 
 		if (ret == 0)
 			break;
+		popped++;
 		if (ret < 0) {
 			/* The ring itself is malformed: nothing more on this queue. */
 			pr_warn("%s: queue %u: malformed chain (%s)\n", b->vdev.dev.name, q->index,
@@ -137,15 +136,15 @@ static bool blk_queue_process(struct blk_queue *q, unsigned int *reaped)
 			if (q->chain->head < vq->size)
 				virtq_push(vq, q->chain->head, 0);
 			q->broken = true;
-			needs_reset = true;
-			completed++;
+			*needs_reset = true;
+			(*completed)++;
 			break;
 		}
 		q->nfree--;
 		st = blk_req_parse(q->chain, &b->geom, r);
 		if (st != VIRTIO_BLK_S_OK) {
 			blk_req_done(&q->io, r, st < 0 ? VIRTIO_BLK_S_IOERR : (uint8_t)st);
-			completed++;
+			(*completed)++;
 			continue;
 		}
 		/* On the ring it completes later: hold the device (under the queue lock, so
@@ -153,13 +152,61 @@ static bool blk_queue_process(struct blk_queue *q, unsigned int *reaped)
 		if (blk_io_submit(&q->io, r))
 			mvm_device_get(&b->vdev.dev);
 		else
-			completed++;
+			(*completed)++;
 	}
 	blk_io_flush(&q->io);
-	*reaped = blk_io_reap(&q->io);
-	completed += *reaped;
-	if (completed && q->running)
-		virtq_notify(vq);
+	return popped;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Serves the queue: pops and submits everything available, completes what
+ * the ring finished meanwhile (cached reads complete inside the submit: no
+ * extra loop wake-up), and while requests keep coming polls the ring for
+ * BLK_POLL_NS after the last one, like QEMU's adaptive polling: a driver
+ * that submits right after a completion is served without waiting for its
+ * kick to wake the event loop (on the nested development host that wake-up
+ * is most of a 4 KiB read's latency: QD1 random reads went from ~50 to ~3
+ * us per request). One call polls at most BLK_POLL_MAX_NS, then returns to
+ * the loop so that the other queues and devices are served.
+ * Queue lock held. *reaped gets the number of ring requests completed (their
+ * references, dropped after the unlock). True: the device needs a reset.
+ */
+static bool blk_queue_process(struct blk_queue *q, unsigned int *reaped)
+{
+	struct virtqueue *vq = virtio_dev_vq(&q->blk->vdev, q->index);
+	uint64_t start = 0, deadline = 0, now;
+	bool needs_reset = false;
+
+	*reaped = 0;
+	for (;;) {
+		unsigned int completed = 0, n, popped;
+
+		popped = blk_queue_pop_all(q, &completed, &needs_reset);
+		n = blk_io_reap(&q->io);
+		*reaped += n;
+		completed += n;
+		if (completed && q->running)
+			virtq_notify(vq);
+		if (!q->running || q->broken)
+			break;
+		if (!popped && !n && !deadline)
+			break; /* nothing was there at all: a spurious wake-up */
+		now = now_ns();
+		if (!start)
+			start = now;
+		if (popped || n)
+			deadline = now + BLK_POLL_NS;
+		if (now >= deadline || now - start >= BLK_POLL_MAX_NS)
+			break;
+	}
 	return needs_reset;
 }
 
