@@ -3,8 +3,8 @@
 # MSI-X built in) on mvm with its root on virtio-blk. An ext4 image made on
 # the host with `mkfs.ext4 -d` holds busybox (from the kernel's initramfs)
 # and an /init that reads a file, writes one and syncs, reads virtio-rng,
-# tries to write a read-only disk and shows its interrupts, all on hvc0
-# (virtio-console). The host then reads the written file back out of the
+# tries to write a read-only disk, shows its interrupts and reads a line
+# typed on the terminal, all on hvc0 (virtio-console, mvm on a pty). The host then reads the written file back out of the
 # image and checks the read-only image is unchanged.
 #
 #   MVM=build/mvm KERNEL=/var/cache/mvm-kernel/default/out/vmlinux \
@@ -41,7 +41,7 @@ skip_all() {
 [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip_all "/dev/kvm is not accessible"
 [ -r "$KERNEL" ] || skip_all "no test kernel at $KERNEL (build ../shared/guest-kernel)"
 [ -r "$INITRAMFS" ] || skip_all "no initramfs at $INITRAMFS (busybox comes from it)"
-for t in cpio mkfs.ext4 debugfs; do
+for t in cpio mkfs.ext4 debugfs e2fsck python3; do
 	command -v "$t" >/dev/null || skip_all "$t is not installed (e2fsprogs, cpio)"
 done
 [ -x "$MVM" ] || { echo "$MVM not built: run make"; exit 1; }
@@ -79,6 +79,9 @@ for d in /sys/bus/virtio/devices/*; do
 	read id < "$d/device"
 	echo "LINUX-VIRTIO ${d##*/} device=$id"
 done
+echo "LINUX-ASK"
+read line
+echo "LINUX-GOT [$line]"
 echo "LINUX-DONE"
 printf '\000' | $B dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
 $B poweroff -f
@@ -88,10 +91,12 @@ mkfs.ext4 -q -F -d "$TMP/root" "$TMP/root.img" 32M >/dev/null || skip_all "mkfs.
 head -c 1M /dev/urandom >"$TMP/ro.img"
 ro_sum=$(md5sum <"$TMP/ro.img")
 
-timeout 600 "$MVM" run --kernel "$KERNEL" --mem 128M \
+# On a pty, so that mvm takes terminal input for hvc0: a line is typed at LINUX-ASK.
+python3 "$(dirname "$0")/pty-run.py" "$TMP/out.raw" "LINUX-ASK" "typed on hvc0" 600 -- \
+	"$MVM" run --kernel "$KERNEL" --mem 128M \
 	--cmdline "console=hvc0 root=/dev/vda rw init=/init panic=-1 mitigations=off quiet clocksource=tsc tsc=reliable" \
 	--disk "$TMP/root.img" --disk "$TMP/ro.img,ro" --rng --console virtio --stats \
-	>"$TMP/out.raw" 2>"$TMP/err" </dev/null
+	2>"$TMP/err"
 rc=$?
 tr -d '\r' <"$TMP/out.raw" >"$TMP/out" # the guest's tty writes CR LF
 if [ "$rc" -eq 0 ]; then ok "Linux ran to its exit-port write"; else
@@ -106,6 +111,7 @@ has "virtio-rng gave 16 bytes, not all zero" '^LINUX-RNG 16 bytes, random$'
 has "the read-only disk refused a write" '^LINUX-RO-REFUSED'
 has "virtio interrupts are MSI-X" '^LINUX-IRQ .*PCI-MSI.*virtio0-req'
 has "blk, blk, rng and console devices" 'device=0x0004'
+has "a line typed on the terminal reached hvc0" '^LINUX-GOT \[typed on hvc0\]$'
 # What a mount would do: replay the journal (sync committed it; a checkpoint
 # into the main file system may not have happened before the exit).
 e2fsck -fp "$TMP/root.img" >"$TMP/fsck" 2>&1
