@@ -140,8 +140,19 @@ $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
 
-fuzz-virtio: $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%)
-	$(Q)for f in $(FUZZ_VIRTIO); do \
+# pci_virtio: a whole VM (PCI host, virtio rng/console/blk) on the unit tests'
+# fake KVM and fake arch, driven by guest-like accesses (4A).
+FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
+	tests/unit/fake_sys.c tests/unit/fake_arch.c
+$(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
+		-luring -o $@
+
+FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio
+
+fuzz-virtio: $(FUZZ_ALL:%=$(FUZZ_DIR)/%)
+	$(Q)for f in $(FUZZ_ALL); do \
 		mkdir -p $(FUZZ_DIR)/corpus-$$f; \
 		echo "fuzz $$f: $(FUZZ_TIME) s"; \
 		if ! $(FUZZ_DIR)/$$f -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \

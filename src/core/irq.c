@@ -35,17 +35,21 @@ void vm_irq_fini(struct vm_irq *irq)
 /* Writes the whole routing table. Called with irq->lock held. */
 static int vm_irq_commit(struct vm *vm)
 {
-	struct {
+	/* The header and its entries[] in one buffer (a union: no struct around a flexible array).
+	 */
+	union {
 		struct kvm_irq_routing hdr;
-		struct kvm_irq_routing_entry e[IRQCHIP_ROUTES_MAX + VM_MAX_MSI_ROUTES];
+		uint8_t buf[sizeof(struct kvm_irq_routing) +
+			    (IRQCHIP_ROUTES_MAX + VM_MAX_MSI_ROUTES) *
+				    sizeof(struct kvm_irq_routing_entry)];
 	} t;
 	unsigned int i, n;
 
 	memset(&t.hdr, 0, sizeof(t.hdr));
-	n = arch_irq_routes(t.e, IRQCHIP_ROUTES_MAX);
+	n = arch_irq_routes(t.hdr.entries, IRQCHIP_ROUTES_MAX);
 	for (i = 0; i < VM_MAX_MSI_ROUTES; i++) {
 		const struct vm_msi_route *r = &vm->irq.msi[i];
-		struct kvm_irq_routing_entry *e = &t.e[n];
+		struct kvm_irq_routing_entry *e = &t.hdr.entries[n];
 
 		if (!r->used)
 			continue;
