@@ -237,7 +237,13 @@ struct virtio_dev {
 	uint64_t driver_features; /* written by the driver */
 	uint64_t features;	  /* negotiated, valid from FEATURES_OK */
 	bool active;		  /* ops->activate succeeded, ops->reset not yet called */
-	atomic_uint isr;	  /* ISR status bits (queue 0x1, config 0x2) */
+	/*
+	 * ISR status bits (queue 0x1, config 0x2) and the INTx line that
+	 * follows them change together under isr_lock: a read that clears
+	 * the ISR cannot lower the line over a newer interrupt.
+	 */
+	pthread_mutex_t isr_lock;
+	unsigned int isr;
 
 	/* Transport registers (virtio-pci common config). */
 	struct {

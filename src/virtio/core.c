@@ -56,11 +56,13 @@ int virtio_core_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops)
 		vdev->queue_msix[q] = VIRTIO_MSI_NO_VECTOR;
 	}
 	pthread_mutex_init(&vdev->lock, NULL);
+	pthread_mutex_init(&vdev->isr_lock, NULL);
 	return 0;
 }
 
 void virtio_core_fini(struct virtio_dev *vdev)
 {
+	pthread_mutex_destroy(&vdev->isr_lock);
 	pthread_mutex_destroy(&vdev->lock);
 }
 
@@ -99,8 +101,10 @@ void virtio_reset(struct virtio_dev *vdev)
 		memset(&vdev->qcfg[q], 0, sizeof(vdev->qcfg[q]));
 		vdev->queue_msix[q] = VIRTIO_MSI_NO_VECTOR;
 	}
-	atomic_store(&vdev->isr, 0);
+	pthread_mutex_lock(&vdev->isr_lock);
+	vdev->isr = 0;
 	pci_intx_set(&vdev->pci, false);
+	pthread_mutex_unlock(&vdev->isr_lock);
 }
 
 void virtio_core_offer(struct virtio_dev *vdev)

@@ -103,8 +103,10 @@ static void signal_vector(struct virtio_dev *vdev, uint16_t vector, unsigned int
 			pci_msix_notify(&vdev->pci, vector);
 		return;
 	}
-	atomic_fetch_or(&vdev->isr, isr_bit);
+	pthread_mutex_lock(&vdev->isr_lock);
+	vdev->isr |= isr_bit;
 	pci_intx_set(&vdev->pci, true);
+	pthread_mutex_unlock(&vdev->isr_lock);
 }
 
 void virtio_pci_signal_queue(struct virtqueue *vq)
@@ -254,8 +256,11 @@ static void vpci_bar_read(struct pci_dev *pdev, unsigned int bar, uint64_t off, 
 		memcpy(data, &img[off], len);
 	} else if (off == BAR_ISR) {
 		/* Reading ISR acknowledges it and lowers INTx (§4.1.4.5). */
-		*(uint8_t *)data = (uint8_t)atomic_exchange(&vdev->isr, 0);
+		pthread_mutex_lock(&vdev->isr_lock);
+		*(uint8_t *)data = (uint8_t)vdev->isr;
+		vdev->isr = 0;
 		pci_intx_set(pdev, false);
+		pthread_mutex_unlock(&vdev->isr_lock);
 	} else if (off >= BAR_DEVICE && off - BAR_DEVICE < vdev->ops->config_size &&
 		   len <= vdev->ops->config_size - (off - BAR_DEVICE)) {
 		if (vdev->ops->config_read)
