@@ -30,13 +30,16 @@
  * vm_destroy() unregisters and puts it). In-flight I/O takes its own with
  * mvm_device_get(&vdev->dev) / mvm_device_put().
  *
- * Threads: ops->queue_notify runs on the event-loop thread (the queue's
- * ioeventfd is a loop handler). A virtqueue is used by one thread at a time:
- * virtq_pop/virtq_push/virtq_notify on one queue must be serialised by the
- * device (a device completing I/O on another thread takes its own lock, or
- * completes on the event loop). Transport register accesses (vCPU threads)
- * take vdev->lock; ops->reset is called with it held and must stop the
- * device's use of the queues before it returns.
+ * Threads and locks: transport register accesses (vCPU threads) take
+ * vdev->lock; ops->config_read/config_write, ops->activate and ops->reset
+ * run under it (reset on a vCPU thread: it must stop the device's use of
+ * the queues and drain in-flight I/O without waiting for the event loop).
+ * ops->queue_notify runs on the event-loop thread (the queue's ioeventfd is
+ * a loop handler), also with vdev->lock held, so it never overlaps a reset.
+ * A virtqueue is used by one thread at a time: virtq_pop/push/notify on one
+ * queue are serialised by the device (one completing I/O elsewhere takes
+ * its own lock, nested inside vdev->lock). virtio_dev_needs_reset() and
+ * virtq_notify() take no virtio lock and may be called from any context.
  */
 #ifndef MVM_VIRTIO_H
 #define MVM_VIRTIO_H
