@@ -7,6 +7,10 @@
 #   make check-linux   slow tier: boot real Linux (builds a test kernel once, ~6 min)
 #   make bench         benchmarks (print figures; assert nothing)
 #   make bench-linux   Linux boot time, mvm against qemu -M microvm
+#   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs
+#                      fio; also part of make bench, which says so when fio is missing)
+#   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker and the blk parser
+#                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
 
 SAN ?= 0
@@ -25,11 +29,13 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 	  -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -pthread -MMD -MP $(SANFLAGS)
 INCLUDES := -Iinclude -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
+LDLIBS := -luring
 
 CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
-LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS)
+VIRTIO_SRCS := $(wildcard src/virtio/*.c)
+LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS)
 # The control plane (API server, stats rendering, metrics, runtime registry).
 API_SRCS := $(wildcard src/api/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
@@ -48,7 +54,7 @@ GUEST_DIR := $(BUILD)/guest
 
 # Unit tests: the core and devices against a fake KVM (tests/unit/fake_sys.c)
 # and a fake architecture (tests/unit/fake_arch.c): no /dev/kvm needed.
-UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) \
+UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c runtime.c logger.c) \
 		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -60,7 +66,7 @@ LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
 .PHONY: all demo check check-unit check-loader check-integration check-fault check-api check-linux \
-	fuzz-api bench bench-linux format guests clean
+	check-linux-virtio fuzz-api fuzz-virtio bench bench-linux bench-blk format guests clean
 
 all: $(MVM) $(LIBMVM) guests
 
@@ -86,22 +92,22 @@ $(LIBMVM_API): $(API_OBJS)
 	ar rcs $@ $^
 
 $(MVM): $(CLI_OBJS) $(LIBMVM_API) $(LIBMVM)
-	$(CC) $(CLI_OBJS) $(LIBMVM_API) $(LIBMVM) $(LDFLAGS) $(CLI_LIBS) -o $@
+	$(CC) $(CLI_OBJS) $(LIBMVM_API) $(LIBMVM) $(LDFLAGS) $(CLI_LIBS) $(LDLIBS) -o $@
 
 guests:
 	$(Q)$(MAKE) -s -C guest O=$(abspath $(GUEST_DIR))
 
 $(UNIT): $(UNIT_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) -lcmocka -ljansson -o $@
+	$(CC) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -ljansson -o $@
 
 $(LOADER): $(BUILD)/obj/tests/loader/loader_test.o $(LIBMVM)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) -lcmocka -o $@
+	$(CC) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
 $(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(LIBMVM_API) $(LIBMVM)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) -lcmocka $(API_LIBS) -lm -o $@
+	$(CC) $^ $(LDFLAGS) -lcmocka $(API_LIBS) $(LDLIBS) -lm -o $@
 
 $(BUILD)/bench/api-bench: bench/api-bench.c
 	@mkdir -p $(dir $@)
@@ -126,6 +132,12 @@ check-loader: $(LOADER) guests
 check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/run.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/manage.sh
+	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/virtio.sh
+
+# Slow tier (not in `make check`): the Linux test kernel with its root on
+# virtio-blk, virtio-rng, hvc0 on virtio-console; KERNEL= overrides the path.
+check-linux-virtio: all
+	MVM=$(abspath $(MVM)) tests/integration/linux-virtio.sh
 
 check-fault: $(FAULT) guests
 	tests/fault/raw-calls.sh
@@ -155,10 +167,55 @@ bench: all $(BENCH_BINS) $(BUILD)/bench/api-bench
 	$(BUILD)/bench/srcu-order -n 10
 	$(BUILD)/bench/boot-bench $(abspath $(MVM)) $(BUILD)/bench/kvm-floor $(abspath $(GUEST_DIR))/hello.elf
 	$(BUILD)/bench/api-bench $(abspath $(MVM)) $(abspath $(BUILD)/bench/kvm-floor) $(abspath $(GUEST_DIR))/hello.elf
+	bench/blk-bench.py $(abspath $(MVM)) $(abspath $(GUEST_DIR))/vblk.elf
 
 # Linux to userspace, mvm against qemu -M microvm (needs make check-linux's kernels).
 bench-linux: $(MVM)
 	bench/linux-boot.sh $(abspath $(MVM)) $(or $(RUNS),3)
+
+# virtio-blk: a test guest vs fio on the host (and QEMU), as ratios. Needs fio.
+bench-blk: all
+	bench/blk-bench.py $(abspath $(MVM)) $(abspath $(GUEST_DIR))/vblk.elf
+
+# libFuzzer + ASan/UBSan harnesses (clang); each runs FUZZ_TIME seconds on a
+# copy of its seed corpus (fuzz/corpus/NAME). CI runs `make fuzz-virtio`.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 30
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INCLUDES)
+FUZZ_SUPPORT := src/core/memory.c src/core/sys.c src/core/sys_dev.c src/core/fault.c src/core/log.c
+FUZZ_VIRTIO := virtq_walk blk_req
+
+$(FUZZ_DIR)/virtq_walk: fuzz/virtq_walk.c src/virtio/virtqueue.c src/virtio/blk_req.c $(FUZZ_SUPPORT)
+$(FUZZ_DIR)/blk_req: fuzz/blk_req.c src/virtio/blk_req.c src/virtio/blk_disk.c $(FUZZ_SUPPORT)
+$(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+
+# pci_virtio: a whole VM (PCI host, virtio rng/console/blk) on the unit tests'
+# fake KVM and fake arch, driven by guest-like accesses (4A).
+FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
+	tests/unit/fake_sys.c tests/unit/fake_arch.c
+$(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
+		-luring -o $@
+
+FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio
+
+fuzz-virtio: $(FUZZ_ALL:%=$(FUZZ_DIR)/%)
+	$(Q)for f in $(FUZZ_ALL); do \
+		mkdir -p $(FUZZ_DIR)/corpus-$$f; \
+		echo "fuzz $$f: $(FUZZ_TIME) s"; \
+		if ! $(FUZZ_DIR)/$$f -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 $(FUZZ_DIR)/corpus-$$f fuzz/corpus/$$f \
+			>$(FUZZ_DIR)/$$f.log 2>&1; then \
+			tail -40 $(FUZZ_DIR)/$$f.log; echo "fuzz $$f: FAILED"; exit 1; \
+		fi; \
+		grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $(FUZZ_DIR)/$$f.log; \
+		echo "fuzz $$f: ok"; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

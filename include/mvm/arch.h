@@ -20,6 +20,14 @@ struct vcpu;
 int arch_vm_create(struct vm *vm);
 void arch_vm_destroy(struct vm *vm);
 
+struct kvm_irq_routing_entry;
+/*
+ * The irqchip's default GSI routes (what KVM sets up with the irqchip): the
+ * core writes them first in every KVM_SET_GSI_ROUTING, which replaces the
+ * whole table. Returns the number of entries filled (<= max).
+ */
+unsigned int arch_irq_routes(struct kvm_irq_routing_entry *e, unsigned int max);
+
 /* Guest-physical layout of `ram` bytes of RAM. Returns the number of ranges. */
 unsigned int arch_mem_layout(uint64_t ram, struct mem_range *ranges, unsigned int max);
 

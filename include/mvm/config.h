@@ -21,6 +21,7 @@ struct mvm_disk_config {
 	const char *id; /* drive id, the guest's serial (get-id); NULL: "vdN" */
 	bool read_only;
 	enum mvm_disk_cache cache;
+	bool sync_io; /* io=sync: the synchronous fallback even where io_uring works (tests) */
 };
 
 enum mvm_console_kind {

@@ -43,6 +43,11 @@ struct mvm_device_ops {
 	const char *type;
 	/* Private set-up; may call mvm_device_add_io(). 0 or -errno. */
 	int (*init)(struct mvm_device *dev, const void *args);
+	/*
+	 * Optional: leave what the device joined itself beyond the core's
+	 * buses (a PCI slot); first step of mvm_device_unregister().
+	 */
+	void (*unregister)(struct mvm_device *dev);
 	/* Private clean-up; called once, on the last put, never after a failed init. */
 	void (*release)(struct mvm_device *dev);
 	/* Accesses to dev->io[io] at `offset` from its base, len 1..8 bytes. */

@@ -35,6 +35,16 @@ int __mvm_thread_create(struct fault_site *s, pthread_t *t, const pthread_attr_t
 int __mvm_mprotect(struct fault_site *s, void *addr, size_t len, int prot);
 int __mvm_fstat_size(struct fault_site *s, int fd, off_t *size);
 ssize_t __mvm_pread_full(struct fault_site *s, int fd, void *buf, size_t len, off_t off);
+struct io_uring;
+int __mvm_io_uring_init(struct fault_site *s, unsigned int entries, struct io_uring *ring,
+			unsigned int flags);
+
+/*
+ * An ioctl on a run-time path (interrupt routing, irqfd, ioeventfd moves):
+ * not a fault site, but behind this function so that the unit tests' fake
+ * KVM sees it too (sys_dev.c; tests/unit/fake_sys.c).
+ */
+int mvm_ioctl_nofault(int fd, unsigned long req, void *arg);
 
 #define __MVM_FAULTABLE(what, call)     \
 	({                              \
@@ -69,6 +79,10 @@ ssize_t __mvm_pread_full(struct fault_site *s, int fd, void *buf, size_t len, of
 /* Reads exactly len bytes or fails (-1, errno; EIO on a short file). */
 #define mvm_pread_full(fd, buf, len, off) \
 	__MVM_FAULTABLE("pread", __mvm_pread_full(&__fs, (fd), (buf), (len), (off)))
+/* liburing's io_uring_queue_init: 0 or -errno (not -1/errno: liburing's convention). */
+#define mvm_io_uring_init(entries, ring, flags) \
+	__MVM_FAULTABLE("io_uring_queue_init",  \
+			__mvm_io_uring_init(&__fs, (entries), (ring), (flags)))
 
 /* A socket; SOCK_CLOEXEC is added. */
 #define mvm_socket(domain, type, proto) \

@@ -15,6 +15,7 @@
 #include "arch/mvm_arch.h"
 #include "mvm/bus.h"
 #include "mvm/config.h"
+#include "mvm/irq.h"
 #include "mvm/list.h"
 #include "mvm/loop.h"
 #include "mvm/memory.h"
@@ -26,6 +27,7 @@
 #define MVM_VM_NAME_SIZE 64
 
 struct vcpu;
+struct pci_host;
 
 /* Why a VM stopped: the first stop request wins. */
 enum vm_stop_reason {
@@ -79,6 +81,8 @@ struct vm {
 	bool vcpus_running; /* under pause.lock */
 
 	struct list_head devices; /* registered devices, under lock */
+	struct pci_host *pci;	  /* the PCI host bridge, NULL when none */
+	struct vm_irq irq;	  /* MSI routes (src/core/irq.c) */
 
 	struct stats_node stats;
 	mvm_counter_t stat_devices;

@@ -19,13 +19,6 @@
 #include "mvm/log.h"
 #include "mvm/version.h"
 
-/*
- * virtio-blk is built on another branch: drives are validated and stored in
- * cfg->disks, which vm_boot() of this branch does not attach yet. GET
- * /vm/config says so ("mvm": {"drives_attached": false}).
- */
-#define MVM_HAVE_VIRTIO_BLK 0
-
 /* Guest RAM bounds for mem_size_mib: mvm's minimum, and 1 TiB (a sanity cap). */
 #define MEM_MIB_MIN ((long long)(MVM_MIN_MEM >> 20))
 #define MEM_MIB_MAX (1LL << 20)
@@ -674,14 +667,6 @@ void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct ap
 	if (vmm->metrics_path)
 		json_object_set_new(j, "metrics",
 				    json_pack("{s:s}", "metrics_path", vmm->metrics_path));
-	/* An mvm extension: what of the above this build really attaches. */
-	json_object_set_new(j, "mvm",
-			    json_pack("{s:b, s:s}", "drives_attached", MVM_HAVE_VIRTIO_BLK, "note",
-				      MVM_HAVE_VIRTIO_BLK
-					      ? "drives are attached as virtio-blk devices"
-					      : "drives are validated and stored in the VM "
-						"configuration; virtio-blk is not in this build, "
-						"so they are not attached to the guest"));
 	api_json(r, j);
 	return;
 err:

@@ -50,6 +50,14 @@ static void run_usage(FILE *f)
 		"ls')\n"
 		"      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
 		"      --stats          print the VM's stats tree on stderr when it ends\n"
+		"      --disk PATH[,ro][,id=NAME][,cache=none|writeback][,io=sync]\n"
+		"                       virtio-blk on a raw image or block device (repeatable);\n"
+		"                       io=sync: no io_uring (the fallback, for tests)\n"
+		"      --rng            virtio-rng, fed from the host's getrandom()\n"
+		"      --console serial|virtio\n"
+		"                       where the terminal's input goes: the 16550 UART (ttyS0,\n"
+		"                       default) or virtio-console (hvc0); UART output is\n"
+		"                       shown either way\n"
 		"  -v, --verbose        more log messages (repeat for debug)\n"
 		"  -h, --help           this help\n");
 }
@@ -294,6 +302,9 @@ int cmd_run(int argc, char **argv)
 		OPT_NO_API,
 		OPT_NO_DEFAULT_CMDLINE,
 		OPT_REBOOT_RESTARTS,
+		OPT_DISK,
+		OPT_RNG,
+		OPT_CONSOLE,
 	};
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
@@ -308,6 +319,9 @@ int cmd_run(int argc, char **argv)
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 		{ "no-api", no_argument, NULL, OPT_NO_API },
+		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -376,6 +390,24 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NO_API:
 			no_api = true;
+			break;
+		case OPT_DISK:
+			if (parse_disk_opt(&cfg, optarg))
+				return MVM_EXIT_USAGE;
+			break;
+		case OPT_RNG:
+			cfg.rng = true;
+			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "serial")) {
+				cfg.console = MVM_CONSOLE_SERIAL;
+			} else if (!strcmp(optarg, "virtio")) {
+				cfg.console = MVM_CONSOLE_VIRTIO;
+			} else {
+				fprintf(stderr, "mvm run: --console '%s': give serial or virtio\n",
+					optarg);
+				return MVM_EXIT_USAGE;
+			}
 			break;
 		case 'v':
 			verbosity++;

@@ -112,6 +112,8 @@ void mvm_device_unregister(struct mvm_device *dev)
 
 	if (!dev->registered)
 		return;
+	if (dev->ops->unregister)
+		dev->ops->unregister(dev);
 	pthread_mutex_lock(&vm->lock);
 	list_del_init(&dev->node);
 	dev->registered = false;

@@ -5,6 +5,7 @@
  * real call would (same return value, a plausible errno).
  */
 #include <errno.h>
+#include <liburing.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -125,4 +126,12 @@ ssize_t __mvm_pread_full(struct fault_site *s, int fd, void *buf, size_t len, of
 		done += (size_t)n;
 	}
 	return (ssize_t)done;
+}
+
+int __mvm_io_uring_init(struct fault_site *s, unsigned int entries, struct io_uring *ring,
+			unsigned int flags)
+{
+	if (fault_should_fail(s))
+		return -ENOMEM;
+	return io_uring_queue_init(entries, ring, flags);
 }

@@ -30,3 +30,8 @@ void *__mvm_mmap(struct fault_site *s, void *addr, size_t len, int prot, int fla
 	FAIL_IF_INJECTED(s, ENOMEM, MAP_FAILED);
 	return mmap(addr, len, prot, flags, fd, off);
 }
+
+int mvm_ioctl_nofault(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg);
+}

@@ -19,6 +19,7 @@
 #include "mvm/log.h"
 #include "mvm/sys.h"
 #include "mvm/vcpu.h"
+#include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "pause.h"
 
@@ -106,6 +107,7 @@ static void identity_release(const char *name)
 
 static const struct mvm_counter_desc vm_counters[] = {
 	{ "devices", offsetof(struct vm, stat_devices) },
+	{ "msi_route_updates", offsetof(struct vm, irq.commits) },
 	{ "pio_unclaimed_reads", offsetof(struct vm, buses[MVM_BUS_PIO].unclaimed_reads) },
 	{ "pio_unclaimed_writes", offsetof(struct vm, buses[MVM_BUS_PIO].unclaimed_writes) },
 	{ "mmio_unclaimed_reads", offsetof(struct vm, buses[MVM_BUS_MMIO].unclaimed_reads) },
@@ -253,6 +255,7 @@ struct vm *vm_create(const struct mvm_config *cfg)
 	pthread_mutex_init(&vm->lock, NULL);
 	vm_pause_init(vm);
 	list_init(&vm->devices);
+	vm_irq_init(&vm->irq);
 	bus_init(&vm->buses[MVM_BUS_PIO], MVM_BUS_PIO);
 	bus_init(&vm->buses[MVM_BUS_MMIO], MVM_BUS_MMIO);
 
@@ -293,6 +296,9 @@ struct vm *vm_create(const struct mvm_config *cfg)
 	err = platform_devices_create(vm);
 	if (err)
 		goto err_devices;
+	err = virtio_devices_create(vm);
+	if (err)
+		goto err_devices;
 	return vm;
 
 err_devices:
@@ -311,6 +317,7 @@ err_kvm:
 err_free:
 	bus_fini(&vm->buses[MVM_BUS_MMIO]);
 	bus_fini(&vm->buses[MVM_BUS_PIO]);
+	vm_irq_fini(&vm->irq);
 	vm_pause_fini(vm);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
@@ -336,6 +343,7 @@ void vm_destroy(struct vm *vm)
 	close(vm->kvm_fd);
 	bus_fini(&vm->buses[MVM_BUS_MMIO]);
 	bus_fini(&vm->buses[MVM_BUS_PIO]);
+	vm_irq_fini(&vm->irq);
 	vm_pause_fini(vm);
 	pthread_mutex_destroy(&vm->lock);
 	memcpy(name, vm->name, sizeof(name));
@@ -478,7 +486,7 @@ int vm_irq_line(struct vm *vm, unsigned int irq, int level)
 {
 	struct kvm_irq_level l = { .irq = irq, .level = level };
 
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+	if (mvm_ioctl_nofault(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
 		return -errno;
 	return 0;
 }

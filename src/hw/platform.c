@@ -13,10 +13,9 @@ struct platform_type {
 };
 
 static const struct platform_type platform_types[] = {
-	{ "serial8250", serial8250_create },
-	{ "i8042", i8042_create },
-	{ "debug-exit", debug_exit_create },
-	{ "acpi-sleep", acpi_sleep_create },
+	{ "serial8250", serial8250_create }, { "i8042", i8042_create },
+	{ "debug-exit", debug_exit_create }, { "acpi-sleep", acpi_sleep_create },
+	{ "pci-host", pci_host_create },
 };
 
 int platform_device_claim_io(struct mvm_device *dev, const void *args)

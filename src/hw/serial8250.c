@@ -373,7 +373,9 @@ static const struct mvm_device_ops serial_ops = {
 
 struct mvm_device *serial8250_create(struct vm *vm, const struct platform_device_desc *d)
 {
-	struct serial_args args = { d, vm->cfg.console_in, vm->cfg.console_out };
+	/* With --console virtio the terminal's input goes to hvc0; output still shows. */
+	int in_fd = vm->cfg.console == MVM_CONSOLE_SERIAL ? vm->cfg.console_in : -1;
+	struct serial_args args = { d, in_fd, vm->cfg.console_out };
 	struct serial8250 *s;
 
 	s = mvm_device_alloc(struct serial8250, dev, vm, &serial_ops, d->name, &args);

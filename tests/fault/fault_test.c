@@ -184,7 +184,11 @@ struct scenario {
 	bool console_in;
 	bool initrd; /* loads a module too: the initrd's open, read and placement */
 	int (*run)(const struct scenario *sc); /* NULL: scenario_run() */
+	bool disks; /* two virtio-blk disks: io_uring + writeback, and io=sync, ro, O_DIRECT */
+	bool rng_console; /* virtio-rng and virtio-console (with console_in: hvc0 input) */
 };
+
+static char disk_path[] = "/var/tmp/mvm-fault-disk-XXXXXX";
 
 /* Boots, runs and tears down; 0 only if the guest ran to its exit-port write. */
 static int scenario_run(const struct scenario *sc)
@@ -205,6 +209,19 @@ static int scenario_run(const struct scenario *sc)
 		if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK))
 			return -errno;
 		cfg.console_in = pipefd[0];
+	}
+	if (sc->disks) {
+		cfg.nr_disks = 2;
+		cfg.disks[0] = (struct mvm_disk_config){ .path = disk_path };
+		cfg.disks[1] = (struct mvm_disk_config){ .path = disk_path,
+							 .id = "ro",
+							 .read_only = true,
+							 .cache = MVM_DISK_CACHE_NONE,
+							 .sync_io = true };
+	}
+	if (sc->rng_console) {
+		cfg.rng = true;
+		cfg.console = MVM_CONSOLE_VIRTIO;
 	}
 	vm = vm_boot(&cfg);
 	if (IS_ERR(vm)) {
@@ -347,7 +364,7 @@ static void run_scenario(const struct scenario *sc)
 
 static void test_boot_one_vcpu(void **state)
 {
-	static const struct scenario sc = { "boot, 1 vCPU", 1, false, false, false, NULL };
+	static const struct scenario sc = { .name = "boot, 1 vCPU", .cpus = 1 };
 
 	(void)state;
 	run_scenario(&sc);
@@ -356,7 +373,11 @@ static void test_boot_one_vcpu(void **state)
 static void test_boot_smp_pit_console(void **state)
 {
 	static const struct scenario sc = {
-		"boot, 3 vCPUs, PIT, console input, initrd", 3, true, true, true, NULL
+		.name = "boot, 3 vCPUs, PIT, console input, initrd",
+		.cpus = 3,
+		.pit = true,
+		.console_in = true,
+		.initrd = true,
 	};
 
 	(void)state;
@@ -365,12 +386,41 @@ static void test_boot_smp_pit_console(void **state)
 
 static void test_api_server_boot(void **state)
 {
-	static const struct scenario sc = { "API: VMM, server, a request, InstanceStart",
-					    1,
-					    false,
-					    false,
-					    false,
-					    api_scenario_run };
+	static const struct scenario sc = {
+		.name = "API: VMM, server, a request, InstanceStart",
+		.cpus = 1,
+		.run = api_scenario_run,
+	};
+
+	(void)state;
+	run_scenario(&sc);
+}
+
+static void test_boot_virtio_blk(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, 2 virtio-blk disks",
+		.cpus = 1,
+		.disks = true,
+	};
+	int fd = mkstemp(disk_path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	run_scenario(&sc);
+	unlink(disk_path);
+}
+
+static void test_boot_virtio_rng_console(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, virtio-rng + virtio-console with input",
+		.cpus = 1,
+		.console_in = true,
+		.rng_console = true,
+	};
 
 	(void)state;
 	run_scenario(&sc);
@@ -407,6 +457,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_boot_one_vcpu),
 		cmocka_unit_test(test_boot_smp_pit_console),
 		cmocka_unit_test(test_api_server_boot),
+		cmocka_unit_test(test_boot_virtio_blk),
+		cmocka_unit_test(test_boot_virtio_rng_console),
 		cmocka_unit_test(test_every_site_covered),
 	};
 	const char *dir = getenv("GUESTS");

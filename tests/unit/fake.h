@@ -4,6 +4,11 @@
 #define MVM_TEST_FAKE_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#define FAKE_MAX_IRQFDS	    64
+#define FAKE_MAX_IOEVENTFDS 64
+#define FAKE_MAX_GSIS	    512
 
 struct fake_kvm {
 	int max_vcpus;	 /* KVM_CAP_MAX_VCPUS */
@@ -17,7 +22,35 @@ struct fake_kvm {
 	 * Off by default: an old kernel without binary stats.
 	 */
 	bool binary_stats;
+
+	/* Interrupts and notifications, as the VM's ioctls left them. */
+	int irq_level[FAKE_MAX_GSIS];	  /* KVM_IRQ_LINE */
+	unsigned int routing_commits;	  /* KVM_SET_GSI_ROUTING calls */
+	unsigned int routing_nr;	  /* entries in the last table */
+	uint64_t msi_addr[FAKE_MAX_GSIS]; /* MSI routes of the last table */
+	uint32_t msi_data[FAKE_MAX_GSIS];
+	bool msi_routed[FAKE_MAX_GSIS];
+	struct {
+		bool used;
+		int fd;
+		unsigned int gsi;
+	} irqfds[FAKE_MAX_IRQFDS];
+	struct {
+		bool used;
+		int fd;
+		uint64_t addr;
+		uint32_t len;
+		bool pio;
+	} ioeventfds[FAKE_MAX_IOEVENTFDS];
+	unsigned int signal_msi; /* KVM_SIGNAL_MSI calls */
+	uint64_t last_msi_addr;
+	uint32_t last_msi_data;
 };
+
+/* The ioeventfd registered at addr, or -1. */
+int fake_ioeventfd_at(uint64_t addr);
+/* The GSI eventfd efd is bound to, or -1. */
+int fake_irqfd_gsi(int efd);
 
 struct fake_arch {
 	int vcpu_creates;

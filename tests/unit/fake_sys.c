@@ -114,9 +114,129 @@ static int fake_stats_fd(const char *id, uint64_t base)
 	return fd;
 }
 
+int fake_ioeventfd_at(uint64_t addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < FAKE_MAX_IOEVENTFDS; i++)
+		if (fake_kvm.ioeventfds[i].used && fake_kvm.ioeventfds[i].addr == addr)
+			return fake_kvm.ioeventfds[i].fd;
+	return -1;
+}
+
+int fake_irqfd_gsi(int efd)
+{
+	unsigned int i;
+
+	for (i = 0; i < FAKE_MAX_IRQFDS; i++)
+		if (fake_kvm.irqfds[i].used && fake_kvm.irqfds[i].fd == efd)
+			return (int)fake_kvm.irqfds[i].gsi;
+	return -1;
+}
+
+static int fake_ioeventfd(const struct kvm_ioeventfd *io)
+{
+	bool pio = io->flags & KVM_IOEVENTFD_FLAG_PIO;
+	unsigned int i;
+
+	for (i = 0; i < FAKE_MAX_IOEVENTFDS; i++) {
+		if (io->flags & KVM_IOEVENTFD_FLAG_DEASSIGN) {
+			if (fake_kvm.ioeventfds[i].used && fake_kvm.ioeventfds[i].fd == io->fd &&
+			    fake_kvm.ioeventfds[i].addr == io->addr &&
+			    fake_kvm.ioeventfds[i].pio == pio) {
+				fake_kvm.ioeventfds[i].used = false;
+				return 0;
+			}
+		} else if (fake_kvm.ioeventfds[i].used && fake_kvm.ioeventfds[i].addr == io->addr &&
+			   fake_kvm.ioeventfds[i].pio == pio) {
+			errno = EEXIST; /* KVM refuses a second one at the same place */
+			return -1;
+		}
+	}
+	if (io->flags & KVM_IOEVENTFD_FLAG_DEASSIGN) {
+		errno = ENOENT;
+		return -1;
+	}
+	for (i = 0; i < FAKE_MAX_IOEVENTFDS; i++) {
+		if (!fake_kvm.ioeventfds[i].used) {
+			fake_kvm.ioeventfds[i].used = true;
+			fake_kvm.ioeventfds[i].fd = io->fd;
+			fake_kvm.ioeventfds[i].addr = io->addr;
+			fake_kvm.ioeventfds[i].len = io->len;
+			fake_kvm.ioeventfds[i].pio = pio;
+			return 0;
+		}
+	}
+	errno = ENOSPC;
+	return -1;
+}
+
+static int fake_irqfd(const struct kvm_irqfd *irqfd)
+{
+	unsigned int i;
+
+	for (i = 0; i < FAKE_MAX_IRQFDS; i++) {
+		if (irqfd->flags & KVM_IRQFD_FLAG_DEASSIGN) {
+			if (fake_kvm.irqfds[i].used && fake_kvm.irqfds[i].fd == (int)irqfd->fd &&
+			    fake_kvm.irqfds[i].gsi == irqfd->gsi) {
+				fake_kvm.irqfds[i].used = false;
+				return 0;
+			}
+		} else if (!fake_kvm.irqfds[i].used) {
+			fake_kvm.irqfds[i].used = true;
+			fake_kvm.irqfds[i].fd = (int)irqfd->fd;
+			fake_kvm.irqfds[i].gsi = irqfd->gsi;
+			return 0;
+		}
+	}
+	errno = (irqfd->flags & KVM_IRQFD_FLAG_DEASSIGN) ? ENOENT : ENOSPC;
+	return -1;
+}
+
+static int fake_routing(const struct kvm_irq_routing *r)
+{
+	unsigned int i;
+
+	fake_kvm.routing_commits++;
+	fake_kvm.routing_nr = r->nr;
+	memset(fake_kvm.msi_routed, 0, sizeof(fake_kvm.msi_routed));
+	for (i = 0; i < r->nr; i++) {
+		const struct kvm_irq_routing_entry *e = &r->entries[i];
+
+		if (e->type != KVM_IRQ_ROUTING_MSI || e->gsi >= FAKE_MAX_GSIS)
+			continue;
+		fake_kvm.msi_routed[e->gsi] = true;
+		fake_kvm.msi_addr[e->gsi] =
+			(uint64_t)e->u.msi.address_hi << 32 | e->u.msi.address_lo;
+		fake_kvm.msi_data[e->gsi] = e->u.msi.data;
+	}
+	return 0;
+}
+
 static int fake_ioctl_vm(unsigned long req, void *arg)
 {
 	switch (req) {
+	case KVM_IOEVENTFD:
+		return fake_ioeventfd(arg);
+	case KVM_IRQFD:
+		return fake_irqfd(arg);
+	case KVM_SET_GSI_ROUTING:
+		return fake_routing(arg);
+	case KVM_SIGNAL_MSI: {
+		const struct kvm_msi *msi = arg;
+
+		fake_kvm.signal_msi++;
+		fake_kvm.last_msi_addr = (uint64_t)msi->address_hi << 32 | msi->address_lo;
+		fake_kvm.last_msi_data = msi->data;
+		return 1;
+	}
+	case KVM_IRQ_LINE: {
+		const struct kvm_irq_level *l = arg;
+
+		if (l->irq < FAKE_MAX_GSIS)
+			fake_kvm.irq_level[l->irq] = (int)l->level;
+		return 0;
+	}
 	case KVM_CHECK_EXTENSION:
 		if ((long)arg == KVM_CAP_MAX_VCPUS)
 			return fake_kvm.max_vcpus;
@@ -141,6 +261,11 @@ static int fake_ioctl_vm(unsigned long req, void *arg)
 int __mvm_ioctl(struct fault_site *s, int fd, unsigned long req, void *arg)
 {
 	FAIL_IF_INJECTED(s, ENOMEM, -1);
+	return mvm_ioctl_nofault(fd, req, arg);
+}
+
+int mvm_ioctl_nofault(int fd, unsigned long req, void *arg)
+{
 	switch (kind_of(fd)) {
 	case FD_KVM:
 		return fake_ioctl_kvm(req, arg);

@@ -33,5 +33,10 @@ int main(void)
 	failed += run_vm_tests();
 	failed += run_control_tests();
 	failed += run_api_tests();
+	failed += run_blk_tests();
+	failed += run_virtio_blk_tests();
+	failed += run_pci_tests();
+	failed += run_virtq_tests();
+	failed += run_virtio_tests();
 	return failed ? 1 : 0;
 }

@@ -41,6 +41,8 @@ static struct vm *boot_fake(const struct mvm_config *cfg)
 	c.mem_size = 4ULL << 20;
 	c.console_out = -1;
 	c.console_in = -1;
+	/* The fake arch has no PCI host: the API's part ends at cfg->disks. */
+	c.nr_disks = 0;
 	return vm_create(&c); /* no vCPUs: vm_run() returns at once */
 }
 
@@ -308,7 +310,6 @@ static void test_boot_source_and_drives(void **state)
 	assert_string_equal(
 		json_string_value(json_object_get(json_object_get(j, "boot-source"), "boot_args")),
 		"a=b");
-	assert_true(json_is_false(json_object_get(json_object_get(j, "mvm"), "drives_attached")));
 	json_decref(j);
 	vmm_destroy(vmm);
 }

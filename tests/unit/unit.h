@@ -16,6 +16,11 @@ int run_memory_tests(void);
 int run_vm_tests(void);
 int run_control_tests(void);
 int run_api_tests(void);
+int run_blk_tests(void);
+int run_virtio_blk_tests(void);
+int run_pci_tests(void);
+int run_virtq_tests(void);
+int run_virtio_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */

@@ -15,6 +15,8 @@ const struct platform_device_desc arch_platform_devices[] = {
 	{ "i8042", "i8042", MVM_BUS_PIO, 0x60, 5, 1 },
 	{ "debug-exit", "debug-exit", MVM_BUS_PIO, 0xf4, 4, 0 },
 	{ "acpi-sleep", "acpi-sleep", MVM_BUS_PIO, X86_ACPI_SLEEP_PORT, 2, 0 },
+	/* conf1 ports; the host bridge also claims ECAM and the BAR windows (ARCH_PCI_*). */
+	{ "pci-host", "pci-host", MVM_BUS_PIO, ARCH_PCI_CONF1_PORT, 8, 0 },
 };
 const unsigned int arch_nr_platform_devices = ARRAY_SIZE(arch_platform_devices);
 
@@ -40,6 +42,29 @@ static int vm_ioctl_checked(struct vm *vm, unsigned long req, unsigned long arg,
 		return err;
 	}
 	return 0;
+}
+
+unsigned int arch_irq_routes(struct kvm_irq_routing_entry *e, unsigned int max)
+{
+	unsigned int gsi, n = 0;
+
+	/*
+	 * KVM's default with KVM_CREATE_IRQCHIP: GSI 0-23 to the IOAPIC pin of
+	 * the same number, GSI 0-15 also to the PICs (master 0-7, slave 8-15).
+	 */
+	for (gsi = 0; gsi < 24 && n < max; gsi++) {
+		e[n] = (struct kvm_irq_routing_entry){ .gsi = gsi,
+						       .type = KVM_IRQ_ROUTING_IRQCHIP };
+		e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		e[n++].u.irqchip.pin = gsi;
+		if (gsi >= 16 || n == max)
+			continue;
+		e[n] = (struct kvm_irq_routing_entry){ .gsi = gsi,
+						       .type = KVM_IRQ_ROUTING_IRQCHIP };
+		e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+		e[n++].u.irqchip.pin = gsi % 8;
+	}
+	return n;
 }
 
 int arch_vm_create(struct vm *vm)

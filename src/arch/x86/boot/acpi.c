@@ -12,7 +12,9 @@
  *   says), the in-kernel IOAPIC with GSI base 0, ISA IRQ 0 on GSI 2, NMI on
  *   every LAPIC's LINT1.
  * - DSDT: \_S5 and the UART (PNP0501, its ports and IRQ 4): on a reduced
- *   hardware platform Linux maps ISA IRQs only for devices the DSDT lists.
+ *   hardware platform Linux maps ISA IRQs only for devices the DSDT lists;
+ *   the PCI host bridge (PNP0A03: bus 0, windows, _PRT).
+ * - MCFG: PCI's ECAM (reserved in the e820 map too, as Linux requires).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -173,7 +175,46 @@ static void acpi_seal(struct acpi_builder *b, size_t off)
 		h->checksum = boot_checksum(h, h->length);
 }
 
-static void dsdt_build(struct aml *a)
+/*
+ * The PCI host bridge: bus 0, its windows (what BARs may use), conf1's
+ * ports, and _PRT: which IOAPIC input each device's INTx pin drives.
+ */
+static void dsdt_pci(struct aml *a, struct vm *vm)
+{
+	struct boot_intx intx[BOOT_MAX_INTX];
+	unsigned int i, n = boot_pci_intx(vm, intx, BOOT_MAX_INTX);
+
+	aml_device_open(a, "PCI0");
+	aml_name_decl(a, "_HID");
+	aml_int(a, aml_eisaid("PNP0A03"));
+	aml_name_decl(a, "_SEG");
+	aml_int(a, 0);
+	aml_name_decl(a, "_BBN");
+	aml_int(a, 0);
+	aml_name_decl(a, "_UID");
+	aml_int(a, 0);
+	aml_name_decl(a, "_CRS");
+	aml_resource_template_open(a);
+	aml_res_bus_numbers(a, 0, 0);
+	aml_res_io(a, ARCH_PCI_CONF1_PORT, 8);
+	aml_res_io_window(a, ARCH_PCI_IO_BASE, ARCH_PCI_IO_SIZE);
+	aml_res_mem32_window(a, ARCH_PCI_MMIO32_BASE, ARCH_PCI_MMIO32_SIZE);
+	aml_resource_template_close(a);
+	aml_name_decl(a, "_PRT");
+	aml_package_open(a, n);
+	for (i = 0; i < n; i++) {
+		aml_package_open(a, 4);
+		aml_int(a, (uint64_t)intx[i].slot << 16 | 0xffff); /* any function */
+		aml_int(a, intx[i].pin - 1);
+		aml_int(a, 0); /* no link device: the GSI itself */
+		aml_int(a, intx[i].gsi);
+		aml_close(a);
+	}
+	aml_close(a); /* _PRT */
+	aml_close(a); /* PCI0 */
+}
+
+static void dsdt_build(struct aml *a, struct vm *vm)
 {
 	/* \_S5: SLP_TYPa, SLP_TYPb for a power-off */
 	aml_name_decl(a, "_S5_");
@@ -194,16 +235,18 @@ static void dsdt_build(struct aml *a)
 	aml_res_irq(a, X86_SERIAL_IRQ);
 	aml_resource_template_close(a);
 	aml_close(a); /* COM1 */
+	if (vm->pci)
+		dsdt_pci(a, vm);
 	aml_close(a); /* \_SB */
 }
 
-static size_t acpi_dsdt(struct acpi_builder *b)
+static size_t acpi_dsdt(struct acpi_builder *b, struct vm *vm)
 {
 	struct aml *a = &b->dsdt;
 	size_t off;
 
 	aml_init(a);
-	dsdt_build(a);
+	dsdt_build(a, vm);
 	if (aml_error(a)) {
 		b->err = aml_error(a);
 		return 0;
@@ -285,33 +328,57 @@ static size_t acpi_madt(struct acpi_builder *b, unsigned int cpus)
 	return off;
 }
 
+/* MCFG: where PCI's ECAM is (bus 0 of segment 0). */
+static size_t acpi_mcfg(struct acpi_builder *b)
+{
+	struct {
+		struct acpi_header h;
+		uint64_t reserved;
+		uint64_t base;
+		uint16_t segment;
+		uint8_t bus_start, bus_end;
+		uint32_t reserved2;
+	} __attribute__((packed)) m = { .base = ARCH_PCI_ECAM_BASE };
+	size_t off = acpi_alloc(b, sizeof(m));
+
+	if (b->err)
+		return 0;
+	acpi_header_init(&m.h, "MCFG", sizeof(m), 1);
+	memcpy(b->buf + off, &m, sizeof(m));
+	acpi_seal(b, off);
+	return off;
+}
+
 int acpi_write(struct vm *vm, uint64_t *rsdp_gpa)
 {
 	struct acpi_builder *b;
 	struct acpi_rsdp *rsdp;
-	size_t rsdp_off, xsdt, dsdt, fadt, madt;
-	uint64_t entries[2];
+	size_t rsdp_off, xsdt, dsdt, fadt, madt, xsdt_len;
+	uint64_t entries[3];
+	unsigned int nr = 0;
 	int err;
 
 	b = mvm_zalloc(sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	rsdp_off = acpi_alloc(b, sizeof(*rsdp));
-	dsdt = acpi_dsdt(b);
+	dsdt = acpi_dsdt(b, vm);
 	fadt = acpi_fadt(b, dsdt);
 	madt = acpi_madt(b, vm->cfg.cpus);
-	entries[0] = acpi_gpa(fadt);
-	entries[1] = acpi_gpa(madt);
-	xsdt = acpi_alloc(b, sizeof(struct acpi_header) + sizeof(entries));
+	entries[nr++] = acpi_gpa(fadt);
+	entries[nr++] = acpi_gpa(madt);
+	if (vm->pci)
+		entries[nr++] = acpi_gpa(acpi_mcfg(b));
+	xsdt_len = sizeof(struct acpi_header) + nr * sizeof(entries[0]);
+	xsdt = acpi_alloc(b, xsdt_len);
 	if (b->err) {
 		err = b->err;
 		pr_err("ACPI tables: do not fit in %zu bytes (%u vCPUs)", sizeof(b->buf),
 		       vm->cfg.cpus);
 		goto out;
 	}
-	acpi_header_init((struct acpi_header *)(b->buf + xsdt), "XSDT",
-			 sizeof(struct acpi_header) + sizeof(entries), 1);
-	memcpy(b->buf + xsdt + sizeof(struct acpi_header), entries, sizeof(entries));
+	acpi_header_init((struct acpi_header *)(b->buf + xsdt), "XSDT", (uint32_t)xsdt_len, 1);
+	memcpy(b->buf + xsdt + sizeof(struct acpi_header), entries, nr * sizeof(entries[0]));
 	acpi_seal(b, xsdt);
 
 	rsdp = (struct acpi_rsdp *)(b->buf + rsdp_off);

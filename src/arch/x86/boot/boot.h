@@ -68,6 +68,14 @@ int boot_initrd_load(struct vm *vm, uint64_t floor, uint64_t limit, uint64_t *ad
  * without ACPI) and ACPI (RSDP, XSDT, FADT, MADT, DSDT). Sets *rsdp.
  */
 int mptable_write(struct vm *vm);
+/* PCI INTx routes for the MP table and the DSDT's _PRT. */
+struct boot_intx {
+	unsigned int slot, pin, gsi; /* pin: 1 = INTA# */
+};
+#define BOOT_MAX_INTX 32
+/* The INTx routes of the VM's PCI devices (none without PCI). Their count. */
+unsigned int boot_pci_intx(struct vm *vm, struct boot_intx *r, unsigned int max);
+
 /* The byte that makes an ACPI or MP table sum to zero. */
 uint8_t boot_checksum(const void *p, size_t len);
 int acpi_write(struct vm *vm, uint64_t *rsdp);

@@ -14,6 +14,7 @@
 #include "boot.h"
 #include "mvm/arch.h"
 #include "mvm/log.h"
+#include "mvm/pci.h"
 #include "mvm/sys.h"
 #include "mvm/vm.h"
 #include "../x86.h"
@@ -94,6 +95,10 @@ unsigned int boot_memmap(const struct vm *vm, struct boot_mem_entry *e, unsigned
 		} else {
 			e[n++] = (struct boot_mem_entry){ r->gpa, r->size, E820_RAM };
 		}
+		/* PCI's ECAM, after low RAM: Linux uses MMCONFIG only where e820 reserves it. */
+		if (r->gpa == 0 && vm->pci && n < max)
+			e[n++] = (struct boot_mem_entry){ ARCH_PCI_ECAM_BASE, ARCH_PCI_ECAM_SIZE,
+							  E820_RESERVED };
 	}
 	return n;
 }
@@ -170,6 +175,28 @@ int boot_initrd_load(struct vm *vm, uint64_t floor, uint64_t limit, uint64_t *ad
 out:
 	boot_image_close(&img);
 	return err;
+}
+
+struct intx_walk {
+	struct boot_intx *r;
+	unsigned int n, max;
+};
+
+static void intx_one(void *opaque, unsigned int slot, unsigned int pin, unsigned int gsi)
+{
+	struct intx_walk *w = opaque;
+
+	if (w->n < w->max)
+		w->r[w->n++] = (struct boot_intx){ slot, pin, gsi };
+}
+
+unsigned int boot_pci_intx(struct vm *vm, struct boot_intx *r, unsigned int max)
+{
+	struct intx_walk w = { r, 0, max };
+
+	if (pci_for_each_intx(vm, intx_one, &w))
+		return 0;
+	return w.n;
 }
 
 int boot_platform_tables(struct vm *vm, uint64_t *rsdp)

@@ -13,18 +13,19 @@
 #include "mvm/vm.h"
 #include "../x86.h"
 
-#define MPC_SPEC_REV   4 /* 1.4 */
-#define MPC_LAPIC_VER  0x14
-#define MPC_IOAPIC_VER 0x11
-#define MPC_CPU_EN     0x01
-#define MPC_CPU_BP     0x02
-#define MPC_BUS_PCI    0
-#define MPC_BUS_ISA    1
-#define MPC_INT_INT    0
-#define MPC_INT_NMI    1
-#define MPC_INT_EXTINT 3
-#define MPC_ALL_LAPICS 0xff
-#define MPC_ISA_IRQS   16
+#define MPC_SPEC_REV	   4 /* 1.4 */
+#define MPC_LAPIC_VER	   0x14
+#define MPC_IOAPIC_VER	   0x11
+#define MPC_CPU_EN	   0x01
+#define MPC_CPU_BP	   0x02
+#define MPC_BUS_PCI	   0
+#define MPC_BUS_ISA	   1
+#define MPC_INT_INT	   0
+#define MPC_INT_NMI	   1
+#define MPC_INT_EXTINT	   3
+#define MPC_ALL_LAPICS	   0xff
+#define MPC_ISA_IRQS	   16
+#define MPC_IRQ_LEVEL_HIGH 0x0d /* polarity 01 active high, trigger 11 level */
 
 enum { MPC_PROCESSOR, MPC_BUS, MPC_IOAPIC, MPC_IOINT, MPC_LINTSRC };
 
@@ -118,7 +119,8 @@ int mptable_write(struct vm *vm)
 	struct mpc_builder b;
 	struct mpf_intel *mpf = (struct mpf_intel *)b.buf;
 	struct mpc_table *mpc = (struct mpc_table *)(b.buf + sizeof(*mpf));
-	unsigned int cpus = vm->cfg.cpus, i;
+	struct boot_intx intx[BOOT_MAX_INTX];
+	unsigned int cpus = vm->cfg.cpus, i, nr_intx;
 	uint8_t ioapic_id = (uint8_t)cpus; /* after the LAPIC ids 0..cpus-1 */
 	int err = 0;
 
@@ -158,6 +160,12 @@ int mptable_write(struct vm *vm)
 		err = mpc_add_intsrc(&b, MPC_IOINT, MPC_INT_INT, 0, MPC_BUS_ISA, (uint8_t)i,
 				     ioapic_id, (uint8_t)(i == 0 ? 2 : i));
 	}
+	/* PCI INTx: source IRQ = slot << 2 | pin, level-triggered and active high. */
+	nr_intx = boot_pci_intx(vm, intx, BOOT_MAX_INTX);
+	for (i = 0; i < nr_intx && !err; i++)
+		err = mpc_add_intsrc(&b, MPC_IOINT, MPC_INT_INT, MPC_IRQ_LEVEL_HIGH, MPC_BUS_PCI,
+				     (uint8_t)(intx[i].slot << 2 | (intx[i].pin - 1)), ioapic_id,
+				     (uint8_t)intx[i].gsi);
 	if (!err)
 		err = mpc_add_intsrc(&b, MPC_LINTSRC, MPC_INT_EXTINT, 0, MPC_BUS_ISA, 0,
 				     MPC_ALL_LAPICS, 0);

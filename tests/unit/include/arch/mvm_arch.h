@@ -9,6 +9,18 @@
 
 #include <stdbool.h>
 
+/* A PCI layout for the tests (what src/hw/pci*.c read from the arch). */
+#define ARCH_PCI_MMIO32_BASE   0x40000000ULL
+#define ARCH_PCI_MMIO32_SIZE   0x10000000ULL
+#define ARCH_PCI_ECAM_BASE     0x50000000ULL
+#define ARCH_PCI_ECAM_SIZE     0x00100000ULL
+#define ARCH_PCI_IO_BASE       0xc000ULL
+#define ARCH_PCI_IO_SIZE       0x4000ULL
+#define ARCH_PCI_CONF1_PORT    0xcf8
+#define ARCH_PCI_INTX_GSI_BASE 16
+#define ARCH_PCI_INTX_GSI_NR   8
+#define ARCH_MSI_GSI_BASE      24
+
 struct arch_vm {
 	int loaded;
 };

@@ -15,6 +15,24 @@ struct kvm_cpuid2;
  */
 #define ARCH_LINUX_CMDLINE "console=ttyS0 reboot=k panic=1"
 
+/*
+ * PCI (src/hw/pci*.c reads these; ACPI MCFG/_CRS and the MP table announce
+ * them). Guest-physical hole below 4 GiB: BAR window, then ECAM (bus 0
+ * only), then IOAPIC 0xfec00000 and LAPIC 0xfee00000.
+ */
+#define ARCH_PCI_MMIO32_BASE 0xc0000000ULL
+#define ARCH_PCI_MMIO32_SIZE 0x20000000ULL /* up to 0xdfffffff */
+#define ARCH_PCI_ECAM_BASE   0xe0000000ULL
+#define ARCH_PCI_ECAM_SIZE   0x00100000ULL /* bus 0: 32 slots x 8 functions x 4 KiB */
+#define ARCH_PCI_IO_BASE     0xc000ULL
+#define ARCH_PCI_IO_SIZE     0x4000ULL /* up to 0xffff */
+#define ARCH_PCI_CONF1_PORT  0xcf8     /* configuration mechanism #1: 0xcf8 address, 0xcfc data */
+/* INTx: level-triggered, active high, GSI 16 + ((slot + pin - 1) % 8) on the IOAPIC. */
+#define ARCH_PCI_INTX_GSI_BASE 16
+#define ARCH_PCI_INTX_GSI_NR   8
+/* GSIs 0-23 are the irqchip's pins; MSI routes are allocated from here. */
+#define ARCH_MSI_GSI_BASE 24
+
 enum x86_boot_mode {
 	X86_BOOT_NONE,	  /* no image loaded: vCPUs keep KVM's reset state */
 	X86_BOOT_PVH32,	  /* Xen PVH: 32-bit protected mode, paging off, EBX = start info */

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Interrupt and notification helpers of the core (src/core/irq.c): the only
+ * way devices reach KVM's irq routing, irqfd and ioeventfd.
+ *
+ * The VM keeps one GSI routing table (the arch's default irqchip routes plus
+ * the MSI routes devices asked for); KVM_SET_GSI_ROUTING replaces the whole
+ * table, so every change rewrites it once, under vm->irq.lock.
+ */
+#ifndef MVM_IRQ_H
+#define MVM_IRQ_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mvm/bus.h"
+#include "mvm/stats.h"
+
+struct vm;
+
+#define VM_MAX_MSI_ROUTES 256
+
+struct vm_msi_route {
+	uint64_t addr;
+	uint32_t data;
+	bool used;
+};
+
+/* The VM's MSI routes (embedded in struct vm; GSI = ARCH_MSI_GSI_BASE + index). */
+struct vm_irq {
+	pthread_mutex_t lock;
+	struct vm_msi_route msi[VM_MAX_MSI_ROUTES];
+	mvm_counter_t commits; /* KVM_SET_GSI_ROUTING calls made (stats: msi_route_updates) */
+};
+
+void vm_irq_init(struct vm_irq *irq);
+void vm_irq_fini(struct vm_irq *irq);
+
+/* Injects one MSI (KVM_SIGNAL_MSI). 0 or -errno. */
+int vm_msi(struct vm *vm, uint64_t addr, uint32_t data);
+/*
+ * Routes an MSI GSI to (addr, data): gsi_or_neg < 0 allocates a new GSI
+ * (returned in *gsi_out), otherwise updates that GSI's route. 0 or -errno
+ * (-ENOSPC when no GSI is left).
+ */
+int vm_msi_route(struct vm *vm, int gsi_or_neg, uint64_t addr, uint32_t data, int *gsi_out);
+/*
+ * Drops an MSI route made by vm_msi_route (unbind its irqfd first). The
+ * kernel's table keeps the stale entry until the next change: no GSI-routing
+ * update is spent on teardown.
+ */
+void vm_msi_route_free(struct vm *vm, int gsi);
+/* Binds (assign) or unbinds eventfd efd to gsi (KVM_IRQFD). 0 or -errno. */
+int vm_irqfd(struct vm *vm, int efd, unsigned int gsi, bool assign);
+/*
+ * A guest write to [addr, addr + len) on bus signals efd instead of exiting
+ * (KVM_IOEVENTFD; len 0 on MMIO matches any width). 0 or -errno.
+ */
+int vm_ioeventfd(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, unsigned len,
+		 bool assign);
+
+#endif
