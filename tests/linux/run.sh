@@ -9,8 +9,8 @@
 #   - the SMP+ACPI kernel, 2 vCPUs, PVH and bzImage: Linux finds both CPUs in
 #     the MADT, starts the AP with INIT/SIPI, `poweroff` (ACPI S5) ends mvm, 0
 #   - --reboot-restarts: a guest reboot boots the guest again
-#   - virtio-blk: the guest mounts an ext4 image, reads and writes it; a
-#     read-only disk refuses writes
+#   - virtio (tests/integration/linux-virtio.sh): root on virtio-blk, rng,
+#     hvc0, a read-only disk that refuses writes
 # Each boot's console must be free of clocksource/TSC complaints and
 # kernel warnings. Each prints its time to the marker.
 set -u
@@ -72,38 +72,10 @@ $BOOT reboot-restarts --restarts 1 --expect-status 143 "${REJECT[@]}" \
 	-- "$MVM" run --kernel "$D/vmlinux" --initrd "$D/initramfs.cpio" --reboot-restarts \
 	--cmdline "$ARGS guest_exit=reboot" || fail=1
 
-# virtio-blk: the guest mounts an ext4 image made here, reads and writes it;
-# the read-only disk refuses writes and is unchanged. (Needs mvm's --disk.)
-if "$MVM" run --help | grep -q -- '--disk'; then
-	work=$LOGDIR/disk
-	mkdir -p "$work/root"
-	echo "made on the host" >"$work/root/hello.txt"
-	sed "s|@INIT@|$here/disk/init|" "$here/disk/initramfs.list" >"$work/initramfs.list"
-	"$D/gen_init_cpio" "$work/initramfs.list" >"$work/initramfs.cpio"
-	rm -f "$work/rw.ext4" "$work/ro.img"
-	mkfs.ext4 -q -F -d "$work/root" "$work/rw.ext4" 16M
-	head -c $((4 << 20)) /dev/urandom >"$work/ro.img"
-	ro_sum=$(sha256sum <"$work/ro.img")
-	$BOOT virtio-blk-ext4 --expect '^GUEST-DISK-READ made on the host' \
-		--expect '^GUEST-DISK-WROTE' --expect '^GUEST-RO-REFUSED' "${REJECT[@]}" \
-		-- "$MVM" run --kernel "$D/vmlinux" --initrd "$work/initramfs.cpio" \
-		--disk "$work/rw.ext4" --disk "$work/ro.img,ro" --cmdline "$ARGS" || fail=1
-	got=$(debugfs -R "cat /from-guest.txt" "$work/rw.ext4" 2>/dev/null)
-	if [ "$got" = "written by the guest" ]; then
-		echo "ok - virtio-blk-ext4: the host reads the guest's file back"
-	else
-		echo "not ok - virtio-blk-ext4: the host reads the guest's file back (got '$got')"
-		fail=1
-	fi
-	if [ "$(sha256sum <"$work/ro.img")" = "$ro_sum" ]; then
-		echo "ok - virtio-blk-ext4: the read-only image is unchanged"
-	else
-		echo "not ok - virtio-blk-ext4: the read-only image is unchanged"
-		fail=1
-	fi
-else
-	echo "ok - virtio-blk-ext4 # SKIP this mvm has no --disk"
-fi
+# virtio over PCI (MSI-X): root on virtio-blk, virtio-rng, hvc0 on
+# virtio-console, a read-only disk; the host checks the image afterwards.
+echo "# virtio: tests/integration/linux-virtio.sh"
+MVM=$MVM KERNEL=$D/vmlinux "$here/../integration/linux-virtio.sh" || fail=1
 
 echo "# logs in $LOGDIR"
 exit $fail
