@@ -14,7 +14,9 @@ one line (~60 exits, about 1 ms on the nested development host).
 
 fio runs the same patterns on the host (ioengine=io_uring, buffered, like
 mvm's default cache=writeback and QEMU's cache=writeback,aio=io_uring) for a
-fixed time. Everything is printed, nothing is asserted: a slow machine is
+fixed time. All three read the same warm page cache (the image is read once
+first; fio's default invalidate=1 would drop it before each job, and then
+whoever ran after fio measured the virtual disk instead). Everything is printed, nothing is asserted: a slow machine is
 not a failure. Needs fio (not a CI dependency).
 """
 import argparse
@@ -42,6 +44,7 @@ def fio(path, rw, bs, depth, seconds):
     out = subprocess.run(
         ["fio", "--name=b", f"--filename={path}", "--ioengine=io_uring", "--direct=0",
          f"--rw={rw}", f"--bs={bs}", f"--iodepth={depth}", "--time_based",
+         "--invalidate=0",  # fio drops the file's page cache before a job by default
          f"--runtime={seconds}", "--randrepeat=0", "--norandommap",
          "--output-format=json"],
         check=True, capture_output=True, text=True).stdout
@@ -99,6 +102,11 @@ def main():
                 f.write(chunk)
             f.flush()
             os.fsync(f.fileno())  # no writeback of the fill during the measurements
+        # Everyone measures the same warm page cache: the image is read once here,
+        # and fio runs with invalidate=0 (by default it drops the file's cache).
+        with open(img, "rb") as f:
+            while f.read(1 << 20):
+                pass
         mvm_cmd = [a.mvm, "run", "--mem", "256M", "--kernel", a.elf, "--disk", img,
                    "--cmdline"]
         qemu_cmd = None

@@ -173,6 +173,14 @@ void pci_cfg_read(struct pci_dev *pdev, unsigned int off, void *data, unsigned i
 	pthread_mutex_unlock(&pdev->lock);
 }
 
+static bool pci_bar_in_window(const struct pci_bar *b, uint64_t addr)
+{
+	uint64_t base = b->bus == MVM_BUS_PIO ? ARCH_PCI_IO_BASE : ARCH_PCI_MMIO32_BASE;
+	uint64_t size = b->bus == MVM_BUS_PIO ? ARCH_PCI_IO_SIZE : ARCH_PCI_MMIO32_SIZE;
+
+	return addr >= base && addr - base < size && b->size <= size - (addr - base);
+}
+
 /* After BAR or command changes: the host's decode table, the device's mappings. */
 static void pci_bars_changed(struct pci_dev *pdev)
 {
@@ -189,7 +197,15 @@ static void pci_bars_changed(struct pci_dev *pdev)
 		int err;
 
 		/* Only a BAR the guest enabled has moved; sizing happens with decode off. */
-		if (!b->size || !on || addr == b->mapped || !addr)
+		if (!b->size || !on || !addr)
+			continue;
+		/*
+		 * Outside the host bridge's windows nothing decodes it: its
+		 * ioeventfds (say) must not sit on RAM or another device.
+		 */
+		if (!pci_bar_in_window(b, addr))
+			addr = 0;
+		if (addr == b->mapped)
 			continue;
 		if (pdev->pops && pdev->pops->bar_remap) {
 			err = pdev->pops->bar_remap(pdev, i, addr);

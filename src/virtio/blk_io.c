@@ -175,6 +175,13 @@ unsigned int blk_io_reap(struct blk_io *io)
 
 	if (!io->uring)
 		return 0;
+	/*
+	 * Completions of buffered reads that waited for the disk are task work
+	 * of this thread, run when it enters the kernel: a thread that polls
+	 * in user space must enter it, or they wait for the next interrupt.
+	 */
+	if (io->inflight && !io_uring_cq_ready(&io->ring))
+		io_uring_get_events(&io->ring);
 	if (read(io->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		pr_warn("blk: eventfd read: %s\n", strerror(errno));
 	while (io_uring_peek_cqe(&io->ring, &cqe) == 0) {

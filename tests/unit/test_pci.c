@@ -383,6 +383,15 @@ static void test_bar_decode_and_move(void **state)
 	assert_int_equal(t->last_off, 0x20);
 	mmio_write32(vm, moved + 0x24, 1);
 	assert_int_equal(t->last_off, 0x24);
+	/* Moved out of the window (onto RAM): nothing decodes it, the device unmaps. */
+	conf1_write(vm, 1, PCI_BASE_ADDRESS_0, 0x10000, 4);
+	assert_int_equal(t->remapped[0], 0);
+	conf1_write(vm, 1, PCI_BASE_ADDRESS_0, (uint32_t)moved, 4);
+	assert_int_equal(t->remapped[0], moved);
+	/* Straddling the window's end is outside too. */
+	conf1_write(vm, 1, PCI_BASE_ADDRESS_0,
+		    (uint32_t)(ARCH_PCI_MMIO32_BASE + ARCH_PCI_MMIO32_SIZE), 4);
+	assert_int_equal(t->remapped[0], 0);
 }
 
 static uint64_t efd_count(int fd)
