@@ -9,6 +9,7 @@
 #   - the SMP+ACPI kernel, 2 vCPUs, PVH and bzImage: Linux finds both CPUs in
 #     the MADT, starts the AP with INIT/SIPI, `poweroff` (ACPI S5) ends mvm, 0
 #   - --reboot-restarts: a guest reboot boots the guest again
+#   - PCI INTx (pci=nomsi) routed by the MP table and by ACPI's _PRT
 #   - virtio (tests/integration/linux-virtio.sh): root on virtio-blk, rng,
 #     hvc0, a read-only disk that refuses writes
 # Each boot's console must be free of clocksource/TSC complaints and
@@ -71,6 +72,22 @@ $BOOT smp-acpi-bzimage-2cpus --expect '^GUEST-CPUS 2 online=0-1' --expect 'reboo
 $BOOT reboot-restarts --restarts 1 --expect-status 143 "${REJECT[@]}" \
 	-- "$MVM" run --kernel "$D/vmlinux" --initrd "$D/initramfs.cpio" --reboot-restarts \
 	--cmdline "$ARGS guest_exit=reboot" || fail=1
+
+# INTx instead of MSI-X (pci=nomsi): the disk's interrupt must arrive on the
+# IOAPIC input that the MP table (default kernel) or the DSDT's _PRT (ACPI
+# kernel) names, or its first read times out.
+intx_img=$LOGDIR/intx.img
+truncate -s 16M "$intx_img"
+$BOOT intx-mptable --expect 'PCI->APIC IRQ transform: INT A -> IRQ 1[6-9]' \
+	--expect '\[vda\] 32768 512-byte' --expect '^GUEST-VIRTIO .* device=0x0002' \
+	--reject 'timed out|timeout' "${REJECT[@]}" \
+	-- "$MVM" run --kernel "$D/vmlinux" --initrd "$D/initramfs.cpio" --disk "$intx_img" \
+	--cmdline "$ARGS pci=nomsi guest_exit=port" || fail=1
+$BOOT intx-acpi-prt --expect '\[vda\] 32768 512-byte' --expect '^GUEST-VIRTIO .* device=0x0002' \
+	--expect 'ACPI: PCI Root Bridge \[PCI0\]' --expect 'MMCONFIG at .* reserved in E820' \
+	--reject 'timed out|timeout' --reject 'ACPI Error' "${REJECT[@]}" \
+	-- "$MVM" run --kernel "$S/vmlinux" --initrd "$S/initramfs.cpio" --cpus 2 \
+	--disk "$intx_img" --cmdline "$ARGS pci=nomsi" || fail=1
 
 # virtio over PCI (MSI-X): root on virtio-blk, virtio-rng, hvc0 on
 # virtio-console, a read-only disk; the host checks the image afterwards.
