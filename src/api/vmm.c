@@ -174,6 +174,8 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 	cfg.name = vmm->id;
 	cfg.kernel = vmm->kernel;
 	cfg.cmdline = vmm->cmdline;
+	/* As in Firecracker, boot_args is the whole command line; mvm's default only without it. */
+	cfg.no_default_cmdline = vmm->cmdline != NULL;
 	cfg.initrd = vmm->initrd;
 	cfg.nr_disks = vmm->nr_drives;
 	for (i = 0; i < vmm->nr_drives; i++) {

@@ -9,6 +9,7 @@
 #   - the SMP+ACPI kernel, 2 vCPUs, PVH and bzImage: Linux finds both CPUs in
 #     the MADT, starts the AP with INIT/SIPI, `poweroff` (ACPI S5) ends mvm, 0
 #   - --reboot-restarts: a guest reboot boots the guest again
+#   - Firecracker's --config-file: kernel, initrd, boot args, a drive
 #   - PCI INTx (pci=nomsi) routed by the MP table and by ACPI's _PRT
 #   - virtio (tests/integration/linux-virtio.sh): root on virtio-blk, rng,
 #     hvc0, a read-only disk that refuses writes
@@ -73,11 +74,24 @@ $BOOT reboot-restarts --restarts 1 --expect-status 143 "${REJECT[@]}" \
 	-- "$MVM" run --kernel "$D/vmlinux" --initrd "$D/initramfs.cpio" --reboot-restarts \
 	--cmdline "$ARGS guest_exit=reboot" || fail=1
 
+# Firecracker's configuration file (the API's schema) boots Linux too.
+cat >"$LOGDIR/vm.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$D/vmlinux", "initrd_path": "$D/initramfs.cpio",
+                  "boot_args": "console=ttyS0 $ARGS guest_exit=port guest_exit_code=7"},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+  "drives": [{"drive_id": "scratch", "path_on_host": "$LOGDIR/intx.img",
+              "is_root_device": false, "is_read_only": true}]
+}
+JSON
+truncate -s 16M "$LOGDIR/intx.img"
+$BOOT config-file --expect-status 7 --expect '^GUEST-VIRTIO .* device=0x0002' "${REJECT[@]}" \
+	-- "$MVM" --config-file "$LOGDIR/vm.json" --no-api || fail=1
+
 # INTx instead of MSI-X (pci=nomsi): the disk's interrupt must arrive on the
 # IOAPIC input that the MP table (default kernel) or the DSDT's _PRT (ACPI
 # kernel) names, or its first read times out.
 intx_img=$LOGDIR/intx.img
-truncate -s 16M "$intx_img"
 $BOOT intx-mptable --expect 'PCI->APIC IRQ transform: INT A -> IRQ 1[6-9]' \
 	--expect '\[vda\] 32768 512-byte' --expect '^GUEST-VIRTIO .* device=0x0002' \
 	--reject 'timed out|timeout' "${REJECT[@]}" \
