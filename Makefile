@@ -157,7 +157,8 @@ FUZZ_API := $(BUILD)/fuzz/api_router
 $(FUZZ_API): fuzz/api_router.c $(LIB_SRCS) $(API_SRCS) $(wildcard include/mvm/*.h src/api/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -pthread -fsanitize=fuzzer,address,undefined \
-		$(INCLUDES) -Isrc/api fuzz/api_router.c $(LIB_SRCS) $(API_SRCS) $(API_LIBS) -lm -o $@
+		$(INCLUDES) -Isrc/api fuzz/api_router.c $(LIB_SRCS) $(API_SRCS) $(API_LIBS) $(LDLIBS) -lm \
+		-o $@
 
 fuzz-api: $(FUZZ_API)
 	@mkdir -p $(BUILD)/fuzz/corpus-api
