@@ -17,17 +17,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() {
-	fail=$((fail + 1))
-	echo "not ok - $1"
-	shift
-	for m in "$@"; do echo "#   $m"; done
-	[ -s "$TMP/err" ] && sed 's/^/#   stderr: /' "$TMP/err" | tail -10
-}
+. "$(dirname "$0")/../lib/tap.sh"
 check() { # check NAME CONDITION-COMMAND...
 	local name=$1
 	shift

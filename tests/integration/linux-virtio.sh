@@ -19,16 +19,7 @@ KERNEL=${KERNEL:-/var/cache/mvm-kernel/default/out/vmlinux}
 INITRAMFS=${INITRAMFS:-$(dirname "$KERNEL")/initramfs.cpio}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() {
-	fail=$((fail + 1))
-	echo "not ok - $1"
-	shift
-	for m in "$@"; do echo "#   $m"; done
-}
+. "$(dirname "$0")/../lib/tap.sh"
 has() { # has NAME PATTERN: the guest printed a line matching PATTERN
 	if grep -qE -e "$2" "$TMP/out"; then ok "$1"; else not_ok "$1" "console lacks /$2/"; fi
 }

@@ -22,16 +22,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() {
-	fail=$((fail + 1))
-	echo "not ok - $1"
-	shift
-	for m in "$@"; do echo "#   $m"; done
-}
+. "$(dirname "$0")/../lib/tap.sh"
 check() { # check NAME COMMAND...: ok if the command succeeds
 	local name=$1
 	shift

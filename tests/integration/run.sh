@@ -9,40 +9,7 @@ MVM=${MVM:-build/mvm}
 GUESTS=${GUESTS:-build/guest}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-skip=0
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() {
-	fail=$((fail + 1))
-	echo "not ok - $1"
-	shift
-	for m in "$@"; do echo "#   $m"; done
-	[ -s "$TMP/out" ] && sed 's/^/#   stdout: /' "$TMP/out" | head -20
-	[ -s "$TMP/err" ] && sed 's/^/#   stderr: /' "$TMP/err" | head -20
-}
-
-# run ARGS...: runs mvm with a time limit; sets $rc, stdout in $TMP/out, stderr in $TMP/err.
-run() {
-	timeout 60 "$MVM" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-	rc=$?
-}
-
-expect() { # expect NAME WANT_RC [grep-pattern-in-stdout]
-	local name=$1 want=$2 pat=${3:-}
-	if [ "$rc" -ne "$want" ]; then
-		not_ok "$name" "exit status $rc, want $want"
-	elif [ -n "$pat" ] && ! grep -qE -e "$pat" "$TMP/out"; then
-		not_ok "$name" "stdout lacks /$pat/"
-	else
-		ok "$name"
-	fi
-}
-
-stderr_has() { # stderr_has NAME PATTERN
-	if grep -qE "$2" "$TMP/err"; then ok "$1"; else not_ok "$1" "stderr lacks /$2/"; fi
-}
+. "$(dirname "$0")/../lib/tap.sh"
 
 stat_of() { # stat_of NODE-REGEX NAME: the value of NAME under the first matching node
 	awk -v node="$1" -v name="$2" '

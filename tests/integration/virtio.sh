@@ -12,35 +12,9 @@ HERE=$(dirname "$0")
 TMP=$(mktemp -d /var/tmp/mvm-virtio.XXXXXX)
 loopdev=
 trap '[ -b "$loopdev" ] && losetup -d "$loopdev"; rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-skip=0
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() {
-	fail=$((fail + 1))
-	echo "not ok - $1"
-	shift
-	for m in "$@"; do echo "#   $m"; done
-	[ -s "$TMP/out" ] && sed 's/^/#   stdout: /' "$TMP/out" | grep -v PASS | head -30
-	[ -s "$TMP/err" ] && sed 's/^/#   stderr: /' "$TMP/err" | head -20
-}
-
-run() {
-	timeout 120 "$MVM" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-	rc=$?
-}
-
-expect() { # expect NAME WANT_RC [grep-pattern-in-stdout]
-	local name=$1 want=$2 pat=${3:-}
-	if [ "$rc" -ne "$want" ]; then
-		not_ok "$name" "exit status $rc, want $want"
-	elif [ -n "$pat" ] && ! grep -aqE -e "$pat" "$TMP/out"; then
-		not_ok "$name" "stdout lacks /$pat/"
-	else
-		ok "$name"
-	fi
-}
+RUN_TIMEOUT=120
+TAP_OUT_SKIP=PASS
+. "$(dirname "$0")/../lib/tap.sh"
 
 check() { # check NAME COMMAND...: ok if the command succeeds
 	local name=$1
