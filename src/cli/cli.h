@@ -5,6 +5,11 @@
 
 #include <stdint.h>
 
+#include "mvm/loop.h"
+
+struct vm;
+struct mvm_config;
+
 /* Exit statuses of mvm itself (a guest's own status passes through as is). */
 #define MVM_EXIT_FAILURE 1 /* the VM could not be built, or it crashed */
 #define MVM_EXIT_USAGE	 2 /* bad command line */
@@ -28,6 +33,17 @@ struct mvm_config;
 int parse_disk_opt(struct mvm_config *cfg, char *arg);
 
 /* Puts the terminal on fd into raw mode until term_restore() (also at exit). */
+/*
+ * The VM stops on a signal read from sigfd (status 128 + signal) while the
+ * watch is on its event loop. The caller owns sigfd. 0 or -errno.
+ */
+struct signal_stop {
+	struct loop_handler h;
+	struct vm *vm;
+};
+int signal_stop_watch(struct signal_stop *s, struct vm *vm, int sigfd);
+void signal_stop_unwatch(struct signal_stop *s);
+
 void term_raw(int fd);
 void term_restore(void);
 

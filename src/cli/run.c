@@ -98,23 +98,6 @@ int64_t parse_size(const char *s)
 	return (int64_t)(v * mul);
 }
 
-struct run_signals {
-	struct loop_handler h;
-	struct vm *vm;
-};
-
-static void run_signal(struct loop_handler *h, uint32_t events)
-{
-	struct run_signals *rs = container_of(h, struct run_signals, h);
-	struct signalfd_siginfo si;
-
-	(void)events;
-	if (read(h->fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	pr_info("signal %u: stopping the VM", si.ssi_signo);
-	vm_request_stop(rs->vm, VM_STOP_SIGNAL, 128 + (int)si.ssi_signo);
-}
-
 static void print_process_stats(FILE *f)
 {
 	char line[256];
@@ -147,27 +130,26 @@ static int run_exit_status(struct vm *vm)
 
 static int run_vm(struct vm *vm, bool stats, int console_in)
 {
-	struct run_signals rs = { .vm = vm };
+	struct signal_stop ss;
 	sigset_t set;
-	int err, status;
+	int err, status, sigfd;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
-	rs.h.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	rs.h.fn = run_signal;
-	if (rs.h.fd < 0 || loop_add(&vm->loop, &rs.h, EPOLLIN)) {
+	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0 || signal_stop_watch(&ss, vm, sigfd)) {
 		pr_err("cannot watch for SIGINT/SIGTERM: %s", strerror(errno));
-		if (rs.h.fd >= 0)
-			close(rs.h.fd);
+		if (sigfd >= 0)
+			close(sigfd);
 		return MVM_EXIT_FAILURE;
 	}
 	if (console_in >= 0)
 		term_raw(console_in);
 	err = vm_run(vm);
 	term_restore();
-	loop_del(&vm->loop, &rs.h);
-	close(rs.h.fd);
+	signal_stop_unwatch(&ss);
+	close(sigfd);
 
 	status = err ? MVM_EXIT_FAILURE : run_exit_status(vm);
 	if (stats) {

@@ -43,35 +43,19 @@ static void vmm_usage(FILE *f)
 		   "  -h, --help               this help\n");
 }
 
-struct vmm_signals {
-	struct loop_handler h;
-	struct vm *vm;
-};
-
-static void vmm_signal(struct loop_handler *h, uint32_t events)
-{
-	struct vmm_signals *vs = container_of(h, struct vmm_signals, h);
-	struct signalfd_siginfo si;
-
-	if (read(h->fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	pr_info("signal %u: stopping the VM", si.ssi_signo);
-	vm_request_stop(vs->vm, VM_STOP_SIGNAL, 128 + (int)si.ssi_signo);
-}
-
 /* Runs the VM InstanceStart built, on this thread. The exit status. */
 static int run_vm(struct vmm *vmm, struct vm *vm, int sigfd, int console_in)
 {
-	struct vmm_signals vs = { .h = { .fd = sigfd, .fn = vmm_signal }, .vm = vm };
+	struct signal_stop ss;
 	int err;
 
-	if (loop_add(&vm->loop, &vs.h, EPOLLIN))
+	if (signal_stop_watch(&ss, vm, sigfd))
 		return MVM_EXIT_FAILURE;
 	if (console_in >= 0)
 		term_raw(console_in);
 	err = vmm_run_vm(vmm, vm);
 	term_restore();
-	loop_del(&vm->loop, &vs.h);
+	signal_stop_unwatch(&ss);
 	if (err)
 		return MVM_EXIT_FAILURE;
 	pr_info("VM %s stopped: %s, status %d", vm->name, vm_stop_reason_name(vm_stop_reason(vm)),
