@@ -27,14 +27,14 @@ ARCH := x86
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -pthread -MMD -MP $(SANFLAGS)
-INCLUDES := -Iinclude -Isrc/arch/$(ARCH)/include
+INCLUDES := -Iinclude -Isrc -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
 LDLIBS := -luring
 
 CORE_SRCS := $(wildcard src/core/*.c)
-HW_SRCS := $(wildcard src/hw/*.c)
+HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
-VIRTIO_SRCS := $(wildcard src/virtio/*.c)
+VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c)
 LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS)
 # The control plane (API server, stats rendering, metrics, runtime registry).
 API_SRCS := $(wildcard src/api/*.c)
@@ -81,7 +81,7 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/unit-obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) -Iinclude -Itests/unit/include -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Iinclude -Isrc -Itests/unit/include -c $< -o $@
 
 $(LIBMVM): $(LIB_OBJS)
 	@rm -f $@
@@ -189,7 +189,7 @@ FUZZ_SUPPORT := src/core/memory.c src/core/sys.c src/core/sys_dev.c src/core/fau
 FUZZ_VIRTIO := virtq_walk blk_req
 
 $(FUZZ_DIR)/virtq_walk: fuzz/virtq_walk.c src/virtio/virtqueue.c src/virtio/blk_req.c $(FUZZ_SUPPORT)
-$(FUZZ_DIR)/blk_req: fuzz/blk_req.c src/virtio/blk_req.c src/virtio/blk_disk.c $(FUZZ_SUPPORT)
+$(FUZZ_DIR)/blk_req: fuzz/blk_req.c src/virtio/blk_req.c src/block/disk.c $(FUZZ_SUPPORT)
 $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@

@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../src/virtio/blk_disk.h"
+#include "block/disk.h"
 
 #define MAX_BUFS 12
 

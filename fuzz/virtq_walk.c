@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/virtio/blk_req.h"
+#include "virtio/blk_req.h"
 
 #define LOW_SIZE  0x10000
 #define HIGH_GPA  0x100000

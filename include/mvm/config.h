@@ -29,6 +29,12 @@ enum mvm_console_kind {
 	MVM_CONSOLE_VIRTIO,	/* virtio-console (hvc0) */
 };
 
+/* How virtio devices reach the guest (DESIGN.md §3). */
+enum mvm_transport {
+	MVM_TRANSPORT_PCI = 0, /* virtio-pci on a PCI host bridge (mvm run's default) */
+	MVM_TRANSPORT_MMIO,    /* virtio-mmio windows, no PCI (Firecracker's default) */
+};
+
 struct mvm_config {
 	const char *name;	       /* VM id; NULL: derived from the pid */
 	const char *kernel;	       /* boot image */
@@ -42,6 +48,7 @@ struct mvm_config {
 	int console_out;	       /* serial output fd */
 	enum mvm_console_kind console; /* where console_in/out are connected */
 	bool reboot_restarts;	       /* guest reboot resets the VM instead of ending it */
+	enum mvm_transport transport;  /* of every virtio device of the VM */
 	bool rng;		       /* virtio-rng */
 	unsigned int nr_disks;
 	struct mvm_disk_config disks[MVM_MAX_DISKS];

@@ -39,6 +39,57 @@ struct mvm_device_io {
 	uint64_t len;
 };
 
+/*
+ * How a device appears to the guest's firmware tables and kernel command
+ * line, as data: the arch's writers (ACPI, MP table, virtio_mmio.device=)
+ * read it from every listed device and never call into a device. Filled by
+ * the device (or its bus/transport) before it is registered.
+ */
+enum mvm_fw_res_kind {
+	MVM_FW_PIO,  /* I/O ports [base, base + len) */
+	MVM_FW_MMIO, /* guest-physical [base, base + len) */
+	MVM_FW_IRQ,  /* GSI `base`; `level`: level-triggered, else edge */
+};
+
+struct mvm_fw_res {
+	enum mvm_fw_res_kind kind;
+	uint64_t base;
+	uint64_t len;
+	bool level;
+};
+
+#define MVM_FW_MAX_RES 4
+
+/* A PCI host bridge: what MCFG, the DSDT's PCI0 and the e820 map describe. */
+struct mvm_fw_pci_host {
+	uint64_t ecam_base, ecam_size; /* segment 0, buses bus_first..bus_last */
+	uint8_t bus_first, bus_last;
+	uint16_t conf1_port;
+	uint64_t io_base, io_size;
+	uint64_t mem32_base, mem32_size;
+};
+
+struct mvm_fw_desc {
+	const char *acpi_hid;	/* e.g. "PNP0501", "LNRO0005"; NULL: not in the DSDT */
+	const char *compatible; /* device-tree compatible, for architectures with one */
+	bool virtio_mmio;	/* announce as virtio_mmio.device=<len>@<base>:<gsi> */
+	unsigned int nr_res;
+	struct mvm_fw_res res[MVM_FW_MAX_RES];
+	/* A PCI function: where it sits and the GSI its INTx pin drives. */
+	struct {
+		bool present;
+		uint8_t bus, slot, func;
+		uint8_t intx_pin; /* 1 = INTA .. 4 = INTD; 0: no INTx */
+		unsigned int intx_gsi;
+	} pci;
+	const struct mvm_fw_pci_host *pci_host; /* non-NULL for a host bridge */
+};
+
+/* Adds a resource to dev->fw. 0 or -ENOSPC. */
+struct mvm_device;
+int mvm_device_fw_add(struct mvm_device *dev, enum mvm_fw_res_kind kind, uint64_t base,
+		      uint64_t len, bool level);
+
 struct mvm_device_ops {
 	const char *type;
 	/* Private set-up; may call mvm_device_add_io(). 0 or -errno. */
@@ -55,6 +106,12 @@ struct mvm_device_ops {
 		     unsigned int len);
 	void (*write)(struct mvm_device *dev, unsigned int io, uint64_t offset, const void *data,
 		      unsigned int len);
+	/*
+	 * Optional: the device's part of a guest-visible event the core
+	 * raises without knowing which device serves it (a keyboard's
+	 * Ctrl-Alt-Del). 0, or -errno if it could not be delivered.
+	 */
+	int (*ctrl_alt_del)(struct mvm_device *dev);
 };
 
 struct mvm_device {
@@ -66,6 +123,8 @@ struct mvm_device {
 	struct mvm_device_io io[MVM_DEVICE_MAX_IO];
 	bool registered;
 	struct list_head node; /* in vm->devices while registered */
+	struct mvm_fw_desc fw; /* its firmware view, read by the arch's table writers */
+	const char *transport; /* "pci", "mmio", or NULL (a platform device) */
 	struct stats_node stats;
 	mvm_counter_t reads;
 	mvm_counter_t writes;

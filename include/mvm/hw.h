@@ -23,7 +23,7 @@ struct mvm_device *acpi_sleep_create(struct vm *vm, const struct platform_device
 
 /* The SLP_TYP value of \_S5 in the DSDT, which acpi-sleep turns into a power-off. */
 #define ACPI_SLP_TYP_S5 5
-/* The PCI host bridge (src/hw/pci_host.c); d gives the conf1 ports. */
+/* The PCI host bridge (src/pci/host.c); d gives the conf1 ports. */
 struct mvm_device *pci_host_create(struct vm *vm, const struct platform_device_desc *d);
 
 #endif

@@ -55,6 +55,15 @@ int mvm_device_add_io(struct mvm_device *dev, enum mvm_bus_type bus, uint64_t ba
 	return 0;
 }
 
+int mvm_device_fw_add(struct mvm_device *dev, enum mvm_fw_res_kind kind, uint64_t base,
+		      uint64_t len, bool level)
+{
+	if (dev->fw.nr_res == MVM_FW_MAX_RES)
+		return -ENOSPC;
+	dev->fw.res[dev->fw.nr_res++] = (struct mvm_fw_res){ kind, base, len, level };
+	return 0;
+}
+
 static void device_unclaim(struct mvm_device *dev, unsigned int upto)
 {
 	unsigned int i;

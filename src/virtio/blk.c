@@ -27,7 +27,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 
-#include "blk_io.h"
+#include "block/io.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"
 #include "mvm/virtio.h"

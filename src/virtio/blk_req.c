@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "blk_req.h"
+#include "virtio/blk_req.h"
 #include "mvm/compiler.h"
 
 /* Bytes in iov[0, n). Lengths come from 32-bit descriptor lengths: no overflow in 64 bits. */

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../src/virtio/blk_io.h"
+#include "block/io.h"
 #include "unit.h"
 
 #define DISK_SECTORS 8192 /* 4 MiB */

@@ -16,7 +16,7 @@ struct kvm_cpuid2;
 #define ARCH_LINUX_CMDLINE "console=ttyS0 reboot=k panic=1"
 
 /*
- * PCI (src/hw/pci*.c reads these; ACPI MCFG/_CRS and the MP table announce
+ * PCI (src/pci/*.c reads these; ACPI MCFG/_CRS and the MP table announce
  * them). Guest-physical hole below 4 GiB: BAR window, then ECAM (bus 0
  * only), then IOAPIC 0xfec00000 and LAPIC 0xfee00000.
  */
@@ -30,6 +30,16 @@ struct kvm_cpuid2;
 /* INTx: level-triggered, active high, GSI 16 + ((slot + pin - 1) % 8) on the IOAPIC. */
 #define ARCH_PCI_INTX_GSI_BASE 16
 #define ARCH_PCI_INTX_GSI_NR   8
+/*
+ * virtio-mmio: one 4 KiB window per device from here (after the ECAM, below
+ * the IOAPIC), and one edge-triggered GSI per device from 5 on, as
+ * Firecracker places them (1 is the i8042's, 4 the UART's).
+ */
+#define ARCH_VIRTIO_MMIO_BASE	  0xe0100000ULL
+#define ARCH_VIRTIO_MMIO_SIZE	  0x1000ULL
+#define ARCH_VIRTIO_MMIO_MAX	  32
+#define ARCH_VIRTIO_MMIO_GSI_BASE 5
+#define ARCH_VIRTIO_MMIO_GSI_LAST 23
 /* GSIs 0-23 are the irqchip's pins; MSI routes are allocated from here. */
 #define ARCH_MSI_GSI_BASE 24
 

@@ -17,7 +17,7 @@
 #include "mvm/hw.h"
 #include "mvm/log.h"
 #include "mvm/vm.h"
-#include "pci_host.h"
+#include "pci/host.h"
 
 #define CONF1_ENABLE 0x80000000u
 

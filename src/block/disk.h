@@ -4,13 +4,13 @@
  * synchronous executor of parsed requests, used by the fallback engine and
  * by the io_uring engine for what it does not submit itself.
  */
-#ifndef MVM_VIRTIO_BLK_DISK_H
-#define MVM_VIRTIO_BLK_DISK_H
+#ifndef MVM_BLOCK_DISK_H
+#define MVM_BLOCK_DISK_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "blk_req.h"
+#include "virtio/blk_req.h"
 #include "mvm/config.h"
 
 struct blk_disk {

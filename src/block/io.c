@@ -7,7 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "blk_io.h"
+#include "block/io.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"
 

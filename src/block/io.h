@@ -9,13 +9,13 @@
  *
  * The owner serialises all calls for one engine (virtio-blk: the queue lock).
  */
-#ifndef MVM_VIRTIO_BLK_IO_H
-#define MVM_VIRTIO_BLK_IO_H
+#ifndef MVM_BLOCK_IO_H
+#define MVM_BLOCK_IO_H
 
 #include <liburing.h>
 #include <stdbool.h>
 
-#include "blk_disk.h"
+#include "block/disk.h"
 
 struct blk_io;
 /* A request finished: status is VIRTIO_BLK_S_*. Called from submit/reap/drain. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Internals shared by the PCI host bridge and the PCI device code (src/hw/pci*.c). */
+/* Internals shared by the PCI host bridge and the PCI device code (src/pci/*.c). */
 #ifndef MVM_HW_PCI_HOST_H
 #define MVM_HW_PCI_HOST_H
 
@@ -36,7 +36,7 @@ struct pci_host {
 /* Device I/O ranges of the host bridge (its dev.io[] indexes). */
 enum { PCI_HOST_IO_CONF1, PCI_HOST_IO_ECAM, PCI_HOST_IO_MMIO, PCI_HOST_IO_PIO };
 
-/* pci_host.c */
+/* host.c */
 void pci_host_decode_update(struct pci_host *host, struct pci_dev *pdev);
 void pci_host_intx(struct pci_host *host, unsigned int gsi, bool assert);
 /* Reserves a slot, places the BARs, sets INTx up; then publish makes it visible. */

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blk_disk.h"
+#include "block/disk.h"
 #include "mvm/compiler.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"

@@ -18,7 +18,7 @@
 #include "mvm/log.h"
 #include "mvm/sys.h"
 #include "mvm/vm.h"
-#include "pci_host.h"
+#include "pci/host.h"
 
 #define MSIX_CAP_SIZE 12
 

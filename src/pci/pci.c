@@ -12,7 +12,7 @@
 
 #include "mvm/log.h"
 #include "mvm/vm.h"
-#include "pci_host.h"
+#include "pci/host.h"
 
 #define PCI_CACHE_LINE_SIZE 0x0c
 #define PCI_LATENCY_TIMER   0x0d
