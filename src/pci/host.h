@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Internals shared by the PCI host bridge and the PCI device code (src/pci/*.c). */
+/* Internals shared by the PCI host bridge and the PCI device code (src/pci/). */
 #ifndef MVM_HW_PCI_HOST_H
 #define MVM_HW_PCI_HOST_H
 

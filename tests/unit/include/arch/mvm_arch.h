@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-/* A PCI layout for the tests (what src/pci/*.c read from the arch). */
+/* A PCI layout for the tests (what src/pci/ read from the arch). */
 #define ARCH_PCI_MMIO32_BASE	  0x40000000ULL
 #define ARCH_PCI_MMIO32_SIZE	  0x10000000ULL
 #define ARCH_PCI_ECAM_BASE	  0x50000000ULL

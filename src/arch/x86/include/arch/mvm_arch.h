@@ -16,7 +16,7 @@ struct kvm_cpuid2;
 #define ARCH_LINUX_CMDLINE "console=ttyS0 reboot=k panic=1"
 
 /*
- * PCI (src/pci/*.c reads these; ACPI MCFG/_CRS and the MP table announce
+ * PCI (src/pci/ reads these; ACPI MCFG/_CRS and the MP table announce
  * them). Guest-physical hole below 4 GiB: BAR window, then ECAM (bus 0
  * only), then IOAPIC 0xfec00000 and LAPIC 0xfee00000.
  */
