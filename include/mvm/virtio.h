@@ -3,13 +3,13 @@
  * virtio 1.x core: devices that do not know their transport, split
  * virtqueues, the status machine (src/virtio/core.c, virtqueue.c).
  *
- * Changes from the brief's shape (issue4.md), all additive:
+ * Beyond the plain virtio model:
  *  - struct virtio_dev_ops has a type name and init/release hooks: the
  *    device's private set-up and clean-up, called by the core the way
  *    mvm_device_ops init/release are (DESIGN.md §1.3; a failed init is
  *    never followed by release; the core frees, the device never does);
  *  - virtio_dev_create() allocates, initialises and registers a virtio
- *    device on the transport chosen in one place (virtio-pci for now);
+ *    device on the transport chosen in one place (the VM's cfg.transport);
  *  - virtq_setup()/virtq_reset() let a unit test or a fuzzer drive a
  *    virtqueue over a plain struct vm_memory, without a device;
  *  - on a malformed chain virtq_pop() still reports the head it consumed
@@ -158,7 +158,7 @@ struct virtqueue {
 	/* How the transport interrupts the driver for this queue (may be NULL). */
 	void (*signal)(struct virtqueue *vq);
 
-	/* Transport's notification path (virtio-pci: an ioeventfd in the loop). */
+	/* The driver's notifications: an ioeventfd, a handler of the VM's event loop. */
 	int kick_fd;
 	struct loop_handler kick;
 };
@@ -224,13 +224,40 @@ struct virtio_dev_ops {
 	void (*reset)(struct virtio_dev *vdev); /* stop, wait for in-flight I/O */
 };
 
-/* State of a virtio device, transport-agnostic except for the union. */
+/*
+ * A transport (virtio-pci: pci.c, virtio-mmio: mmio.c) as the core sees it.
+ * The transport moves the driver's register accesses into the core
+ * (virtio_set_status, virtio_queue_enable, ...); the core reaches back
+ * only through these.
+ */
+struct virtio_transport_ops {
+	const char *name; /* what the listing shows: "pci", "mmio" */
+	/* Used buffers on vq: interrupt the driver. Any thread, no virtio lock. */
+	void (*signal_queue)(struct virtqueue *vq);
+	/* Config change or NEEDS_RESET: interrupt the driver. Any thread, no virtio lock. */
+	void (*signal_config)(struct virtio_dev *vdev);
+	/*
+	 * The transport's part of a device reset (its own registers, a level
+	 * interrupt line), after the core has stopped the device and cleared
+	 * the common state. vdev->lock and vdev->isr_lock held.
+	 */
+	void (*reset)(struct virtio_dev *vdev);
+};
+
+/* State of a virtio device, shared by every transport. */
 struct virtio_dev {
+	/*
+	 * The transport's device object, first: the PCI core knows its
+	 * functions by their struct mvm_device, so a virtio-pci function must
+	 * start the allocation. virtio-mmio uses `dev` alone.
+	 */
 	union {
-		struct mvm_device dev; /* every transport object starts with it */
-		struct pci_dev pci;    /* virtio-pci (src/virtio/pci.c) */
+		struct mvm_device dev;
+		struct pci_dev pci;
 	};
 	const struct virtio_dev_ops *ops;
+	const struct virtio_transport_ops *transport;
+	void *transport_priv; /* the transport's own state, allocated with the device */
 	struct vm *vm;
 
 	pthread_mutex_t lock; /* status, features, selectors, queue set-up */
@@ -241,25 +268,22 @@ struct virtio_dev {
 	uint64_t features;	  /* negotiated, valid from FEATURES_OK */
 	bool active;		  /* ops->activate succeeded, ops->reset not yet called */
 	/*
-	 * ISR status bits (queue 0x1, config 0x2) and the INTx line that
-	 * follows them change together under isr_lock: a read that clears
-	 * the ISR cannot lower the line over a newer interrupt.
+	 * Interrupt status bits (queue 0x1, config 0x2; virtio-pci's ISR,
+	 * virtio-mmio's InterruptStatus), under isr_lock together with any
+	 * level line the transport drives from them: an acknowledgement cannot
+	 * lower the line over a newer interrupt.
 	 */
 	pthread_mutex_t isr_lock;
 	unsigned int isr;
 
-	/* Transport registers (virtio-pci common config). */
-	struct {
-		uint16_t size; /* what the driver chose; 0 after reset means the maximum */
-		uint64_t desc, driver, device;
-	} qcfg[VIRTIO_MAX_QUEUES];
-	uint64_t notify_addr; /* where the queues' ioeventfds are registered, 0: nowhere */
-	uint16_t pci_cfg_cap; /* config offset of the PCI_CFG capability */
+	/* Selectors and queue set-up as the driver wrote them (under lock). */
 	uint32_t device_feature_select;
 	uint32_t driver_feature_select;
-	uint16_t queue_select;
-	uint16_t msix_config;
-	uint16_t queue_msix[VIRTIO_MAX_QUEUES];
+	uint32_t queue_select;
+	struct {
+		uint32_t size; /* 0: not written (virtio-pci reads it as the maximum) */
+		uint64_t desc, driver, device;
+	} qcfg[VIRTIO_MAX_QUEUES];
 
 	unsigned int num_queues;
 	struct virtqueue vqs[VIRTIO_MAX_QUEUES];
@@ -277,8 +301,9 @@ static inline struct virtqueue *virtio_dev_vq(struct virtio_dev *vdev, unsigned 
 
 /*
  * Allocates a device of `size` bytes (struct virtio_dev first), calls
- * ops->init(vdev, args), binds it to the transport (virtio-pci: the next
- * free PCI slot) and registers it. The registered device, listed in the VM,
+ * ops->init(vdev, args), binds it to the VM's transport (cfg.transport:
+ * virtio-pci in the next free PCI slot, or the next virtio-mmio window and
+ * GSI) and registers it. The registered device, listed in the VM,
  * or ERR_PTR(-errno) with nothing left behind.
  */
 struct virtio_dev *_virtio_dev_create(size_t size, struct vm *vm, const struct virtio_dev_ops *ops,
@@ -305,7 +330,7 @@ void virtio_dev_config_changed(struct virtio_dev *vdev);
 
 /*
  * Devices from the configuration, created by vm_create() after the platform
- * devices: cfg->disks (virtio-blk, 4B), cfg->rng, cfg->console ==
+ * devices: cfg->disks (virtio-blk), cfg->rng, cfg->console ==
  * MVM_CONSOLE_VIRTIO. 0 or -errno; devices made so far stay listed (the
  * caller's unwind releases them).
  */

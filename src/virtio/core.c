@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The virtio core (virtio 1.x §2.1-2.4, §3.1): the device status machine,
- * feature negotiation, NEEDS_RESET and device reset. Transport-agnostic;
- * the transport (pci.c, chosen in _virtio_dev_create) moves the registers.
+ * feature negotiation, NEEDS_RESET and device reset, and the queues'
+ * notification handlers. Transport-agnostic: the transport (pci.c or
+ * mmio.c, chosen in _virtio_dev_create) moves the registers and is reached
+ * through vdev->transport only.
  *
  * A driver that breaks the rules (DRIVER_OK without FEATURES_OK, clearing
  * status bits, enabling a queue before FEATURES_OK or with a bad ring) gets
@@ -11,8 +13,12 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "mvm/log.h"
+#include "mvm/sys.h"
 #include "mvm/vm.h"
 #include "virtio_internal.h"
 
@@ -24,8 +30,14 @@
 struct virtio_dev *_virtio_dev_create(size_t size, struct vm *vm, const struct virtio_dev_ops *ops,
 				      const char *name, const void *args)
 {
-	/* The one place the transport is chosen: virtio-pci on every arch so far. */
-	return virtio_pci_create(size, vm, ops, name, args);
+	/* The one place the transport is chosen. */
+	switch (vm->cfg.transport) {
+	case MVM_TRANSPORT_PCI:
+		return virtio_pci_create(size, vm, ops, name, args);
+	case MVM_TRANSPORT_MMIO:
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	return ERR_PTR(-EINVAL);
 }
 
 uint8_t virtio_status(struct virtio_dev *vdev)
@@ -33,7 +45,8 @@ uint8_t virtio_status(struct virtio_dev *vdev)
 	return __atomic_load_n(&vdev->status, __ATOMIC_ACQUIRE);
 }
 
-int virtio_core_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops)
+int virtio_core_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
+		     const struct virtio_transport_ops *t, void *priv)
 {
 	unsigned int q;
 
@@ -41,9 +54,11 @@ int virtio_core_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops)
 	    (ops->queue_max_size & (ops->queue_max_size - 1)) || !ops->queue_notify)
 		return -EINVAL;
 	vdev->ops = ops;
+	vdev->transport = t;
+	vdev->transport_priv = priv;
+	vdev->dev.transport = t->name;
 	vdev->vm = vdev->dev.vm;
 	vdev->num_queues = ops->num_queues;
-	vdev->msix_config = VIRTIO_MSI_NO_VECTOR;
 	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		struct virtqueue *vq = &vdev->vqs[q];
 
@@ -51,9 +66,8 @@ int virtio_core_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops)
 		vq->index = q;
 		vq->mem = &vdev->vm->mem;
 		vq->kick_fd = -1;
-		vq->signal = virtio_pci_signal_queue;
+		vq->signal = t->signal_queue;
 		virtq_reset(vq);
-		vdev->queue_msix[q] = VIRTIO_MSI_NO_VECTOR;
 	}
 	pthread_mutex_init(&vdev->lock, NULL);
 	pthread_mutex_init(&vdev->isr_lock, NULL);
@@ -69,7 +83,7 @@ void virtio_core_fini(struct virtio_dev *vdev)
 void virtio_dev_config_changed(struct virtio_dev *vdev)
 {
 	__atomic_fetch_add(&vdev->config_generation, 1, __ATOMIC_RELEASE);
-	virtio_pci_signal_config(vdev);
+	vdev->transport->signal_config(vdev);
 }
 
 void virtio_dev_needs_reset(struct virtio_dev *vdev)
@@ -79,7 +93,7 @@ void virtio_dev_needs_reset(struct virtio_dev *vdev)
 	/* Only a driver that got going is told (§2.1.2); once is enough. */
 	if ((old & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_NEEDS_RESET)) {
 		pr_warn("%s: the driver broke the virtio rules: NEEDS_RESET", vdev->dev.name);
-		virtio_pci_signal_config(vdev);
+		vdev->transport->signal_config(vdev);
 	}
 }
 
@@ -95,16 +109,71 @@ void virtio_reset(struct virtio_dev *vdev)
 	vdev->driver_features = vdev->features = 0;
 	vdev->device_feature_select = vdev->driver_feature_select = 0;
 	vdev->queue_select = 0;
-	vdev->msix_config = VIRTIO_MSI_NO_VECTOR;
 	for (q = 0; q < vdev->num_queues; q++) {
 		virtq_reset(&vdev->vqs[q]);
 		memset(&vdev->qcfg[q], 0, sizeof(vdev->qcfg[q]));
-		vdev->queue_msix[q] = VIRTIO_MSI_NO_VECTOR;
 	}
 	pthread_mutex_lock(&vdev->isr_lock);
 	vdev->isr = 0;
-	pci_intx_set(&vdev->pci, false);
+	vdev->transport->reset(vdev);
 	pthread_mutex_unlock(&vdev->isr_lock);
+}
+
+/* ---- queue notifications on the event loop ---- */
+
+static void virtio_kick(struct loop_handler *h, uint32_t events)
+{
+	struct virtqueue *vq = container_of(h, struct virtqueue, kick);
+	struct virtio_dev *vdev = vq->vdev;
+	uint64_t n;
+
+	(void)events;
+	if (read(h->fd, &n, sizeof(n)) < 0)
+		return;
+	/* Under the lock: a reset (vCPU thread) and a queue's work never overlap. */
+	pthread_mutex_lock(&vdev->lock);
+	if (vdev->active && vq->enabled)
+		vdev->ops->queue_notify(vdev, vq->index);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+void virtio_core_queues_fini(struct virtio_dev *vdev, unsigned int upto)
+{
+	unsigned int q;
+
+	for (q = 0; q < upto; q++) {
+		loop_del(&vdev->vm->loop, &vdev->vqs[q].kick);
+		close(vdev->vqs[q].kick_fd);
+		vdev->vqs[q].kick_fd = -1;
+	}
+}
+
+int virtio_core_queues_init(struct virtio_dev *vdev)
+{
+	unsigned int q;
+	int err;
+
+	for (q = 0; q < vdev->num_queues; q++) {
+		struct virtqueue *vq = &vdev->vqs[q];
+
+		vq->kick_fd = mvm_eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vq->kick_fd < 0) {
+			err = -errno;
+			goto err;
+		}
+		vq->kick.fd = vq->kick_fd;
+		vq->kick.fn = virtio_kick;
+		err = loop_add(&vdev->vm->loop, &vq->kick, EPOLLIN);
+		if (err) {
+			close(vq->kick_fd);
+			vq->kick_fd = -1;
+			goto err;
+		}
+	}
+	return 0;
+err:
+	virtio_core_queues_fini(vdev, q);
+	return err;
 }
 
 void virtio_core_offer(struct virtio_dev *vdev)
@@ -172,7 +241,7 @@ void virtio_set_status(struct virtio_dev *vdev, uint8_t v)
 void virtio_queue_enable(struct virtio_dev *vdev, unsigned int q)
 {
 	struct virtqueue *vq = virtio_dev_vq(vdev, q);
-	uint16_t size;
+	uint32_t size;
 	int err;
 
 	if (!vq || vq->enabled)
@@ -185,7 +254,7 @@ void virtio_queue_enable(struct virtio_dev *vdev, unsigned int q)
 	size = vdev->qcfg[q].size ? vdev->qcfg[q].size : vdev->ops->queue_max_size;
 	err = size > vdev->ops->queue_max_size ? -EINVAL : 0;
 	if (!err)
-		err = virtq_setup(vq, &vdev->vm->mem, size, vdev->qcfg[q].desc,
+		err = virtq_setup(vq, &vdev->vm->mem, (uint16_t)size, vdev->qcfg[q].desc,
 				  vdev->qcfg[q].driver, vdev->qcfg[q].device, vdev->features);
 	if (err) {
 		pr_warn("%s: queue %u: bad size or ring addresses", vdev->dev.name, q);

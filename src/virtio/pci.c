@@ -19,9 +19,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "mvm/irq.h"
 #include "mvm/log.h"
@@ -83,14 +80,30 @@ struct virtio_pci_cfg_cap {
 	uint8_t pci_cfg_data[4];
 };
 
+#define VIRTIO_MSI_NO_VECTOR 0xffff
+
+/* The transport's own state: after the device's struct (vdev->transport_priv). */
+struct virtio_pci {
+	uint64_t notify_addr; /* where the queues' ioeventfds are registered, 0: nowhere */
+	uint16_t pci_cfg_cap; /* config offset of the PCI_CFG capability */
+	uint16_t msix_config;
+	uint16_t queue_msix[VIRTIO_MAX_QUEUES];
+};
+
 struct virtio_pci_args {
 	const struct virtio_dev_ops *ops;
 	const void *args;
+	size_t priv_off;
 };
 
 static struct virtio_dev *pdev_to_vdev(struct pci_dev *pdev)
 {
 	return container_of(pdev, struct virtio_dev, pci);
+}
+
+static struct virtio_pci *to_vpci(struct virtio_dev *vdev)
+{
+	return vdev->transport_priv;
 }
 
 /* ---- interrupts ---- */
@@ -109,17 +122,37 @@ static void signal_vector(struct virtio_dev *vdev, uint16_t vector, unsigned int
 	pthread_mutex_unlock(&vdev->isr_lock);
 }
 
-void virtio_pci_signal_queue(struct virtqueue *vq)
+static void vpci_signal_queue(struct virtqueue *vq)
 {
 	struct virtio_dev *vdev = vq->vdev;
 
-	signal_vector(vdev, __atomic_load_n(&vdev->queue_msix[vq->index], __ATOMIC_RELAXED), 1);
+	signal_vector(vdev,
+		      __atomic_load_n(&to_vpci(vdev)->queue_msix[vq->index], __ATOMIC_RELAXED), 1);
 }
 
-void virtio_pci_signal_config(struct virtio_dev *vdev)
+static void vpci_signal_config(struct virtio_dev *vdev)
 {
-	signal_vector(vdev, __atomic_load_n(&vdev->msix_config, __ATOMIC_RELAXED), 2);
+	signal_vector(vdev, __atomic_load_n(&to_vpci(vdev)->msix_config, __ATOMIC_RELAXED), 2);
 }
+
+/* The rest of a reset: vectors back to none, INTx down (vdev->lock, isr_lock held). */
+static void vpci_reset(struct virtio_dev *vdev)
+{
+	struct virtio_pci *vp = to_vpci(vdev);
+	unsigned int q;
+
+	__atomic_store_n(&vp->msix_config, VIRTIO_MSI_NO_VECTOR, __ATOMIC_RELAXED);
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		__atomic_store_n(&vp->queue_msix[q], VIRTIO_MSI_NO_VECTOR, __ATOMIC_RELAXED);
+	pci_intx_set(&vdev->pci, false);
+}
+
+static const struct virtio_transport_ops vpci_transport = {
+	.name = "pci",
+	.signal_queue = vpci_signal_queue,
+	.signal_config = vpci_signal_config,
+	.reset = vpci_reset,
+};
 
 /* ---- common configuration ---- */
 
@@ -135,6 +168,7 @@ static void common_image(struct virtio_dev *vdev, uint8_t img[CC_SIZE])
 	struct virtqueue *vq = virtio_dev_vq(vdev, vdev->queue_select);
 	unsigned int q = vdev->queue_select;
 	uint64_t f = vdev->host_features;
+	struct virtio_pci *vp = to_vpci(vdev);
 
 	memset(img, 0, CC_SIZE);
 	pci_put32(&img[CC_DFSELECT], vdev->device_feature_select);
@@ -144,16 +178,16 @@ static void common_image(struct virtio_dev *vdev, uint8_t img[CC_SIZE])
 	if (vdev->driver_feature_select < 2)
 		pci_put32(&img[CC_GF],
 			  (uint32_t)(vdev->driver_features >> (32 * vdev->driver_feature_select)));
-	pci_put16(&img[CC_MSIX], vdev->msix_config);
+	pci_put16(&img[CC_MSIX], vp->msix_config);
 	pci_put16(&img[CC_NUMQ], (uint16_t)vdev->num_queues);
 	img[CC_STATUS] = virtio_status(vdev);
 	img[CC_CFGGEN] = __atomic_load_n(&vdev->config_generation, __ATOMIC_ACQUIRE);
-	pci_put16(&img[CC_Q_SELECT], vdev->queue_select);
+	pci_put16(&img[CC_Q_SELECT], (uint16_t)vdev->queue_select);
 	if (!vq)
 		return; /* a queue that does not exist reads as size 0 */
 	pci_put16(&img[CC_Q_SIZE],
-		  vdev->qcfg[q].size ? vdev->qcfg[q].size : vdev->ops->queue_max_size);
-	pci_put16(&img[CC_Q_MSIX], vdev->queue_msix[q]);
+		  (uint16_t)(vdev->qcfg[q].size ? vdev->qcfg[q].size : vdev->ops->queue_max_size));
+	pci_put16(&img[CC_Q_MSIX], vp->queue_msix[q]);
 	pci_put16(&img[CC_Q_ENABLE], vq->enabled);
 	pci_put16(&img[CC_Q_NOFF], (uint16_t)q);
 	pci_put32(&img[CC_Q_DESC], (uint32_t)vdev->qcfg[q].desc);
@@ -190,6 +224,7 @@ static void common_write(struct virtio_dev *vdev, uint64_t off, const void *data
 	uint8_t img[CC_SIZE];
 	unsigned int q = vdev->queue_select;
 	struct virtqueue *vq = virtio_dev_vq(vdev, q);
+	struct virtio_pci *vp = to_vpci(vdev);
 	/* Queue set-up is frozen once the queue is enabled (§4.1.4.3.2). */
 	bool q_writable = vq && !vq->enabled;
 
@@ -210,7 +245,7 @@ static void common_write(struct virtio_dev *vdev, uint64_t off, const void *data
 		vdev->driver_features |= (uint64_t)get32(&img[CC_GF]) << shift;
 	}
 	if (touches(off, len, CC_MSIX, 2))
-		__atomic_store_n(&vdev->msix_config, check_vector(vdev, get16(&img[CC_MSIX])),
+		__atomic_store_n(&vp->msix_config, check_vector(vdev, get16(&img[CC_MSIX])),
 				 __ATOMIC_RELAXED);
 	if (touches(off, len, CC_STATUS, 1))
 		virtio_set_status(vdev, img[CC_STATUS]);
@@ -222,7 +257,7 @@ static void common_write(struct virtio_dev *vdev, uint64_t off, const void *data
 	if (!vq)
 		return;
 	if (touches(off, len, CC_Q_MSIX, 2))
-		__atomic_store_n(&vdev->queue_msix[q], check_vector(vdev, get16(&img[CC_Q_MSIX])),
+		__atomic_store_n(&vp->queue_msix[q], check_vector(vdev, get16(&img[CC_Q_MSIX])),
 				 __ATOMIC_RELAXED);
 	if (!q_writable)
 		return;
@@ -309,14 +344,15 @@ static void notify_unregister(struct virtio_dev *vdev, uint64_t base, unsigned i
 static int vpci_bar_remap(struct pci_dev *pdev, unsigned int bar, uint64_t addr)
 {
 	struct virtio_dev *vdev = pdev_to_vdev(pdev);
+	struct virtio_pci *vp = to_vpci(vdev);
 	unsigned int q;
 	int err;
 
-	if (bar != 0 || addr == vdev->notify_addr)
+	if (bar != 0 || addr == vp->notify_addr)
 		return 0;
-	if (vdev->notify_addr)
-		notify_unregister(vdev, vdev->notify_addr, vdev->num_queues);
-	vdev->notify_addr = 0;
+	if (vp->notify_addr)
+		notify_unregister(vdev, vp->notify_addr, vdev->num_queues);
+	vp->notify_addr = 0;
 	if (!addr)
 		return 0;
 	for (q = 0; q < vdev->num_queues; q++) {
@@ -328,11 +364,11 @@ static int vpci_bar_remap(struct pci_dev *pdev, unsigned int bar, uint64_t addr)
 			return err;
 		}
 	}
-	vdev->notify_addr = addr;
+	vp->notify_addr = addr;
 	return 0;
 }
 
-/* (4B) Teardown: the device's ops->reset drains in-flight I/O (and its references). */
+/* Teardown: the device's ops->reset drains in-flight I/O (and its references). */
 static void vpci_unregister(struct pci_dev *pdev)
 {
 	struct virtio_dev *vdev = to_virtio_dev(&pdev->dev);
@@ -347,17 +383,17 @@ static bool vpci_cfg_access(struct pci_dev *pdev, unsigned int off, void *data, 
 			    bool write)
 {
 	struct virtio_dev *vdev = pdev_to_vdev(pdev);
-	unsigned int win = vdev->pci_cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+	uint16_t cap = to_vpci(vdev)->pci_cfg_cap;
+	unsigned int win = cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
 	uint32_t bar_off, length;
 	uint8_t buf[4] = { 0 }, bar;
 
-	if (!vdev->pci_cfg_cap || off >= win + 4 || win >= off + len)
+	if (!cap || off >= win + 4 || win >= off + len)
 		return false;
 	pthread_mutex_lock(&pdev->lock);
-	bar = pdev->cfg[vdev->pci_cfg_cap + offsetof(struct virtio_pci_cap, bar)];
-	memcpy(&bar_off, &pdev->cfg[vdev->pci_cfg_cap + offsetof(struct virtio_pci_cap, offset)],
-	       4);
-	memcpy(&length, &pdev->cfg[vdev->pci_cfg_cap + offsetof(struct virtio_pci_cap, length)], 4);
+	bar = pdev->cfg[cap + offsetof(struct virtio_pci_cap, bar)];
+	memcpy(&bar_off, &pdev->cfg[cap + offsetof(struct virtio_pci_cap, offset)], 4);
+	memcpy(&length, &pdev->cfg[cap + offsetof(struct virtio_pci_cap, length)], 4);
 	pthread_mutex_unlock(&pdev->lock);
 
 	/* The access must be the window itself, as wide as cap.length, aligned (§4.1.4.9.1). */
@@ -382,65 +418,6 @@ static const struct pci_dev_ops vpci_pops = {
 	.bar_write = vpci_bar_write,
 	.bar_remap = vpci_bar_remap,
 };
-
-/* ---- queue notifications on the event loop ---- */
-
-static void vpci_kick(struct loop_handler *h, uint32_t events)
-{
-	struct virtqueue *vq = container_of(h, struct virtqueue, kick);
-	struct virtio_dev *vdev = vq->vdev;
-	uint64_t n;
-
-	(void)events;
-	if (read(h->fd, &n, sizeof(n)) < 0)
-		return;
-	/* Under the lock: a reset (vCPU thread) and a queue's work never overlap. */
-	pthread_mutex_lock(&vdev->lock);
-	if (vdev->active && vq->enabled)
-		vdev->ops->queue_notify(vdev, vq->index);
-	pthread_mutex_unlock(&vdev->lock);
-}
-
-/* ---- life cycle ---- */
-
-static void vpci_queues_fini(struct virtio_dev *vdev, unsigned int upto)
-{
-	unsigned int q;
-
-	for (q = 0; q < upto; q++) {
-		loop_del(&vdev->vm->loop, &vdev->vqs[q].kick);
-		close(vdev->vqs[q].kick_fd);
-		vdev->vqs[q].kick_fd = -1;
-	}
-}
-
-static int vpci_queues_init(struct virtio_dev *vdev)
-{
-	unsigned int q;
-	int err;
-
-	for (q = 0; q < vdev->num_queues; q++) {
-		struct virtqueue *vq = &vdev->vqs[q];
-
-		vq->kick_fd = mvm_eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vq->kick_fd < 0) {
-			err = -errno;
-			goto err;
-		}
-		vq->kick.fd = vq->kick_fd;
-		vq->kick.fn = vpci_kick;
-		err = loop_add(&vdev->vm->loop, &vq->kick, EPOLLIN);
-		if (err) {
-			close(vq->kick_fd);
-			vq->kick_fd = -1;
-			goto err;
-		}
-	}
-	return 0;
-err:
-	vpci_queues_fini(vdev, q);
-	return err;
-}
 
 static uint32_t class_of(uint16_t device_id)
 {
@@ -515,7 +492,7 @@ static int vpci_caps_init(struct virtio_dev *vdev)
 			/* bar, offset and length are the driver's to set. */
 			pdev->wmask[r + offsetof(struct virtio_pci_cap, bar)] = 0xff;
 			memset(&pdev->wmask[r + offsetof(struct virtio_pci_cap, offset)], 0xff, 8);
-			vdev->pci_cfg_cap = (uint16_t)r;
+			to_vpci(vdev)->pci_cfg_cap = (uint16_t)r;
 		}
 	}
 	if (!err)
@@ -529,13 +506,18 @@ static int vpci_init(struct mvm_device *dev, const void *args)
 	const struct virtio_pci_args *a = args;
 	struct virtio_dev *vdev = to_virtio_dev(dev);
 	const struct virtio_dev_ops *ops = a->ops;
+	struct virtio_pci *vp = (struct virtio_pci *)((char *)vdev + a->priv_off);
+	unsigned int q;
 	int err;
 
 	if (ops->config_size > REGION_SIZE || ops->num_queues + 1 > PCI_MSIX_MAX_VECTORS)
 		return -EINVAL;
-	err = virtio_core_init(vdev, ops);
+	err = virtio_core_init(vdev, ops, &vpci_transport, vp);
 	if (err)
 		return err;
+	vp->msix_config = VIRTIO_MSI_NO_VECTOR;
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		vp->queue_msix[q] = VIRTIO_MSI_NO_VECTOR;
 	pci_dev_init(&vdev->pci, &vpci_pops, VIRTIO_PCI_VENDOR,
 		     (uint16_t)(VIRTIO_PCI_DEVICE_BASE + ops->device_id), 1,
 		     class_of(ops->device_id), VIRTIO_PCI_VENDOR, VIRTIO_PCI_SUBSYS_MODERN);
@@ -543,7 +525,7 @@ static int vpci_init(struct mvm_device *dev, const void *args)
 	err = vpci_caps_init(vdev);
 	if (err)
 		goto err_pci;
-	err = vpci_queues_init(vdev);
+	err = virtio_core_queues_init(vdev);
 	if (err)
 		goto err_pci;
 	if (ops->init) {
@@ -555,7 +537,7 @@ static int vpci_init(struct mvm_device *dev, const void *args)
 	return 0;
 
 err_queues:
-	vpci_queues_fini(vdev, vdev->num_queues);
+	virtio_core_queues_fini(vdev, vdev->num_queues);
 err_pci:
 	pci_dev_release(&vdev->pci);
 	virtio_core_fini(vdev);
@@ -568,7 +550,7 @@ static void vpci_release(struct mvm_device *dev)
 
 	if (vdev->ops->release)
 		vdev->ops->release(vdev);
-	vpci_queues_fini(vdev, vdev->num_queues);
+	virtio_core_queues_fini(vdev, vdev->num_queues);
 	pci_dev_release(&vdev->pci);
 	virtio_core_fini(vdev);
 }
@@ -583,13 +565,13 @@ static const struct mvm_device_ops vpci_ops = {
 struct virtio_dev *virtio_pci_create(size_t size, struct vm *vm, const struct virtio_dev_ops *ops,
 				     const char *name, const void *args)
 {
-	struct virtio_pci_args a = { ops, args };
+	struct virtio_pci_args a = { ops, args, virtio_priv_offset(size) };
 	struct mvm_device *dev;
 	int err;
 
 	if (size < sizeof(struct virtio_dev))
 		return ERR_PTR(-EINVAL);
-	dev = _mvm_device_alloc(size, vm, &vpci_ops, name, &a);
+	dev = _mvm_device_alloc(a.priv_off + sizeof(struct virtio_pci), vm, &vpci_ops, name, &a);
 	if (IS_ERR(dev))
 		return (struct virtio_dev *)dev;
 	err = pci_dev_register(to_pci_dev(dev));

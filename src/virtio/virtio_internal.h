@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* Between the virtio core (core.c) and its transport (pci.c). */
+/* Between the virtio core (core.c) and its transports (pci.c, mmio.c). */
 #ifndef MVM_VIRTIO_INTERNAL_H
 #define MVM_VIRTIO_INTERNAL_H
 
 #include "mvm/virtio.h"
 
-#define VIRTIO_MSI_NO_VECTOR 0xffff
-
-/* core.c: state set-up/teardown, from the transport's init/release. */
-int virtio_core_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops);
+/*
+ * core.c: state set-up/teardown, from the transport's init/release.
+ * virtio_core_init binds vdev to transport t (priv: t's state).
+ */
+int virtio_core_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
+		     const struct virtio_transport_ops *t, void *priv);
 void virtio_core_fini(struct virtio_dev *vdev);
+/*
+ * The queues' notification eventfds, each a handler of the VM's event loop
+ * that runs ops->queue_notify; the transport points ioeventfds at them.
+ * 0 or -errno (nothing left behind); fini undoes queues [0, upto).
+ */
+int virtio_core_queues_init(struct virtio_dev *vdev);
+void virtio_core_queues_fini(struct virtio_dev *vdev, unsigned int upto);
 /* After the device's init: what is offered (its features + the transport's). */
 void virtio_core_offer(struct virtio_dev *vdev);
 /* With vdev->lock held: the driver writes the status / enables queue q. */
@@ -18,10 +27,16 @@ void virtio_reset(struct virtio_dev *vdev);
 void virtio_queue_enable(struct virtio_dev *vdev, unsigned int q);
 uint8_t virtio_status(struct virtio_dev *vdev);
 
-/* pci.c: the transport. */
+/* The transports: allocate, init (ops->init inside) and register. */
 struct virtio_dev *virtio_pci_create(size_t size, struct vm *vm, const struct virtio_dev_ops *ops,
 				     const char *name, const void *args);
-void virtio_pci_signal_config(struct virtio_dev *vdev);
-void virtio_pci_signal_queue(struct virtqueue *vq);
+struct virtio_dev *virtio_mmio_create(size_t size, struct vm *vm, const struct virtio_dev_ops *ops,
+				      const char *name, const void *args);
+
+/* Where a transport's private state goes: after the device's own struct. */
+static inline size_t virtio_priv_offset(size_t size)
+{
+	return (size + 15) & ~(size_t)15;
+}
 
 #endif
