@@ -54,10 +54,22 @@ void vm_msi_route_free(struct vm *vm, int gsi);
 /* Binds (assign) or unbinds eventfd efd to gsi (KVM_IRQFD). 0 or -errno. */
 int vm_irqfd(struct vm *vm, int efd, unsigned int gsi, bool assign);
 /*
+ * The same binding made on a create path: a fault-injection site (undo it
+ * with vm_irqfd(..., false)). 0 or -errno.
+ */
+int vm_irqfd_assign(struct vm *vm, int efd, unsigned int gsi);
+/*
  * A guest write to [addr, addr + len) on bus signals efd instead of exiting
  * (KVM_IOEVENTFD; len 0 on MMIO matches any width). 0 or -errno.
  */
 int vm_ioeventfd(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, unsigned len,
 		 bool assign);
+/*
+ * Only writes of exactly `data`, len bytes wide (1, 2, 4 or 8), signal efd
+ * (KVM_IOEVENTFD_FLAG_DATAMATCH): one address, one eventfd per value.
+ * Unassign with the same arguments. 0 or -errno.
+ */
+int vm_ioeventfd_match(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, unsigned len,
+		       uint64_t data, bool assign);
 
 #endif

@@ -82,7 +82,11 @@ struct vm {
 
 	struct list_head devices; /* registered devices, under lock */
 	struct pci_host *pci;	  /* the PCI host bridge, NULL when none */
-	struct vm_irq irq;	  /* MSI routes (src/core/irq.c) */
+	/* virtio-mmio windows (and their GSIs) in use, a bit per index; under lock. */
+	struct {
+		uint64_t used;
+	} virtio_mmio;
+	struct vm_irq irq; /* MSI routes (src/core/irq.c) */
 
 	struct stats_node stats;
 	mvm_counter_t stat_devices;

@@ -143,10 +143,23 @@ int vm_irqfd(struct vm *vm, int efd, unsigned int gsi, bool assign)
 	return 0;
 }
 
-int vm_ioeventfd(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, unsigned len,
-		 bool assign)
+int vm_irqfd_assign(struct vm *vm, int efd, unsigned int gsi)
+{
+	struct kvm_irqfd irqfd = {
+		.fd = (uint32_t)efd,
+		.gsi = gsi,
+	};
+
+	if (mvm_ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		return -errno;
+	return 0;
+}
+
+static int ioeventfd(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, unsigned len,
+		     bool match, uint64_t data, bool assign)
 {
 	struct kvm_ioeventfd io = {
+		.datamatch = data,
 		.addr = addr,
 		.len = len,
 		.fd = efd,
@@ -155,6 +168,8 @@ int vm_ioeventfd(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, u
 
 	if (bus == MVM_BUS_PIO)
 		io.flags |= KVM_IOEVENTFD_FLAG_PIO;
+	if (match)
+		io.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
 	if (!assign) {
 		/* Undo paths must not fail by injection: not a fault site. */
 		io.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
@@ -163,4 +178,18 @@ int vm_ioeventfd(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, u
 		r = mvm_ioctl(vm->vm_fd, KVM_IOEVENTFD, &io);
 	}
 	return r < 0 ? -errno : 0;
+}
+
+int vm_ioeventfd(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, unsigned len,
+		 bool assign)
+{
+	return ioeventfd(vm, efd, bus, addr, len, false, 0, assign);
+}
+
+int vm_ioeventfd_match(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, unsigned len,
+		       uint64_t data, bool assign)
+{
+	if (len != 1 && len != 2 && len != 4 && len != 8)
+		return -EINVAL;
+	return ioeventfd(vm, efd, bus, addr, len, true, data, assign);
 }

@@ -35,7 +35,7 @@ struct virtio_dev *_virtio_dev_create(size_t size, struct vm *vm, const struct v
 	case MVM_TRANSPORT_PCI:
 		return virtio_pci_create(size, vm, ops, name, args);
 	case MVM_TRANSPORT_MMIO:
-		return ERR_PTR(-EOPNOTSUPP);
+		return virtio_mmio_create(size, vm, ops, name, args);
 	}
 	return ERR_PTR(-EINVAL);
 }

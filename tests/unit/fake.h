@@ -41,6 +41,8 @@ struct fake_kvm {
 		uint64_t addr;
 		uint32_t len;
 		bool pio;
+		bool match; /* KVM_IOEVENTFD_FLAG_DATAMATCH: only writes of `data` */
+		uint64_t data;
 	} ioeventfds[FAKE_MAX_IOEVENTFDS];
 	unsigned int signal_msi; /* KVM_SIGNAL_MSI calls */
 	uint64_t last_msi_addr;
@@ -49,6 +51,8 @@ struct fake_kvm {
 
 /* The ioeventfd registered at addr, or -1. */
 int fake_ioeventfd_at(uint64_t addr);
+/* The ioeventfd a write of `data` (len bytes) to addr would signal, as KVM picks it, or -1. */
+int fake_ioeventfd_write(uint64_t addr, unsigned int len, uint64_t data);
 /* The GSI eventfd efd is bound to, or -1. */
 int fake_irqfd_gsi(int efd);
 

@@ -124,6 +124,21 @@ int fake_ioeventfd_at(uint64_t addr)
 	return -1;
 }
 
+int fake_ioeventfd_write(uint64_t addr, unsigned int len, uint64_t data)
+{
+	unsigned int i;
+
+	for (i = 0; i < FAKE_MAX_IOEVENTFDS; i++) {
+		const __typeof__(fake_kvm.ioeventfds[0]) *e = &fake_kvm.ioeventfds[i];
+
+		if (!e->used || e->pio || e->addr != addr || (e->len && e->len != len))
+			continue;
+		if (!e->match || e->data == data)
+			return e->fd;
+	}
+	return -1;
+}
+
 int fake_irqfd_gsi(int efd)
 {
 	unsigned int i;
@@ -134,21 +149,40 @@ int fake_irqfd_gsi(int efd)
 	return -1;
 }
 
+/* Do two registrations at the same place overlap (virt/kvm/eventfd.c's collision rule)? */
+static bool fake_ioeventfd_collides(unsigned int i, const struct kvm_ioeventfd *io, bool pio,
+				    bool match)
+{
+	const __typeof__(fake_kvm.ioeventfds[0]) *e = &fake_kvm.ioeventfds[i];
+
+	if (!e->used || e->addr != io->addr || e->pio != pio)
+		return false;
+	if (!e->len || !io->len)
+		return true;
+	return e->len == io->len && (!e->match || !match || e->data == io->datamatch);
+}
+
 static int fake_ioeventfd(const struct kvm_ioeventfd *io)
 {
 	bool pio = io->flags & KVM_IOEVENTFD_FLAG_PIO;
+	bool match = io->flags & KVM_IOEVENTFD_FLAG_DATAMATCH;
 	unsigned int i;
 
+	if (match && io->len != 1 && io->len != 2 && io->len != 4 && io->len != 8) {
+		errno = EINVAL;
+		return -1;
+	}
 	for (i = 0; i < FAKE_MAX_IOEVENTFDS; i++) {
 		if (io->flags & KVM_IOEVENTFD_FLAG_DEASSIGN) {
 			if (fake_kvm.ioeventfds[i].used && fake_kvm.ioeventfds[i].fd == io->fd &&
 			    fake_kvm.ioeventfds[i].addr == io->addr &&
-			    fake_kvm.ioeventfds[i].pio == pio) {
+			    fake_kvm.ioeventfds[i].pio == pio &&
+			    fake_kvm.ioeventfds[i].match == match &&
+			    (!match || fake_kvm.ioeventfds[i].data == io->datamatch)) {
 				fake_kvm.ioeventfds[i].used = false;
 				return 0;
 			}
-		} else if (fake_kvm.ioeventfds[i].used && fake_kvm.ioeventfds[i].addr == io->addr &&
-			   fake_kvm.ioeventfds[i].pio == pio) {
+		} else if (fake_ioeventfd_collides(i, io, pio, match)) {
 			errno = EEXIST; /* KVM refuses a second one at the same place */
 			return -1;
 		}
@@ -164,6 +198,8 @@ static int fake_ioeventfd(const struct kvm_ioeventfd *io)
 			fake_kvm.ioeventfds[i].addr = io->addr;
 			fake_kvm.ioeventfds[i].len = io->len;
 			fake_kvm.ioeventfds[i].pio = pio;
+			fake_kvm.ioeventfds[i].match = match;
+			fake_kvm.ioeventfds[i].data = io->datamatch;
 			return 0;
 		}
 	}
