@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * virtio-blk as a guest driver sees it, without KVM: the device on the
- * virtio-pci transport of a fake-KVM VM, driven through config space and
- * the BAR's registers, requests on a queue in guest RAM kicked through the
- * queue's ioeventfd. The disk is a temporary file with io=sync, so every
- * request completes inside the kick (the io_uring engine is covered by
- * test_blk.c and the integration tests).
+ * virtio-blk as a guest driver sees it, without KVM: the device on each
+ * transport of a fake-KVM VM (virtio-pci: config space and the BAR's
+ * registers; virtio-mmio: the register window), requests on a queue in
+ * guest RAM kicked through the queue's ioeventfd. The disk is a temporary file with io=sync, so
+ * every request completes inside the kick (the io_uring engine is covered by test_blk.c and the
+ * integration tests).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,7 @@
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "unit.h"
+#include "vdrv.h"
 
 #define QSZ    16
 #define DESC   0x10000
@@ -31,50 +32,18 @@
 #define DATA   0x21000
 #define STATUS 0x30000
 
-#define COMMON 0x0000
-#define DEVCFG 0x2000
-#define NOTIFY 0x3000
-
 #define SECTORS 64
 
 struct benv {
+	struct vdrv d;
 	struct vm *vm;
-	struct virtio_dev *vdev;
-	uint64_t bar;
-	uint16_t avail_idx;
 	char path[64];
 };
 
-static const struct platform_device_desc host_desc = {
-	"pci-host", "pci-host", MVM_BUS_PIO, ARCH_PCI_CONF1_PORT, 8, 0,
-};
-
-static uint32_t cfg_rw(struct benv *e, unsigned int reg, uint32_t v, unsigned int len, bool write)
-{
-	uint64_t a = ARCH_PCI_ECAM_BASE + ((unsigned int)e->vdev->pci.slot << 15) + reg;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], a, &v, len, write);
-	return v;
-}
-
-static uint64_t bar_rd(struct benv *e, uint64_t off, unsigned int len)
-{
-	uint64_t v = 0;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, false);
-	return v;
-}
-
-static void bar_wr(struct benv *e, uint64_t off, uint64_t v, unsigned int len)
-{
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, true);
-}
-
-static struct benv *benv_new(bool ro)
+static struct benv *benv_new(enum mvm_transport t, bool ro)
 {
 	struct benv *e = test_calloc(1, sizeof(*e));
 	struct mvm_disk_config disk = { .id = "unit-disk", .read_only = ro, .sync_io = true };
-	const uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
 	uint64_t features;
 	int fd;
 
@@ -84,47 +53,27 @@ static struct benv *benv_new(bool ro)
 	assert_int_equal(ftruncate(fd, SECTORS * 512), 0);
 	close(fd);
 	disk.path = e->path;
-	fake_reset();
-	e->vm = unit_vm(1);
-	memset(mem_ptr(&e->vm->mem, 0, 0x40000), 0, 0x40000);
-	assert_false(IS_ERR(pci_host_create(e->vm, &host_desc)));
-	e->vdev = virtio_blk_create(e->vm, &disk, 0);
-	assert_false(IS_ERR(e->vdev));
-	assert_int_equal(cfg_rw(e, PCI_VENDOR_ID, 0, 4, false), 0x10421af4);
-	e->bar = cfg_rw(e, PCI_BASE_ADDRESS_0, 0, 4, false) & ~0xfu;
-	cfg_rw(e, PCI_COMMAND, PCI_COMMAND_MEMORY, 2, true);
+	vdrv_vm(&e->d, t);
+	e->vm = e->d.vm;
+	vdrv_attach(&e->d, virtio_blk_create(e->vm, &disk, 0), VIRTIO_ID_BLOCK);
 
-	bar_wr(e, COMMON + 0x14, VIRTIO_STATUS_ACKNOWLEDGE, 1);
-	bar_wr(e, COMMON + 0x14, st, 1);
-	bar_wr(e, COMMON + 0x00, 0, 4);
-	features = bar_rd(e, COMMON + 0x04, 4);
-	bar_wr(e, COMMON + 0x00, 1, 4);
-	features |= bar_rd(e, COMMON + 0x04, 4) << 32;
+	features = vdrv_device_features(&e->d);
 	assert_true(features >> VIRTIO_F_VERSION_1 & 1);
 	assert_int_equal(features >> VIRTIO_BLK_F_RO & 1, ro);
 	assert_int_equal(features >> VIRTIO_BLK_F_DISCARD & 1, !ro);
 	assert_true(features >> VIRTIO_BLK_F_FLUSH & 1);
 	assert_true(features >> VIRTIO_BLK_F_MQ & 1);
 	features &= ~(1ULL << VIRTIO_F_RING_EVENT_IDX);
-	bar_wr(e, COMMON + 0x08, 0, 4);
-	bar_wr(e, COMMON + 0x0c, (uint32_t)features, 4);
-	bar_wr(e, COMMON + 0x08, 1, 4);
-	bar_wr(e, COMMON + 0x0c, (uint32_t)(features >> 32), 4);
-	bar_wr(e, COMMON + 0x14, st | VIRTIO_STATUS_FEATURES_OK, 1);
-	/* queue 0 */
-	bar_wr(e, COMMON + 0x16, 0, 2);
-	bar_wr(e, COMMON + 0x18, QSZ, 2);
-	bar_wr(e, COMMON + 0x20, DESC, 8);
-	bar_wr(e, COMMON + 0x28, AVAIL, 8);
-	bar_wr(e, COMMON + 0x30, USED, 8);
-	bar_wr(e, COMMON + 0x1c, 1, 2);
-	bar_wr(e, COMMON + 0x14, st | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK, 1);
+	vdrv_negotiate(&e->d, features);
+	vdrv_queue(&e->d, 0, QSZ, DESC, AVAIL, USED);
+	vdrv_driver_ok(&e->d);
+	assert_int_equal(vdrv_status(&e->d) & VIRTIO_STATUS_NEEDS_RESET, 0);
 	return e;
 }
 
 static void benv_free(struct benv *e)
 {
-	vm_destroy(e->vm);
+	vdrv_fini(&e->d);
 	unlink(e->path);
 	test_free(e);
 }
@@ -132,20 +81,16 @@ static void benv_free(struct benv *e)
 /* Writes descriptors 0..n-1 as one chain, publishes head 0, kicks. Returns the used len. */
 static uint32_t submit(struct benv *e, const struct virtq_desc *d, unsigned int n)
 {
-	struct virtqueue *vq = virtio_dev_vq(e->vdev, 0);
-	uint16_t slot = e->avail_idx % QSZ, head = 0, used_before, used_after = 0;
+	uint16_t slot = e->d.avail_idx[0] % QSZ, head = 0, used_before, used_after = 0;
 	struct virtq_used_elem u;
-	uint64_t one = 1;
-	int fd = fake_ioeventfd_at(e->bar + NOTIFY);
 
 	for (unsigned int i = 0; i < n; i++)
 		mem_write(&e->vm->mem, DESC + 16ULL * i, &d[i], sizeof(d[i]));
 	mem_read(&e->vm->mem, USED + 2, &used_before, 2);
 	mem_write(&e->vm->mem, AVAIL + 4 + 2 * slot, &head, 2);
-	e->avail_idx++;
-	mem_write(&e->vm->mem, AVAIL + 2, &e->avail_idx, 2);
-	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
-	vq->kick.fn(&vq->kick, EPOLLIN); /* the event loop's turn */
+	e->d.avail_idx[0]++;
+	mem_write(&e->vm->mem, AVAIL + 2, &e->d.avail_idx[0], 2);
+	vdrv_kick(&e->d, 0);
 	mem_read(&e->vm->mem, USED + 2, &used_after, 2);
 	if (used_after == used_before)
 		return UINT32_MAX; /* nothing came back */
@@ -179,26 +124,24 @@ static uint8_t blk_rq(struct benv *e, uint32_t type, uint64_t sector, uint32_t l
 
 static void test_blk_config_space(void **state)
 {
-	struct benv *e = benv_new(false);
+	struct benv *e = benv_new(vdrv_transport(state), false);
 
-	(void)state;
-	assert_int_equal(bar_rd(e, DEVCFG + 0, 8), SECTORS); /* capacity */
-	assert_int_equal(bar_rd(e, DEVCFG + 12, 4), 254);    /* seg_max */
-	assert_int_equal(bar_rd(e, DEVCFG + 20, 4), 512);    /* blk_size */
-	assert_int_equal(bar_rd(e, DEVCFG + 34, 2), 2);	     /* num_queues */
-	assert_true(bar_rd(e, DEVCFG + 36, 4) > 0);	     /* max_discard_sectors */
+	assert_int_equal(vdrv_config(&e->d, 0, 8), SECTORS); /* capacity */
+	assert_int_equal(vdrv_config(&e->d, 12, 4), 254);    /* seg_max */
+	assert_int_equal(vdrv_config(&e->d, 20, 4), 512);    /* blk_size */
+	assert_int_equal(vdrv_config(&e->d, 34, 2), 2);	     /* num_queues */
+	assert_true(vdrv_config(&e->d, 36, 4) > 0);	     /* max_discard_sectors */
 	benv_free(e);
 }
 
 static void test_blk_rw_through_transport(void **state)
 {
-	struct benv *e = benv_new(false);
+	struct benv *e = benv_new(vdrv_transport(state), false);
 	uint8_t buf[1024], back[1024];
 	char id[21] = { 0 };
 	uint32_t used;
 	int fd;
 
-	(void)state;
 	for (unsigned int i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)(i * 13 + 1);
 	mem_write(&e->vm->mem, DATA, buf, sizeof(buf));
@@ -223,16 +166,15 @@ static void test_blk_rw_through_transport(void **state)
 	assert_int_equal(used, 1);
 	assert_int_equal(blk_rq(e, 0x1234, 0, 0, &used), VIRTIO_BLK_S_UNSUPP);
 	assert_int_equal(blk_rq(e, VIRTIO_BLK_T_IN, 0, 512, &used), VIRTIO_BLK_S_OK);
-	assert_false(bar_rd(e, COMMON + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vdrv_status(&e->d) & VIRTIO_STATUS_NEEDS_RESET);
 	benv_free(e);
 }
 
 static void test_blk_read_only(void **state)
 {
-	struct benv *e = benv_new(true);
+	struct benv *e = benv_new(vdrv_transport(state), true);
 	uint32_t used;
 
-	(void)state;
 	assert_int_equal(blk_rq(e, VIRTIO_BLK_T_OUT, 0, 512, &used), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(blk_rq(e, VIRTIO_BLK_T_IN, 0, 512, &used), VIRTIO_BLK_S_OK);
 	benv_free(e);
@@ -241,7 +183,7 @@ static void test_blk_read_only(void **state)
 /* A chain the walker rejects: NEEDS_RESET, the head comes back, mvm goes on. */
 static void test_blk_malformed_chain(void **state)
 {
-	struct benv *e = benv_new(false);
+	struct benv *e = benv_new(vdrv_transport(state), false);
 	struct virtq_desc loop[2] = {
 		{ HDR, 16, VIRTQ_DESC_F_NEXT, 1 },
 		{ DATA, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 0 },
@@ -252,26 +194,26 @@ static void test_blk_malformed_chain(void **state)
 		{ STATUS, 1, VIRTQ_DESC_F_WRITE, 0 },
 	};
 
-	(void)state;
 	assert_int_equal(submit(e, out_of_ram, 3), 0);
-	assert_true(bar_rd(e, COMMON + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(vdrv_status(&e->d) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(vdrv_isr(&e->d) & 2); /* told through a config interrupt */
 	benv_free(e);
-	e = benv_new(false);
+	e = benv_new(vdrv_transport(state), false);
 	assert_int_equal(submit(e, loop, 2), 0);
-	assert_true(bar_rd(e, COMMON + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(vdrv_status(&e->d) & VIRTIO_STATUS_NEEDS_RESET);
 	/* A reset clears it. */
-	bar_wr(e, COMMON + 0x14, 0, 1);
-	assert_int_equal(bar_rd(e, COMMON + 0x14, 1), 0);
+	vdrv_set_status(&e->d, 0);
+	assert_int_equal(vdrv_status(&e->d), 0);
 	benv_free(e);
 }
 
 int run_virtio_blk_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_blk_config_space),
-		cmocka_unit_test(test_blk_rw_through_transport),
-		cmocka_unit_test(test_blk_read_only),
-		cmocka_unit_test(test_blk_malformed_chain),
+		VDRV_TESTS(test_blk_config_space),
+		VDRV_TESTS(test_blk_rw_through_transport),
+		VDRV_TESTS(test_blk_read_only),
+		VDRV_TESTS(test_blk_malformed_chain),
 	};
 
 	return cmocka_run_group_tests_name("virtio-blk device", tests, NULL, NULL);
