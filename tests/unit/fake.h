@@ -38,6 +38,7 @@ struct fake_kvm {
 	struct {
 		bool used;
 		int fd;
+		int vm_fd; /* each VM has its own I/O buses */
 		uint64_t addr;
 		uint32_t len;
 		bool pio;

@@ -150,19 +150,19 @@ int fake_irqfd_gsi(int efd)
 }
 
 /* Do two registrations at the same place overlap (virt/kvm/eventfd.c's collision rule)? */
-static bool fake_ioeventfd_collides(unsigned int i, const struct kvm_ioeventfd *io, bool pio,
-				    bool match)
+static bool fake_ioeventfd_collides(unsigned int i, int vm_fd, const struct kvm_ioeventfd *io,
+				    bool pio, bool match)
 {
 	const __typeof__(fake_kvm.ioeventfds[0]) *e = &fake_kvm.ioeventfds[i];
 
-	if (!e->used || e->addr != io->addr || e->pio != pio)
+	if (!e->used || e->vm_fd != vm_fd || e->addr != io->addr || e->pio != pio)
 		return false;
 	if (!e->len || !io->len)
 		return true;
 	return e->len == io->len && (!e->match || !match || e->data == io->datamatch);
 }
 
-static int fake_ioeventfd(const struct kvm_ioeventfd *io)
+static int fake_ioeventfd(int vm_fd, const struct kvm_ioeventfd *io)
 {
 	bool pio = io->flags & KVM_IOEVENTFD_FLAG_PIO;
 	bool match = io->flags & KVM_IOEVENTFD_FLAG_DATAMATCH;
@@ -175,6 +175,7 @@ static int fake_ioeventfd(const struct kvm_ioeventfd *io)
 	for (i = 0; i < FAKE_MAX_IOEVENTFDS; i++) {
 		if (io->flags & KVM_IOEVENTFD_FLAG_DEASSIGN) {
 			if (fake_kvm.ioeventfds[i].used && fake_kvm.ioeventfds[i].fd == io->fd &&
+			    fake_kvm.ioeventfds[i].vm_fd == vm_fd &&
 			    fake_kvm.ioeventfds[i].addr == io->addr &&
 			    fake_kvm.ioeventfds[i].pio == pio &&
 			    fake_kvm.ioeventfds[i].match == match &&
@@ -182,7 +183,7 @@ static int fake_ioeventfd(const struct kvm_ioeventfd *io)
 				fake_kvm.ioeventfds[i].used = false;
 				return 0;
 			}
-		} else if (fake_ioeventfd_collides(i, io, pio, match)) {
+		} else if (fake_ioeventfd_collides(i, vm_fd, io, pio, match)) {
 			errno = EEXIST; /* KVM refuses a second one at the same place */
 			return -1;
 		}
@@ -195,6 +196,7 @@ static int fake_ioeventfd(const struct kvm_ioeventfd *io)
 		if (!fake_kvm.ioeventfds[i].used) {
 			fake_kvm.ioeventfds[i].used = true;
 			fake_kvm.ioeventfds[i].fd = io->fd;
+			fake_kvm.ioeventfds[i].vm_fd = vm_fd;
 			fake_kvm.ioeventfds[i].addr = io->addr;
 			fake_kvm.ioeventfds[i].len = io->len;
 			fake_kvm.ioeventfds[i].pio = pio;
@@ -249,11 +251,11 @@ static int fake_routing(const struct kvm_irq_routing *r)
 	return 0;
 }
 
-static int fake_ioctl_vm(unsigned long req, void *arg)
+static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 {
 	switch (req) {
 	case KVM_IOEVENTFD:
-		return fake_ioeventfd(arg);
+		return fake_ioeventfd(fd, arg);
 	case KVM_IRQFD:
 		return fake_irqfd(arg);
 	case KVM_SET_GSI_ROUTING:
@@ -306,7 +308,7 @@ int mvm_ioctl_nofault(int fd, unsigned long req, void *arg)
 	case FD_KVM:
 		return fake_ioctl_kvm(req, arg);
 	case FD_VM:
-		return fake_ioctl_vm(req, arg);
+		return fake_ioctl_vm(fd, req, arg);
 	case FD_VCPU:
 		if (req == KVM_GET_STATS_FD && fake_kvm.binary_stats)
 			return fake_stats_fd("kvm-fake/vcpu", 1);
