@@ -58,6 +58,9 @@ static void run_usage(FILE *f)
 		"                       where the terminal's input goes: the 16550 UART (ttyS0,\n"
 		"                       default) or virtio-console (hvc0); UART output is\n"
 		"                       shown either way\n"
+		"      --transport pci|mmio\n"
+		"                       how virtio devices appear: virtio-pci functions\n"
+		"                       (default) or virtio-mmio windows (no PCI needed)\n"
 		"  -v, --verbose        more log messages (repeat for debug)\n"
 		"  -h, --help           this help\n");
 }
@@ -287,6 +290,7 @@ int cmd_run(int argc, char **argv)
 		OPT_DISK,
 		OPT_RNG,
 		OPT_CONSOLE,
+		OPT_TRANSPORT,
 	};
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
@@ -304,6 +308,7 @@ int cmd_run(int argc, char **argv)
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -387,6 +392,17 @@ int cmd_run(int argc, char **argv)
 				cfg.console = MVM_CONSOLE_VIRTIO;
 			} else {
 				fprintf(stderr, "mvm run: --console '%s': give serial or virtio\n",
+					optarg);
+				return MVM_EXIT_USAGE;
+			}
+			break;
+		case OPT_TRANSPORT:
+			if (!strcmp(optarg, "pci")) {
+				cfg.transport = MVM_TRANSPORT_PCI;
+			} else if (!strcmp(optarg, "mmio")) {
+				cfg.transport = MVM_TRANSPORT_MMIO;
+			} else {
+				fprintf(stderr, "mvm run: --transport '%s': give mmio or pci\n",
 					optarg);
 				return MVM_EXIT_USAGE;
 			}

@@ -186,6 +186,7 @@ struct scenario {
 	int (*run)(const struct scenario *sc); /* NULL: scenario_run() */
 	bool disks; /* two virtio-blk disks: io_uring + writeback, and io=sync, ro, O_DIRECT */
 	bool rng_console; /* virtio-rng and virtio-console (with console_in: hvc0 input) */
+	bool mmio;	  /* the virtio devices on virtio-mmio instead of virtio-pci */
 };
 
 static char disk_path[] = "/var/tmp/mvm-fault-disk-XXXXXX";
@@ -223,6 +224,8 @@ static int scenario_run(const struct scenario *sc)
 		cfg.rng = true;
 		cfg.console = MVM_CONSOLE_VIRTIO;
 	}
+	if (sc->mmio)
+		cfg.transport = MVM_TRANSPORT_MMIO;
 	vm = vm_boot(&cfg);
 	if (IS_ERR(vm)) {
 		err = (int)PTR_ERR(vm);
@@ -426,6 +429,28 @@ static void test_boot_virtio_rng_console(void **state)
 	run_scenario(&sc);
 }
 
+static void test_boot_virtio_mmio(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, virtio-mmio: virtio-blk, virtio-rng, virtio-console",
+		.cpus = 1,
+		.disks = true,
+		.rng_console = true,
+		.mmio = true,
+	};
+	int fd;
+
+	(void)state;
+	/* The template again: an earlier test's mkstemp() filled it in. */
+	memcpy(disk_path + sizeof(disk_path) - 7, "XXXXXX", 6);
+	fd = mkstemp(disk_path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	run_scenario(&sc);
+	unlink(disk_path);
+}
+
 /* Every site in the program was made to fail at least once. */
 static void test_every_site_covered(void **state)
 {
@@ -459,6 +484,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_api_server_boot),
 		cmocka_unit_test(test_boot_virtio_blk),
 		cmocka_unit_test(test_boot_virtio_rng_console),
+		cmocka_unit_test(test_boot_virtio_mmio),
 		cmocka_unit_test(test_every_site_covered),
 	};
 	const char *dir = getenv("GUESTS");
