@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Guest kit: a small virtio 1.x PCI driver that runs in ring 3 and polls
- * (no interrupts). Split virtqueues with direct descriptors; the test can
- * also write descriptors itself (vq->desc, vq_publish) to send malformed
- * chains on purpose.
+ * Guest kit: a small virtio 1.x driver that runs in ring 3 and polls (no
+ * interrupts), on virtio-pci or virtio-mmio: vdev_open() takes a PCI
+ * function if there is one, else the device in mvm's virtio-mmio windows
+ * (the VM has one transport for all its virtio devices). Split virtqueues with direct descriptors;
+ *the test can also write descriptors itself (vq->desc, vq_publish) to send malformed chains on
+ *purpose.
  *
  *	struct vdev v;  struct vq q;
  *	vdev_open(&v, VIRTIO_PCI_DEVICE(2), 0, features);  // reset, ack, negotiate
@@ -21,6 +23,11 @@
 #include "pci.h"
 
 #define VIRTIO_PCI_DEVICE(id) (0x1040 + (id)) /* modern device ids */
+
+/* Where mvm puts virtio-mmio windows on x86 (ARCH_VIRTIO_MMIO_* in mvm). */
+#define VIRTIO_MMIO_BASE 0xe0100000ull
+#define VIRTIO_MMIO_SIZE 0x1000ull
+#define VIRTIO_MMIO_MAX	 32
 
 #define VIRTIO_STATUS_ACKNOWLEDGE 0x01
 #define VIRTIO_STATUS_DRIVER	  0x02
@@ -53,6 +60,8 @@ struct virtq_used_elem {
 #define VQ_IND_MAX 8
 
 struct vdev {
+	bool mmio;     /* on virtio-mmio (base), else on virtio-pci (pci) */
+	uint64_t base; /* virtio-mmio: the register window */
 	struct pci_dev pci;
 	uint64_t common, notify, isr, devcfg; /* mapped capability addresses */
 	uint32_t notify_mult;
@@ -86,11 +95,16 @@ struct vbuf {
 void *dma_alloc(uint64_t size, uint64_t align);
 
 /*
- * Finds the index-th virtio device with this PCI device id, maps its
- * capabilities, resets it and negotiates `want` & offered (VERSION_1 is
- * always asked for). 0, -1 (not found / no caps), -2 (FEATURES_OK refused).
+ * Finds the index-th virtio device with this PCI device id (virtio-mmio:
+ * device id pci_device - 0x1040), maps its capabilities, resets it and
+ * negotiates `want` & offered (VERSION_1 is always asked for). 0, -1 (not
+ * found / no caps), -2 (FEATURES_OK refused).
  */
 int vdev_open(struct vdev *v, uint16_t pci_device, unsigned int index, uint64_t want);
+/* "pci" or "mmio". */
+const char *vdev_transport(const struct vdev *v);
+/* The interrupt status bits (queue 1, config 2), acknowledged. */
+uint32_t vdev_isr(struct vdev *v);
 uint64_t vdev_offered(struct vdev *v);
 void vdev_driver_ok(struct vdev *v);
 uint8_t vdev_status(struct vdev *v);

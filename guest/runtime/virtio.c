@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* Guest kit: ring-3 virtio-pci (modern) driver, polled. */
+/*
+ * Guest kit: ring-3 virtio driver, polled: virtio-pci (modern) here, the
+ * virtio-mmio registers in virtio_mmio.c; the rings are the same.
+ */
 #include "guest.h"
 #include "virtio.h"
+#include "virtio_mmio.h"
 
 /* virtio-pci capability types and common config offsets (virtio 1.2 4.1.4). */
 #define VIRTIO_PCI_CAP_COMMON 1
@@ -48,13 +52,25 @@ static void cc_write64(struct vdev *v, unsigned int off, uint64_t val)
 	mmio_write32(v->common + off + 4, (uint32_t)(val >> 32));
 }
 
-int vdev_open(struct vdev *v, uint16_t pci_device, unsigned int index, uint64_t want)
+static uint8_t status_rd(struct vdev *v)
+{
+	return v->mmio ? vmmio_status(v) : mmio_read8(v->common + CC_STATUS);
+}
+
+static void status_wr(struct vdev *v, uint8_t status)
+{
+	if (v->mmio)
+		vmmio_set_status(v, status);
+	else
+		mmio_write8(v->common + CC_STATUS, status);
+}
+
+/* The index-th virtio-pci function with this device id, its capabilities mapped. 0 or -1. */
+static int vpci_probe(struct vdev *v, uint16_t pci_device, unsigned int index)
 {
 	uint64_t bars[6] = { 0 };
 	unsigned int cap = 0;
-	uint64_t offered;
 
-	memset(v, 0, sizeof(*v));
 	if (pci_find(PCI_VENDOR_VIRTIO, pci_device, index, &v->pci))
 		return -1;
 	while ((cap = pci_find_cap(&v->pci, PCI_CAP_ID_VNDR, cap))) {
@@ -86,29 +102,59 @@ int vdev_open(struct vdev *v, uint16_t pci_device, unsigned int index, uint64_t 
 			break;
 		}
 	}
-	if (!v->common || !v->notify)
-		return -1;
+	return v->common && v->notify ? 0 : -1;
+}
+
+int vdev_open(struct vdev *v, uint16_t pci_device, unsigned int index, uint64_t want)
+{
+	const uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+	uint64_t offered;
+
+	memset(v, 0, sizeof(*v));
+	if (vpci_probe(v, pci_device, index)) {
+		memset(v, 0, sizeof(*v));
+		if (vmmio_probe(v, (uint16_t)(pci_device - VIRTIO_PCI_DEVICE(0)), index))
+			return -1;
+	}
 	vdev_reset(v);
-	mmio_write8(v->common + CC_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	mmio_write8(v->common + CC_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	status_wr(v, VIRTIO_STATUS_ACKNOWLEDGE);
+	status_wr(v, st);
 	offered = vdev_offered(v);
 	v->features = offered & (want | (1ull << VIRTIO_F_VERSION_1));
-	mmio_write32(v->common + CC_GFSELECT, 0);
-	mmio_write32(v->common + CC_GF, (uint32_t)v->features);
-	mmio_write32(v->common + CC_GFSELECT, 1);
-	mmio_write32(v->common + CC_GF, (uint32_t)(v->features >> 32));
-	mmio_write8(v->common + CC_STATUS,
-		    VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-	if (!(mmio_read8(v->common + CC_STATUS) & VIRTIO_STATUS_FEATURES_OK))
+	if (v->mmio) {
+		vmmio_set_features(v, v->features);
+	} else {
+		mmio_write32(v->common + CC_GFSELECT, 0);
+		mmio_write32(v->common + CC_GF, (uint32_t)v->features);
+		mmio_write32(v->common + CC_GFSELECT, 1);
+		mmio_write32(v->common + CC_GF, (uint32_t)(v->features >> 32));
+	}
+	status_wr(v, st | VIRTIO_STATUS_FEATURES_OK);
+	if (!(status_rd(v) & VIRTIO_STATUS_FEATURES_OK))
 		return -2;
-	v->num_queues = mmio_read16(v->common + CC_NUMQ);
+	if (!v->mmio)
+		v->num_queues = mmio_read16(v->common + CC_NUMQ);
 	return 0;
+}
+
+const char *vdev_transport(const struct vdev *v)
+{
+	return v->mmio ? "mmio" : "pci";
+}
+
+uint32_t vdev_isr(struct vdev *v)
+{
+	if (v->mmio)
+		return vmmio_isr(v);
+	return v->isr ? mmio_read8(v->isr) : 0; /* reading acknowledges */
 }
 
 uint64_t vdev_offered(struct vdev *v)
 {
 	uint64_t f;
 
+	if (v->mmio)
+		return vmmio_offered(v);
 	mmio_write32(v->common + CC_DFSELECT, 0);
 	f = mmio_read32(v->common + CC_DF);
 	mmio_write32(v->common + CC_DFSELECT, 1);
@@ -118,20 +164,19 @@ uint64_t vdev_offered(struct vdev *v)
 
 void vdev_driver_ok(struct vdev *v)
 {
-	mmio_write8(v->common + CC_STATUS,
-		    mmio_read8(v->common + CC_STATUS) | VIRTIO_STATUS_DRIVER_OK);
+	status_wr(v, status_rd(v) | VIRTIO_STATUS_DRIVER_OK);
 }
 
 uint8_t vdev_status(struct vdev *v)
 {
-	return mmio_read8(v->common + CC_STATUS);
+	return status_rd(v);
 }
 
 void vdev_reset(struct vdev *v)
 {
-	mmio_write8(v->common + CC_STATUS, 0);
+	status_wr(v, 0);
 	/* The device may take time to reset: status reads 0 when it is done. */
-	for (unsigned int i = 0; i < 1000000 && mmio_read8(v->common + CC_STATUS); i++)
+	for (unsigned int i = 0; i < 1000000 && status_rd(v); i++)
 		cpu_relax();
 }
 
@@ -160,8 +205,12 @@ int vq_setup(struct vdev *v, struct vq *q, uint16_t index, uint16_t size)
 	uint16_t max;
 
 	memset(q, 0, sizeof(*q));
-	mmio_write16(v->common + CC_Q_SELECT, index);
-	max = mmio_read16(v->common + CC_Q_SIZE);
+	if (v->mmio) {
+		max = vmmio_queue_max(v, index);
+	} else {
+		mmio_write16(v->common + CC_Q_SELECT, index);
+		max = mmio_read16(v->common + CC_Q_SIZE);
+	}
 	if (!max || size > VQ_MAX || size > max || (size & (size - 1)))
 		return -1;
 	q->v = v;
@@ -180,6 +229,10 @@ int vq_setup(struct vdev *v, struct vq *q, uint16_t index, uint16_t size)
 	for (uint16_t i = 0; i < size; i++)
 		q->next_free[i] = (uint16_t)(i + 1);
 	q->num_free = size;
+	if (v->mmio) {
+		vmmio_queue_enable(v, q);
+		return 0;
+	}
 	mmio_write16(v->common + CC_Q_SIZE, size);
 	mmio_write16(v->common + CC_Q_MSIX, 0xffff); /* polled: no vector */
 	cc_write64(v, CC_Q_DESC, (uintptr_t)q->desc);
@@ -254,7 +307,10 @@ void vq_kick(struct vq *q)
 		if ((uint16_t)(new - ev - 1) >= (uint16_t)(new - old))
 			return;
 	}
-	mmio_write16(q->notify_addr, q->index);
+	if (q->v->mmio)
+		mmio_write32(q->notify_addr, q->index); /* registers are 32 bits wide */
+	else
+		mmio_write16(q->notify_addr, q->index);
 }
 
 int vq_poll(struct vq *q, uint32_t *len)

@@ -498,11 +498,11 @@ int main(void)
 		printf("vblk: no usable virtio-blk device (%d)\n", err);
 		return 2;
 	}
-	printf("vblk: capacity %u sectors, features 0x%x%08x, %u queues (device has %u), seg_max "
-	       "%u\n",
-	       (unsigned int)blk.capacity, (unsigned int)(blk.v.features >> 32),
-	       (unsigned int)blk.v.features, blk.nq, blk.v.num_queues,
-	       vdev_cfg32(&blk.v, VBLK_CFG_SEG_MAX));
+	printf("vblk: on virtio-%s, capacity %u sectors, features 0x%x%08x, %u queues (device has "
+	       "%u), seg_max %u\n",
+	       vdev_transport(&blk.v), (unsigned int)blk.capacity,
+	       (unsigned int)(blk.v.features >> 32), (unsigned int)blk.v.features, blk.nq,
+	       blk.v.num_queues, vdev_cfg32(&blk.v, VBLK_CFG_SEG_MAX));
 	if (!strcmp(mode, "basic"))
 		return mode_basic();
 	if (!strcmp(mode, "ro"))

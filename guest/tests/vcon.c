@@ -47,7 +47,7 @@ int main(void)
 	vdev_driver_ok(&v);
 	post_rx();
 	con_write("vcon: ready\r\n", 13);
-	puts("vcon: ready (uart)");
+	printf("vcon: ready (uart), on virtio-%s\n", vdev_transport(&v));
 	for (;;) {
 		uint32_t len = 0;
 

@@ -21,6 +21,7 @@ int main(void)
 		puts("vrng: no usable virtio-rng device");
 		return 2;
 	}
+	printf("vrng: on virtio-%s\n", vdev_transport(&v));
 	vdev_driver_ok(&v);
 	for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct vbuf b = { buf, sizes[i] };

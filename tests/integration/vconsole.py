@@ -3,11 +3,14 @@
 """virtio-console on a terminal: `mvm run --console virtio` with the vcon guest
 on a pty; what is typed reaches hvc0 and the guest's echo comes back.
 
-usage: vconsole.py MVM GUESTS   (prints ok/not ok lines and 'N passed, N failed')
+usage: vconsole.py MVM GUESTS [MVM-RUN-ARGS...]
+       (prints ok/not ok lines and 'N passed, N failed'; extra arguments,
+       e.g. --transport mmio, go to mvm run and name the checks)
 """
 import os, pty, re, select, sys, time
 
-mvm, guests = sys.argv[1], sys.argv[2]
+mvm, guests, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
+suffix = f" ({' '.join(extra)})" if extra else ""
 passed = failed = 0
 
 
@@ -15,10 +18,10 @@ def report(ok, name, detail=""):
     global passed, failed
     if ok:
         passed += 1
-        print(f"ok - {name}")
+        print(f"ok - {name}{suffix}")
     else:
         failed += 1
-        print(f"not ok - {name}" + (f"\n#   {detail}" if detail else ""))
+        print(f"not ok - {name}{suffix}" + (f"\n#   {detail}" if detail else ""))
 
 
 def read_until(fd, marker, timeout=20.0):
@@ -40,7 +43,7 @@ if pid == 0:
     os.setsid()
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
-    os.execv(mvm, [mvm, "run", "--console", "virtio", "--kernel", f"{guests}/vcon.elf"])
+    os.execv(mvm, [mvm, "run", *extra, "--console", "virtio", "--kernel", f"{guests}/vcon.elf"])
 out = read_until(master, rb"vcon: ready\r*\n")
 report(re.search(rb"vcon: ready\r*\n", out) is not None, "virtio-console: the guest's hvc0 output reaches the terminal",
        repr(out[-200:]))

@@ -125,7 +125,7 @@ for round in 1 2; do
 	fi
 done
 
-# --- virtio-rng and virtio-console (4A's devices, the guest kit's driver) ---
+# --- virtio-rng and virtio-console (the guest kit's driver) ---
 run run --kernel "$GUESTS/vrng.elf" --rng
 expect "virtio-rng: requests of 1..4096 bytes come back filled, bytes vary" 0 \
 	"vrng: [0-9]+ passed, 0 failed"
@@ -136,6 +136,46 @@ grep -v ' passed, ' "$TMP/con"
 pass=$((pass + $(grep -c '^ok' "$TMP/con")))
 fail=$((fail + $(grep -c '^not ok' "$TMP/con")))
 grep -q ' passed, ' "$TMP/con" || { fail=$((fail + 1)); echo "not ok - virtio-console tests did not finish"; }
+
+# --- virtio-mmio: the same guests with the devices in virtio-mmio windows ---
+on_transport() { # on_transport NAME PREFIX TRANSPORT: the guest's driver found that transport
+	if grep -aqE "^$2: .*on virtio-$3" "$TMP/out"; then ok "$1"; else not_ok "$1" "not on virtio-$3"; fi
+}
+run run --kernel "$GUESTS/vrng.elf" --rng
+on_transport "virtio-pci is the default transport of mvm run" vrng pci
+for variant in "" ",io=sync"; do
+	img "$TMP/mm.img" 4M
+	run run --transport mmio --kernel "$VBLK" --cmdline "mode=basic id=mmio-$$ sectors=8192" \
+		--disk "$TMP/mm.img,id=mmio-$$$variant"
+	expect "virtio-mmio blk$variant: whole-disk pattern, flush, wz, discard, get-id, past-end" 0 \
+		"vblk: [0-9]+ passed, 0 failed"
+	on_transport "virtio-mmio blk$variant: the guest drove it over virtio-mmio" vblk mmio
+	check "virtio-mmio blk$variant: the host file holds what the guest wrote" \
+		python3 "$HERE/blkcheck.py" basic "$TMP/mm.img"
+done
+for m in mq malformed reset "basic evidx=1 indirect=1" "mq evidx=1 indirect=1"; do
+	img "$TMP/mm.img" 4M
+	run run --transport mmio --kernel "$VBLK" --cmdline "mode=$m" --disk "$TMP/mm.img"
+	expect "virtio-mmio blk mode=$m" 0 "vblk: [0-9]+ passed, 0 failed"
+done
+run run --transport mmio --kernel "$VBLK" --cmdline "mode=ro disk=1" --disk "$TMP/a.img" \
+	--disk "$TMP/ro.img,ro"
+expect "virtio-mmio: two disks, the second read-only (its own window)" 0 \
+	"vblk: [0-9]+ passed, 0 failed"
+run run --transport mmio --kernel "$GUESTS/vrng.elf" --rng
+expect "virtio-mmio rng: requests of 1..4096 bytes come back filled, bytes vary" 0 \
+	"vrng: [0-9]+ passed, 0 failed"
+on_transport "virtio-mmio rng: the guest drove it over virtio-mmio" vrng mmio
+run run --transport mmio --kernel "$GUESTS/vrng.elf"
+expect "virtio-mmio: without --rng there is no virtio-rng window" 2 "no usable virtio-rng"
+if timeout 60 python3 "$HERE/vconsole.py" "$MVM" "$GUESTS" --transport mmio >"$TMP/con" 2>&1; then :; fi
+grep -v ' passed, ' "$TMP/con"
+pass=$((pass + $(grep -c '^ok' "$TMP/con")))
+fail=$((fail + $(grep -c '^not ok' "$TMP/con")))
+grep -q ' passed, ' "$TMP/con" ||
+	{ fail=$((fail + 1)); echo "not ok - virtio-console over virtio-mmio did not finish"; }
+run run --transport bogus --kernel "$VBLK"
+expect "--transport with an unknown value is a usage error (2)" 2
 
 # --- flush is fdatasync: one per guest flush (io=sync, seen by strace) ---
 if command -v strace >/dev/null; then
