@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fake.h"
+#include "mvm/fault.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "unit.h"
@@ -563,6 +564,98 @@ static void test_reset_in_flight(void **state)
 	vdrv_fini(d);
 }
 
+static unsigned int open_fds(void)
+{
+	unsigned int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+static unsigned int kvm_bindings(void)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < FAKE_MAX_IOEVENTFDS; i++)
+		n += fake_kvm.ioeventfds[i].used;
+	for (unsigned int i = 0; i < FAKE_MAX_IRQFDS; i++)
+		n += fake_kvm.irqfds[i].used;
+	return n;
+}
+
+static struct virtio_dev *make_console(struct vm *vm)
+{
+	return virtio_console_create(vm);
+}
+
+static char blk_path[] = "/var/tmp/mvm-mmio-fp-XXXXXX";
+
+static struct virtio_dev *make_blk(struct vm *vm)
+{
+	struct mvm_disk_config disk = { .path = blk_path, .read_only = true, .sync_io = true };
+
+	return virtio_blk_create(vm, &disk, 0);
+}
+
+/*
+ * Every faultable call of a virtio-mmio device's creation made to fail in
+ * turn (what tests/fault does under KVM, here on the fake): an error, and
+ * the window, GSI, eventfds, ioeventfds and irqfd all given back.
+ */
+static void test_each_failure_point(void **state)
+{
+	struct virtio_dev *(*const makers[])(struct vm *) = { virtio_rng_create, make_console,
+							      make_blk };
+	struct vdrv dd, *d = &dd;
+
+	int fd = mkstemp(blk_path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	vdrv_vm(d, MVM_TRANSPORT_MMIO);
+	for (unsigned int m = 0; m < 3; m++) {
+		unsigned int fds = open_fds(), bindings = kvm_bindings();
+		unsigned long calls, i;
+		struct virtio_dev *vdev;
+
+		/* Once first: the bus's range table grows (an allocation) only the first time. */
+		vdev = makers[m](d->vm);
+		assert_false(IS_ERR(vdev));
+		mvm_device_unregister(&vdev->dev);
+		mvm_device_put(&vdev->dev);
+		fault_begin(0);
+		vdev = makers[m](d->vm);
+		calls = fault_end();
+		assert_false(IS_ERR(vdev));
+		print_message("%s on virtio-mmio: %lu failure points\n", vdev->ops->type, calls);
+		/* eventfds (queues, interrupt), ioeventfds, the irqfd, allocations */
+		assert_true(calls >= 2 * vdev->num_queues + 2);
+		mvm_device_unregister(&vdev->dev);
+		mvm_device_put(&vdev->dev);
+		assert_int_equal(open_fds(), fds);
+		assert_int_equal(kvm_bindings(), bindings);
+		for (i = 1; i <= calls; i++) {
+			fault_begin(i);
+			vdev = makers[m](d->vm);
+			fault_end();
+			if (!fault_fired())
+				fail_msg("maker %u: call %lu of %lu did not happen", m, i, calls);
+			assert_true(IS_ERR(vdev));
+			assert_int_equal(open_fds(), fds);
+			assert_int_equal(kvm_bindings(), bindings);
+			assert_int_equal(d->vm->virtio_mmio.used, 0);
+		}
+	}
+	/* And then it works, in the first window. */
+	vdrv_attach(d, virtio_rng_create(d->vm), VIRTIO_ID_RNG);
+	assert_int_equal(d->base, ARCH_VIRTIO_MMIO_BASE);
+	vdrv_fini(d);
+	unlink(blk_path);
+}
+
 /* ---- the rng and console devices on both transports ---- */
 
 static void test_rng_device(void **state)
@@ -643,6 +736,7 @@ int run_virtio_mmio_tests(void)
 		cmocka_unit_test_setup_teardown(test_rng_round_trip, setup_rng, teardown),
 		cmocka_unit_test_setup_teardown(test_config_generation, setup_rng, teardown),
 		cmocka_unit_test(test_reset_in_flight),
+		cmocka_unit_test(test_each_failure_point),
 		VDRV_TESTS(test_rng_device),
 		VDRV_TESTS(test_console_device),
 	};
