@@ -56,7 +56,7 @@ GUEST_DIR := $(BUILD)/guest
 # and a fake architecture (tests/unit/fake_arch.c): no /dev/kvm needed.
 UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c runtime.c logger.c) \
-		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c)
+		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD)/unit-obj/%.o)
 UNIT := $(BUILD)/tests/unit-tests
@@ -91,8 +91,12 @@ $(LIBMVM_API): $(API_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# Device types register themselves in a section (mvm/devtype.h): nothing
+# refers to their files, so the whole library is linked.
+WHOLE_LIBMVM = -Wl,--whole-archive $(LIBMVM) -Wl,--no-whole-archive
+
 $(MVM): $(CLI_OBJS) $(LIBMVM_API) $(LIBMVM)
-	$(CC) $(CLI_OBJS) $(LIBMVM_API) $(LIBMVM) $(LDFLAGS) $(CLI_LIBS) $(LDLIBS) -o $@
+	$(CC) $(CLI_OBJS) $(LIBMVM_API) $(WHOLE_LIBMVM) $(LDFLAGS) $(CLI_LIBS) $(LDLIBS) -o $@
 
 guests:
 	$(Q)$(MAKE) -s -C guest O=$(abspath $(GUEST_DIR))
@@ -103,11 +107,11 @@ $(UNIT): $(UNIT_OBJS)
 
 $(LOADER): $(BUILD)/obj/tests/loader/loader_test.o $(LIBMVM)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+	$(CC) $< $(WHOLE_LIBMVM) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
 $(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(LIBMVM_API) $(LIBMVM)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) -lcmocka $(API_LIBS) $(LDLIBS) -lm -o $@
+	$(CC) $< $(LIBMVM_API) $(WHOLE_LIBMVM) $(LDFLAGS) -lcmocka $(API_LIBS) $(LDLIBS) -lm -o $@
 
 $(BUILD)/bench/api-bench: bench/api-bench.c
 	@mkdir -p $(dir $@)

@@ -5,19 +5,35 @@
 
 #include "mvm/arch.h"
 #include "mvm/device.h"
+#include "mvm/devtype.h"
 
 struct vm;
 
-/* Creates and registers every device of arch_platform_devices[]. 0 or -errno. */
-int platform_devices_create(struct vm *vm);
+/*
+ * Registers a platform device type (mvm/devtype.h) whose instances the arch
+ * places (arch_platform_devices[]): fn(vm, desc) creates and registers one.
+ * wanted_fn: NULL, or whether this VM has the device.
+ */
+#define MVM_PLATFORM_DEVICE_TYPE(ident, type_name, fn, wanted_fn)                      \
+	static int ident##_create(struct vm *vm, const void *desc, unsigned int index) \
+	{                                                                              \
+		struct mvm_device *dev = fn(vm, desc);                                 \
+		return IS_ERR(dev) ? (int)PTR_ERR(dev) : 0;                            \
+	}                                                                              \
+	static const struct mvm_device_type ident = {                                  \
+		.name = (type_name),                                                   \
+		.order = MVM_ORDER_PLATFORM,                                           \
+		.platform = true,                                                      \
+		.wanted = (wanted_fn),                                                 \
+		.create = ident##_create,                                              \
+	};                                                                             \
+	MVM_DEVICE_TYPE(ident)
 /* An init op for devices that only claim the I/O range of their table entry. */
 int platform_device_claim_io(struct mvm_device *dev, const void *args);
 
 /* Each creates, initialises and registers one device: the device or ERR_PTR. */
 struct mvm_device *serial8250_create(struct vm *vm, const struct platform_device_desc *d);
 struct mvm_device *i8042_create(struct vm *vm, const struct platform_device_desc *d);
-/* Queues Ctrl-Alt-Del for the guest, IRQ 1 if enabled. 0 or -ENOSPC. */
-int i8042_send_ctrl_alt_del(struct mvm_device *dev);
 struct mvm_device *debug_exit_create(struct vm *vm, const struct platform_device_desc *d);
 struct mvm_device *acpi_sleep_create(struct vm *vm, const struct platform_device_desc *d);
 

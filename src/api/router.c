@@ -4,7 +4,10 @@
  * in its order. A path the table does not know is 404, a known path with a
  * method it does not list is 405 with Allow; operations of the spec mvm does
  * not implement yet answer 400 with a fault_message naming them (never a
- * hang). Bodies are parsed and must be JSON objects before a handler runs.
+ * hang). A route without a handler whose resource a device type serves
+ * (mvm/devtype.h: PUT/PATCH /drives/{id}, /entropy, ...) goes to the
+ * device-type handlers. Bodies are parsed and must be JSON objects before a
+ * handler runs.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,8 +37,8 @@ static const struct route routes[] = {
 	{ "/balloon/hinting/stop", "PATCH", "stopBalloonHinting", NULL, false },
 	{ "/boot-source", "PUT", "putGuestBootSource", h_put_boot_source, true },
 	{ "/cpu-config", "PUT", "putCpuConfiguration", NULL, true },
-	{ "/drives/{}", "PUT", "putGuestDriveByID", h_put_drive, true },
-	{ "/drives/{}", "PATCH", "patchGuestDriveByID", h_patch_drive, true },
+	{ "/drives/{}", "PUT", "putGuestDriveByID", NULL, true },
+	{ "/drives/{}", "PATCH", "patchGuestDriveByID", NULL, true },
 	{ "/pmem/{}", "PUT", "putGuestPmemByID", NULL, true },
 	{ "/pmem/{}", "PATCH", "patchGuestPmemByID", NULL, true },
 	{ "/logger", "PUT", "putLogger", h_put_logger, true },
@@ -142,9 +145,23 @@ void api_no_content(struct api_response *r)
 	r->content_type = NULL;
 }
 
+/* The device type serving a route's resource ("/drives/{}" -> "drives"), or NULL. */
+static const struct mvm_device_type *route_device_type(const char *path)
+{
+	char res[64];
+	size_t n;
+
+	snprintf(res, sizeof(res), "%s", path + 1);
+	n = strlen(res);
+	if (n > 3 && !strcmp(res + n - 3, "/{}"))
+		res[n - 3] = '\0';
+	return strchr(res, '/') ? NULL : mvm_device_type_by_api(res);
+}
+
 void api_handle(struct vmm *vmm, const char *method, const char *url, const char *body, size_t len,
 		struct api_response *r)
 {
+	const struct mvm_device_type *type = NULL;
 	const struct route *match = NULL;
 	const char *param = NULL;
 	bool path_known = false;
@@ -179,7 +196,8 @@ void api_handle(struct vmm *vmm, const char *method, const char *url, const char
 		return;
 	}
 	r->allow[0] = '\0';
-	if (!match->fn) {
+	type = match->fn ? NULL : route_device_type(match->path);
+	if (!match->fn && !type) {
 		api_fault(r, 400, "%s (%s %s) is not supported by mvm yet", match->op, method,
 			  match->path);
 		return;
@@ -192,7 +210,17 @@ void api_handle(struct vmm *vmm, const char *method, const char *url, const char
 		}
 	}
 	pthread_mutex_lock(&vmm->lock);
-	match->fn(vmm, param, j, r);
+	if (match->fn)
+		match->fn(vmm, param, j, r);
+	else if (!strcmp(method, "PUT"))
+		h_device_put(vmm, type, param, j, r);
+	else if (!strcmp(method, "PATCH"))
+		h_device_patch(vmm, type, param, j, r);
+	else if (!strcmp(method, "GET"))
+		h_device_get(vmm, type, param, j, r);
+	else
+		api_fault(r, 400, "%s (%s %s) is not supported by mvm yet", match->op, method,
+			  match->path);
 	pthread_mutex_unlock(&vmm->lock);
 	json_decref(j);
 	if (!r->status)

@@ -181,7 +181,7 @@ int vm_send_ctrl_alt_del(struct vm *vm)
 
 	pthread_mutex_lock(&vm->lock);
 	list_for_each_entry (dev, &vm->devices, node)
-		if (!strcmp(dev->ops->type, "i8042")) {
+		if (dev->ops->ctrl_alt_del) {
 			found = dev;
 			mvm_device_get(found);
 			break;
@@ -189,7 +189,7 @@ int vm_send_ctrl_alt_del(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 	if (!found)
 		return -ENODEV;
-	err = i8042_send_ctrl_alt_del(found);
+	err = found->ops->ctrl_alt_del(found);
 	mvm_device_put(found);
 	return err;
 }

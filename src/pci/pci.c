@@ -292,6 +292,10 @@ int pci_dev_register(struct pci_dev *pdev)
 	err = pci_host_bind(host, pdev);
 	if (err)
 		return err;
+	pdev->dev.fw.pci.present = true;
+	pdev->dev.fw.pci.slot = (uint8_t)pdev->slot;
+	pdev->dev.fw.pci.intx_pin = pdev->intx_pin;
+	pdev->dev.fw.pci.intx_gsi = pdev->intx_gsi;
 	err = mvm_device_register(&pdev->dev);
 	if (err) {
 		pci_host_unbind(host, pdev);

@@ -22,6 +22,7 @@
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "unit.h"
+#include "virtio/blk.h"
 
 #define QSZ    16
 #define DESC   0x10000
@@ -73,7 +74,9 @@ static void bar_wr(struct benv *e, uint64_t off, uint64_t v, unsigned int len)
 static struct benv *benv_new(bool ro)
 {
 	struct benv *e = test_calloc(1, sizeof(*e));
-	struct mvm_disk_config disk = { .id = "unit-disk", .read_only = ro, .sync_io = true };
+	struct mvm_disk_config disk = { .id = "unit-disk",
+					.read_only = ro,
+					.io = MVM_DISK_IO_SYNC };
 	const uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
 	uint64_t features;
 	int fd;
@@ -83,7 +86,7 @@ static struct benv *benv_new(bool ro)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, SECTORS * 512), 0);
 	close(fd);
-	disk.path = e->path;
+	snprintf(disk.path, sizeof(disk.path), "%s", e->path);
 	fake_reset();
 	e->vm = unit_vm(1);
 	memset(mem_ptr(&e->vm->mem, 0, 0x40000), 0, 0x40000);
