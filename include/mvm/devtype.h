@@ -158,8 +158,13 @@ void mvm_opts_defaults(const struct mvm_device_type *t, void *blob, bool api);
 int mvm_opt_set_str(const struct mvm_opt *o, void *blob, const char *value, char *msg, size_t len);
 /* Formats option o's value in its CLI spelling. */
 void mvm_opt_format(const struct mvm_opt *o, const void *blob, char *buf, size_t len);
-/* The option called `name` (CLI key; "a.b" reaches into an object), or NULL. */
-const struct mvm_opt *mvm_opt_find(const struct mvm_opt *opts, const char *name, size_t *base);
+/*
+ * The option called `name` (CLI key; "a.b" reaches into an object), or
+ * NULL. *base gets the offset of its object (add it to the option's); *set
+ * (when not NULL) the offset of the object's "given" flag, 0 for none.
+ */
+const struct mvm_opt *mvm_opt_find(const struct mvm_opt *opts, const char *name, size_t *base,
+				   size_t *set);
 /* The type's id option, or NULL. */
 const struct mvm_opt *mvm_type_id_opt(const struct mvm_device_type *t);
 /* An instance's id ("" when the type has none). */

@@ -399,10 +399,11 @@ int devtype_vm_config(struct vmm *vmm, json_t *j)
 
 	for (i = 0; i < n; i++) {
 		const struct mvm_device_type *t = types[i];
-		json_t *v = t->singleton ? json_null() : json_array();
+		json_t *v;
 
 		if (!t->api)
 			continue;
+		v = t->singleton ? json_null() : json_array();
 		for (k = 0; v && k < vmm->cfg.nr_devices; k++) {
 			json_t *e;
 

@@ -215,7 +215,8 @@ void mvm_opt_format(const struct mvm_opt *o, const void *blob, char *buf, size_t
 	buf[0] = '\0';
 }
 
-const struct mvm_opt *mvm_opt_find(const struct mvm_opt *opts, const char *name, size_t *base)
+const struct mvm_opt *mvm_opt_find(const struct mvm_opt *opts, const char *name, size_t *base,
+				   size_t *set)
 {
 	const char *dot = strchr(name, '.');
 	size_t n = dot ? (size_t)(dot - name) : strlen(name);
@@ -229,9 +230,12 @@ const struct mvm_opt *mvm_opt_find(const struct mvm_opt *opts, const char *name,
 			return o->kind == MVM_OPT_OBJECT ? NULL : o;
 		if (o->kind != MVM_OPT_OBJECT)
 			return NULL;
+		/* The object is given once any of its fields is. */
+		if (set && o->set_offset && !*set)
+			*set = (base ? *base : 0) + o->set_offset;
 		if (base)
 			*base += o->offset;
-		return mvm_opt_find(o->sub, dot + 1, base);
+		return mvm_opt_find(o->sub, dot + 1, base, set);
 	}
 	return NULL;
 }
@@ -405,7 +409,7 @@ int mvm_config_parse_device(struct mvm_config *cfg, const struct mvm_device_type
 	}
 	snprintf(buf, sizeof(buf), "%s", arg ?: "");
 	while (*buf && (tok = strsep(&s, ","))) {
-		size_t base = 0;
+		size_t base = 0, set = 0;
 		struct mvm_opt shifted;
 
 		eq = strchr(tok, '=');
@@ -419,11 +423,13 @@ int mvm_config_parse_device(struct mvm_config *cfg, const struct mvm_device_type
 		first = false;
 		if (eq)
 			*eq = '\0';
-		o = mvm_opt_find(t->opts, tok, &base);
+		o = mvm_opt_find(t->opts, tok, &base, &set);
 		if (!o || (o->flags & MVM_OPT_API_ONLY)) {
 			snprintf(msg, len, "unknown option '%.64s' (see --help)", tok);
 			return -EINVAL;
 		}
+		if (set)
+			blob[set] = true;
 		shifted = *o;
 		shifted.offset += base;
 		err = mvm_opt_set_str(&shifted, blob,
