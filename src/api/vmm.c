@@ -85,6 +85,8 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 		snprintf(vmm->id, sizeof(vmm->id), "mvm-%d", (int)getpid());
 	mvm_config_init(&vmm->cfg);
 	vmm->cfg.console_out = STDOUT_FILENO;
+	/* As Firecracker: virtio-mmio unless --enable-pci. */
+	vmm->cfg.transport = MVM_TRANSPORT_MMIO;
 	vmm->hooks = default_hooks;
 	if (hooks) {
 		if (hooks->boot)
@@ -131,6 +133,13 @@ void vmm_set_console(struct vmm *vmm, int in, int out)
 	pthread_mutex_lock(&vmm->lock);
 	vmm->cfg.console_in = in;
 	vmm->cfg.console_out = out;
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+void vmm_set_transport(struct vmm *vmm, enum mvm_transport transport)
+{
+	pthread_mutex_lock(&vmm->lock);
+	vmm->cfg.transport = transport;
 	pthread_mutex_unlock(&vmm->lock);
 }
 
