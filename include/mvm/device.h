@@ -125,6 +125,7 @@ struct mvm_device {
 	bool registered;
 	struct list_head node; /* in vm->devices while registered */
 	struct mvm_fw_desc fw; /* its firmware view, read by the arch's table writers */
+	const char *type;      /* the listing's type: "virtio-blk", not its transport */
 	const char *transport; /* "pci", "mmio", or NULL (a platform device) */
 	struct stats_node stats;
 	mvm_counter_t reads;

@@ -320,3 +320,17 @@ void pci_dev_unregister(struct pci_dev *pdev)
 {
 	mvm_device_unregister(&pdev->dev);
 }
+
+unsigned int pci_dev_bars(struct mvm_device *dev, struct pci_bar_view *out, unsigned int max)
+{
+	struct pci_dev *pdev = to_pci_dev(dev);
+	unsigned int i, n = 0;
+
+	pthread_mutex_lock(&pdev->lock);
+	for (i = 0; i < PCI_NUM_BARS && n < max; i++)
+		if (pdev->bars[i].size)
+			out[n++] = (struct pci_bar_view){ i, pci_bar_addr(pdev, i), pdev->bars[i].size,
+							  pdev->bars[i].bus == MVM_BUS_PIO };
+	pthread_mutex_unlock(&pdev->lock);
+	return n;
+}

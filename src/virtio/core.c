@@ -42,6 +42,7 @@ int virtio_core_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops)
 		return -EINVAL;
 	vdev->ops = ops;
 	vdev->vm = vdev->dev.vm;
+	vdev->dev.type = ops->type; /* listed as what it is, not as its transport */
 	vdev->num_queues = ops->num_queues;
 	vdev->msix_config = VIRTIO_MSI_NO_VECTOR;
 	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
