@@ -129,7 +129,7 @@ struct mvm_device_type {
 #define MVM_DEVICE_TYPE(var)                            \
 	_Static_assert(sizeof(var) > 0, "device type"); \
 	static const struct mvm_device_type *var##_ref  \
-		__attribute__((used, section("mvm_device_types"))) = &var
+		__attribute__((used, section("mvm_devtype_section"))) = &var
 
 /* One configured instance. */
 struct mvm_devcfg {

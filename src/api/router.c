@@ -10,6 +10,7 @@
  * handler runs.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,11 +159,36 @@ static const struct mvm_device_type *route_device_type(const char *path)
 	return strchr(res, '/') ? NULL : mvm_device_type_by_api(res);
 }
 
+/* "/<api>" of a singleton type or "/<api>/<id>" of another: the type and *param. */
+static bool device_route(const char *url, char *buf, size_t len,
+			 const struct mvm_device_type **type, const char **param)
+{
+	const char *slash = strchr(url + 1, '/');
+	char res[64];
+
+	if (url[0] != '/' || (size_t)(slash ? slash - url : (ptrdiff_t)strlen(url)) > sizeof(res))
+		return false;
+	snprintf(res, sizeof(res), "%.*s", (int)(slash ? slash - url - 1 : (ptrdiff_t)strlen(url)),
+		 url + 1);
+	*type = mvm_device_type_by_api(res);
+	if (!*type || (*type)->singleton != !slash)
+		return false;
+	*param = NULL;
+	if (!slash)
+		return true;
+	if (!slash[1] || strchr(slash + 1, '/') || strlen(slash + 1) >= len)
+		return false;
+	snprintf(buf, len, "%s", slash + 1);
+	*param = buf;
+	return true;
+}
+
 void api_handle(struct vmm *vmm, const char *method, const char *url, const char *body, size_t len,
 		struct api_response *r)
 {
 	const struct mvm_device_type *type = NULL;
 	const struct route *match = NULL;
+	struct route generic;
 	const char *param = NULL;
 	bool path_known = false;
 	char seg[256], msg[512];
@@ -185,6 +211,18 @@ void api_handle(struct vmm *vmm, const char *method, const char *url, const char
 		if (!strcmp(routes[i].method, method))
 			match = &routes[i];
 	}
+	if (!path_known && device_route(url, seg, sizeof(seg), &type, &param)) {
+		/* A type's resource the spec does not list: PUT, PATCH and GET. */
+		if (strcmp(method, "PUT") && strcmp(method, "PATCH") && strcmp(method, "GET")) {
+			snprintf(r->allow, sizeof(r->allow), "GET, PUT, PATCH");
+			api_fault(r, 405, "method %.16s is not allowed on %.200s (allowed: %s)",
+				  method, url, r->allow);
+			return;
+		}
+		generic = (struct route){ url, method, type->api, NULL, strcmp(method, "GET") };
+		match = &generic;
+		path_known = true;
+	}
 	if (!path_known) {
 		r->allow[0] = '\0';
 		api_fault(r, 404, "no such resource: '%.200s'", url);
@@ -196,7 +234,8 @@ void api_handle(struct vmm *vmm, const char *method, const char *url, const char
 		return;
 	}
 	r->allow[0] = '\0';
-	type = match->fn ? NULL : route_device_type(match->path);
+	if (!type)
+		type = match->fn ? NULL : route_device_type(match->path);
 	if (!match->fn && !type) {
 		api_fault(r, 400, "%s (%s %s) is not supported by mvm yet", match->op, method,
 			  match->path);

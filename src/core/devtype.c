@@ -18,8 +18,8 @@
 #include "mvm/devtype.h"
 
 /* The linker's bounds of the section; weak: a program may link no type at all. */
-extern const struct mvm_device_type *__start_mvm_device_types[] __attribute__((weak));
-extern const struct mvm_device_type *__stop_mvm_device_types[] __attribute__((weak));
+extern const struct mvm_device_type *__start_mvm_devtype_section[] __attribute__((weak));
+extern const struct mvm_device_type *__stop_mvm_devtype_section[] __attribute__((weak));
 
 #define MVM_MAX_TYPES 64
 
@@ -41,7 +41,7 @@ static void types_sort(void)
 {
 	const struct mvm_device_type **t;
 
-	for (t = __start_mvm_device_types; t < __stop_mvm_device_types; t++) {
+	for (t = __start_mvm_devtype_section; t < __stop_mvm_devtype_section; t++) {
 		/* A blob too large for struct mvm_devcfg is a bug of the type. */
 		if ((*t)->config_size > MVM_DEVCFG_SIZE || nr_sorted == MVM_MAX_TYPES) {
 			fprintf(stderr, "mvm: device type %s cannot be registered\n", (*t)->name);
@@ -227,7 +227,7 @@ const struct mvm_opt *mvm_opt_find(const struct mvm_opt *opts, const char *name,
 		    (o->flags & MVM_OPT_API_ONLY))
 			continue;
 		if (!dot)
-			return o->kind == MVM_OPT_OBJECT ? NULL : o;
+			return o; /* an object's value is refused by mvm_opt_set_str */
 		if (o->kind != MVM_OPT_OBJECT)
 			return NULL;
 		/* The object is given once any of its fields is. */
