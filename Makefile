@@ -12,6 +12,7 @@
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker and the blk parser
 #                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
+#   make check-style   clang-format clean, no issue references in comments (part of check)
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -65,7 +66,7 @@ FAULT := $(BUILD)/tests/fault-test
 LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
-.PHONY: all demo check check-unit check-loader check-integration check-fault check-api check-linux \
+.PHONY: all demo check check-style check-unit check-loader check-integration check-fault check-api check-linux \
 	check-linux-virtio fuzz-api fuzz-virtio bench bench-linux bench-blk format guests clean
 
 all: $(MVM) $(LIBMVM) guests
@@ -124,7 +125,10 @@ $(BUILD)/bench/%: bench/%.c
 demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
-check: check-unit check-loader check-integration check-fault check-api
+check: check-style check-unit check-loader check-integration check-fault check-api
+
+check-style:
+	tests/check-style.sh
 
 check-unit: $(UNIT)
 	$(UNIT)
@@ -199,7 +203,7 @@ $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
 
 # pci_virtio: a whole VM (PCI host, virtio rng/console/blk) on the unit tests'
-# fake KVM and fake arch, driven by guest-like accesses (4A).
+# fake KVM and fake arch, driven by guest-like accesses.
 FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
 	tests/unit/fake_sys.c tests/unit/fake_arch.c
 $(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The control plane's view of a VM (issue 5): pause/resume/stop, the stats
+ * The control plane's view of a VM: pause/resume/stop, the stats
  * tree as JSON and as Prometheus text, Firecracker-style metrics lines, the
  * devices listing, and the host's runtime registry of VMMs.
  *

@@ -88,7 +88,7 @@ struct pci_dev_ops {
 	/* Optional: MSI-X was enabled/disabled or its function mask changed. */
 	void (*msix_changed)(struct pci_dev *pdev);
 	/*
-	 * Optional (4B): the device is being unregistered, after the unbind:
+	 * Optional: the device is being unregistered, after the unbind:
 	 * stop its work. In-flight I/O holds device references that the event
 	 * loop would drop, and the loop no longer runs at teardown.
 	 */

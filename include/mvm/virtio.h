@@ -3,7 +3,7 @@
  * virtio 1.x core: devices that do not know their transport, split
  * virtqueues, the status machine (src/virtio/core.c, virtqueue.c).
  *
- * Changes from the brief's shape (issue4.md), all additive:
+ * Beyond a minimal device interface:
  *  - struct virtio_dev_ops has a type name and init/release hooks: the
  *    device's private set-up and clean-up, called by the core the way
  *    mvm_device_ops init/release are (DESIGN.md §1.3; a failed init is

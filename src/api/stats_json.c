@@ -150,10 +150,11 @@ static int device_address_json(struct mvm_device *dev, json_t *o)
 		err |= json_object_set_new(o, "address", json_string(buf));
 		for (i = 0; a && i < n; i++) {
 			snprintf(buf, sizeof(buf), "0x%" PRIx64, bars[i].addr);
-			err |= json_array_append_new(a, json_pack("{s:I, s:s, s:I, s:s}", "bar",
-								   (json_int_t)bars[i].index, "base",
-								   buf, "len", (json_int_t)bars[i].size,
-								   "bus", bars[i].io ? "pio" : "mmio"));
+			err |= json_array_append_new(a,
+						     json_pack("{s:I, s:s, s:I, s:s}", "bar",
+							       (json_int_t)bars[i].index, "base",
+							       buf, "len", (json_int_t)bars[i].size,
+							       "bus", bars[i].io ? "pio" : "mmio"));
 		}
 		err |= json_object_set_new(o, "bars", a);
 		if (fw->pci.intx_pin)
@@ -166,7 +167,8 @@ static int device_address_json(struct mvm_device *dev, json_t *o)
 			err |= json_object_set_new(o, "gsi", json_integer((json_int_t)r->base));
 		} else if (r->kind != MVM_FW_IRQ && !json_object_get(o, "address")) {
 			snprintf(buf, sizeof(buf), "%s:0x%" PRIx64 "-0x%" PRIx64,
-				 r->kind == MVM_FW_PIO ? "pio" : "mmio", r->base, r->base + r->len - 1);
+				 r->kind == MVM_FW_PIO ? "pio" : "mmio", r->base,
+				 r->base + r->len - 1);
 			err |= json_object_set_new(o, "address", json_string(buf));
 		}
 	}
@@ -198,8 +200,8 @@ static json_t *device_json(struct mvm_device *dev)
 	 * Every listed device is bound to its driver (mvm's own device model):
 	 * the transport for a virtio device, the device itself otherwise.
 	 */
-	o = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", dev->name, "type", dev->type,
-		      "bound", dev->registered, "driver", dev->ops->type, "ranges", ranges);
+	o = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", dev->name, "type", dev->type, "bound",
+		      dev->registered, "driver", dev->ops->type, "ranges", ranges);
 	if (o && device_address_json(dev, o)) {
 		json_decref(o);
 		o = NULL;

@@ -65,8 +65,7 @@ int main(int argc, char **argv)
 	if (!strncmp(argv[1], "--api-sock", 10) || !strncmp(argv[1], "--config-file", 13) ||
 	    !strncmp(argv[1], "--id", 4) || !strcmp(argv[1], "--no-api") ||
 	    !strncmp(argv[1], "--api-timeout", 13) || !strcmp(argv[1], "--enable-pci") ||
-	    !strcmp(argv[1], "-v") ||
-	    !strcmp(argv[1], "--verbose"))
+	    !strcmp(argv[1], "-v") || !strcmp(argv[1], "--verbose"))
 		return cmd_vmm(argc, argv);
 	fprintf(stderr, "mvm: unknown command '%s'; try 'mvm --help'\n", argv[1]);
 	return MVM_EXIT_USAGE;

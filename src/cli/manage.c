@@ -237,7 +237,8 @@ int cmd_devices(int argc, char **argv)
 			if (off < sizeof(addr))
 				off += (size_t)snprintf(addr + off, sizeof(addr) - off,
 							"%s%s:0x%llx-0x%llx", j ? "," : "",
-							json_string_value(json_object_get(r, "bus")) ?: "?",
+							json_string_value(json_object_get(r, "bus"))
+								?: "?",
 							base, base + (unsigned long long)len - 1);
 		}
 		if (json_is_integer(gsi))

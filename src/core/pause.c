@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Pause and resume (issue 5, DESIGN.md §3): no polling anywhere.
+ * Pause and resume (DESIGN.md §3): no polling anywhere.
  *
  * vm_pause() raises vm->pause.requested, then kicks each vCPU out of KVM_RUN
  * (immediate_exit + SIGUSR2, see vcpu_kick()). A vCPU thread checks the flag

@@ -329,8 +329,9 @@ unsigned int pci_dev_bars(struct mvm_device *dev, struct pci_bar_view *out, unsi
 	pthread_mutex_lock(&pdev->lock);
 	for (i = 0; i < PCI_NUM_BARS && n < max; i++)
 		if (pdev->bars[i].size)
-			out[n++] = (struct pci_bar_view){ i, pci_bar_addr(pdev, i), pdev->bars[i].size,
-							  pdev->bars[i].bus == MVM_BUS_PIO };
+			out[n++] =
+				(struct pci_bar_view){ i, pci_bar_addr(pdev, i), pdev->bars[i].size,
+						       pdev->bars[i].bus == MVM_BUS_PIO };
 	pthread_mutex_unlock(&pdev->lock);
 	return n;
 }

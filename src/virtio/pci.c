@@ -332,7 +332,7 @@ static int vpci_bar_remap(struct pci_dev *pdev, unsigned int bar, uint64_t addr)
 	return 0;
 }
 
-/* (4B) Teardown: the device's ops->reset drains in-flight I/O (and its references). */
+/* Teardown: the device's ops->reset drains in-flight I/O (and its references). */
 static void vpci_unregister(struct pci_dev *pdev)
 {
 	struct virtio_dev *vdev = to_virtio_dev(&pdev->dev);
