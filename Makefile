@@ -1,5 +1,6 @@
 # mvm — a virtual machine monitor on KVM.
 #
+#   make deps          install the build and test dependencies (Debian 12; sudo when not root)
 #   make               build mvm, libmvm and the guest test kit      (build/)
 #   make demo          build, then boot the hello guest
 #   make check         unit, integration and fault-injection tests
@@ -66,7 +67,7 @@ FAULT := $(BUILD)/tests/fault-test
 LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
-.PHONY: all demo check check-style check-unit check-loader check-integration check-fault check-api check-linux \
+.PHONY: all deps demo check check-style check-unit check-loader check-integration check-fault check-api check-linux \
 	check-linux-virtio fuzz-api fuzz-virtio bench bench-linux bench-blk format guests clean
 
 all: $(MVM) $(LIBMVM) guests
@@ -121,6 +122,13 @@ $(BUILD)/bench/api-bench: bench/api-bench.c
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror $< -o $@
+
+# Root installs directly (a fresh Debian has no sudo); anyone else through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+deps:
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		$$(cat .ci/packages)
 
 demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
