@@ -15,7 +15,7 @@ else
 fi
 rm -f "${TMPDIR:-/tmp}/mvm-style.$$"
 # Issue numbers, work-item tags like (4A), and "the brief" / "issue4.md".
-pattern='[Ii]ssue ?#?[0-9]+|\((issue|step) ?[0-9]+|\([0-9][A-Z]\)|issue[0-9]+\.md|the brief'
+pattern='[Ii]ssue ?#?[0-9]+|\((issue|step) ?[0-9]+|\([0-9][A-Z]\)|\<[1-9][AB]\>|issue[0-9]+\.md|the brief'
 srcs=$(git ls-files '*.c' '*.h' '*.S' '*.sh' '*.py' Makefile 'guest/Makefile' 2>/dev/null)
 if grep -nE "$pattern" $srcs | grep -v '^tests/check-style.sh:'; then
 	echo "not ok - comments cite issues or work items (above): say why instead"

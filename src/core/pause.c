@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "mvm/control.h"
 #include "mvm/device.h"
 #include "mvm/hw.h"
 #include "mvm/log.h"

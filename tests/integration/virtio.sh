@@ -125,7 +125,7 @@ for round in 1 2; do
 	fi
 done
 
-# --- virtio-rng and virtio-console (4A's devices, the guest kit's driver) ---
+# --- virtio-rng and virtio-console (the guest kit's driver) ---
 run run --kernel "$GUESTS/vrng.elf" --rng
 expect "virtio-rng: requests of 1..4096 bytes come back filled, bytes vary" 0 \
 	"vrng: [0-9]+ passed, 0 failed"
