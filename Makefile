@@ -29,7 +29,10 @@ ARCH := x86
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -pthread -MMD -MP $(SANFLAGS)
-INCLUDES := -Iinclude -Isrc -Isrc/arch/$(ARCH)/include
+# include/: libmvm's public headers, what the front ends (src/cli/) use;
+# src/include/: libmvm's internal ones (devices, buses, the arch interface).
+PUBLIC_INCLUDES := -Iinclude -Isrc/arch/$(ARCH)/include
+INCLUDES := -Iinclude -Isrc/include -Isrc -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
 LDLIBS := -luring
 
@@ -80,10 +83,16 @@ $(BUILD)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
+# The front end sees the public headers only.
+$(BUILD)/obj/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(PUBLIC_INCLUDES) -c $< -o $@
+
 $(BUILD)/unit-obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) -Iinclude -Isrc -Itests/unit/include -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Iinclude -Isrc/include -Isrc -Itests/unit/include -c $< -o $@
 
 $(LIBMVM): $(LIB_OBJS)
 	@rm -f $@
