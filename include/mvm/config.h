@@ -34,12 +34,10 @@ struct mvm_config {
 	int console_in;		       /* serial input fd, -1 for none */
 	int console_out;	       /* serial output fd */
 	enum mvm_console_kind console; /* where console_in/out are connected */
-	bool reboot_restarts;	       /* guest reboot resets the VM instead of ending it */
 	enum mvm_transport transport;  /* of every virtio device of the VM */
 	/* The devices asked for, each with its type's options (mvm/devtype.h). */
 	unsigned int nr_devices;
 	struct mvm_devcfg devices[MVM_MAX_DEVICES];
-	const char *api_sock; /* API socket path, NULL: none */
 };
 
 void mvm_config_init(struct mvm_config *cfg);

@@ -184,7 +184,7 @@ struct run_control {
  * live VMM holds is an error; a runtime directory that cannot be used is
  * not (the VM runs, unlisted). 0 or -errno.
  */
-static int run_register(struct run_control *ctl, struct mvm_config *cfg)
+static int run_register(struct run_control *ctl, struct mvm_config *cfg, const char *api_sock)
 {
 	int err;
 
@@ -192,13 +192,13 @@ static int run_register(struct run_control *ctl, struct mvm_config *cfg)
 		snprintf(ctl->id, sizeof(ctl->id), "%s", cfg->name);
 	else
 		snprintf(ctl->id, sizeof(ctl->id), "mvm-%d", (int)getpid());
-	if (cfg->api_sock)
-		err = strlen(cfg->api_sock) < sizeof(ctl->sock) ? 0 : -ENAMETOOLONG;
+	if (api_sock)
+		err = strlen(api_sock) < sizeof(ctl->sock) ? 0 : -ENAMETOOLONG;
 	else
 		err = runtime_sock_path(ctl->id, ctl->sock, sizeof(ctl->sock));
 	if (!err) {
-		if (cfg->api_sock)
-			snprintf(ctl->sock, sizeof(ctl->sock), "%s", cfg->api_sock);
+		if (api_sock)
+			snprintf(ctl->sock, sizeof(ctl->sock), "%s", api_sock);
 		err = runtime_register(ctl->id, ctl->sock);
 	}
 	if (err == -EEXIST || err == -EINVAL) {
@@ -218,7 +218,6 @@ static int run_register(struct run_control *ctl, struct mvm_config *cfg)
 	ctl->registered = true;
 	/* The VM takes the id as its name, and every log line carries it. */
 	cfg->name = ctl->id;
-	cfg->api_sock = ctl->sock;
 	mvm_log_set_id(ctl->id);
 	return 0;
 }
@@ -319,7 +318,9 @@ int cmd_run(int argc, char **argv)
 	char msg[256];
 	struct mvm_config cfg;
 	struct run_control ctl = { 0 };
-	bool stats = false, no_api = false;
+	/* Front-end settings: the VM does not know them. */
+	bool stats = false, no_api = false, reboot_restarts = false;
+	const char *api_sock = NULL;
 	int verbosity = MVM_LOG_WARN;
 	struct vm *vm;
 	sigset_t set;
@@ -361,7 +362,7 @@ int cmd_run(int argc, char **argv)
 			cfg.no_default_cmdline = true;
 			break;
 		case OPT_REBOOT_RESTARTS:
-			cfg.reboot_restarts = true;
+			reboot_restarts = true;
 			break;
 		case 'm':
 			mem = parse_size(optarg);
@@ -397,7 +398,7 @@ int cmd_run(int argc, char **argv)
 			stats = true;
 			break;
 		case OPT_API_SOCK:
-			cfg.api_sock = optarg;
+			api_sock = optarg;
 			break;
 		case OPT_NO_API:
 			no_api = true;
@@ -457,7 +458,7 @@ int cmd_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* The identity first (DESIGN.md §1.1): a clash fails before the VM is built. */
-	if (!no_api && run_register(&ctl, &cfg))
+	if (!no_api && run_register(&ctl, &cfg, api_sock))
 		return MVM_EXIT_FAILURE;
 	for (;;) {
 		bool restart, serving;
@@ -478,7 +479,7 @@ int cmd_run(int argc, char **argv)
 		if (!no_api && !serving)
 			run_serve(&ctl, vm);
 		status = run_vm(vm, stats, cfg.console_in);
-		restart = cfg.reboot_restarts && vm_stop_reason(vm) == VM_STOP_RESET;
+		restart = reboot_restarts && vm_stop_reason(vm) == VM_STOP_RESET;
 		if (serving)
 			pthread_join(server, NULL);
 		run_unserve(&ctl);
