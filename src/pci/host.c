@@ -503,9 +503,7 @@ static bool pci_host_wanted(const struct mvm_config *cfg)
 
 static int pci_host_type_create(struct vm *vm, const void *desc, unsigned int index)
 {
-	struct mvm_device *dev = pci_host_create(vm, desc);
-
-	return IS_ERR(dev) ? (int)PTR_ERR(dev) : 0;
+	return PTR_ERR_OR_ZERO(pci_host_create(vm, desc));
 }
 
 static const struct mvm_device_type pci_host_type = {

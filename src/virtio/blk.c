@@ -454,9 +454,7 @@ struct virtio_dev *virtio_blk_create(struct vm *vm, const struct mvm_disk_config
 
 static int blk_create(struct vm *vm, const void *blob, unsigned int index)
 {
-	struct virtio_dev *vdev = virtio_blk_create(vm, blob, index);
-
-	return IS_ERR(vdev) ? (int)PTR_ERR(vdev) : 0;
+	return PTR_ERR_OR_ZERO(virtio_blk_create(vm, blob, index));
 }
 
 static const struct mvm_device_type virtio_blk_type;

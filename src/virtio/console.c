@@ -278,9 +278,7 @@ static bool console_wanted(const struct mvm_config *cfg)
 
 static int console_create(struct vm *vm, const void *blob, unsigned int index)
 {
-	struct virtio_dev *vdev = virtio_console_create(vm);
-
-	return IS_ERR(vdev) ? (int)PTR_ERR(vdev) : 0;
+	return PTR_ERR_OR_ZERO(virtio_console_create(vm));
 }
 
 static const struct mvm_device_type virtio_console_type = {

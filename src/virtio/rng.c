@@ -120,9 +120,7 @@ static const struct mvm_opt rng_opts[] = {
 
 static int rng_create(struct vm *vm, const void *blob, unsigned int index)
 {
-	struct virtio_dev *vdev = virtio_rng_create(vm);
-
-	return IS_ERR(vdev) ? (int)PTR_ERR(vdev) : 0;
+	return PTR_ERR_OR_ZERO(virtio_rng_create(vm));
 }
 
 static const struct mvm_device_type virtio_rng_type = {

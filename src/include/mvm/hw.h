@@ -17,8 +17,7 @@ struct vm;
 #define MVM_PLATFORM_DEVICE_TYPE(ident, type_name, fn, wanted_fn)                      \
 	static int ident##_create(struct vm *vm, const void *desc, unsigned int index) \
 	{                                                                              \
-		struct mvm_device *dev = fn(vm, desc);                                 \
-		return IS_ERR(dev) ? (int)PTR_ERR(dev) : 0;                            \
+		return PTR_ERR_OR_ZERO(fn(vm, desc));                                  \
 	}                                                                              \
 	static const struct mvm_device_type ident = {                                  \
 		.name = (type_name),                                                   \
