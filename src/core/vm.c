@@ -241,6 +241,13 @@ static int vm_devices_create(struct vm *vm)
 	unsigned int i, j, n = mvm_device_types(&types), idx;
 	int err = 0;
 
+	/* An arch table naming a type nobody registered is refused before anything is made. */
+	for (j = 0; j < arch_nr_platform_devices; j++)
+		if (!mvm_device_type_find(arch_platform_devices[j].type)) {
+			pr_err("platform device type '%s' is unknown",
+			       arch_platform_devices[j].type);
+			return -EINVAL;
+		}
 	for (i = 0; i < n && !err; i++) {
 		const struct mvm_device_type *t = types[i];
 
@@ -259,12 +266,6 @@ static int vm_devices_create(struct vm *vm)
 					err = t->create(vm, vm->cfg.devices[j].blob, idx++);
 		}
 	}
-	for (j = 0; j < arch_nr_platform_devices && !err; j++)
-		if (!mvm_device_type_find(arch_platform_devices[j].type)) {
-			pr_err("platform device type '%s' is unknown",
-			       arch_platform_devices[j].type);
-			err = -EINVAL;
-		}
 	return err;
 }
 
