@@ -1,5 +1,6 @@
 # mvm — a virtual machine monitor on KVM.
 #
+#   make deps          install the build and test dependencies (Debian 12; sudo when not root)
 #   make               build mvm, libmvm and the guest test kit      (build/)
 #   make demo          build, then boot the hello guest
 #   make check         unit, integration and fault-injection tests
@@ -13,6 +14,7 @@
 #                      the virtio-pci and virtio-mmio transports
 #                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
+#   make check-style   clang-format clean, no issue references in comments (part of check)
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -28,7 +30,10 @@ ARCH := x86
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -pthread -MMD -MP $(SANFLAGS)
-INCLUDES := -Iinclude -Isrc -Isrc/arch/$(ARCH)/include
+# include/: libmvm's public headers, what the front ends (src/cli/) use;
+# src/include/: libmvm's internal ones (devices, buses, the arch interface).
+PUBLIC_INCLUDES := -Iinclude -Isrc/arch/$(ARCH)/include
+INCLUDES := -Iinclude -Isrc/include -Isrc -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
 LDLIBS := -luring
 
@@ -57,7 +62,7 @@ GUEST_DIR := $(BUILD)/guest
 # and a fake architecture (tests/unit/fake_arch.c): no /dev/kvm needed.
 UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c runtime.c logger.c) \
-		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c)
+		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD)/unit-obj/%.o)
 UNIT := $(BUILD)/tests/unit-tests
@@ -66,7 +71,7 @@ FAULT := $(BUILD)/tests/fault-test
 LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
-.PHONY: all demo check check-unit check-loader check-integration check-fault check-api check-linux \
+.PHONY: all deps demo check check-style check-unit check-loader check-integration check-fault check-api check-linux \
 	check-linux-virtio fuzz-api fuzz-virtio bench bench-linux bench-blk format guests clean
 
 all: $(MVM) $(LIBMVM) guests
@@ -79,10 +84,16 @@ $(BUILD)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
+# The front end sees the public headers only.
+$(BUILD)/obj/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(PUBLIC_INCLUDES) -c $< -o $@
+
 $(BUILD)/unit-obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) -Iinclude -Isrc -Itests/unit/include -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Iinclude -Isrc/include -Isrc -Itests/unit/include -c $< -o $@
 
 $(LIBMVM): $(LIB_OBJS)
 	@rm -f $@
@@ -92,8 +103,12 @@ $(LIBMVM_API): $(API_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# Device types register themselves in a section (mvm/devtype.h): nothing
+# refers to their files, so the whole library is linked.
+WHOLE_LIBMVM = -Wl,--whole-archive $(LIBMVM) -Wl,--no-whole-archive
+
 $(MVM): $(CLI_OBJS) $(LIBMVM_API) $(LIBMVM)
-	$(CC) $(CLI_OBJS) $(LIBMVM_API) $(LIBMVM) $(LDFLAGS) $(CLI_LIBS) $(LDLIBS) -o $@
+	$(CC) $(CLI_OBJS) $(LIBMVM_API) $(WHOLE_LIBMVM) $(LDFLAGS) $(CLI_LIBS) $(LDLIBS) -o $@
 
 guests:
 	$(Q)$(MAKE) -s -C guest O=$(abspath $(GUEST_DIR))
@@ -104,11 +119,11 @@ $(UNIT): $(UNIT_OBJS)
 
 $(LOADER): $(BUILD)/obj/tests/loader/loader_test.o $(LIBMVM)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+	$(CC) $< $(WHOLE_LIBMVM) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
 $(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(LIBMVM_API) $(LIBMVM)
 	@mkdir -p $(dir $@)
-	$(CC) $^ $(LDFLAGS) -lcmocka $(API_LIBS) $(LDLIBS) -lm -o $@
+	$(CC) $< $(LIBMVM_API) $(WHOLE_LIBMVM) $(LDFLAGS) -lcmocka $(API_LIBS) $(LDLIBS) -lm -o $@
 
 $(BUILD)/bench/api-bench: bench/api-bench.c
 	@mkdir -p $(dir $@)
@@ -118,10 +133,20 @@ $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror $< -o $@
 
+# Root installs directly (a fresh Debian has no sudo); anyone else through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+deps:
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		$$(cat .ci/packages)
+
 demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
-check: check-unit check-loader check-integration check-fault check-api
+check: check-style check-unit check-loader check-integration check-fault check-api
+
+check-style:
+	tests/check-style.sh
 
 check-unit: $(UNIT)
 	$(UNIT)
@@ -196,7 +221,7 @@ $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
 
 # pci_virtio: a whole VM (PCI host, virtio rng/console/blk) on the unit tests'
-# fake KVM and fake arch, driven by guest-like accesses (4A).
+# fake KVM and fake arch, driven by guest-like accesses.
 FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
 	tests/unit/fake_sys.c tests/unit/fake_arch.c
 $(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)

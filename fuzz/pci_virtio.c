@@ -15,6 +15,7 @@
  */
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -26,6 +27,7 @@
 #include "mvm/pci.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
+#include "virtio/blk.h"
 
 #define RAM_SIZE (2ULL << 20)
 #define MAX_OPS	 512
@@ -60,10 +62,11 @@ static uint64_t take(struct input *in, unsigned int n)
 
 static struct vm *fuzz_vm(void)
 {
-	struct mvm_disk_config disk = { .path = disk_path, .sync_io = true };
+	struct mvm_disk_config disk = { .io = MVM_DISK_IO_SYNC };
 	struct mvm_config cfg;
 	struct vm *vm;
 
+	snprintf(disk.path, sizeof(disk.path), "%s", disk_path);
 	fake_reset();
 	mvm_config_init(&cfg);
 	cfg.mem_size = RAM_SIZE;

@@ -23,6 +23,8 @@
 #define MVM_API_H
 
 #include <stdbool.h>
+
+#include "mvm/config.h"
 #include <stddef.h>
 
 struct vm;
@@ -38,6 +40,8 @@ void vmm_destroy(struct vmm *vmm);
 const char *vmm_id(const struct vmm *vmm);
 /* The guest console: serial input fd (-1: none) and output fd (default: stdout). */
 void vmm_set_console(struct vmm *vmm, int in, int out);
+/* How the VM's virtio devices reach the guest (default: virtio-mmio, as Firecracker). */
+void vmm_set_transport(struct vmm *vmm, enum mvm_transport transport);
 
 /*
  * Waits (main thread) until InstanceStart built a VM (0, *vm set) or a

@@ -6,23 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mvm/devtype.h"
+
 #define MVM_DEFAULT_MEM (128ULL << 20)
 #define MVM_MIN_MEM	(2ULL << 20)
-#define MVM_MAX_DISKS	16
-
-enum mvm_disk_cache {
-	MVM_DISK_CACHE_WRITEBACK = 0, /* page cache; flush = fdatasync */
-	MVM_DISK_CACHE_NONE,	      /* O_DIRECT */
-};
-
-/* One virtio-blk disk (--disk PATH[,ro][,id=NAME][,cache=...], API drives). */
-struct mvm_disk_config {
-	const char *path;
-	const char *id; /* drive id, the guest's serial (get-id); NULL: "vdN" */
-	bool read_only;
-	enum mvm_disk_cache cache;
-	bool sync_io; /* io=sync: the synchronous fallback even where io_uring works (tests) */
-};
 
 enum mvm_console_kind {
 	MVM_CONSOLE_SERIAL = 0, /* the 16550 UART at 0x3f8 (ttyS0) */
@@ -47,12 +34,10 @@ struct mvm_config {
 	int console_in;		       /* serial input fd, -1 for none */
 	int console_out;	       /* serial output fd */
 	enum mvm_console_kind console; /* where console_in/out are connected */
-	bool reboot_restarts;	       /* guest reboot resets the VM instead of ending it */
 	enum mvm_transport transport;  /* of every virtio device of the VM */
-	bool rng;		       /* virtio-rng */
-	unsigned int nr_disks;
-	struct mvm_disk_config disks[MVM_MAX_DISKS];
-	const char *api_sock; /* API socket path, NULL: none */
+	/* The devices asked for, each with its type's options (mvm/devtype.h). */
+	unsigned int nr_devices;
+	struct mvm_devcfg devices[MVM_MAX_DEVICES];
 };
 
 void mvm_config_init(struct mvm_config *cfg);

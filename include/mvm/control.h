@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The control plane's view of a VM (issue 5): pause/resume/stop, the stats
- * tree as JSON and as Prometheus text, Firecracker-style metrics lines, the
- * devices listing, and the host's runtime registry of VMMs.
- *
- * Provided by 5B (src/core/pause.c, src/api/stats_json.c, prometheus.c,
- * metrics.c, runtime.c); called by the API server (src/api/, 5A) and the
- * management commands (src/cli/, 5B).
+ * The control plane's view of a VM (libmvm-api: src/api/): the stats tree
+ * as JSON and as Prometheus text, Firecracker-style metrics lines, the
+ * devices listing, and the host's runtime registry of VMMs; used by the API
+ * server and the management commands (src/cli/). Pause, resume and stop are
+ * the core's (mvm/vm.h).
  *
  * Routes the management commands (mvm ls/stat/top/devices/pause/resume/stop)
  * expect from the API server; all are served on the VMM's API socket:
@@ -41,30 +39,9 @@
 
 #include <jansson.h>
 
+#include "mvm/vm.h"
+
 struct vm;
-
-/* ---- pause / resume (src/core/pause.c) ---- */
-
-/*
- * Kicks every vCPU out of KVM_RUN (immediate_exit + SIGUSR2) and waits until
- * all are parked on a condition variable. Returns once the guest no longer
- * runs: 0, -EALREADY (already paused), -EINVAL (vCPUs not running, or the VM
- * is stopping). Any thread except a vCPU thread.
- */
-int vm_pause(struct vm *vm);
-/* Lets the parked vCPUs run again, with their state untouched. 0, -EALREADY, -EINVAL. */
-int vm_resume(struct vm *vm);
-bool vm_is_paused(struct vm *vm);
-/*
- * Waits until vm_run() has started the vCPUs (true) or has ended without
- * (false): for work that should follow the guest's start, not delay it.
- */
-bool vm_wait_running(struct vm *vm);
-/*
- * Ctrl-Alt-Del: the i8042 queues the key sequence and raises its IRQ; a
- * guest without a keyboard driver ignores it (as under Firecracker). 0 or -errno.
- */
-int vm_send_ctrl_alt_del(struct vm *vm);
 
 /* ---- stats and devices (src/api/stats_json.c, src/api/prometheus.c) ---- */
 

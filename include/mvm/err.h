@@ -27,6 +27,12 @@ static inline bool IS_ERR(const void *ptr)
 	return (uintptr_t)ptr >= (uintptr_t)-MAX_ERRNO;
 }
 
+/* 0 for a pointer, the error of an ERR_PTR: for creators that return int. */
+static inline int PTR_ERR_OR_ZERO(const void *ptr)
+{
+	return IS_ERR(ptr) ? (int)PTR_ERR(ptr) : 0;
+}
+
 static inline bool IS_ERR_OR_NULL(const void *ptr)
 {
 	return !ptr || IS_ERR(ptr);

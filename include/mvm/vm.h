@@ -118,6 +118,29 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status);
 enum vm_stop_reason vm_stop_reason(const struct vm *vm);
 const char *vm_stop_reason_name(enum vm_stop_reason reason);
 
+/* ---- pause, resume, Ctrl-Alt-Del (src/core/pause.c) ---- */
+
+/*
+ * Kicks every vCPU out of KVM_RUN (immediate_exit + SIGUSR2) and waits until
+ * all are parked on a condition variable. Returns once the guest no longer
+ * runs: 0, -EALREADY (already paused), -EINVAL (vCPUs not running, or the VM
+ * is stopping). Any thread except a vCPU thread.
+ */
+int vm_pause(struct vm *vm);
+/* Lets the parked vCPUs run again, with their state untouched. 0, -EALREADY, -EINVAL. */
+int vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+/*
+ * Waits until vm_run() has started the vCPUs (true) or has ended without
+ * (false): for work that should follow the guest's start, not delay it.
+ */
+bool vm_wait_running(struct vm *vm);
+/*
+ * Ctrl-Alt-Del: the i8042 queues the key sequence and raises its IRQ; a
+ * guest without a keyboard driver ignores it (as under Firecracker). 0 or -errno.
+ */
+int vm_send_ctrl_alt_del(struct vm *vm);
+
 /* Published vCPUs (acquire), and the i-th of them. */
 unsigned int vm_online_vcpus(struct vm *vm);
 struct vcpu *vm_vcpu(struct vm *vm, unsigned int idx);

@@ -22,17 +22,6 @@ enum vmm_state {
 	VMM_STOPPED,
 };
 
-/* A drive as PUT /drives stored it: echoed by GET /vm/config. */
-struct vmm_drive {
-	char *id;
-	char *path;
-	char *partuuid;
-	bool root;
-	bool read_only;
-	const char *cache_type; /* "Unsafe" | "Writeback" (static strings) */
-	const char *io_engine;	/* "Sync" | "Async" */
-};
-
 /*
  * What the VMM does with the outside world, replaceable so that the fuzzer
  * runs the router without booting VMs or creating files.
@@ -51,12 +40,13 @@ struct vmm {
 	enum vmm_state state;
 	struct vm *vm; /* from InstanceStart (or attach) until detach */
 
-	/* The pending configuration; cfg's strings point to the ones below. */
+	/*
+	 * The pending configuration, devices included (their option blobs own
+	 * their strings); cfg's boot strings point to the ones below.
+	 */
 	struct mvm_config cfg;
 	char *kernel, *cmdline, *initrd;
 	bool boot_source_set;
-	unsigned int nr_drives;
-	struct vmm_drive drives[MVM_MAX_DISKS];
 
 	/* PUT /logger, echoed by GET /vm/config */
 	bool logger_set;
@@ -145,6 +135,27 @@ json_t *jc_parse_object(const char *body, size_t len, char *msg, size_t msglen);
 
 /* ---- handlers (handlers.c), called by the router under vmm->lock ---- */
 
+/* Pre-boot-only / post-boot-only requests: true, or false with the answer in r. */
+bool vmm_preboot(struct vmm *vmm, const char *what, struct api_response *r);
+bool vmm_postboot(struct vmm *vmm, const char *what, struct api_response *r);
+
+/* ---- device types through the API (devtype_json.c) ---- */
+
+/* Checks body against t's options and fills blob (defaults already in it). 0 or -errno + msg. */
+int devtype_from_json(const struct mvm_device_type *t, const json_t *body, void *blob, bool patch,
+		      char *msg, size_t len);
+json_t *devtype_to_json(const struct mvm_device_type *t, const void *blob);
+/* PUT /<api>[/{id}] (pre-boot) and PATCH (post-boot) of a device type's instance. */
+void h_device_put(struct vmm *vmm, const struct mvm_device_type *t, const char *param, json_t *body,
+		  struct api_response *r);
+void h_device_patch(struct vmm *vmm, const struct mvm_device_type *t, const char *param,
+		    json_t *body, struct api_response *r);
+/* GET /<api>[/{id}]: the instance as configured. */
+void h_device_get(struct vmm *vmm, const struct mvm_device_type *t, const char *param, json_t *body,
+		  struct api_response *r);
+/* Adds every type's instances to a GET /vm/config object. 0 or -ENOMEM. */
+int devtype_vm_config(struct vmm *vmm, json_t *j);
+
 typedef void (*api_handler_fn)(struct vmm *vmm, const char *param, json_t *body,
 			       struct api_response *r);
 
@@ -155,8 +166,6 @@ void h_get_machine_config(struct vmm *vmm, const char *param, json_t *body, stru
 void h_put_machine_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_patch_machine_config(struct vmm *vmm, const char *param, json_t *body,
 			    struct api_response *r);
-void h_put_drive(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
-void h_patch_drive(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_put_logger(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_actions(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);

@@ -3,7 +3,9 @@
  * --config-file: Firecracker's JSON configuration file (the schema of GET
  * /vm/config, FullVmConfiguration). Each section goes through the handler
  * of its API route, so the file is checked exactly as the API checks
- * requests; then the VM boots as InstanceStart does.
+ * requests; then the VM boots as InstanceStart does. A section named after
+ * a device type's API resource (mvm/devtype.h) is that type's: an array of
+ * instances, or one object for a singleton.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,14 +15,16 @@
 
 struct section {
 	const char *key;
-	api_handler_fn fn; /* NULL: not supported by mvm yet */
+	api_handler_fn fn; /* NULL: a device type's, or not supported by mvm yet */
 	bool array;	   /* drives, network-interfaces, pmem */
 };
+
+#define MAX_SECTIONS 48
 
 static const struct section sections[] = {
 	{ "boot-source", h_put_boot_source, false },
 	{ "machine-config", h_put_machine_config, false },
-	{ "drives", h_put_drive, true },
+	{ "drives", NULL, true },
 	{ "logger", h_put_logger, false },
 	{ "metrics", h_put_metrics, false },
 	{ "network-interfaces", NULL, true },
@@ -34,15 +38,37 @@ static const struct section sections[] = {
 	{ "serial", NULL, false },
 };
 
-/* Runs one handler; 0, or -EINVAL with the fault printed. */
+/* The table, then the device types' sections it does not list. Their count. */
+static size_t config_sections(struct section *all)
+{
+	const struct mvm_device_type **types;
+	unsigned int t, nt = mvm_device_types(&types);
+	size_t i, n = ARRAY_SIZE(sections);
+
+	memcpy(all, sections, sizeof(sections));
+	for (t = 0; t < nt && n < MAX_SECTIONS; t++) {
+		if (!types[t]->api)
+			continue;
+		for (i = 0; i < n && strcmp(all[i].key, types[t]->api); i++)
+			;
+		if (i == n)
+			all[n++] = (struct section){ types[t]->api, NULL, !types[t]->singleton };
+	}
+	return n;
+}
+
+/* Runs one handler (fn, or t's PUT); 0, or -EINVAL with the fault printed. */
 static int config_apply(struct vmm *vmm, const char *file, const char *what, api_handler_fn fn,
-			const char *param, json_t *body)
+			const struct mvm_device_type *t, const char *param, json_t *body)
 {
 	struct api_response r = { 0 };
 	int err = 0;
 
 	pthread_mutex_lock(&vmm->lock);
-	fn(vmm, param, body, &r);
+	if (fn)
+		fn(vmm, param, body, &r);
+	else
+		h_device_put(vmm, t, param, body, &r);
 	pthread_mutex_unlock(&vmm->lock);
 	if (r.status >= 300) {
 		json_t *j = r.body ? json_loads(r.body, 0, NULL) : NULL;
@@ -58,6 +84,9 @@ static int config_apply(struct vmm *vmm, const char *file, const char *what, api
 
 static int config_section(struct vmm *vmm, const char *file, const struct section *s, json_t *v)
 {
+	const struct mvm_device_type *t = s->fn ? NULL : mvm_device_type_by_api(s->key);
+	const struct mvm_opt *ido = t ? mvm_type_id_opt(t) : NULL;
+	const char *id_field = ido ? (ido->api ? ido->api : ido->name) : "id";
 	char what[96];
 	size_t i;
 	json_t *e;
@@ -73,7 +102,7 @@ static int config_section(struct vmm *vmm, const char *file, const struct sectio
 		if (!json_array_size(v))
 			return 0;
 	}
-	if (!s->fn) {
+	if (!s->fn && !t) {
 		fprintf(stderr, "mvm: config file '%s': '%s' is not supported by mvm yet\n", file,
 			s->key);
 		return -EINVAL;
@@ -84,20 +113,20 @@ static int config_section(struct vmm *vmm, const char *file, const struct sectio
 				s->key);
 			return -EINVAL;
 		}
-		return config_apply(vmm, file, s->key, s->fn, NULL, v);
+		return config_apply(vmm, file, s->key, s->fn, t, NULL, v);
 	}
 	json_array_foreach (v, i, e) {
-		const char *id = json_string_value(json_object_get(e, "drive_id"));
+		const char *id = json_string_value(json_object_get(e, id_field));
 
 		snprintf(what, sizeof(what), "%s[%zu]", s->key, i);
 		if (!json_is_object(e) || !id) {
 			fprintf(stderr,
 				"mvm: config file '%s': %s: must be an object with a string "
-				"'drive_id'\n",
-				file, what);
+				"'%s'\n",
+				file, what, id_field);
 			return -EINVAL;
 		}
-		if (config_apply(vmm, file, what, s->fn, id, e))
+		if (config_apply(vmm, file, what, s->fn, t, id, e))
 			return -EINVAL;
 	}
 	return 0;
@@ -107,9 +136,10 @@ int vmm_load_config_file(struct vmm *vmm, const char *path)
 {
 	struct api_response r = { 0 };
 	json_error_t e;
+	struct section all[MAX_SECTIONS];
 	const char *key;
 	json_t *j, *v;
-	size_t i;
+	size_t i, nr;
 	int err = 0;
 
 	j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
@@ -123,21 +153,22 @@ int vmm_load_config_file(struct vmm *vmm, const char *path)
 		err = -EINVAL;
 		goto out;
 	}
+	nr = config_sections(all);
 	json_object_foreach (j, key, v) {
-		for (i = 0; i < ARRAY_SIZE(sections); i++)
-			if (!strcmp(sections[i].key, key))
+		for (i = 0; i < nr; i++)
+			if (!strcmp(all[i].key, key))
 				break;
-		if (i == ARRAY_SIZE(sections)) {
+		if (i == nr) {
 			fprintf(stderr, "mvm: config file '%s': unknown section '%s'\n", path, key);
 			err = -EINVAL;
 			goto out;
 		}
 	}
 	/* In the order of the table: the logger (say) is set before the boot. */
-	for (i = 0; i < ARRAY_SIZE(sections); i++) {
-		v = json_object_get(j, sections[i].key);
+	for (i = 0; i < nr; i++) {
+		v = json_object_get(j, all[i].key);
 		if (v) {
-			err = config_section(vmm, path, &sections[i], v);
+			err = config_section(vmm, path, &all[i], v);
 			if (err)
 				goto out;
 		}

@@ -29,8 +29,6 @@ static const char *const cpu_templates[] = {
 	"C3", "T2", "T2S", "T2CL", "T2A", "V1N1", "None", NULL
 };
 static const char *const huge_pages[] = { "None", "Transparent", "2M", NULL };
-static const char *const cache_types[] = { "Unsafe", "Writeback", NULL };
-static const char *const io_engines[] = { "Sync", "Async", NULL };
 static const char *const log_levels[] = {
 	"Error", "Warning", "Info", "Debug", "Trace", "Off", NULL
 };
@@ -66,19 +64,6 @@ static const char *const vm_states[] = { "Paused", "Resumed", NULL };
 		.name = NULL \
 	}
 
-static const struct jc_field token_bucket_fields[] = {
-	F_INT("size", true, 0, JC_INT64_MAX),
-	F_INT("one_time_burst", false, 0, JC_INT64_MAX),
-	F_INT("refill_time", true, 0, JC_INT64_MAX),
-	F_END,
-};
-
-static const struct jc_field rate_limiter_fields[] = {
-	F_OBJ("bandwidth", false, token_bucket_fields),
-	F_OBJ("ops", false, token_bucket_fields),
-	F_END,
-};
-
 static const struct jc_field boot_source_fields[] = {
 	F_STR("kernel_image_path", true),
 	F_STR("boot_args", false),
@@ -104,26 +89,6 @@ static const struct jc_field machine_config_patch[] = {
 	F_BOOL("track_dirty_pages", false),
 	F_ENUM("cpu_template", false, cpu_templates),
 	F_ENUM("huge_pages", false, huge_pages),
-	F_END,
-};
-
-static const struct jc_field drive_fields[] = {
-	F_STR("drive_id", true),
-	F_BOOL("is_root_device", true),
-	F_STR("partuuid", false),
-	F_ENUM("cache_type", false, cache_types),
-	F_BOOL("is_read_only", false),
-	F_STR("path_on_host", false),
-	F_OBJ("rate_limiter", false, rate_limiter_fields),
-	F_ENUM("io_engine", false, io_engines),
-	F_STR("socket", false),
-	F_END,
-};
-
-static const struct jc_field partial_drive_fields[] = {
-	F_STR("drive_id", true),
-	F_STR("path_on_host", false),
-	F_OBJ("rate_limiter", false, rate_limiter_fields),
 	F_END,
 };
 
@@ -166,7 +131,7 @@ static bool checked(json_t *body, const struct jc_field *fields, struct api_resp
 }
 
 /* Pre-boot-only requests: refused once InstanceStart has run. */
-static bool preboot(struct vmm *vmm, const char *what, struct api_response *r)
+bool vmm_preboot(struct vmm *vmm, const char *what, struct api_response *r)
 {
 	if (vmm->state == VMM_NOT_STARTED)
 		return true;
@@ -176,7 +141,7 @@ static bool preboot(struct vmm *vmm, const char *what, struct api_response *r)
 }
 
 /* Post-boot-only requests: need the running VM. */
-static bool postboot(struct vmm *vmm, const char *what, struct api_response *r)
+bool vmm_postboot(struct vmm *vmm, const char *what, struct api_response *r)
 {
 	if (vmm->state == VMM_RUNNING && vmm->vm)
 		return true;
@@ -253,7 +218,7 @@ void h_put_boot_source(struct vmm *vmm, const char *param, json_t *body, struct 
 {
 	const char *kernel, *initrd;
 
-	if (!checked(body, boot_source_fields, r) || !preboot(vmm, "PUT /boot-source", r))
+	if (!checked(body, boot_source_fields, r) || !vmm_preboot(vmm, "PUT /boot-source", r))
 		return;
 	kernel = jc_str(body, "kernel_image_path");
 	initrd = jc_str(body, "initrd_path");
@@ -320,7 +285,7 @@ static void machine_config_apply(struct vmm *vmm, json_t *body, struct api_respo
 
 void h_put_machine_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
-	if (!checked(body, machine_config_put, r) || !preboot(vmm, "PUT /machine-config", r))
+	if (!checked(body, machine_config_put, r) || !vmm_preboot(vmm, "PUT /machine-config", r))
 		return;
 	machine_config_apply(vmm, body, r);
 }
@@ -328,156 +293,10 @@ void h_put_machine_config(struct vmm *vmm, const char *param, json_t *body, stru
 void h_patch_machine_config(struct vmm *vmm, const char *param, json_t *body,
 			    struct api_response *r)
 {
-	if (!checked(body, machine_config_patch, r) || !preboot(vmm, "PATCH /machine-config", r))
+	if (!checked(body, machine_config_patch, r) ||
+	    !vmm_preboot(vmm, "PATCH /machine-config", r))
 		return;
 	machine_config_apply(vmm, body, r);
-}
-
-/* ---- /drives/{drive_id} ---- */
-
-static bool drive_id_valid(const char *id)
-{
-	size_t i, n = strlen(id);
-
-	if (n == 0 || n > 64)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!(id[i] == '_' || id[i] == '-' || (id[i] >= '0' && id[i] <= '9') ||
-		      (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')))
-			return false;
-	return true;
-}
-
-static struct vmm_drive *drive_find(struct vmm *vmm, const char *id)
-{
-	unsigned int i;
-
-	for (i = 0; i < vmm->nr_drives; i++)
-		if (!strcmp(vmm->drives[i].id, id))
-			return &vmm->drives[i];
-	return NULL;
-}
-
-static const char *pick(const char *const *list, const char *s, const char *def)
-{
-	for (; s && *list; list++)
-		if (!strcmp(*list, s))
-			return *list;
-	return def;
-}
-
-static bool drive_id_matches(const char *param, json_t *body, struct api_response *r)
-{
-	const char *id = jc_str(body, "drive_id");
-
-	if (strcmp(id, param)) {
-		api_fault(r, 400, "field 'drive_id': '%.64s' differs from the path's '%.64s'", id,
-			  param);
-		return false;
-	}
-	if (!drive_id_valid(id)) {
-		api_fault(r, 400,
-			  "field 'drive_id': '%.64s' is not valid: 1-64 characters of "
-			  "A-Z a-z 0-9 _ -",
-			  id);
-		return false;
-	}
-	return true;
-}
-
-void h_put_drive(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
-{
-	const char *path = jc_str(body, "path_on_host");
-	bool ro = jc_bool(body, "is_read_only", false),
-	     root = jc_bool(body, "is_root_device", false);
-	struct vmm_drive *d, nd = { 0 };
-	unsigned int i;
-
-	if (!checked(body, drive_fields, r) || !preboot(vmm, "PUT /drives", r) ||
-	    !drive_id_matches(param, body, r))
-		return;
-	if (jc_str(body, "socket")) {
-		api_fault(r, 400,
-			  "field 'socket': vhost-user-block drives are not supported by "
-			  "mvm yet");
-		return;
-	}
-	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		api_fault(r, 400,
-			  "field 'rate_limiter': rate limiting is not supported by mvm yet");
-		return;
-	}
-	if (!path) {
-		api_fault(r, 400, "missing required field 'path_on_host' (a virtio-block drive)");
-		return;
-	}
-	if (check_host_file("path_on_host", path, !ro, r))
-		return;
-	d = drive_find(vmm, param);
-	if (!d && vmm->nr_drives == MVM_MAX_DISKS) {
-		api_fault(r, 400, "too many drives: mvm supports %d", MVM_MAX_DISKS);
-		return;
-	}
-	for (i = 0; root && i < vmm->nr_drives; i++)
-		if (vmm->drives[i].root && &vmm->drives[i] != d) {
-			api_fault(r, 400, "drive '%s' is the root device already",
-				  vmm->drives[i].id);
-			return;
-		}
-	nd.root = root;
-	nd.read_only = ro;
-	nd.cache_type = pick(cache_types, jc_str(body, "cache_type"), "Unsafe");
-	nd.io_engine = pick(io_engines, jc_str(body, "io_engine"), "Sync");
-	if (set_str(&nd.id, param) || set_str(&nd.path, path) ||
-	    set_str(&nd.partuuid, jc_str(body, "partuuid"))) {
-		free(nd.id);
-		free(nd.path);
-		api_fault(r, 500, "out of memory");
-		return;
-	}
-	if (d) {
-		free(d->id);
-		free(d->path);
-		free(d->partuuid);
-	} else {
-		d = &vmm->drives[vmm->nr_drives++];
-	}
-	*d = nd;
-	api_no_content(r);
-}
-
-void h_patch_drive(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
-{
-	const char *path = jc_str(body, "path_on_host");
-	struct vmm_drive *d;
-
-	if (!checked(body, partial_drive_fields, r) || !drive_id_matches(param, body, r))
-		return;
-	if (vmm->state == VMM_NOT_STARTED) {
-		api_fault(r, 400,
-			  "PATCH /drives is a post-boot request: use PUT /drives before "
-			  "InstanceStart");
-		return;
-	}
-	if (!postboot(vmm, "PATCH /drives", r))
-		return;
-	d = drive_find(vmm, param);
-	if (!d) {
-		api_fault(r, 400, "no drive '%s'", param);
-		return;
-	}
-	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		api_fault(r, 400,
-			  "field 'rate_limiter': rate limiting is not supported by mvm yet");
-		return;
-	}
-	if (path && strcmp(path, d->path)) {
-		api_fault(r, 400,
-			  "field 'path_on_host': changing a drive's backing file after boot "
-			  "is not supported by mvm yet");
-		return;
-	}
-	api_no_content(r);
 }
 
 /* ---- PUT /logger, PUT /metrics ---- */
@@ -489,7 +308,7 @@ void h_put_logger(struct vmm *vmm, const char *param, json_t *body, struct api_r
 	bool off = false;
 	int err;
 
-	if (!checked(body, logger_fields, r) || !preboot(vmm, "PUT /logger", r))
+	if (!checked(body, logger_fields, r) || !vmm_preboot(vmm, "PUT /logger", r))
 		return;
 	if (jc_str(body, "module")) {
 		api_fault(r, 400, "field 'module': filtering by module is not supported by mvm");
@@ -529,7 +348,7 @@ void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_
 	json_t *props = json_object_get(body, "properties");
 	struct metrics *m;
 
-	if (!checked(body, metrics_fields, r) || !preboot(vmm, "PUT /metrics", r))
+	if (!checked(body, metrics_fields, r) || !vmm_preboot(vmm, "PUT /metrics", r))
 		return;
 	if (vmm->metrics) {
 		api_fault(r, 400, "the metrics system is already initialized (metrics_path '%s')",
@@ -570,10 +389,10 @@ void h_actions(struct vmm *vmm, const char *param, json_t *body, struct api_resp
 		return;
 	a = jc_str(body, "action_type");
 	if (!strcmp(a, "InstanceStart")) {
-		if (preboot(vmm, "InstanceStart", r))
+		if (vmm_preboot(vmm, "InstanceStart", r))
 			vmm_instance_start(vmm, r, true);
 	} else if (!strcmp(a, "SendCtrlAltDel")) {
-		if (!postboot(vmm, "SendCtrlAltDel", r))
+		if (!vmm_postboot(vmm, "SendCtrlAltDel", r))
 			return;
 		err = vm_send_ctrl_alt_del(vmm->vm);
 		if (err)
@@ -611,7 +430,7 @@ void h_patch_vm(struct vmm *vmm, const char *param, json_t *body, struct api_res
 	bool pause;
 	int err;
 
-	if (!checked(body, vm_fields, r) || !postboot(vmm, "PATCH /vm", r))
+	if (!checked(body, vm_fields, r) || !vmm_postboot(vmm, "PATCH /vm", r))
 		return;
 	pause = !strcmp(jc_str(body, "state"), "Paused");
 	err = pause ? vm_pause(vmm->vm) : vm_resume(vmm->vm);
@@ -627,10 +446,9 @@ void h_patch_vm(struct vmm *vmm, const char *param, json_t *body, struct api_res
 
 void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
-	json_t *j = json_object(), *drives = json_array(), *v;
-	unsigned int i;
+	json_t *j = json_object(), *v;
 
-	if (!j || !drives)
+	if (!j)
 		goto err;
 	if (vmm->boot_source_set) {
 		v = json_pack("{s:s}", "kernel_image_path", vmm->kernel);
@@ -643,20 +461,11 @@ void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct ap
 	}
 	if (json_object_set_new(j, "machine-config", machine_config_json(vmm)))
 		goto err;
-	for (i = 0; i < vmm->nr_drives; i++) {
-		struct vmm_drive *d = &vmm->drives[i];
-
-		v = json_pack("{s:s, s:b, s:b, s:s, s:s, s:s}", "drive_id", d->id, "is_root_device",
-			      d->root, "is_read_only", d->read_only, "path_on_host", d->path,
-			      "cache_type", d->cache_type, "io_engine", d->io_engine);
-		if (v && d->partuuid)
-			json_object_set_new(v, "partuuid", json_string(d->partuuid));
-		if (json_array_append_new(drives, v))
-			goto err;
-	}
-	json_object_set_new(j, "drives", drives);
-	drives = NULL;
-	json_object_set_new(j, "network-interfaces", json_array());
+	/* Every device type with an API resource: its instances, [] or null for none. */
+	if (devtype_vm_config(vmm, j))
+		goto err;
+	if (!json_object_get(j, "network-interfaces"))
+		json_object_set_new(j, "network-interfaces", json_array());
 	if (vmm->logger_set) {
 		v = json_pack("{s:s, s:b, s:b}", "level", vmm->log_level, "show_level",
 			      vmm->show_level, "show_log_origin", vmm->show_log_origin);
@@ -670,7 +479,6 @@ void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct ap
 	api_json(r, j);
 	return;
 err:
-	json_decref(drives);
 	json_decref(j);
 	api_fault(r, 500, "out of memory building the configuration");
 }
@@ -679,7 +487,7 @@ err:
 
 void h_stats(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
-	if (postboot(vmm, "GET /stats", r))
+	if (vmm_postboot(vmm, "GET /stats", r))
 		api_json(r, vm_stats_json(vmm->vm));
 }
 
@@ -687,7 +495,7 @@ void h_prometheus(struct vmm *vmm, const char *param, json_t *body, struct api_r
 {
 	char *text;
 
-	if (!postboot(vmm, "GET /metrics/prometheus", r))
+	if (!vmm_postboot(vmm, "GET /metrics/prometheus", r))
 		return;
 	text = vm_stats_prometheus(vmm->vm);
 	if (!text) {
@@ -702,6 +510,6 @@ void h_prometheus(struct vmm *vmm, const char *param, json_t *body, struct api_r
 
 void h_devices(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
-	if (postboot(vmm, "GET /devices", r))
+	if (vmm_postboot(vmm, "GET /devices", r))
 		api_json(r, vm_devices_json(vmm->vm));
 }

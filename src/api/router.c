@@ -4,9 +4,13 @@
  * in its order. A path the table does not know is 404, a known path with a
  * method it does not list is 405 with Allow; operations of the spec mvm does
  * not implement yet answer 400 with a fault_message naming them (never a
- * hang). Bodies are parsed and must be JSON objects before a handler runs.
+ * hang). A route without a handler whose resource a device type serves
+ * (mvm/devtype.h: PUT/PATCH /drives/{id}, /entropy, ...) goes to the
+ * device-type handlers. Bodies are parsed and must be JSON objects before a
+ * handler runs.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +38,8 @@ static const struct route routes[] = {
 	{ "/balloon/hinting/stop", "PATCH", "stopBalloonHinting", NULL, false },
 	{ "/boot-source", "PUT", "putGuestBootSource", h_put_boot_source, true },
 	{ "/cpu-config", "PUT", "putCpuConfiguration", NULL, true },
-	{ "/drives/{}", "PUT", "putGuestDriveByID", h_put_drive, true },
-	{ "/drives/{}", "PATCH", "patchGuestDriveByID", h_patch_drive, true },
+	{ "/drives/{}", "PUT", "putGuestDriveByID", NULL, true },
+	{ "/drives/{}", "PATCH", "patchGuestDriveByID", NULL, true },
 	{ "/pmem/{}", "PUT", "putGuestPmemByID", NULL, true },
 	{ "/pmem/{}", "PATCH", "patchGuestPmemByID", NULL, true },
 	{ "/logger", "PUT", "putLogger", h_put_logger, true },
@@ -142,10 +146,49 @@ void api_no_content(struct api_response *r)
 	r->content_type = NULL;
 }
 
+/* The device type serving a route's resource ("/drives/{}" -> "drives"), or NULL. */
+static const struct mvm_device_type *route_device_type(const char *path)
+{
+	char res[64];
+	size_t n;
+
+	snprintf(res, sizeof(res), "%s", path + 1);
+	n = strlen(res);
+	if (n > 3 && !strcmp(res + n - 3, "/{}"))
+		res[n - 3] = '\0';
+	return strchr(res, '/') ? NULL : mvm_device_type_by_api(res);
+}
+
+/* "/<api>" of a singleton type or "/<api>/<id>" of another: the type and *param. */
+static bool device_route(const char *url, char *buf, size_t len,
+			 const struct mvm_device_type **type, const char **param)
+{
+	const char *slash = strchr(url + 1, '/');
+	char res[64];
+
+	if (url[0] != '/' || (size_t)(slash ? slash - url : (ptrdiff_t)strlen(url)) > sizeof(res))
+		return false;
+	snprintf(res, sizeof(res), "%.*s", (int)(slash ? slash - url - 1 : (ptrdiff_t)strlen(url)),
+		 url + 1);
+	*type = mvm_device_type_by_api(res);
+	if (!*type || (*type)->singleton != !slash)
+		return false;
+	*param = NULL;
+	if (!slash)
+		return true;
+	if (!slash[1] || strchr(slash + 1, '/') || strlen(slash + 1) >= len)
+		return false;
+	snprintf(buf, len, "%s", slash + 1);
+	*param = buf;
+	return true;
+}
+
 void api_handle(struct vmm *vmm, const char *method, const char *url, const char *body, size_t len,
 		struct api_response *r)
 {
+	const struct mvm_device_type *type = NULL;
 	const struct route *match = NULL;
+	struct route generic;
 	const char *param = NULL;
 	bool path_known = false;
 	char seg[256], msg[512];
@@ -168,6 +211,18 @@ void api_handle(struct vmm *vmm, const char *method, const char *url, const char
 		if (!strcmp(routes[i].method, method))
 			match = &routes[i];
 	}
+	if (!path_known && device_route(url, seg, sizeof(seg), &type, &param)) {
+		/* A type's resource the spec does not list: PUT, PATCH and GET. */
+		if (strcmp(method, "PUT") && strcmp(method, "PATCH") && strcmp(method, "GET")) {
+			snprintf(r->allow, sizeof(r->allow), "GET, PUT, PATCH");
+			api_fault(r, 405, "method %.16s is not allowed on %.200s (allowed: %s)",
+				  method, url, r->allow);
+			return;
+		}
+		generic = (struct route){ url, method, type->api, NULL, strcmp(method, "GET") };
+		match = &generic;
+		path_known = true;
+	}
 	if (!path_known) {
 		r->allow[0] = '\0';
 		api_fault(r, 404, "no such resource: '%.200s'", url);
@@ -179,7 +234,9 @@ void api_handle(struct vmm *vmm, const char *method, const char *url, const char
 		return;
 	}
 	r->allow[0] = '\0';
-	if (!match->fn) {
+	if (!type)
+		type = match->fn ? NULL : route_device_type(match->path);
+	if (!match->fn && !type) {
 		api_fault(r, 400, "%s (%s %s) is not supported by mvm yet", match->op, method,
 			  match->path);
 		return;
@@ -192,7 +249,17 @@ void api_handle(struct vmm *vmm, const char *method, const char *url, const char
 		}
 	}
 	pthread_mutex_lock(&vmm->lock);
-	match->fn(vmm, param, j, r);
+	if (match->fn)
+		match->fn(vmm, param, j, r);
+	else if (!strcmp(method, "PUT"))
+		h_device_put(vmm, type, param, j, r);
+	else if (!strcmp(method, "PATCH"))
+		h_device_patch(vmm, type, param, j, r);
+	else if (!strcmp(method, "GET"))
+		h_device_get(vmm, type, param, j, r);
+	else
+		api_fault(r, 400, "%s (%s %s) is not supported by mvm yet", match->op, method,
+			  match->path);
 	pthread_mutex_unlock(&vmm->lock);
 	json_decref(j);
 	if (!r->status)

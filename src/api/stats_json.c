@@ -13,6 +13,7 @@
 
 #include "mvm/control.h"
 #include "mvm/device.h"
+#include "mvm/pci.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
@@ -129,7 +130,52 @@ err:
 	return NULL;
 }
 
-static json_t *device_json(const struct mvm_device *dev)
+/* Where the guest finds it: transport, PCI address and BARs, MMIO window, GSI. */
+static int device_address_json(struct mvm_device *dev, json_t *o)
+{
+	const struct mvm_fw_desc *fw = &dev->fw;
+	char buf[64];
+	unsigned int i;
+	int err = 0;
+
+	err |= json_object_set_new(o, "transport",
+				   dev->transport ? json_string(dev->transport) : json_null());
+	if (fw->pci.present) {
+		struct pci_bar_view bars[PCI_NUM_BARS];
+		unsigned int n = pci_dev_bars(dev, bars, PCI_NUM_BARS);
+		json_t *a = json_array();
+
+		snprintf(buf, sizeof(buf), "0000:%02x:%02x.%x", fw->pci.bus, fw->pci.slot,
+			 fw->pci.func);
+		err |= json_object_set_new(o, "address", json_string(buf));
+		for (i = 0; a && i < n; i++) {
+			snprintf(buf, sizeof(buf), "0x%" PRIx64, bars[i].addr);
+			err |= json_array_append_new(a,
+						     json_pack("{s:I, s:s, s:I, s:s}", "bar",
+							       (json_int_t)bars[i].index, "base",
+							       buf, "len", (json_int_t)bars[i].size,
+							       "bus", bars[i].io ? "pio" : "mmio"));
+		}
+		err |= json_object_set_new(o, "bars", a);
+		if (fw->pci.intx_pin)
+			err |= json_object_set_new(o, "intx_gsi", json_integer(fw->pci.intx_gsi));
+	}
+	for (i = 0; i < fw->nr_res; i++) {
+		const struct mvm_fw_res *r = &fw->res[i];
+
+		if (r->kind == MVM_FW_IRQ && !json_object_get(o, "gsi")) {
+			err |= json_object_set_new(o, "gsi", json_integer((json_int_t)r->base));
+		} else if (r->kind != MVM_FW_IRQ && !json_object_get(o, "address")) {
+			snprintf(buf, sizeof(buf), "%s:0x%" PRIx64 "-0x%" PRIx64,
+				 r->kind == MVM_FW_PIO ? "pio" : "mmio", r->base,
+				 r->base + r->len - 1);
+			err |= json_object_set_new(o, "address", json_string(buf));
+		}
+	}
+	return err ? -ENOMEM : 0;
+}
+
+static json_t *device_json(struct mvm_device *dev)
 {
 	json_t *o, *ranges;
 	unsigned int i;
@@ -150,9 +196,16 @@ static json_t *device_json(const struct mvm_device *dev)
 			return NULL;
 		}
 	}
-	/* Every listed device is bound to its driver (mvm's own device model). */
-	o = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", dev->name, "type", dev->ops->type,
-		      "bound", dev->registered, "driver", dev->ops->type, "ranges", ranges);
+	/*
+	 * Every listed device is bound to its driver (mvm's own device model):
+	 * the transport for a virtio device, the device itself otherwise.
+	 */
+	o = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", dev->name, "type", dev->type, "bound",
+		      dev->registered, "driver", dev->ops->type, "ranges", ranges);
+	if (o && device_address_json(dev, o)) {
+		json_decref(o);
+		o = NULL;
+	}
 	return o;
 }
 

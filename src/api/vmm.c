@@ -85,6 +85,8 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 		snprintf(vmm->id, sizeof(vmm->id), "mvm-%d", (int)getpid());
 	mvm_config_init(&vmm->cfg);
 	vmm->cfg.console_out = STDOUT_FILENO;
+	/* As Firecracker: virtio-mmio unless --enable-pci. */
+	vmm->cfg.transport = MVM_TRANSPORT_MMIO;
 	vmm->hooks = default_hooks;
 	if (hooks) {
 		if (hooks->boot)
@@ -106,16 +108,9 @@ struct vmm *vmm_create(const char *id)
 
 void vmm_destroy(struct vmm *vmm)
 {
-	unsigned int i;
-
 	if (IS_ERR_OR_NULL(vmm))
 		return;
 	metrics_close(vmm->metrics);
-	for (i = 0; i < vmm->nr_drives; i++) {
-		free(vmm->drives[i].id);
-		free(vmm->drives[i].path);
-		free(vmm->drives[i].partuuid);
-	}
 	free(vmm->kernel);
 	free(vmm->cmdline);
 	free(vmm->initrd);
@@ -141,6 +136,13 @@ void vmm_set_console(struct vmm *vmm, int in, int out)
 	pthread_mutex_unlock(&vmm->lock);
 }
 
+void vmm_set_transport(struct vmm *vmm, enum mvm_transport transport)
+{
+	pthread_mutex_lock(&vmm->lock);
+	vmm->cfg.transport = transport;
+	pthread_mutex_unlock(&vmm->lock);
+}
+
 static void vmm_set_run_state(struct vmm *vmm, int state)
 {
 	pthread_mutex_lock(&vmm->run_lock);
@@ -163,7 +165,6 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 	struct mvm_config cfg;
 	char why[512];
 	struct vm *vm;
-	unsigned int i;
 
 	if (!vmm->boot_source_set) {
 		api_fault(r, 400, "InstanceStart needs a boot source: PUT /boot-source first");
@@ -177,14 +178,6 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 	/* As in Firecracker, boot_args is the whole command line; mvm's default only without it. */
 	cfg.no_default_cmdline = vmm->cmdline != NULL;
 	cfg.initrd = vmm->initrd;
-	cfg.nr_disks = vmm->nr_drives;
-	for (i = 0; i < vmm->nr_drives; i++) {
-		cfg.disks[i].path = vmm->drives[i].path;
-		cfg.disks[i].id = vmm->drives[i].id;
-		cfg.disks[i].read_only = vmm->drives[i].read_only;
-		/* Firecracker's Unsafe and Writeback both go through the page cache. */
-		cfg.disks[i].cache = MVM_DISK_CACHE_WRITEBACK;
-	}
 	vmm->cfg = cfg;
 	/*
 	 * vm_boot() on the API thread: the answer is the boot's outcome, with

@@ -25,7 +25,7 @@ int blk_disk_open(struct blk_disk *d, const struct mvm_disk_config *cfg, unsigne
 	memset(d, 0, sizeof(*d));
 	d->read_only = cfg->read_only;
 	d->direct = cfg->cache == MVM_DISK_CACHE_NONE;
-	d->sync_io = cfg->sync_io;
+	d->sync_io = cfg->io == MVM_DISK_IO_SYNC;
 	if (d->direct)
 		flags |= O_DIRECT;
 	d->fd = mvm_open(cfg->path, flags);
@@ -54,7 +54,7 @@ int blk_disk_open(struct blk_disk *d, const struct mvm_disk_config *cfg, unsigne
 		d->size = (uint64_t)st.st_size;
 	}
 	d->size = ALIGN_DOWN(d->size, (uint64_t)BLK_SECTOR_SIZE);
-	if (cfg->id)
+	if (cfg->id[0])
 		/* 20 bytes, NUL-padded, not NUL-terminated at 20 (virtio 1.2 5.2.6) */
 		memcpy(d->id, cfg->id, MIN(strlen(cfg->id), sizeof(d->id)));
 	else

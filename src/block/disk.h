@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "virtio/blk_req.h"
-#include "mvm/config.h"
+#include "block/disk_config.h"
 
 struct blk_disk {
 	int fd;

@@ -28,10 +28,6 @@ int cmd_vmm(int argc, char **argv);
 
 /* "128M", "1G", "512K", "4096" (MiB): bytes, or -1 if malformed. */
 int64_t parse_size(const char *s);
-struct mvm_config;
-/* Adds one --disk PATH[,ro][,id=NAME][,cache=..][,io=..] to cfg (splits arg in place). 0 or -1. */
-int parse_disk_opt(struct mvm_config *cfg, char *arg);
-
 /* Puts the terminal on fd into raw mode until term_restore() (also at exit). */
 /*
  * The VM stops on a signal read from sigfd (status 128 + signal) while the

@@ -64,8 +64,8 @@ int main(int argc, char **argv)
 	/* Top-level options, as Firecracker's: a VMM driven by the API. */
 	if (!strncmp(argv[1], "--api-sock", 10) || !strncmp(argv[1], "--config-file", 13) ||
 	    !strncmp(argv[1], "--id", 4) || !strcmp(argv[1], "--no-api") ||
-	    !strncmp(argv[1], "--api-timeout", 13) || !strcmp(argv[1], "-v") ||
-	    !strcmp(argv[1], "--verbose"))
+	    !strncmp(argv[1], "--api-timeout", 13) || !strcmp(argv[1], "--enable-pci") ||
+	    !strcmp(argv[1], "-v") || !strcmp(argv[1], "--verbose"))
 		return cmd_vmm(argc, argv);
 	fprintf(stderr, "mvm: unknown command '%s'; try 'mvm --help'\n", argv[1]);
 	return MVM_EXIT_USAGE;

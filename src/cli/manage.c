@@ -211,28 +211,43 @@ int cmd_devices(int argc, char **argv)
 		json_decref(devs);
 		return 0;
 	}
-	printf("%-16s %-12s %-5s %-24s %s\n", "NAME", "TYPE", "BUS", "ADDRESS", "BOUND");
+	printf("%-14s %-14s %-9s %-26s %-4s %s\n", "NAME", "TYPE", "TRANSPORT", "ADDRESS", "GSI",
+	       "BOUND");
 	json_array_foreach (devs, i, d) {
-		json_t *ranges = json_object_get(d, "ranges");
-		char addr[256] = "";
-		const char *bus = "-";
+		json_t *ranges = json_object_get(d, "ranges"), *bars = json_object_get(d, "bars");
+		const char *address = json_string_value(json_object_get(d, "address"));
+		json_t *gsi = json_object_get(d, "gsi") ?: json_object_get(d, "intx_gsi");
+		char addr[256] = "", irq[16] = "-";
 		size_t off = 0;
 
-		json_array_foreach (ranges, j, r) {
+		/* A PCI function: its address and BARs; else its window or ports. */
+		if (address)
+			off += (size_t)snprintf(addr, sizeof(addr), "%s", address);
+		json_array_foreach (bars, j, r)
+			if (off < sizeof(addr))
+				off += (size_t)snprintf(
+					addr + off, sizeof(addr) - off, " BAR%lld=%s",
+					(long long)json_integer_value(json_object_get(r, "bar")),
+					json_string_value(json_object_get(r, "base")) ?: "?");
+		json_array_foreach (address ? NULL : ranges, j, r) {
 			json_int_t len = json_integer_value(json_object_get(r, "len"));
 			unsigned long long base = strtoull(
 				json_string_value(json_object_get(r, "base")) ?: "0", NULL, 0);
 
-			bus = json_string_value(json_object_get(r, "bus")) ?: "?";
 			if (off < sizeof(addr))
 				off += (size_t)snprintf(addr + off, sizeof(addr) - off,
-							"%s0x%llx-0x%llx", j ? "," : "", base,
-							base + (unsigned long long)len - 1);
+							"%s%s:0x%llx-0x%llx", j ? "," : "",
+							json_string_value(json_object_get(r, "bus"))
+								?: "?",
+							base, base + (unsigned long long)len - 1);
 		}
-		printf("%-16s %-12s %-5s %-24s %s\n",
+		if (json_is_integer(gsi))
+			snprintf(irq, sizeof(irq), "%lld", (long long)json_integer_value(gsi));
+		printf("%-14s %-14s %-9s %-26s %-4s %s\n",
 		       json_string_value(json_object_get(d, "name")) ?: "?",
-		       json_string_value(json_object_get(d, "type")) ?: "?", bus,
-		       *addr ? addr : "-",
+		       json_string_value(json_object_get(d, "type")) ?: "?",
+		       json_string_value(json_object_get(d, "transport")) ?: "platform",
+		       *addr ? addr : "-", irq,
 		       json_is_true(json_object_get(d, "bound")) ? "yes" : "no");
 	}
 	json_decref(devs);

@@ -14,7 +14,9 @@
 
 #include "cli.h"
 #include "mvm/api.h"
+#include "mvm/compiler.h"
 #include "mvm/control.h"
+#include "mvm/devtype.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/vm.h"
@@ -50,19 +52,20 @@ static void run_usage(FILE *f)
 		"ls')\n"
 		"      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
 		"      --stats          print the VM's stats tree on stderr when it ends\n"
-		"      --disk PATH[,ro][,id=NAME][,cache=none|writeback][,io=sync]\n"
-		"                       virtio-blk on a raw image or block device (repeatable);\n"
-		"                       io=sync: no io_uring (the fallback, for tests)\n"
-		"      --rng            virtio-rng, fed from the host's getrandom()\n"
 		"      --console serial|virtio\n"
 		"                       where the terminal's input goes: the 16550 UART (ttyS0,\n"
 		"                       default) or virtio-console (hvc0); UART output is\n"
 		"                       shown either way\n"
 		"      --transport pci|mmio\n"
-		"                       how virtio devices appear: virtio-pci functions\n"
-		"                       (default) or virtio-mmio windows (no PCI needed)\n"
+		"                       how virtio devices reach the guest: virtio-pci on a PCI\n"
+		"                       bus (default: every kernel config with virtio has it),\n"
+		"                       or virtio-mmio windows announced on the kernel command\n"
+		"                       line and in ACPI, without PCI (as Firecracker)\n"
 		"  -v, --verbose        more log messages (repeat for debug)\n"
-		"  -h, --help           this help\n");
+		"  -h, --help           this help\n"
+		"\n"
+		"Devices:\n");
+	mvm_device_types_usage(f);
 }
 
 int64_t parse_size(const char *s)
@@ -181,7 +184,7 @@ struct run_control {
  * live VMM holds is an error; a runtime directory that cannot be used is
  * not (the VM runs, unlisted). 0 or -errno.
  */
-static int run_register(struct run_control *ctl, struct mvm_config *cfg)
+static int run_register(struct run_control *ctl, struct mvm_config *cfg, const char *api_sock)
 {
 	int err;
 
@@ -189,13 +192,13 @@ static int run_register(struct run_control *ctl, struct mvm_config *cfg)
 		snprintf(ctl->id, sizeof(ctl->id), "%s", cfg->name);
 	else
 		snprintf(ctl->id, sizeof(ctl->id), "mvm-%d", (int)getpid());
-	if (cfg->api_sock)
-		err = strlen(cfg->api_sock) < sizeof(ctl->sock) ? 0 : -ENAMETOOLONG;
+	if (api_sock)
+		err = strlen(api_sock) < sizeof(ctl->sock) ? 0 : -ENAMETOOLONG;
 	else
 		err = runtime_sock_path(ctl->id, ctl->sock, sizeof(ctl->sock));
 	if (!err) {
-		if (cfg->api_sock)
-			snprintf(ctl->sock, sizeof(ctl->sock), "%s", cfg->api_sock);
+		if (api_sock)
+			snprintf(ctl->sock, sizeof(ctl->sock), "%s", api_sock);
 		err = runtime_register(ctl->id, ctl->sock);
 	}
 	if (err == -EEXIST || err == -EINVAL) {
@@ -215,7 +218,6 @@ static int run_register(struct run_control *ctl, struct mvm_config *cfg)
 	ctl->registered = true;
 	/* The VM takes the id as its name, and every log line carries it. */
 	cfg->name = ctl->id;
-	cfg->api_sock = ctl->sock;
 	mvm_log_set_id(ctl->id);
 	return 0;
 }
@@ -287,12 +289,11 @@ int cmd_run(int argc, char **argv)
 		OPT_NO_API,
 		OPT_NO_DEFAULT_CMDLINE,
 		OPT_REBOOT_RESTARTS,
-		OPT_DISK,
-		OPT_RNG,
 		OPT_CONSOLE,
 		OPT_TRANSPORT,
+		OPT_DEVICE, /* + the index of a device type */
 	};
-	static const struct option opts[] = {
+	static const struct option core_opts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
 		{ "no-default-cmdline", no_argument, NULL, OPT_NO_DEFAULT_CMDLINE },
@@ -305,17 +306,21 @@ int cmd_run(int argc, char **argv)
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 		{ "no-api", no_argument, NULL, OPT_NO_API },
-		{ "disk", required_argument, NULL, OPT_DISK },
-		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
 	};
+	/* The core's options, then one per device type with a --<cli> (mvm/devtype.h). */
+	struct option opts[ARRAY_SIZE(core_opts) + 64 + 1];
+	const struct mvm_device_type **types;
+	unsigned int nr_types = mvm_device_types(&types), nr_opts = 0, t;
+	char msg[256];
 	struct mvm_config cfg;
 	struct run_control ctl = { 0 };
-	bool stats = false, no_api = false;
+	/* Front-end settings: the VM does not know them. */
+	bool stats = false, no_api = false, reboot_restarts = false;
+	const char *api_sock = NULL;
 	int verbosity = MVM_LOG_WARN;
 	struct vm *vm;
 	sigset_t set;
@@ -324,8 +329,28 @@ int cmd_run(int argc, char **argv)
 	long cpus;
 	int c, status;
 
+	memcpy(opts, core_opts, sizeof(core_opts));
+	nr_opts = ARRAY_SIZE(core_opts);
+	for (t = 0; t < nr_types && t < 64; t++)
+		if (types[t]->cli)
+			opts[nr_opts++] = (struct option){ types[t]->cli,
+							   types[t]->cli_arg ? required_argument
+									     : optional_argument,
+							   NULL, OPT_DEVICE + (int)t };
+	opts[nr_opts] = (struct option){ 0 };
+
 	mvm_config_init(&cfg);
 	while ((c = getopt_long(argc, argv, "k:i:m:c:p:vh", opts, NULL)) != -1) {
+		if (c >= OPT_DEVICE) {
+			const struct mvm_device_type *type = types[c - OPT_DEVICE];
+
+			if (mvm_config_parse_device(&cfg, type, optarg, msg, sizeof(msg))) {
+				fprintf(stderr, "mvm run: --%s%s%s: %s\n", type->cli,
+					optarg ? " " : "", optarg ?: "", msg);
+				return MVM_EXIT_USAGE;
+			}
+			continue;
+		}
 		switch (c) {
 		case 'k':
 			cfg.kernel = optarg;
@@ -337,7 +362,7 @@ int cmd_run(int argc, char **argv)
 			cfg.no_default_cmdline = true;
 			break;
 		case OPT_REBOOT_RESTARTS:
-			cfg.reboot_restarts = true;
+			reboot_restarts = true;
 			break;
 		case 'm':
 			mem = parse_size(optarg);
@@ -373,17 +398,21 @@ int cmd_run(int argc, char **argv)
 			stats = true;
 			break;
 		case OPT_API_SOCK:
-			cfg.api_sock = optarg;
+			api_sock = optarg;
 			break;
 		case OPT_NO_API:
 			no_api = true;
 			break;
-		case OPT_DISK:
-			if (parse_disk_opt(&cfg, optarg))
+		case OPT_TRANSPORT:
+			if (!strcmp(optarg, "pci")) {
+				cfg.transport = MVM_TRANSPORT_PCI;
+			} else if (!strcmp(optarg, "mmio")) {
+				cfg.transport = MVM_TRANSPORT_MMIO;
+			} else {
+				fprintf(stderr, "mvm run: --transport '%s': give pci or mmio\n",
+					optarg);
 				return MVM_EXIT_USAGE;
-			break;
-		case OPT_RNG:
-			cfg.rng = true;
+			}
 			break;
 		case OPT_CONSOLE:
 			if (!strcmp(optarg, "serial")) {
@@ -392,17 +421,6 @@ int cmd_run(int argc, char **argv)
 				cfg.console = MVM_CONSOLE_VIRTIO;
 			} else {
 				fprintf(stderr, "mvm run: --console '%s': give serial or virtio\n",
-					optarg);
-				return MVM_EXIT_USAGE;
-			}
-			break;
-		case OPT_TRANSPORT:
-			if (!strcmp(optarg, "pci")) {
-				cfg.transport = MVM_TRANSPORT_PCI;
-			} else if (!strcmp(optarg, "mmio")) {
-				cfg.transport = MVM_TRANSPORT_MMIO;
-			} else {
-				fprintf(stderr, "mvm run: --transport '%s': give mmio or pci\n",
 					optarg);
 				return MVM_EXIT_USAGE;
 			}
@@ -440,7 +458,7 @@ int cmd_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* The identity first (DESIGN.md §1.1): a clash fails before the VM is built. */
-	if (!no_api && run_register(&ctl, &cfg))
+	if (!no_api && run_register(&ctl, &cfg, api_sock))
 		return MVM_EXIT_FAILURE;
 	for (;;) {
 		bool restart, serving;
@@ -461,7 +479,7 @@ int cmd_run(int argc, char **argv)
 		if (!no_api && !serving)
 			run_serve(&ctl, vm);
 		status = run_vm(vm, stats, cfg.console_in);
-		restart = cfg.reboot_restarts && vm_stop_reason(vm) == VM_STOP_RESET;
+		restart = reboot_restarts && vm_stop_reason(vm) == VM_STOP_RESET;
 		if (serving)
 			pthread_join(server, NULL);
 		run_unserve(&ctl);

@@ -39,6 +39,8 @@ static void vmm_usage(FILE *f)
 		   "      --no-api             with --config-file: serve no API\n"
 		   "      --id ID              instance id (default mvm-<pid>)\n"
 		   "      --api-timeout SECS   idle API connections are closed after SECS (10)\n"
+		   "      --enable-pci         virtio devices on PCI (virtio-pci) instead of\n"
+		   "                           virtio-mmio, Firecracker's default\n"
 		   "  -v, --verbose            more log messages (repeat for debug)\n"
 		   "  -h, --help               this help\n");
 }
@@ -65,13 +67,14 @@ static int run_vm(struct vmm *vmm, struct vm *vm, int sigfd, int console_in)
 
 int cmd_vmm(int argc, char **argv)
 {
-	enum { OPT_SOCK = 256, OPT_CONFIG, OPT_ID, OPT_NO_API, OPT_TIMEOUT };
+	enum { OPT_SOCK = 256, OPT_CONFIG, OPT_ID, OPT_NO_API, OPT_TIMEOUT, OPT_ENABLE_PCI };
 	static const struct option opts[] = {
 		{ "api-sock", required_argument, NULL, OPT_SOCK },
 		{ "config-file", required_argument, NULL, OPT_CONFIG },
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "no-api", no_argument, NULL, OPT_NO_API },
 		{ "api-timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "enable-pci", no_argument, NULL, OPT_ENABLE_PCI },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -82,7 +85,7 @@ int cmd_vmm(int argc, char **argv)
 	int verbosity = MVM_LOG_WARN, c, r, sigfd, console_in;
 	int status = MVM_EXIT_FAILURE;
 	char sock_buf[108];
-	bool no_api = false, registered = false;
+	bool no_api = false, registered = false, pci = false;
 	struct vm *vm = NULL;
 	struct vmm *vmm;
 	sigset_t set;
@@ -102,6 +105,9 @@ int cmd_vmm(int argc, char **argv)
 			break;
 		case OPT_NO_API:
 			no_api = true;
+			break;
+		case OPT_ENABLE_PCI:
+			pci = true;
 			break;
 		case OPT_TIMEOUT:
 			t = strtol(optarg, &end, 10);
@@ -155,6 +161,7 @@ int cmd_vmm(int argc, char **argv)
 	mvm_log_set_id(vmm_id(vmm));
 	console_in = isatty(STDIN_FILENO) ? STDIN_FILENO : -1;
 	vmm_set_console(vmm, console_in, STDOUT_FILENO);
+	vmm_set_transport(vmm, pci ? MVM_TRANSPORT_PCI : MVM_TRANSPORT_MMIO);
 
 	if (!sock && !no_api) {
 		r = runtime_sock_path(vmm_id(vmm), sock_buf, sizeof(sock_buf));

@@ -29,6 +29,7 @@ struct mvm_device *_mvm_device_alloc(size_t size, struct vm *vm, const struct mv
 	if (!dev)
 		return ERR_PTR(-ENOMEM);
 	dev->ops = ops;
+	dev->type = ops->type;
 	dev->vm = vm;
 	snprintf(dev->name, sizeof(dev->name), "%s", name);
 	atomic_init(&dev->refcount, 1);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Fault injection state: see include/mvm/fault.h. */
+/* Fault injection state: see src/include/mvm/fault.h. */
 #include <stdatomic.h>
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Pause and resume (issue 5, DESIGN.md §3): no polling anywhere.
+ * Pause and resume (DESIGN.md §3): no polling anywhere.
  *
  * vm_pause() raises vm->pause.requested, then kicks each vCPU out of KVM_RUN
  * (immediate_exit + SIGUSR2, see vcpu_kick()). A vCPU thread checks the flag
@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "mvm/control.h"
 #include "mvm/device.h"
 #include "mvm/hw.h"
 #include "mvm/log.h"
@@ -181,7 +180,7 @@ int vm_send_ctrl_alt_del(struct vm *vm)
 
 	pthread_mutex_lock(&vm->lock);
 	list_for_each_entry (dev, &vm->devices, node)
-		if (!strcmp(dev->ops->type, "i8042")) {
+		if (dev->ops->ctrl_alt_del) {
 			found = dev;
 			mvm_device_get(found);
 			break;
@@ -189,7 +188,7 @@ int vm_send_ctrl_alt_del(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 	if (!found)
 		return -ENODEV;
-	err = i8042_send_ctrl_alt_del(found);
+	err = found->ops->ctrl_alt_del(found);
 	mvm_device_put(found);
 	return err;
 }

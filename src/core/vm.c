@@ -15,6 +15,7 @@
 
 #include "mvm/arch.h"
 #include "mvm/device.h"
+#include "mvm/devtype.h"
 #include "mvm/hw.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"
@@ -229,6 +230,45 @@ static void vm_devices_release(struct vm *vm)
 	}
 }
 
+/*
+ * Creates the VM's devices type by type, in the types' creation order: the
+ * platform devices the arch places, then what the configuration asks for.
+ * Devices made so far stay listed on error: the caller's unwind releases.
+ */
+static int vm_devices_create(struct vm *vm)
+{
+	const struct mvm_device_type **types;
+	unsigned int i, j, n = mvm_device_types(&types), idx;
+	int err = 0;
+
+	/* An arch table naming a type nobody registered is refused before anything is made. */
+	for (j = 0; j < arch_nr_platform_devices; j++)
+		if (!mvm_device_type_find(arch_platform_devices[j].type)) {
+			pr_err("platform device type '%s' is unknown",
+			       arch_platform_devices[j].type);
+			return -EINVAL;
+		}
+	for (i = 0; i < n && !err; i++) {
+		const struct mvm_device_type *t = types[i];
+
+		if (t->wanted && !t->wanted(&vm->cfg))
+			continue;
+		idx = 0;
+		if (t->platform) {
+			for (j = 0; j < arch_nr_platform_devices && !err; j++)
+				if (!strcmp(arch_platform_devices[j].type, t->name))
+					err = t->create(vm, &arch_platform_devices[j], idx++);
+		} else if (t->wanted) {
+			err = t->create(vm, NULL, 0);
+		} else {
+			for (j = 0; j < vm->cfg.nr_devices && !err; j++)
+				if (vm->cfg.devices[j].type == t)
+					err = t->create(vm, vm->cfg.devices[j].blob, idx++);
+		}
+	}
+	return err;
+}
+
 struct vm *vm_create(const struct mvm_config *cfg)
 {
 	char name[MVM_VM_NAME_SIZE], stats_id[MVM_STATS_ID_SIZE];
@@ -293,10 +333,7 @@ struct vm *vm_create(const struct mvm_config *cfg)
 	err = loop_init(&vm->loop);
 	if (err)
 		goto err_arch;
-	err = platform_devices_create(vm);
-	if (err)
-		goto err_devices;
-	err = virtio_devices_create(vm);
+	err = vm_devices_create(vm);
 	if (err)
 		goto err_devices;
 	return vm;

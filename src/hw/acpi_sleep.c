@@ -52,3 +52,5 @@ struct mvm_device *acpi_sleep_create(struct vm *vm, const struct platform_device
 
 	return mvm_device_register_or_put(dev);
 }
+
+MVM_PLATFORM_DEVICE_TYPE(acpi_sleep_type, "acpi-sleep", acpi_sleep_create, NULL);

@@ -35,3 +35,5 @@ struct mvm_device *debug_exit_create(struct vm *vm, const struct platform_device
 
 	return mvm_device_register_or_put(dev);
 }
+
+MVM_PLATFORM_DEVICE_TYPE(debug_exit_type, "debug-exit", debug_exit_create, NULL);

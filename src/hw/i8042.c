@@ -72,7 +72,8 @@ static void i8042_kbd_irq(struct i8042 *k)
 	vm_irq_line(k->dev.vm, I8042_KBD_IRQ, 0);
 }
 
-int i8042_send_ctrl_alt_del(struct mvm_device *dev)
+/* Queues Ctrl-Alt-Del for the guest, IRQ 1 if enabled. 0 or -ENOSPC. */
+static int i8042_ctrl_alt_del(struct mvm_device *dev)
 {
 	struct i8042 *k = to_i8042(dev);
 	bool irq;
@@ -194,6 +195,7 @@ static const struct mvm_device_ops i8042_ops = {
 	.release = i8042_release,
 	.read = i8042_read,
 	.write = i8042_write,
+	.ctrl_alt_del = i8042_ctrl_alt_del,
 };
 
 struct mvm_device *i8042_create(struct vm *vm, const struct platform_device_desc *d)
@@ -202,3 +204,5 @@ struct mvm_device *i8042_create(struct vm *vm, const struct platform_device_desc
 
 	return mvm_device_register_or_put((struct mvm_device *)k);
 }
+
+MVM_PLATFORM_DEVICE_TYPE(i8042_type, "i8042", i8042_create, NULL);

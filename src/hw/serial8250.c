@@ -7,6 +7,7 @@
  * IOAPIC sees the 0->1 edge of an ISA IRQ.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -379,5 +380,17 @@ struct mvm_device *serial8250_create(struct vm *vm, const struct platform_device
 	struct serial8250 *s;
 
 	s = mvm_device_alloc(struct serial8250, dev, vm, &serial_ops, d->name, &args);
+	if (!IS_ERR(s)) {
+		/* A 16550A at its ports and IRQ, for the DSDT. */
+		s->dev.fw.acpi_hid = "PNP0501";
+		/* serialN is COM<N+1>, as firmware names the PC's UARTs. */
+		snprintf(s->dev.fw.acpi_name, sizeof(s->dev.fw.acpi_name), "COM%d",
+			 atoi(d->name + strcspn(d->name, "0123456789")) % 9 + 1);
+		s->dev.fw.compatible = "ns16550a";
+		mvm_device_fw_add(&s->dev, MVM_FW_PIO, d->base, d->len, false);
+		mvm_device_fw_add(&s->dev, MVM_FW_IRQ, d->irq, 1, false);
+	}
 	return mvm_device_register_or_put((struct mvm_device *)s);
 }
+
+MVM_PLATFORM_DEVICE_TYPE(serial8250_type, "serial8250", serial8250_create, NULL);

@@ -468,14 +468,49 @@ static const struct mvm_device_ops host_ops = {
 	.write = host_write,
 };
 
+/* What MCFG, the DSDT's PCI0 and the e820 map say of the bridge. */
+static const struct mvm_fw_pci_host host_fw = {
+	.ecam_base = ARCH_PCI_ECAM_BASE,
+	.ecam_size = ARCH_PCI_ECAM_SIZE,
+	.bus_first = 0,
+	.bus_last = 0,
+	.conf1_port = ARCH_PCI_CONF1_PORT,
+	.io_base = ARCH_PCI_IO_BASE,
+	.io_size = ARCH_PCI_IO_SIZE,
+	.mem32_base = ARCH_PCI_MMIO32_BASE,
+	.mem32_size = ARCH_PCI_MMIO32_SIZE,
+};
+
 struct mvm_device *pci_host_create(struct vm *vm, const struct platform_device_desc *d)
 {
 	struct pci_host *host;
 	struct mvm_device *dev;
 
 	host = mvm_device_alloc(struct pci_host, dev, vm, &host_ops, d->name, d);
+	if (!IS_ERR(host))
+		host->dev.fw.pci_host = &host_fw;
 	dev = mvm_device_register_or_put((struct mvm_device *)host);
 	if (!IS_ERR(dev))
 		vm->pci = to_host(dev);
 	return dev;
 }
+
+/* PCI exists only for virtio-pci: a virtio-mmio VM has no host bridge. */
+static bool pci_host_wanted(const struct mvm_config *cfg)
+{
+	return cfg->transport == MVM_TRANSPORT_PCI;
+}
+
+static int pci_host_type_create(struct vm *vm, const void *desc, unsigned int index)
+{
+	return PTR_ERR_OR_ZERO(pci_host_create(vm, desc));
+}
+
+static const struct mvm_device_type pci_host_type = {
+	.name = "pci-host",
+	.order = MVM_ORDER_BUS,
+	.platform = true,
+	.wanted = pci_host_wanted,
+	.create = pci_host_type_create,
+};
+MVM_DEVICE_TYPE(pci_host_type);

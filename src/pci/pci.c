@@ -292,6 +292,10 @@ int pci_dev_register(struct pci_dev *pdev)
 	err = pci_host_bind(host, pdev);
 	if (err)
 		return err;
+	pdev->dev.fw.pci.present = true;
+	pdev->dev.fw.pci.slot = (uint8_t)pdev->slot;
+	pdev->dev.fw.pci.intx_pin = pdev->intx_pin;
+	pdev->dev.fw.pci.intx_gsi = pdev->intx_gsi;
 	err = mvm_device_register(&pdev->dev);
 	if (err) {
 		pci_host_unbind(host, pdev);
@@ -315,4 +319,19 @@ void pci_dev_unregister_op(struct mvm_device *dev)
 void pci_dev_unregister(struct pci_dev *pdev)
 {
 	mvm_device_unregister(&pdev->dev);
+}
+
+unsigned int pci_dev_bars(struct mvm_device *dev, struct pci_bar_view *out, unsigned int max)
+{
+	struct pci_dev *pdev = to_pci_dev(dev);
+	unsigned int i, n = 0;
+
+	pthread_mutex_lock(&pdev->lock);
+	for (i = 0; i < PCI_NUM_BARS && n < max; i++)
+		if (pdev->bars[i].size)
+			out[n++] =
+				(struct pci_bar_view){ i, pci_bar_addr(pdev, i), pdev->bars[i].size,
+						       pdev->bars[i].bus == MVM_BUS_PIO };
+	pthread_mutex_unlock(&pdev->lock);
+	return n;
 }

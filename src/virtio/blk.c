@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * virtio-blk (virtio 1.2 §5.2) on a raw image: --disk PATH[,ro][,id=NAME]
- * [,cache=none|writeback][,io=sync].
+ * [,cache=none|writeback][,io=sync], or the API's drives.
  *
  * Each virtqueue has its own I/O engine (io_uring, or the synchronous
  * fallback) and a lock. Requests are popped and submitted on the event-loop
@@ -26,8 +26,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "block/io.h"
+#include "virtio/blk.h"
+#include "mvm/devtype.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"
 #include "mvm/virtio.h"
@@ -446,7 +449,85 @@ struct virtio_dev *virtio_blk_create(struct vm *vm, const struct mvm_disk_config
 
 	snprintf(name, sizeof(name), "virtio-blk%u", index);
 	b = virtio_dev_create(struct virtio_blk, vdev, vm, &blk_ops, name, &args);
-	if (IS_ERR(b))
-		return ERR_PTR(PTR_ERR(b));
-	return &b->vdev;
+	return IS_ERR(b) ? ERR_PTR(PTR_ERR(b)) : &b->vdev;
 }
+
+static int blk_create(struct vm *vm, const void *blob, unsigned int index)
+{
+	return PTR_ERR_OR_ZERO(virtio_blk_create(vm, blob, index));
+}
+
+static const struct mvm_device_type virtio_blk_type;
+
+/* One root device, as Firecracker: it becomes the guest's /dev/vda. */
+static int blk_check(const struct mvm_config *cfg, const void *blob, int self, char *msg,
+		     size_t len)
+{
+	const struct mvm_disk_config *d = blob;
+	unsigned int i;
+
+	if (access(d->path, d->read_only ? R_OK : R_OK | W_OK)) {
+		snprintf(msg, len, "cannot use '%.200s'%s: %s", d->path,
+			 d->read_only ? "" : " read-write", strerror(errno));
+		return -EINVAL;
+	}
+	for (i = 0; d->root && i < cfg->nr_devices; i++) {
+		const struct mvm_disk_config *o = (const void *)cfg->devices[i].blob;
+
+		if ((int)i != self && cfg->devices[i].type == &virtio_blk_type && o->root) {
+			snprintf(msg, len, "drive '%s' is the root device already", o->id);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static const struct mvm_opt_choice blk_caches[] = { { "writeback", "Writeback" },
+						    { "none", "" },
+						    { "unsafe", "Unsafe" },
+						    { NULL } };
+static const struct mvm_opt_choice blk_engines[] = { { "uring", "Async" },
+						     { "sync", "Sync" },
+						     { NULL } };
+
+#define DISK_OPT(field) offsetof(struct mvm_disk_config, field)
+static const struct mvm_opt blk_opts[] = {
+	{ MVM_OPT("path", "path_on_host", MVM_OPT_STR,
+		  MVM_OPT_POSITIONAL | MVM_OPT_REQUIRED | MVM_OPT_HOST_FILE | MVM_OPT_PATCH,
+		  DISK_OPT(path)),
+	  .max = MVM_DISK_PATH_MAX, .help = "raw image file or block device" },
+	{ MVM_OPT("id", "drive_id", MVM_OPT_STR, MVM_OPT_ID, DISK_OPT(id)), .max = MVM_DISK_ID_MAX,
+	  .help = "drive id; the guest reads its first 20 bytes as the serial (default vdN)" },
+	{ MVM_OPT("ro", "is_read_only", MVM_OPT_BOOL, 0, DISK_OPT(read_only)),
+	  .help = "read-only: writes fail with IOERR" },
+	{ MVM_OPT("cache", "cache_type", MVM_OPT_ENUM, 0, DISK_OPT(cache)), .choices = blk_caches,
+	  .def = "writeback", .api_def = "unsafe",
+	  .help = "none: O_DIRECT; writeback and unsafe: the page cache, flush is fdatasync" },
+	{ MVM_OPT("io", "io_engine", MVM_OPT_ENUM, 0, DISK_OPT(io)), .choices = blk_engines,
+	  .help = "sync: the synchronous engine instead of io_uring" },
+	{ MVM_OPT("root", "is_root_device", MVM_OPT_BOOL, MVM_OPT_API_ONLY | MVM_OPT_REQUIRED,
+		  DISK_OPT(root)) },
+	{ MVM_OPT("partuuid", NULL, MVM_OPT_STR, MVM_OPT_API_ONLY, DISK_OPT(partuuid)),
+	  .max = MVM_DISK_ID_MAX },
+	{ MVM_OPT("rate_limiter", NULL, MVM_OPT_UNSUPPORTED, MVM_OPT_API_ONLY | MVM_OPT_PATCH, 0),
+	  .help = "rate limiting of drives is not supported by mvm yet" },
+	{ MVM_OPT("socket", NULL, MVM_OPT_UNSUPPORTED, MVM_OPT_API_ONLY, 0),
+	  .help = "vhost-user-block drives are not supported by mvm yet" },
+	MVM_OPT_END,
+};
+
+static const struct mvm_device_type virtio_blk_type = {
+	.name = "virtio-blk",
+	.summary = "virtio-blk on a raw image file or block device",
+	.order = MVM_ORDER_VIRTIO,
+	.cli = "disk",
+	.cli_arg = "PATH",
+	.api = "drives",
+	.api_noun = "drive",
+	.max = MVM_MAX_DISKS,
+	.config_size = sizeof(struct mvm_disk_config),
+	.opts = blk_opts,
+	.check = blk_check,
+	.create = blk_create,
+};
+MVM_DEVICE_TYPE(virtio_blk_type);

@@ -23,6 +23,7 @@
 #include "mvm/sys.h"
 #include "mvm/vm.h"
 
+#include "mvm/devtype.h"
 #include "mvm/virtio.h"
 
 #define CONSOLE_RXQ 0
@@ -268,3 +269,23 @@ struct virtio_dev *virtio_console_create(struct vm *vm)
 				&args);
 	return IS_ERR(con) ? (struct virtio_dev *)con : &con->vdev;
 }
+
+/* The console is virtio-console when the VM's console is (--console virtio). */
+static bool console_wanted(const struct mvm_config *cfg)
+{
+	return cfg->console == MVM_CONSOLE_VIRTIO;
+}
+
+static int console_create(struct vm *vm, const void *blob, unsigned int index)
+{
+	return PTR_ERR_OR_ZERO(virtio_console_create(vm));
+}
+
+static const struct mvm_device_type virtio_console_type = {
+	.name = "virtio-console",
+	.order = MVM_ORDER_VIRTIO + 2,
+	.max = 1,
+	.wanted = console_wanted,
+	.create = console_create,
+};
+MVM_DEVICE_TYPE(virtio_console_type);

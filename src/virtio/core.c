@@ -58,6 +58,7 @@ int virtio_core_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
 	vdev->transport_priv = priv;
 	vdev->dev.transport = t->name;
 	vdev->vm = vdev->dev.vm;
+	vdev->dev.type = ops->type; /* listed as what it is, not as its transport */
 	vdev->num_queues = ops->num_queues;
 	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		struct virtqueue *vq = &vdev->vqs[q];

@@ -13,6 +13,7 @@
 #include "mvm/sys.h"
 #include "mvm/vm.h"
 
+#include "mvm/devtype.h"
 #include "mvm/virtio.h"
 
 /* Bytes per request at most: a request asking for more gets a short answer. */
@@ -105,3 +106,34 @@ struct virtio_dev *virtio_rng_create(struct vm *vm)
 	rng = virtio_dev_create(struct virtio_rng, vdev, vm, &rng_ops, "virtio-rng", NULL);
 	return IS_ERR(rng) ? (struct virtio_dev *)rng : &rng->vdev;
 }
+
+/* --rng / PUT /entropy: the options are Firecracker's entropy device's. */
+struct rng_config {
+	bool unused;
+};
+
+static const struct mvm_opt rng_opts[] = {
+	{ MVM_OPT("rate_limiter", NULL, MVM_OPT_UNSUPPORTED, MVM_OPT_API_ONLY, 0),
+	  .help = "rate limiting of the entropy device is not supported by mvm yet" },
+	MVM_OPT_END,
+};
+
+static int rng_create(struct vm *vm, const void *blob, unsigned int index)
+{
+	return PTR_ERR_OR_ZERO(virtio_rng_create(vm));
+}
+
+static const struct mvm_device_type virtio_rng_type = {
+	.name = "virtio-rng",
+	.summary = "virtio-rng, fed from the host's getrandom()",
+	.order = MVM_ORDER_VIRTIO + 1,
+	.cli = "rng",
+	.api = "entropy",
+	.api_noun = "entropy device",
+	.singleton = true,
+	.max = 1,
+	.config_size = sizeof(struct rng_config),
+	.opts = rng_opts,
+	.create = rng_create,
+};
+MVM_DEVICE_TYPE(virtio_rng_type);

@@ -212,16 +212,20 @@ static int scenario_run(const struct scenario *sc)
 		cfg.console_in = pipefd[0];
 	}
 	if (sc->disks) {
-		cfg.nr_disks = 2;
-		cfg.disks[0] = (struct mvm_disk_config){ .path = disk_path };
-		cfg.disks[1] = (struct mvm_disk_config){ .path = disk_path,
-							 .id = "ro",
-							 .read_only = true,
-							 .cache = MVM_DISK_CACHE_NONE,
-							 .sync_io = true };
+		const struct mvm_device_type *blk = mvm_device_type_find("virtio-blk");
+		char arg[512], msg[256];
+
+		snprintf(arg, sizeof(arg), "%s,id=ro,ro,cache=none,io=sync", disk_path);
+		if (!blk || mvm_config_parse_device(&cfg, blk, disk_path, msg, sizeof(msg)) ||
+		    mvm_config_parse_device(&cfg, blk, arg, msg, sizeof(msg)))
+			return -EINVAL;
 	}
 	if (sc->rng_console) {
-		cfg.rng = true;
+		const struct mvm_device_type *rng = mvm_device_type_find("virtio-rng");
+		char msg[256];
+
+		if (!rng || mvm_config_parse_device(&cfg, rng, NULL, msg, sizeof(msg)))
+			return -EINVAL;
 		cfg.console = MVM_CONSOLE_VIRTIO;
 	}
 	if (sc->mmio)

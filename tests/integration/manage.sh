@@ -67,8 +67,8 @@ fi
 check "mvm ls --json" test "$("$MVM" ls --json | json '[(v["id"], v["vcpus"]) for v in j]')" = "[('m1', 2)]"
 
 "$MVM" devices m1 >"$TMP/dev" 2>&1
-if grep -qE '^serial0 +serial8250 +pio +0x3f8-0x3ff +yes$' "$TMP/dev" &&
-	grep -qE '^i8042 +i8042 +pio +0x60-0x60,0x64-0x64 +yes$' "$TMP/dev" &&
+if grep -qE '^serial0 +serial8250 +platform +pio:0x3f8-0x3ff +4 +yes$' "$TMP/dev" &&
+	grep -qE '^i8042 +i8042 +platform +pio:0x60-0x60,pio:0x64-0x64 +- +yes$' "$TMP/dev" &&
 	grep -qE '^debug-exit ' "$TMP/dev"; then
 	ok "mvm devices: names, types, bus addresses, binding"
 else

@@ -87,7 +87,7 @@ expect "--cpus 4: VM with four vCPUs runs and tears down" 0 "Hello from an mvm g
 n=$(grep -cE '^kvm-[0-9]+/vcpu-[0-3]$' "$TMP/err")
 [ "$n" -eq 4 ] && ok "--cpus 4: stats show kvm-<pid>/vcpu-0..3" || not_ok "--cpus 4: stats show kvm-<pid>/vcpu-0..3" "found $n"
 
-# --- issue 3, guest kit: SMP bring-up and ACPI tables, checked from inside the guest ---
+# --- guest kit: SMP bring-up and ACPI tables, checked from inside the guest ---
 # smp: the BSP starts each AP with INIT-SIPI-SIPI through its xAPIC; each AP
 # reports its APIC id (= vCPU index in mvm) from ring 0.
 for n in 1 2 4; do
@@ -121,7 +121,7 @@ if [ "$acpi_tables" -eq 1 ]; then
 	expect "acpi: --cpus 2 vs cpus=3: the guest sees the LAPIC count differ" 1 \
 		"^ACPI FAIL MADT has 2 enabled LAPICs, want cpus=3\$"
 fi
-# --- end of issue 3 guest-kit block ---
+# --- end of the SMP and ACPI guest-kit block ---
 
 run run --kernel "$GUESTS/hello.elf" --pit
 expect "--pit creates the in-kernel PIT and boots" 0 "Hello from an mvm guest"

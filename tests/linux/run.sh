@@ -81,19 +81,28 @@ $BOOT reboot-restarts --restarts 1 --expect-status 143 "${REJECT[@]}" \
 	-- "$MVM" run --kernel "$D/vmlinux" --initrd "$D/initramfs.cpio" --reboot-restarts \
 	--cmdline "$ARGS guest_exit=reboot" || fail=1
 
-# Firecracker's configuration file (the API's schema) boots Linux too.
-cat >"$LOGDIR/vm.json" <<JSON
+# Firecracker's configuration file (the API's schema) boots Linux too: as
+# Firecracker, on virtio-mmio with pci=off (the devices on the command line),
+# and with --enable-pci on virtio-pci; both boot protocols.
+truncate -s 16M "$LOGDIR/intx.img"
+for k in vmlinux bzImage; do
+	cat >"$LOGDIR/vm-$k.json" <<JSON
 {
-  "boot-source": {"kernel_image_path": "$D/vmlinux", "initrd_path": "$D/initramfs.cpio",
-                  "boot_args": "console=ttyS0 $ARGS guest_exit=port guest_exit_code=7"},
+  "boot-source": {"kernel_image_path": "$D/$k", "initrd_path": "$D/initramfs.cpio",
+                  "boot_args": "console=ttyS0 $ARGS pci=off guest_exit=port guest_exit_code=7"},
   "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
   "drives": [{"drive_id": "scratch", "path_on_host": "$LOGDIR/intx.img",
               "is_root_device": false, "is_read_only": true}]
 }
 JSON
-truncate -s 16M "$LOGDIR/intx.img"
-$BOOT config-file --expect-status 7 --expect '^GUEST-VIRTIO .* device=0x0002' "${REJECT[@]}" \
-	-- "$MVM" --config-file "$LOGDIR/vm.json" --no-api || fail=1
+	$BOOT "config-file-mmio-$k" --expect-status 7 --expect '^GUEST-VIRTIO .* device=0x0002' \
+		--expect '\[vda\] 32768 512-byte' "${REJECT[@]}" \
+		-- "$MVM" --config-file "$LOGDIR/vm-$k.json" --no-api || fail=1
+	sed 's/ pci=off//' "$LOGDIR/vm-$k.json" >"$LOGDIR/vm-pci-$k.json"
+	$BOOT "config-file-pci-$k" --expect-status 7 --expect '^GUEST-VIRTIO .* device=0x0002' \
+		"${REJECT[@]}" \
+		-- "$MVM" --config-file "$LOGDIR/vm-pci-$k.json" --no-api --enable-pci || fail=1
+done
 
 # INTx instead of MSI-X (pci=nomsi): the disk's interrupt must arrive on the
 # IOAPIC input that the MP table (default kernel) or the DSDT's _PRT (ACPI
@@ -112,8 +121,9 @@ $BOOT intx-acpi-prt --expect '\[vda\] 32768 512-byte' --expect '^GUEST-VIRTIO .*
 
 # virtio over PCI (MSI-X): root on virtio-blk, virtio-rng, hvc0 on
 # virtio-console, a read-only disk; the host checks the image afterwards.
-echo "# virtio: tests/integration/linux-virtio.sh"
-MVM=$MVM KERNEL=$D/vmlinux "$here/../integration/linux-virtio.sh" || fail=1
+echo "# virtio: tests/integration/linux-virtio.sh, on PCI and on MMIO"
+MVM=$MVM KERNEL=$D/vmlinux TRANSPORT=pci "$here/../integration/linux-virtio.sh" || fail=1
+MVM=$MVM KERNEL=$D/bzImage TRANSPORT=mmio "$here/../integration/linux-virtio.sh" || fail=1
 
 echo "# logs in $LOGDIR"
 exit $fail

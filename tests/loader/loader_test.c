@@ -34,7 +34,26 @@ static const char *vmlinuz;
 static const char *guests;
 static char tmpdir[] = "/tmp/mvm-loader-XXXXXX";
 
-/* ---- a VM that is only RAM ---- */
+/* ---- a VM that is only RAM, and a UART's firmware description ---- */
+
+/* What the 16550 at 0x3f8 tells the table writers (src/hw/serial8250.c fills the same). */
+static struct mvm_device uart = {
+	.name = "serial0",
+	.fw = { .acpi_hid = "PNP0501",
+		.acpi_name = "COM1",
+		.nr_res = 2,
+		.res = { { MVM_FW_PIO, 0x3f8, 8, false }, { MVM_FW_IRQ, 4, 1, false } } },
+};
+
+/* A virtio-mmio device's description, as the transport fills it. */
+static struct mvm_device mmio_dev = {
+	.name = "virtio-blk0",
+	.fw = { .acpi_hid = "LNRO0005",
+		.virtio_mmio = true,
+		.nr_res = 2,
+		.res = { { MVM_FW_MMIO, 0xe0100000ULL, 0x1000, false },
+			 { MVM_FW_IRQ, 5, 1, false } } },
+};
 
 static struct vm *ram_vm(uint64_t mem, unsigned int cpus, const char *kernel, const char *cmdline,
 			 const char *initrd)
@@ -58,11 +77,15 @@ static struct vm *ram_vm(uint64_t mem, unsigned int cpus, const char *kernel, co
 	vm->mem.size = mem;
 	vm->mem.nr_regions = 1;
 	vm->mem.regions[0] = (struct mem_region){ 0, mem, ram, 0 };
+	pthread_mutex_init(&vm->lock, NULL);
+	list_init(&vm->devices);
+	list_add_tail(&uart.node, &vm->devices);
 	return vm;
 }
 
 static void ram_vm_free(struct vm *vm)
 {
+	list_del_init(&uart.node);
 	munmap(vm->mem.base, vm->mem.size);
 	free(vm);
 }
@@ -542,6 +565,58 @@ static void test_pvh_start_info(void **state)
 	free(initrd);
 }
 
+/*
+ * A virtio-mmio device is announced from its description alone: on a Linux
+ * command line (after the user's), as an LNRO0005 device in the DSDT with
+ * its window and GSI, and without a PCI host no MCFG, PCI0 or PCI bus.
+ */
+static void test_virtio_mmio_announced(void **state)
+{
+	const char *want = "virtio_mmio.device=4K@0xe0100000:5";
+	const uint8_t mem32[] = { 0x86, 9, 0, 1, 0x00, 0x00, 0x10, 0xe0, 0x00, 0x10, 0x00, 0x00 };
+	const uint8_t *rsdp, *xsdt, *fadt = NULL, *dsdt;
+	uint64_t rsdp_addr, dsdt_addr, entry;
+	uint32_t len, xlen, i;
+	struct vm *vm;
+	char *cmd;
+
+	(void)state;
+	if (!vmlinuz)
+		skip();
+	vm = ram_vm(256ULL << 20, 1, vmlinuz, "console=ttyS0 pci=off", NULL);
+	list_add_tail(&mmio_dev.node, &vm->devices);
+	assert_int_equal(arch_vm_load_kernel(vm), 0);
+	cmd = (char *)gpa(vm, BOOT_CMDLINE, 256);
+	assert_non_null(strstr(cmd, "pci=off"));
+	assert_non_null(strstr(cmd, want));
+	assert_true(strstr(cmd, want) > strstr(cmd, "pci=off")); /* after the user's */
+
+	assert_int_equal(boot_platform_tables(vm, &rsdp_addr), 0);
+	rsdp = gpa(vm, rsdp_addr, 36);
+	memcpy(&entry, rsdp + 24, 8);
+	xsdt = acpi_table(vm, entry, "XSDT");
+	memcpy(&xlen, xsdt + 4, 4);
+	for (i = 36; i + 8 <= xlen; i += 8) {
+		const uint8_t *t;
+
+		memcpy(&entry, xsdt + i, 8);
+		t = gpa(vm, entry, 4);
+		assert_false(!memcmp(t, "MCFG", 4)); /* no PCI host: no ECAM */
+		if (!memcmp(t, "FACP", 4))
+			fadt = acpi_table(vm, entry, "FACP");
+	}
+	assert_non_null(fadt);
+	memcpy(&dsdt_addr, fadt + 140, 8);
+	dsdt = acpi_table(vm, dsdt_addr, "DSDT");
+	memcpy(&len, dsdt + 4, 4);
+	assert_non_null(memmem(dsdt, len, "LNRO0005", 8));
+	assert_non_null(memmem(dsdt, len, mem32, sizeof(mem32)));
+	assert_null(memmem(dsdt, len, "PCI0", 4));
+	assert_non_null(memmem(dsdt, len, "COM1", 4));
+	list_del_init(&mmio_dev.node);
+	ram_vm_free(vm);
+}
+
 static void test_tables_scale_with_cpus(void **state)
 {
 	static const unsigned int counts[] = { 1, 2, 8, 64 };
@@ -632,6 +707,7 @@ int main(void)
 	const struct CMUnitTest other[] = {
 		cmocka_unit_test(test_pvh_start_info),
 		cmocka_unit_test(test_tables_scale_with_cpus),
+		cmocka_unit_test(test_virtio_mmio_announced),
 		cmocka_unit_test(test_aml_pkglength),
 		cmocka_unit_test(test_aml_address_descriptors),
 	};

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../../src/api/api_internal.h"
+#include "block/disk_config.h"
 #include "fake.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
@@ -41,8 +42,8 @@ static struct vm *boot_fake(const struct mvm_config *cfg)
 	c.mem_size = 4ULL << 20;
 	c.console_out = -1;
 	c.console_in = -1;
-	/* The fake arch has no PCI host: the API's part ends at cfg->disks. */
-	c.nr_disks = 0;
+	/* The fake arch has no PCI host: the API's part ends at cfg->devices. */
+	c.nr_devices = 0;
 	return vm_create(&c); /* no vCPUs: vm_run() returns at once */
 }
 
@@ -498,8 +499,9 @@ static void test_config_file(void **state)
 	assert_int_equal(config(vmm, text), 0);
 	assert_int_equal(vmm->state, VMM_RUNNING);
 	assert_int_equal(booted_cpus, 2);
-	assert_int_equal(vmm->cfg.nr_disks, 1);
-	assert_string_equal(vmm->cfg.disks[0].path, disk);
+	assert_int_equal(vmm->cfg.nr_devices, 1);
+	assert_string_equal(vmm->cfg.devices[0].type->name, "virtio-blk");
+	assert_string_equal(((const struct mvm_disk_config *)vmm->cfg.devices[0].blob)->path, disk);
 	vm = vmm_detach_vm(vmm);
 	vm_destroy(vm);
 	vmm_destroy(vmm);

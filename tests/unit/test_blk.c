@@ -298,7 +298,8 @@ static void engine_done(struct blk_io *io, struct blk_req *r, uint8_t st)
 
 static int engine_setup(struct engine_case *ec, bool ro)
 {
-	struct mvm_disk_config cfg = { .path = ec->path, .read_only = ro, .sync_io = ec->sync_io };
+	struct mvm_disk_config cfg = { .read_only = ro,
+				       .io = ec->sync_io ? MVM_DISK_IO_SYNC : MVM_DISK_IO_URING };
 	int fd;
 
 	if (!ec->path[0]) {
@@ -308,6 +309,7 @@ static int engine_setup(struct engine_case *ec, bool ro)
 		assert_int_equal(ftruncate(fd, DISK_SECTORS * 512 + 100), 0);
 		close(fd);
 	}
+	snprintf(cfg.path, sizeof(cfg.path), "%s", ec->path);
 	cfg.cache = ec->direct ? MVM_DISK_CACHE_NONE : MVM_DISK_CACHE_WRITEBACK;
 	current = ec;
 	ec->completed = 0;
@@ -548,7 +550,7 @@ static void test_engine_fallback_without_io_uring(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct engine_case ec = { .sync_io = false };
-		struct mvm_disk_config cfg = { .path = ec.path };
+		struct mvm_disk_config cfg = { .read_only = false };
 		struct blk_geom g;
 		int fd, bad = 0;
 
@@ -559,6 +561,7 @@ static void test_engine_fallback_without_io_uring(void **state)
 		bad |= fd < 0 || ftruncate(fd, 1 << 20) < 0;
 		close(fd);
 		current = &ec;
+		snprintf(cfg.path, sizeof(cfg.path), "%s", ec.path);
 		bad |= blk_disk_open(&ec.disk, &cfg, 0) != 0;
 		bad |= blk_io_init(&ec.io, &ec.disk, 8, engine_done) != 0;
 		bad |= ec.io.uring; /* fell back */
@@ -590,9 +593,9 @@ static void test_disk_open_errors(void **state)
 
 	(void)state;
 	assert_int_equal(blk_disk_open(&d, &cfg, 0), -ENOENT);
-	cfg.path = "/dev/null"; /* a character device */
+	snprintf(cfg.path, sizeof(cfg.path), "/dev/null"); /* a character device */
 	assert_int_equal(blk_disk_open(&d, &cfg, 0), -EINVAL);
-	cfg.path = "/";
+	snprintf(cfg.path, sizeof(cfg.path), "/");
 	cfg.read_only = true;
 	assert_int_equal(blk_disk_open(&d, &cfg, 0), -EINVAL);
 }

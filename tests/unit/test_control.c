@@ -111,6 +111,11 @@ static void test_devices_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(r, "bus")), "pio");
 	assert_string_equal(json_string_value(json_object_get(r, "base")), "0x3f8");
 	assert_int_equal(jint(r, "len"), 8);
+	/* Its firmware view: where the guest finds it. */
+	assert_string_equal(json_string_value(json_object_get(d, "address")), "pio:0x3f8-0x3ff");
+	assert_int_equal(jint(d, "gsi"), 4);
+	assert_true(json_is_null(json_object_get(d, "transport")));
+	assert_string_equal(json_string_value(json_object_get(d, "type")), "serial8250");
 	json_decref(j);
 	vm_destroy(vm);
 }

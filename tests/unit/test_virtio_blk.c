@@ -23,6 +23,7 @@
 #include "mvm/vm.h"
 #include "unit.h"
 #include "vdrv.h"
+#include "virtio/blk.h"
 
 #define QSZ    16
 #define DESC   0x10000
@@ -43,7 +44,9 @@ struct benv {
 static struct benv *benv_new(enum mvm_transport t, bool ro)
 {
 	struct benv *e = test_calloc(1, sizeof(*e));
-	struct mvm_disk_config disk = { .id = "unit-disk", .read_only = ro, .sync_io = true };
+	struct mvm_disk_config disk = { .id = "unit-disk",
+					.read_only = ro,
+					.io = MVM_DISK_IO_SYNC };
 	uint64_t features;
 	int fd;
 
@@ -52,7 +55,7 @@ static struct benv *benv_new(enum mvm_transport t, bool ro)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, SECTORS * 512), 0);
 	close(fd);
-	disk.path = e->path;
+	snprintf(disk.path, sizeof(disk.path), "%s", e->path);
 	vdrv_vm(&e->d, t);
 	e->vm = e->d.vm;
 	vdrv_attach(&e->d, virtio_blk_create(e->vm, &disk, 0), VIRTIO_ID_BLOCK);

@@ -24,6 +24,7 @@
 #include "mvm/vm.h"
 #include "unit.h"
 #include "vdrv.h"
+#include "virtio/blk.h"
 
 #define QSZ   8
 #define DESC  0x10000
@@ -593,8 +594,9 @@ static char blk_path[] = "/var/tmp/mvm-mmio-fp-XXXXXX";
 
 static struct virtio_dev *make_blk(struct vm *vm)
 {
-	struct mvm_disk_config disk = { .path = blk_path, .read_only = true, .sync_io = true };
+	struct mvm_disk_config disk = { .read_only = true, .io = MVM_DISK_IO_SYNC };
 
+	snprintf(disk.path, sizeof(disk.path), "%s", blk_path);
 	return virtio_blk_create(vm, &disk, 0);
 }
 

@@ -16,6 +16,7 @@
  *   the PCI host bridge (PNP0A03: bus 0, windows, _PRT).
  * - MCFG: PCI's ECAM (reserved in the e820 map too, as Linux requires).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +180,7 @@ static void acpi_seal(struct acpi_builder *b, size_t off)
  * The PCI host bridge: bus 0, its windows (what BARs may use), conf1's
  * ports, and _PRT: which IOAPIC input each device's INTx pin drives.
  */
-static void dsdt_pci(struct aml *a, struct vm *vm)
+static void dsdt_pci(struct aml *a, struct vm *vm, const struct mvm_fw_pci_host *pci)
 {
 	struct boot_intx intx[BOOT_MAX_INTX];
 	unsigned int i, n = boot_pci_intx(vm, intx, BOOT_MAX_INTX);
@@ -195,10 +196,10 @@ static void dsdt_pci(struct aml *a, struct vm *vm)
 	aml_int(a, 0);
 	aml_name_decl(a, "_CRS");
 	aml_resource_template_open(a);
-	aml_res_bus_numbers(a, 0, 0);
-	aml_res_io(a, ARCH_PCI_CONF1_PORT, 8);
-	aml_res_io_window(a, ARCH_PCI_IO_BASE, ARCH_PCI_IO_SIZE);
-	aml_res_mem32_window(a, ARCH_PCI_MMIO32_BASE, ARCH_PCI_MMIO32_SIZE);
+	aml_res_bus_numbers(a, pci->bus_first, pci->bus_last);
+	aml_res_io(a, pci->conf1_port, 8);
+	aml_res_io_window(a, (uint16_t)pci->io_base, (uint32_t)pci->io_size);
+	aml_res_mem32_window(a, (uint32_t)pci->mem32_base, (uint32_t)pci->mem32_size);
 	aml_resource_template_close(a);
 	aml_name_decl(a, "_PRT");
 	aml_package_open(a, n);
@@ -214,8 +215,60 @@ static void dsdt_pci(struct aml *a, struct vm *vm)
 	aml_close(a); /* PCI0 */
 }
 
+/* _HID: an EISA id ("PNP0501") compressed, any other id ("LNRO0005") as a string. */
+static void dsdt_hid(struct aml *a, const char *hid)
+{
+	bool eisa = strlen(hid) == 7;
+	unsigned int i;
+
+	for (i = 0; eisa && i < 7; i++)
+		eisa = i < 3 ? hid[i] >= 'A' && hid[i] <= 'Z' : isxdigit((unsigned char)hid[i]);
+	aml_name_decl(a, "_HID");
+	if (eisa)
+		aml_int(a, aml_eisaid(hid));
+	else
+		aml_string(a, hid);
+}
+
+/* A device with a _HID: its name, _UID and _CRS, from its description. */
+static void dsdt_device(struct aml *a, const struct mvm_fw_desc *fw, unsigned int nr,
+			unsigned int uid)
+{
+	char name[5];
+	unsigned int i;
+
+	if (fw->acpi_name[0])
+		snprintf(name, sizeof(name), "%s", fw->acpi_name);
+	else
+		snprintf(name, sizeof(name), "D%03X", nr & 0xfff);
+	aml_device_open(a, name);
+	dsdt_hid(a, fw->acpi_hid);
+	aml_name_decl(a, "_UID");
+	aml_int(a, uid);
+	aml_name_decl(a, "_CRS");
+	aml_resource_template_open(a);
+	for (i = 0; i < fw->nr_res; i++) {
+		const struct mvm_fw_res *r = &fw->res[i];
+
+		if (r->kind == MVM_FW_PIO)
+			aml_res_io(a, (uint16_t)r->base, (uint8_t)r->len);
+		else if (r->kind == MVM_FW_MMIO)
+			aml_res_mem32_fixed(a, (uint32_t)r->base, (uint32_t)r->len);
+		else if (r->base < 16 && !r->level)
+			aml_res_irq(a, (unsigned int)r->base);
+		else
+			aml_res_interrupt(a, (uint32_t)r->base, r->level);
+	}
+	aml_resource_template_close(a);
+	aml_close(a);
+}
+
 static void dsdt_build(struct aml *a, struct vm *vm)
 {
+	const struct mvm_fw_desc *fw[BOOT_MAX_FW];
+	const struct mvm_fw_pci_host *pci = NULL;
+	unsigned int i, j, uid, n = boot_fw_devices(vm, fw, BOOT_MAX_FW);
+
 	/* \_S5: SLP_TYPa, SLP_TYPb for a power-off */
 	aml_name_decl(a, "_S5_");
 	aml_package_open(a, 2);
@@ -224,19 +277,18 @@ static void dsdt_build(struct aml *a, struct vm *vm)
 	aml_close(a);
 
 	aml_scope_open(a, "\\_SB_");
-	aml_device_open(a, "COM1");
-	aml_name_decl(a, "_HID");
-	aml_int(a, aml_eisaid("PNP0501"));
-	aml_name_decl(a, "_UID");
-	aml_int(a, 0);
-	aml_name_decl(a, "_CRS");
-	aml_resource_template_open(a);
-	aml_res_io(a, X86_SERIAL_PORT, 8);
-	aml_res_irq(a, X86_SERIAL_IRQ);
-	aml_resource_template_close(a);
-	aml_close(a); /* COM1 */
-	if (vm->pci)
-		dsdt_pci(a, vm);
+	for (i = 0; i < n; i++) {
+		if (fw[i]->pci_host)
+			pci = fw[i]->pci_host;
+		if (!fw[i]->acpi_hid)
+			continue;
+		/* _UID: the device's number among those with the same _HID. */
+		for (j = uid = 0; j < i; j++)
+			uid += fw[j]->acpi_hid && !strcmp(fw[j]->acpi_hid, fw[i]->acpi_hid);
+		dsdt_device(a, fw[i], i, uid);
+	}
+	if (pci)
+		dsdt_pci(a, vm, pci);
 	aml_close(a); /* \_SB */
 }
 
@@ -329,7 +381,7 @@ static size_t acpi_madt(struct acpi_builder *b, unsigned int cpus)
 }
 
 /* MCFG: where PCI's ECAM is (bus 0 of segment 0). */
-static size_t acpi_mcfg(struct acpi_builder *b)
+static size_t acpi_mcfg(struct acpi_builder *b, const struct mvm_fw_pci_host *pci)
 {
 	struct {
 		struct acpi_header h;
@@ -338,7 +390,8 @@ static size_t acpi_mcfg(struct acpi_builder *b)
 		uint16_t segment;
 		uint8_t bus_start, bus_end;
 		uint32_t reserved2;
-	} __attribute__((packed)) m = { .base = ARCH_PCI_ECAM_BASE };
+	} __attribute__((packed))
+	m = { .base = pci->ecam_base, .bus_start = pci->bus_first, .bus_end = pci->bus_last };
 	size_t off = acpi_alloc(b, sizeof(m));
 
 	if (b->err)
@@ -367,8 +420,8 @@ int acpi_write(struct vm *vm, uint64_t *rsdp_gpa)
 	madt = acpi_madt(b, vm->cfg.cpus);
 	entries[nr++] = acpi_gpa(fadt);
 	entries[nr++] = acpi_gpa(madt);
-	if (vm->pci)
-		entries[nr++] = acpi_gpa(acpi_mcfg(b));
+	if (boot_pci_host(vm))
+		entries[nr++] = acpi_gpa(acpi_mcfg(b, boot_pci_host(vm)));
 	xsdt_len = sizeof(struct acpi_header) + nr * sizeof(entries[0]);
 	xsdt = acpi_alloc(b, xsdt_len);
 	if (b->err) {

@@ -307,3 +307,22 @@ void aml_res_mem32_window(struct aml *a, uint32_t base, uint32_t size)
 	memcpy(d + 6, v, sizeof(v));
 	aml_bytes(a, d, sizeof(d));
 }
+
+/* Memory32Fixed: a device's register window (read-write). */
+void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len)
+{
+	uint8_t d[12] = { 0x86, 9, 0, 1 /* read-write */ };
+
+	memcpy(d + 4, &base, 4);
+	memcpy(d + 8, &len, 4);
+	aml_bytes(a, d, sizeof(d));
+}
+
+/* Extended Interrupt: one GSI, consumer, exclusive, active high; edge or level. */
+void aml_res_interrupt(struct aml *a, uint32_t gsi, bool level)
+{
+	uint8_t d[9] = { 0x89, 6, 0, (uint8_t)(0x01 | (level ? 0 : 0x02)), 1 };
+
+	memcpy(d + 5, &gsi, 4);
+	aml_bytes(a, d, sizeof(d));
+}

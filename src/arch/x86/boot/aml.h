@@ -53,5 +53,7 @@ void aml_res_irq(struct aml *a, unsigned int irq); /* IRQNoFlags: edge, active h
 void aml_res_bus_numbers(struct aml *a, uint8_t first, uint8_t last);
 void aml_res_io_window(struct aml *a, uint16_t base, uint32_t size);
 void aml_res_mem32_window(struct aml *a, uint32_t base, uint32_t size);
+void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len);
+void aml_res_interrupt(struct aml *a, uint32_t gsi, bool level);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "arch/mvm_arch.h"
+#include "mvm/device.h"
 
 struct vm;
 
@@ -75,6 +76,17 @@ struct boot_intx {
 #define BOOT_MAX_INTX 32
 /* The INTx routes of the VM's PCI devices (none without PCI). Their count. */
 unsigned int boot_pci_intx(struct vm *vm, struct boot_intx *r, unsigned int max);
+
+/* ---- the devices' firmware descriptions (fwdesc.c) ---- */
+#define BOOT_MAX_FW 64
+/* The descriptions of the VM's listed devices, in creation order. Their count. */
+unsigned int boot_fw_devices(struct vm *vm, const struct mvm_fw_desc **out, unsigned int max);
+/* The PCI host bridge's description, or NULL (no PCI). */
+const struct mvm_fw_pci_host *boot_pci_host(struct vm *vm);
+/* The first resource of that kind, or NULL. */
+const struct mvm_fw_res *boot_fw_res(const struct mvm_fw_desc *fw, enum mvm_fw_res_kind kind);
+/* "virtio_mmio.device=..." for every virtio-mmio device ("" for none). 0 or -E2BIG. */
+int boot_virtio_mmio_cmdline(struct vm *vm, char *buf, size_t len);
 
 /* The byte that makes an ACPI or MP table sum to zero. */
 uint8_t boot_checksum(const void *p, size_t len);

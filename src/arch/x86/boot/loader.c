@@ -78,6 +78,8 @@ int boot_image_read(struct boot_image *img, uint64_t off, void *buf, size_t len)
 
 unsigned int boot_memmap(const struct vm *vm, struct boot_mem_entry *e, unsigned int max)
 {
+	/* The list lock is the only thing written: the VM is not changed. */
+	const struct mvm_fw_pci_host *pci = boot_pci_host((struct vm *)vm);
 	const struct vm_memory *mem = &vm->mem;
 	unsigned int i, n = 0;
 
@@ -96,8 +98,8 @@ unsigned int boot_memmap(const struct vm *vm, struct boot_mem_entry *e, unsigned
 			e[n++] = (struct boot_mem_entry){ r->gpa, r->size, E820_RAM };
 		}
 		/* PCI's ECAM, after low RAM: Linux uses MMCONFIG only where e820 reserves it. */
-		if (r->gpa == 0 && vm->pci && n < max)
-			e[n++] = (struct boot_mem_entry){ ARCH_PCI_ECAM_BASE, ARCH_PCI_ECAM_SIZE,
+		if (r->gpa == 0 && pci && n < max)
+			e[n++] = (struct boot_mem_entry){ pci->ecam_base, pci->ecam_size,
 							  E820_RESERVED };
 	}
 	return n;
@@ -118,10 +120,16 @@ int boot_cmdline_write(struct vm *vm, const char *path, bool linux_kernel, size_
 {
 	const char *user = vm->cfg.cmdline ? vm->cfg.cmdline : "";
 	const char *def = linux_kernel && !vm->cfg.no_default_cmdline ? BOOT_LINUX_CMDLINE : "";
-	char buf[BOOT_CMDLINE_MAX];
+	char buf[BOOT_CMDLINE_MAX], mmio[BOOT_CMDLINE_MAX] = "";
 	int len;
 
-	len = snprintf(buf, sizeof(buf), "%s%s%s", def, *def && *user ? " " : "", user);
+	/* A Linux kernel finds virtio-mmio devices on its command line, after the user's. */
+	if (linux_kernel && boot_virtio_mmio_cmdline(vm, mmio, sizeof(mmio))) {
+		pr_err("kernel %s: too many virtio-mmio devices for the command line", path);
+		return -E2BIG;
+	}
+	len = snprintf(buf, sizeof(buf), "%s%s%s%s%s", def, *def && *user ? " " : "", user,
+		       (*def || *user) && *mmio ? " " : "", mmio);
 	if (len < 0 || (size_t)len + 1 > MIN(max, sizeof(buf))) {
 		pr_err("kernel %s: command line too long (%d bytes, the kernel takes at most %zu)",
 		       path, len, MIN(max, sizeof(buf)) - 1);
@@ -175,28 +183,6 @@ int boot_initrd_load(struct vm *vm, uint64_t floor, uint64_t limit, uint64_t *ad
 out:
 	boot_image_close(&img);
 	return err;
-}
-
-struct intx_walk {
-	struct boot_intx *r;
-	unsigned int n, max;
-};
-
-static void intx_one(void *opaque, unsigned int slot, unsigned int pin, unsigned int gsi)
-{
-	struct intx_walk *w = opaque;
-
-	if (w->n < w->max)
-		w->r[w->n++] = (struct boot_intx){ slot, pin, gsi };
-}
-
-unsigned int boot_pci_intx(struct vm *vm, struct boot_intx *r, unsigned int max)
-{
-	struct intx_walk w = { r, 0, max };
-
-	if (pci_for_each_intx(vm, intx_one, &w))
-		return 0;
-	return w.n;
 }
 
 int boot_platform_tables(struct vm *vm, uint64_t *rsdp)

@@ -120,7 +120,8 @@ int mptable_write(struct vm *vm)
 	struct mpf_intel *mpf = (struct mpf_intel *)b.buf;
 	struct mpc_table *mpc = (struct mpc_table *)(b.buf + sizeof(*mpf));
 	struct boot_intx intx[BOOT_MAX_INTX];
-	unsigned int cpus = vm->cfg.cpus, i, nr_intx;
+	const struct mvm_fw_desc *fw[BOOT_MAX_FW];
+	unsigned int cpus = vm->cfg.cpus, i, nr_intx, nr_fw;
 	uint8_t ioapic_id = (uint8_t)cpus; /* after the LAPIC ids 0..cpus-1 */
 	int err = 0;
 
@@ -138,7 +139,7 @@ int mptable_write(struct vm *vm)
 		};
 		err = mpc_add(&b, &c, sizeof(c));
 	}
-	if (!err)
+	if (!err && boot_pci_host(vm))
 		err = mpc_add(&b, &(struct mpc_bus){ MPC_BUS, MPC_BUS_PCI, "PCI   " },
 			      sizeof(struct mpc_bus));
 	if (!err)
@@ -166,6 +167,16 @@ int mptable_write(struct vm *vm)
 		err = mpc_add_intsrc(&b, MPC_IOINT, MPC_INT_INT, MPC_IRQ_LEVEL_HIGH, MPC_BUS_PCI,
 				     (uint8_t)(intx[i].slot << 2 | (intx[i].pin - 1)), ioapic_id,
 				     (uint8_t)intx[i].gsi);
+	/* Device interrupts above the ISA range (virtio-mmio): on the IOAPIC pin of the GSI. */
+	nr_fw = boot_fw_devices(vm, fw, BOOT_MAX_FW);
+	for (i = 0; i < nr_fw && !err; i++) {
+		const struct mvm_fw_res *irq = boot_fw_res(fw[i], MVM_FW_IRQ);
+
+		if (irq && irq->base >= MPC_ISA_IRQS && irq->base < 24)
+			err = mpc_add_intsrc(&b, MPC_IOINT, MPC_INT_INT,
+					     irq->level ? MPC_IRQ_LEVEL_HIGH : 0, MPC_BUS_ISA,
+					     (uint8_t)irq->base, ioapic_id, (uint8_t)irq->base);
+	}
 	if (!err)
 		err = mpc_add_intsrc(&b, MPC_LINTSRC, MPC_INT_EXTINT, 0, MPC_BUS_ISA, 0,
 				     MPC_ALL_LAPICS, 0);

@@ -328,15 +328,7 @@ void virtio_dev_needs_reset(struct virtio_dev *vdev);
 /* Device config changed: bump the generation, config interrupt. */
 void virtio_dev_config_changed(struct virtio_dev *vdev);
 
-/*
- * Devices from the configuration, created by vm_create() after the platform
- * devices: cfg->disks (virtio-blk), cfg->rng, cfg->console ==
- * MVM_CONSOLE_VIRTIO. 0 or -errno; devices made so far stay listed (the
- * caller's unwind releases them).
- */
-int virtio_devices_create(struct vm *vm);
-struct virtio_dev *virtio_blk_create(struct vm *vm, const struct mvm_disk_config *disk,
-				     unsigned int index);
+/* Devices the tests and fuzzers make directly (vm_create() goes through their types). */
 struct virtio_dev *virtio_rng_create(struct vm *vm);
 struct virtio_dev *virtio_console_create(struct vm *vm);
 

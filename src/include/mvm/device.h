@@ -71,6 +71,7 @@ struct mvm_fw_pci_host {
 
 struct mvm_fw_desc {
 	const char *acpi_hid;	/* e.g. "PNP0501", "LNRO0005"; NULL: not in the DSDT */
+	char acpi_name[5];	/* its DSDT name ("COM1"); empty: the writer numbers it */
 	const char *compatible; /* device-tree compatible, for architectures with one */
 	bool virtio_mmio;	/* announce as virtio_mmio.device=<len>@<base>:<gsi> */
 	unsigned int nr_res;
@@ -124,6 +125,7 @@ struct mvm_device {
 	bool registered;
 	struct list_head node; /* in vm->devices while registered */
 	struct mvm_fw_desc fw; /* its firmware view, read by the arch's table writers */
+	const char *type;      /* the listing's type: "virtio-blk", not its transport */
 	const char *transport; /* "pci", "mmio", or NULL (a platform device) */
 	struct stats_node stats;
 	mvm_counter_t reads;

@@ -88,7 +88,7 @@ struct pci_dev_ops {
 	/* Optional: MSI-X was enabled/disabled or its function mask changed. */
 	void (*msix_changed)(struct pci_dev *pdev);
 	/*
-	 * Optional (4B): the device is being unregistered, after the unbind:
+	 * Optional: the device is being unregistered, after the unbind:
 	 * stop its work. In-flight I/O holds device references that the event
 	 * loop would drop, and the loop no longer runs at teardown.
 	 */
@@ -217,6 +217,15 @@ unsigned int pci_intx_gsi(unsigned int slot, unsigned int pin);
 /* The guest's view of a device's BAR: its access path (host bridge, tests). */
 void pci_bar_access(struct pci_dev *pdev, unsigned int bar, uint64_t off, void *data,
 		    unsigned int len, bool write);
+/* A BAR as the device listing shows it. */
+struct pci_bar_view {
+	unsigned int index;
+	uint64_t addr, size;
+	bool io;
+};
+/* The implemented BARs of a PCI device (dev must be one: fw.pci.present). Their count. */
+unsigned int pci_dev_bars(struct mvm_device *dev, struct pci_bar_view *out, unsigned int max);
+
 /* The address BAR `bar` holds now (flag bits masked off). */
 uint64_t pci_bar_addr(const struct pci_dev *pdev, unsigned int bar);
 
