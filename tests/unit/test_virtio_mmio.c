@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "fake.h"
+#include "mvm/control.h"
 #include "mvm/fault.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
@@ -140,6 +142,31 @@ static void test_identity(void **state)
 			 virtio_dev_vq(d->vdev, 0)->kick_fd);
 	assert_int_equal(fake_ioeventfd_write(d->base + R_Q_NOTIFY, 4, 1), -1);
 	assert_int_equal(fake_ioeventfd_write(d->base + R_Q_NOTIFY, 2, 0), -1);
+}
+
+/* What `mvm devices` / GET /devices show: the device's type, its transport, window and GSI. */
+static void test_listing(void **state)
+{
+	struct vdrv *d = *state;
+	json_t *j = vm_devices_json(d->vm), *o = NULL;
+	char want[64];
+	size_t i;
+
+	assert_non_null(j);
+	for (i = 0; i < json_array_size(j); i++)
+		if (!strcmp(json_string_value(json_object_get(json_array_get(j, i), "name")),
+			    d->vdev->dev.name))
+			o = json_array_get(j, i);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "type")), "virtio-rng");
+	assert_string_equal(json_string_value(json_object_get(o, "transport")), "mmio");
+	assert_string_equal(json_string_value(json_object_get(o, "driver")), "virtio-mmio");
+	snprintf(want, sizeof(want), "mmio:0x%llx-0x%llx",
+		 (unsigned long long)ARCH_VIRTIO_MMIO_BASE,
+		 (unsigned long long)(ARCH_VIRTIO_MMIO_BASE + ARCH_VIRTIO_MMIO_SIZE - 1));
+	assert_string_equal(json_string_value(json_object_get(o, "address")), want);
+	assert_int_equal(json_integer_value(json_object_get(o, "gsi")), ARCH_VIRTIO_MMIO_GSI_BASE);
+	json_decref(j);
 }
 
 /* Windows and GSIs: per VM, the lowest free index, given back on release. */
@@ -730,6 +757,7 @@ int run_virtio_mmio_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_identity, setup_rng, teardown),
+		cmocka_unit_test_setup_teardown(test_listing, setup_rng, teardown),
 		cmocka_unit_test_setup_teardown(test_allocation, setup_rng, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_and_write_only, setup_rng, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_sizes, setup_rng, teardown),
