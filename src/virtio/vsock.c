@@ -17,6 +17,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -294,12 +295,33 @@ static void vsock_reset(struct virtio_dev *vdev)
 	vs->event_pending = false;
 }
 
+/* The device's counters, named as Firecracker's vsock metrics (rx: to the guest). */
+#define VSOCK_COUNTER(name, field)                         \
+	{                                                  \
+		name, offsetof(struct virtio_vsock, field) \
+	}
+static const struct mvm_counter_desc vsock_counters[] = {
+	VSOCK_COUNTER("reads", vdev.dev.reads),
+	VSOCK_COUNTER("writes", vdev.dev.writes),
+	VSOCK_COUNTER("conns_added", stats.conns_opened),
+	VSOCK_COUNTER("conns_removed", stats.conns_closed),
+	VSOCK_COUNTER("conns_killed", stats.conns_reset),
+	VSOCK_COUNTER("rx_bytes_count", stats.bytes_to_guest),
+	VSOCK_COUNTER("tx_bytes_count", stats.bytes_to_host),
+	VSOCK_COUNTER("credit_stalls", stats.credit_stalls),
+	VSOCK_COUNTER("pkts_dropped", stats.pkts_dropped),
+};
+
 static int vsock_init(struct virtio_dev *vdev, const void *args)
 {
 	struct virtio_vsock *vs = to_vsock(vdev);
+	char id[MVM_STATS_ID_SIZE];
 	int err = -ENOMEM;
 
 	vs->cfg = *(const struct vsock_config *)args;
+	/* The core's node, with this device's counters added (allocates nothing). */
+	snprintf(id, sizeof(id), "%s", vdev->dev.stats.id);
+	stats_node_init(&vdev->dev.stats, id, vsock_counters, ARRAY_SIZE(vsock_counters), vs);
 	vs->conns = mvm_calloc(VSOCK_MAX_CONNS, sizeof(*vs->conns));
 	if (!vs->conns)
 		return -ENOMEM;
@@ -399,8 +421,7 @@ static int vsock_check(const struct mvm_config *cfg, const void *blob, int self,
 #define VSOCK_OPT(field) offsetof(struct vsock_config, field)
 static const struct mvm_opt vsock_opts[] = {
 	{ MVM_OPT("cid", "guest_cid", MVM_OPT_UINT, MVM_OPT_REQUIRED, VSOCK_OPT(guest_cid)),
-	  .min = VSOCK_CID_MIN, .max = VSOCK_CID_MAX,
-	  .help = "the guest's context id (3 to 2^32 - 2)" },
+	  .min = VSOCK_CID_MIN, .max = VSOCK_CID_MAX, .help = "the guest's context id" },
 	/* Not MVM_OPT_HOST_FILE: mvm creates the socket; vsock_check looks at its directory. */
 	{ MVM_OPT("uds", "uds_path", MVM_OPT_STR, MVM_OPT_REQUIRED, VSOCK_OPT(uds_path)),
 	  .max = VSOCK_UDS_PATH_MAX,

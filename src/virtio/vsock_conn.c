@@ -526,7 +526,6 @@ static void conn_host_data(struct vsock_conn *c)
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			conn_reset(c);
 			vsock_rx_flush(vs);
-			return;
 		}
 		break;
 	}
@@ -561,12 +560,12 @@ static void conn_host_line(struct vsock_conn *c)
 		vsock_conn_free(c);
 		return;
 	}
-	/* A local port no other connection to that guest port uses. */
-	do
+	/* A local port no other connection to that guest port uses (a table's worth at most). */
+	do {
+		if (vs->next_local_port < VSOCK_LOCAL_PORT_BASE) /* wrapped */
+			vs->next_local_port = VSOCK_LOCAL_PORT_BASE;
 		c->local_port = vs->next_local_port++;
-	while (vsock_conn_lookup(vs, c->local_port, port) || c->local_port < VSOCK_LOCAL_PORT_BASE);
-	if (vs->next_local_port < VSOCK_LOCAL_PORT_BASE)
-		vs->next_local_port = VSOCK_LOCAL_PORT_BASE;
+	} while (vsock_conn_lookup(vs, c->local_port, port));
 	c->peer_port = port;
 	c->state = VC_LOCAL_INIT;
 	conn_hash(c);

@@ -390,6 +390,32 @@ static int host_listen(struct venv *e, uint32_t port, char *path, size_t len)
 
 /* ---- tests ---- */
 
+struct counter_want {
+	const char *name;
+	uint64_t value;
+	bool seen;
+};
+
+static void counter_check(void *opaque, const struct stats_node *node, enum stats_source src,
+			  const char *name, const uint64_t *vals, unsigned int n)
+{
+	struct counter_want *w = opaque;
+
+	if (src == STATS_MVM && n == 1 && !strcmp(name, w->name)) {
+		assert_int_equal(vals[0], w->value);
+		w->seen = true;
+	}
+}
+
+/* The device's stats node (mvm stat, GET /stats, Prometheus, metrics) has name = value. */
+static void expect_counter(struct venv *e, const char *name, uint64_t value)
+{
+	struct counter_want w = { name, value, false };
+
+	assert_int_equal(stats_node_visit(&e->vdev->dev.stats, counter_check, &w), 0);
+	assert_true(w.seen);
+}
+
 static void test_vsock_config_space(void **state)
 {
 	struct venv *e = venv_new();
@@ -458,6 +484,11 @@ static void test_vsock_host_initiated(void **state)
 	assert_int_equal(host_read_now(fd, buf, sizeof(buf)), 0);
 	assert_int_equal(e->vs->nr_conns, 0);
 	assert_int_equal(counter_read(&e->vs->stats.conns_closed), 1);
+	expect_counter(e, "conns_added", 1);
+	expect_counter(e, "conns_removed", 1);
+	expect_counter(e, "conns_killed", 0);
+	expect_counter(e, "tx_bytes_count", 14);
+	expect_counter(e, "rx_bytes_count", 12);
 	assert_int_equal(pump_wait(e, 20), 0);
 	close(fd);
 	venv_free(e);
@@ -667,7 +698,7 @@ static void test_vsock_credit_to_guest(void **state)
 	memset(big, 'x', sizeof(big));
 	e->g_buf_alloc = 100;
 	fd = host_open(e, 9, &lport);
-	host_write(fd, big);
+	assert_int_equal(write(fd, big, sizeof(big)), sizeof(big));
 	pump(e);
 	/* 100 bytes (the guest's buffer), then a credit request and nothing more. */
 	while (rx_get(e, &h, buf, &len) && h.op == VSOCK_OP_RW)
