@@ -6,6 +6,7 @@
  * host side by real Unix sockets, and the VM's event loop run by the test
  * (pump()) so that everything happens on this thread in a known order.
  */
+#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 #include "fake.h"
 #include "mvm/devtype.h"
+#include "mvm/fault.h"
 #include "mvm/hw.h"
 #include "mvm/pci.h"
 #include "mvm/virtio.h"
@@ -1223,6 +1225,59 @@ static void test_vsock_uds_path(void **state)
 	rmdir(dir);
 }
 
+static unsigned int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Each faultable call of the device's creation made to fail: a clean unwind every time. */
+static void test_vsock_create_faults(void **state)
+{
+	struct vsock_config cfg = { .guest_cid = GUEST_CID };
+	char dir[64];
+	unsigned long n, i;
+	struct vm *vm;
+	struct stat st;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/mvm-vsock-unit-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s/f", dir);
+	fake_reset();
+	vm = unit_vm(1);
+	assert_false(IS_ERR(pci_host_create(vm, &host_desc)));
+	fault_begin(0);
+	assert_false(IS_ERR(virtio_vsock_create(vm, &cfg)));
+	n = fault_end();
+	vm_destroy(vm);
+	/* Its allocations, the socket, the loop registration, the transport's own. */
+	assert_true(n >= 6);
+	for (i = 1; i <= n; i++) {
+		unsigned int fds;
+
+		fake_reset();
+		vm = unit_vm(1);
+		assert_false(IS_ERR(pci_host_create(vm, &host_desc)));
+		fds = count_fds();
+		fault_begin(i);
+		assert_true(IS_ERR(virtio_vsock_create(vm, &cfg)));
+		fault_end();
+		assert_true(fault_fired());
+		assert_int_equal(count_fds(), fds);
+		assert_int_equal(lstat(cfg.uds_path, &st), -1);
+		vm_destroy(vm);
+	}
+	print_message("virtio-vsock creation: %lu failure points, each unwound cleanly\n", n);
+	rmdir(dir);
+}
+
 static void test_vsock_cli_options(void **state)
 {
 	const struct mvm_device_type *t = mvm_device_type_find("virtio-vsock");
@@ -1281,6 +1336,7 @@ int run_vsock_tests(void)
 		cmocka_unit_test(test_vsock_transport_reset),
 		cmocka_unit_test(test_vsock_device_reset),
 		cmocka_unit_test(test_vsock_uds_path),
+		cmocka_unit_test(test_vsock_create_faults),
 		cmocka_unit_test(test_vsock_cli_options),
 	};
 
