@@ -9,7 +9,8 @@
 #   make bench-linux   Linux boot time, mvm against qemu -M microvm
 #   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs
 #                      fio; also part of make bench, which says so when fio is missing)
-#   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker and the blk parser
+#   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, PCI and
+#                      virtio-vsock's TX path
 #                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
 
@@ -207,7 +208,13 @@ $(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
 		-luring -o $@
 
-FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio
+# vsock_tx: virtio-vsock's TX path and connections, a guest and host peers (same fakes).
+$(FUZZ_DIR)/vsock_tx: fuzz/vsock_tx.c $(FUZZ_PCI_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
+		-luring -o $@
+
+FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio vsock_tx
 
 fuzz-virtio: $(FUZZ_ALL:%=$(FUZZ_DIR)/%)
 	$(Q)for f in $(FUZZ_ALL); do \

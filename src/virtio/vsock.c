@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "mvm/devtype.h"
@@ -325,9 +326,10 @@ static int vsock_init(struct virtio_dev *vdev, const void *args)
 	vs->conns = mvm_calloc(VSOCK_MAX_CONNS, sizeof(*vs->conns));
 	if (!vs->conns)
 		return -ENOMEM;
-	/* Large enough to be mapped on demand: only rings in use take memory. */
-	vs->bufs = mvm_calloc(VSOCK_MAX_CONNS, VSOCK_BUF_ALLOC);
-	if (!vs->bufs)
+	/* Address space only: a ring's pages exist while it holds bytes (see vsock_conn_free). */
+	vs->bufs = mvm_mmap(NULL, VSOCK_BUFS_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vs->bufs == MAP_FAILED)
 		goto err_conns;
 	vs->tx_chain = mvm_zalloc(sizeof(*vs->tx_chain));
 	if (!vs->tx_chain)
@@ -358,7 +360,7 @@ err_rx_chain:
 err_tx_chain:
 	free(vs->tx_chain);
 err_bufs:
-	free(vs->bufs);
+	munmap(vs->bufs, VSOCK_BUFS_SIZE);
 err_conns:
 	free(vs->conns);
 	return err;
@@ -374,7 +376,7 @@ static void vsock_release(struct virtio_dev *vdev)
 	vsock_uds_remove(vs->cfg.uds_path, vs->uds_dev, vs->uds_ino);
 	free(vs->rx_chain);
 	free(vs->tx_chain);
-	free(vs->bufs);
+	munmap(vs->bufs, VSOCK_BUFS_SIZE);
 	free(vs->conns);
 }
 

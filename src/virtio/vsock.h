@@ -9,7 +9,8 @@
  *
  * Memory is bounded up front: VSOCK_MAX_CONNS connection slots, each with a
  * VSOCK_BUF_ALLOC ring for guest data the host socket has not taken yet
- * (allocated with the device; untouched pages cost nothing). The guest may
+ * (address space reserved with the device; a ring's pages exist only from
+ * its first byte until its connection is freed). The guest may
  * never have more than VSOCK_BUF_ALLOC bytes outstanding (the credit we
  * advertise), so the ring cannot overflow without a credit violation, which
  * resets the connection. Host data is read straight into the guest's
@@ -78,6 +79,7 @@ enum vsock_op {
 /* Our receive buffer per connection: the credit the guest gets. */
 #define VSOCK_BUF_ALLOC (64 * 1024)
 #define VSOCK_MAX_CONNS 256
+#define VSOCK_BUFS_SIZE ((size_t)VSOCK_MAX_CONNS * VSOCK_BUF_ALLOC)
 #define VSOCK_HASH_SIZE 64
 /* RSTs owed for packets of no connection; TX waits when they pile up. */
 #define VSOCK_ORPHAN_MAX 64
@@ -124,6 +126,7 @@ struct vsock_conn {
 	bool rx_waiting;	 /* on rx_wait: no receive buffer */
 	bool credit_stalled;	 /* out of the guest's credit; CREDIT_REQUEST sent */
 	bool opened;		 /* counted in conns_opened */
+	bool buf_touched;	 /* the ring has held bytes: its pages exist */
 
 	/* The guest as receiver: its buffer, what it consumed, what we sent. */
 	uint32_t peer_buf_alloc, peer_fwd_cnt, rx_cnt;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -118,6 +119,10 @@ void vsock_conn_free(struct vsock_conn *c)
 	list_del_init(&c->wait);
 	if (c->opened)
 		counter_inc(&vs->stats.conns_closed);
+	/* Give the ring's pages back: memory follows the rings in use. */
+	if (c->buf_touched)
+		madvise(c->buf, VSOCK_BUF_ALLOC, MADV_DONTNEED);
+	c->buf_touched = false;
 	c->state = VC_FREE;
 	vs->nr_conns--;
 	list_add_tail(&c->wait, &vs->free_list);
@@ -341,6 +346,7 @@ static void conn_guest_data(struct vsock_conn *c, const struct vsock_hdr *h,
 		if (!k)
 			break;
 		c->buf_used += (uint32_t)k;
+		c->buf_touched = true;
 		done += k;
 	}
 	conn_arm(c);
