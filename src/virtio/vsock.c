@@ -254,6 +254,7 @@ static void vsock_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
 	struct virtio_vsock *vs = to_vsock(vdev);
 
+	vsock_listen_resume(vs); /* the guest is active: try accepting again */
 	switch (q) {
 	case VSOCK_RXQ:
 		vsock_conns_rx_ready(vs);

@@ -158,6 +158,7 @@ struct virtio_vsock {
 
 	int listen_fd;
 	struct loop_handler listen_h;
+	bool listen_paused; /* accept() failed for want of fds or memory */
 	dev_t uds_dev;
 	ino_t uds_ino;
 
@@ -216,6 +217,8 @@ void vsock_conns_close_all(struct virtio_vsock *vs);
 void vsock_conn_tx(struct virtio_vsock *vs, const struct vsock_hdr *h, const struct virtq_chain *c);
 /* Accepts host connections on uds_path (the listener's loop handler). */
 void vsock_conn_accept(struct loop_handler *h, uint32_t events);
+/* Watches the listener again after accept() ran out of fds (a connection closed, a kick). */
+void vsock_listen_resume(struct virtio_vsock *vs);
 /* Receive buffers were posted: connections waiting for them watch their sockets again. */
 void vsock_conns_rx_ready(struct virtio_vsock *vs);
 /* Marks a control packet owed; vsock_rx_flush() sends it. */

@@ -125,6 +125,7 @@ void vsock_conn_free(struct vsock_conn *c)
 	c->buf_touched = false;
 	c->state = VC_FREE;
 	vs->nr_conns--;
+	vsock_listen_resume(vs); /* an fd was closed */
 	list_add_tail(&c->wait, &vs->free_list);
 }
 
@@ -603,6 +604,21 @@ out:
 	pthread_mutex_unlock(&vdev->lock);
 }
 
+static void listen_pause(struct virtio_vsock *vs, bool pause)
+{
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.ptr = &vs->listen_h };
+
+	if (vs->listen_paused == pause)
+		return;
+	if (epoll_ctl(vs->vdev.vm->loop.epfd, EPOLL_CTL_MOD, vs->listen_fd, &ev) == 0)
+		vs->listen_paused = pause;
+}
+
+void vsock_listen_resume(struct virtio_vsock *vs)
+{
+	listen_pause(vs, false);
+}
+
 void vsock_conn_accept(struct loop_handler *h, uint32_t events)
 {
 	struct virtio_vsock *vs = container_of(h, struct virtio_vsock, listen_h);
@@ -614,8 +630,17 @@ void vsock_conn_accept(struct loop_handler *h, uint32_t events)
 		int fd = accept4(vs->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct vsock_conn *c;
 
-		if (fd < 0)
+		if (fd < 0) {
+			/*
+			 * Out of fds or memory: the pending connection stays
+			 * readable, so stop watching until a slot or an fd may
+			 * be free again (vsock_listen_resume), not spin.
+			 */
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				listen_pause(vs, true);
 			break;
+		}
 		c = vsock_conn_alloc(vs);
 		if (!c) {
 			close(fd); /* full: the host sees EOF */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -312,6 +313,8 @@ static void venv_free(struct venv *e)
 	rmdir(e->dir);
 	test_free(e);
 }
+
+static unsigned int count_fds(void);
 
 /* ---- the host side ---- */
 
@@ -977,6 +980,47 @@ static void test_vsock_table_full(void **state)
 }
 
 /* Every op in every state, and malformed headers: an RST or nothing, never a crash. */
+/* accept() out of fds: the listener pauses (no spinning) and resumes later. */
+static void test_vsock_accept_out_of_fds(void **state)
+{
+	struct venv *e = venv_new();
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct rlimit saved, low;
+	int clients[3], fillers[64], nf = 0, i;
+
+	(void)state;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", e->uds);
+	for (i = 0; i < 3; i++)
+		clients[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* No fd left for anyone: the limit just above what is open, the rest filled. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low = saved;
+	low.rlim_cur = (rlim_t)count_fds() + 16;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (nf < 64 && (fillers[nf] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		nf++;
+	assert_true(nf < 64);
+	assert_int_equal(errno, EMFILE);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(connect(clients[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	pump(e);
+	assert_true(e->vs->listen_paused);
+	assert_int_equal(e->vs->nr_conns, 0);
+	assert_int_equal(pump_wait(e, 20), 0);
+	/* Fds again, and the guest kicks: the three are accepted. */
+	for (i = 0; i < nf; i++)
+		close(fillers[i]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	kick(e, VSOCK_RXQ);
+	assert_false(e->vs->listen_paused);
+	assert_int_equal(e->vs->nr_conns, 3);
+	for (i = 0; i < 3; i++)
+		close(clients[i]);
+	pump(e);
+	assert_int_equal(e->vs->nr_conns, 0);
+	venv_free(e);
+}
+
 static void test_vsock_invalid_packets(void **state)
 {
 	static const uint16_t bad_ops[] = { VSOCK_OP_INVALID, 8, 0xffff };
@@ -1332,6 +1376,7 @@ int run_vsock_tests(void)
 		cmocka_unit_test(test_vsock_no_rx_buffers),
 		cmocka_unit_test(test_vsock_many_connections),
 		cmocka_unit_test(test_vsock_table_full),
+		cmocka_unit_test(test_vsock_accept_out_of_fds),
 		cmocka_unit_test(test_vsock_invalid_packets),
 		cmocka_unit_test(test_vsock_transport_reset),
 		cmocka_unit_test(test_vsock_device_reset),
