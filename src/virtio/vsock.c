@@ -440,6 +440,7 @@ static const struct mvm_device_type virtio_vsock_type = {
 	.summary = "virtio-vsock to host Unix sockets (Firecracker's hybrid model)",
 	.order = MVM_ORDER_VIRTIO + 3,
 	.cli = "vsock",
+	.cli_arg = "cid=N,uds=PATH",
 	.api = "vsock",
 	.api_noun = "vsock device",
 	.singleton = true,
