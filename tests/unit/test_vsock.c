@@ -980,6 +980,40 @@ static void test_vsock_table_full(void **state)
 }
 
 /* Every op in every state, and malformed headers: an RST or nothing, never a crash. */
+/* RSTs the guest does not take pile up to a bound; then TX waits for it, and resumes. */
+static void test_vsock_orphan_backpressure(void **state)
+{
+	struct venv *e = venv_new();
+	struct vsock_hdr h = ghdr(e, 1, 2, VSOCK_OP_RW, 0, 0);
+	uint16_t before;
+	unsigned int i, rsts = 0;
+
+	(void)state;
+	for (i = 0; i < RX_POSTED + VSOCK_ORPHAN_MAX; i++)
+		tx_hdr(e, &h, sizeof(h), NULL, 0);
+	assert_int_equal(e->vs->nr_orphans, VSOCK_ORPHAN_MAX);
+	/* One more: not taken. */
+	before = used_idx(e, VSOCK_TXQ);
+	desc_set(e, VSOCK_TXQ, 0, TXHDR(0), sizeof(h), 0, 0);
+	avail_add(e, VSOCK_TXQ, 0);
+	kick(e, VSOCK_TXQ);
+	assert_int_equal(used_idx(e, VSOCK_TXQ), before);
+	assert_true(e->vs->tx_blocked);
+	assert_int_equal(pump_wait(e, 20), 0);
+	/* The guest takes its RSTs: every one arrives, and TX goes on. */
+	for (int round = 0; round < 10; round++) {
+		while (rx_get(e, &h, NULL, NULL)) {
+			assert_int_equal(h.op, VSOCK_OP_RST);
+			rsts++;
+		}
+		kick(e, VSOCK_RXQ);
+	}
+	assert_int_equal(rsts, RX_POSTED + VSOCK_ORPHAN_MAX + 1);
+	assert_int_equal(used_idx(e, VSOCK_TXQ), (uint16_t)(before + 1));
+	assert_false(e->vs->tx_blocked);
+	venv_free(e);
+}
+
 /* accept() out of fds: the listener pauses (no spinning) and resumes later. */
 static void test_vsock_accept_out_of_fds(void **state)
 {
@@ -1376,6 +1410,7 @@ int run_vsock_tests(void)
 		cmocka_unit_test(test_vsock_no_rx_buffers),
 		cmocka_unit_test(test_vsock_many_connections),
 		cmocka_unit_test(test_vsock_table_full),
+		cmocka_unit_test(test_vsock_orphan_backpressure),
 		cmocka_unit_test(test_vsock_accept_out_of_fds),
 		cmocka_unit_test(test_vsock_invalid_packets),
 		cmocka_unit_test(test_vsock_transport_reset),
