@@ -87,6 +87,8 @@ enum vsock_op {
 #define VSOCK_LOCAL_PORT_BASE (1U << 30)
 /* "CONNECT 4294967295\n" is 19 bytes; a little slack for spaces. */
 #define VSOCK_LINE_MAX 32
+/* A handshake older than this gives its slot to a newcomer when the table is full. */
+#define VSOCK_HANDSHAKE_MS 2000
 /* Host-to-guest packets per readiness event, so that one busy peer cannot starve others. */
 #define VSOCK_RX_BUDGET 16
 
@@ -139,6 +141,7 @@ struct vsock_conn {
 
 	char line[VSOCK_LINE_MAX];
 	unsigned int line_len;
+	uint64_t since_ms; /* CLOCK_MONOTONIC: accepted, or REQUEST owed to the guest */
 };
 
 struct vsock_stats {
@@ -170,6 +173,7 @@ struct virtio_vsock {
 	struct list_head owe_list; /* connections owing control packets */
 	struct list_head rx_wait;  /* connections waiting for receive buffers */
 	uint32_t next_local_port;
+	unsigned int handshake_ms; /* VSOCK_HANDSHAKE_MS (tests shorten it) */
 
 	struct vsock_hdr orphans[VSOCK_ORPHAN_MAX]; /* RSTs owed, FIFO */
 	unsigned int orphan_head, nr_orphans;

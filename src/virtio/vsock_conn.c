@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mvm/log.h"
@@ -58,6 +59,7 @@ void vsock_conns_init(struct virtio_vsock *vs)
 		list_add_tail(&c->wait, &vs->free_list);
 	}
 	vs->next_local_port = VSOCK_LOCAL_PORT_BASE;
+	vs->handshake_ms = VSOCK_HANDSHAKE_MS;
 }
 
 struct vsock_conn *vsock_conn_lookup(struct virtio_vsock *vs, uint32_t local_port,
@@ -76,12 +78,52 @@ static void conn_hash(struct vsock_conn *c)
 	list_add_tail(&c->hash, &c->vs->buckets[conn_bucket(c->local_port, c->peer_port)]);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void conn_close_fd(struct vsock_conn *c);
+
+/*
+ * The table is full: the oldest connection still in its handshake for
+ * longer than vs->handshake_ms (a host that never sent its CONNECT line, a
+ * guest that never answered) makes room. No timer: only a newcomer needs it.
+ */
+static bool conn_evict_stale(struct virtio_vsock *vs)
+{
+	struct vsock_conn *old = NULL;
+	uint64_t now = now_ms();
+	unsigned int i;
+
+	for (i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = &vs->conns[i];
+
+		if ((c->state == VC_HOST_LINE || c->state == VC_LOCAL_INIT) &&
+		    now - c->since_ms >= vs->handshake_ms && (!old || c->since_ms < old->since_ms))
+			old = c;
+	}
+	if (!old)
+		return false;
+	if (old->state == VC_LOCAL_INIT) {
+		struct vsock_hdr to = { .src_port = old->peer_port, .dst_port = old->local_port };
+
+		vsock_orphan_rst(vs, &to); /* the guest may have seen the REQUEST */
+	}
+	counter_inc(&vs->stats.conns_reset);
+	vsock_conn_free(old);
+	return true;
+}
+
 struct vsock_conn *vsock_conn_alloc(struct virtio_vsock *vs)
 {
 	struct vsock_conn *c;
 	uint8_t *buf;
 
-	if (list_empty(&vs->free_list))
+	if (list_empty(&vs->free_list) && !conn_evict_stale(vs))
 		return NULL;
 	c = list_entry(vs->free_list.next, struct vsock_conn, wait);
 	list_del_init(&c->wait);
@@ -93,6 +135,7 @@ struct vsock_conn *vsock_conn_alloc(struct virtio_vsock *vs)
 	list_init(&c->hash);
 	list_init(&c->owe);
 	list_init(&c->wait);
+	c->since_ms = now_ms();
 	vs->nr_conns++;
 	return c;
 }
@@ -575,6 +618,7 @@ static void conn_host_line(struct vsock_conn *c)
 	} while (vsock_conn_lookup(vs, c->local_port, port));
 	c->peer_port = port;
 	c->state = VC_LOCAL_INIT;
+	c->since_ms = now_ms();
 	conn_hash(c);
 	vsock_conn_owe(c, VC_OWE_REQUEST);
 	conn_arm(c); /* nothing is read until the guest answers */

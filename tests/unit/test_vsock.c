@@ -954,6 +954,7 @@ static void test_vsock_table_full(void **state)
 {
 	struct venv *e = venv_new();
 	static int fds[VSOCK_MAX_CONNS + 1];
+	struct vsock_hdr h;
 	char buf[8];
 	int i;
 
@@ -972,6 +973,19 @@ static void test_vsock_table_full(void **state)
 	assert_int_equal(host_read_now(fds[i], buf, sizeof(buf)), 0);
 	tx(e, 1, 2, VSOCK_OP_REQUEST, 0, NULL, 0);
 	rx_expect(e, VSOCK_OP_RST, 2, 1);
+	close(fds[i]);
+	/* Handshakes that went stale give their slots to newcomers, oldest first. */
+	e->vs->handshake_ms = 0;
+	fds[i] = host_dial(e->uds);
+	pump(e);
+	assert_true(host_closed(fds[0]));
+	assert_int_equal(e->vs->nr_conns, VSOCK_MAX_CONNS);
+	host_write(fds[i], "CONNECT 9\n");
+	pump(e);
+	h = rx_expect(e, VSOCK_OP_REQUEST, UINT32_MAX, 9);
+	assert_int_equal(counter_read(&e->vs->stats.conns_reset), 1);
+	tx(e, 9, h.src_port, VSOCK_OP_RST, 0, NULL, 0); /* refused */
+	assert_true(host_closed(fds[i]));
 	for (i = 0; i <= VSOCK_MAX_CONNS; i++)
 		close(fds[i]);
 	pump(e);
