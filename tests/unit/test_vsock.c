@@ -253,7 +253,7 @@ static void setup_queue(struct venv *e, unsigned int q)
 	bar_wr(e, COMMON + 0x1c, 1, 2);
 }
 
-static struct venv *venv_new(void)
+static struct venv *venv_new_opt(uint64_t extra_features, bool post_rx)
 {
 	struct venv *e = test_calloc(1, sizeof(*e));
 	struct vsock_config cfg = { .guest_cid = GUEST_CID };
@@ -286,7 +286,7 @@ static struct venv *venv_new(void)
 	features |= bar_rd(e, COMMON + 0x04, 4) << 32;
 	assert_true(features >> VIRTIO_F_VERSION_1 & 1);
 	assert_true(features >> VIRTIO_VSOCK_F_STREAM & 1);
-	features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_VSOCK_F_STREAM);
+	features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_VSOCK_F_STREAM) | extra_features;
 	bar_wr(e, COMMON + 0x08, 0, 4);
 	bar_wr(e, COMMON + 0x0c, (uint32_t)features, 4);
 	bar_wr(e, COMMON + 0x08, 1, 4);
@@ -297,10 +297,15 @@ static struct venv *venv_new(void)
 		setup_queue(e, q);
 	bar_wr(e, COMMON + 0x14, st | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK, 1);
 	assert_true(e->vdev->active);
-	for (q = 0; q < RX_POSTED; q++)
+	for (q = 0; post_rx && q < RX_POSTED; q++)
 		rx_post(e, (uint16_t)q);
 	kick(e, VSOCK_RXQ);
 	return e;
+}
+
+static struct venv *venv_new(void)
+{
+	return venv_new_opt(0, true);
 }
 
 static void venv_free(struct venv *e)
@@ -1259,6 +1264,98 @@ static void test_vsock_device_reset(void **state)
 	venv_free(e);
 }
 
+#define RXHDR(i) (0x80000ULL + (i)*0x40ULL)
+#define ITABLE	 0xb0000ULL
+
+/* Receive chain i as older Linux posts them: the header, then 4 KiB, in two descriptors. */
+static void rx_post_split(struct venv *e, uint16_t i)
+{
+	desc_set(e, VSOCK_RXQ, 2 * i, RXHDR(i), VSOCK_HDR_SIZE,
+		 VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 2 * i + 1);
+	desc_set(e, VSOCK_RXQ, 2 * i + 1, RXBUF(i), RXBUF_SIZE, VIRTQ_DESC_F_WRITE, 0);
+	avail_add(e, VSOCK_RXQ, 2 * i);
+}
+
+static bool rx_get_split(struct venv *e, struct vsock_hdr *h, void *data)
+{
+	struct virtq_used_elem u;
+
+	if (used_idx(e, VSOCK_RXQ) == e->used_seen[VSOCK_RXQ])
+		return false;
+	mem_read(&e->vm->mem, RING(VSOCK_RXQ) + 0x2000 + 4 + 8 * (e->used_seen[VSOCK_RXQ] % QSZ),
+		 &u, sizeof(u));
+	e->used_seen[VSOCK_RXQ]++;
+	assert_true(u.id % 2 == 0 && u.id < 16);
+	mem_read(&e->vm->mem, RXHDR(u.id / 2), h, sizeof(*h));
+	assert_int_equal(u.len, VSOCK_HDR_SIZE + h->len);
+	if (data)
+		mem_read(&e->vm->mem, RXBUF(u.id / 2), data, h->len);
+	rx_post_split(e, (uint16_t)(u.id / 2));
+	return true;
+}
+
+/* TX through an indirect table: header and payload in two of its entries. */
+static void tx_indirect(struct venv *e, const struct vsock_hdr *h, const void *data, uint32_t len)
+{
+	struct virtq_desc t[2] = {
+		{ TXHDR(0), sizeof(*h), VIRTQ_DESC_F_NEXT, 1 },
+		{ TXDATA(0), len, 0, 0 },
+	};
+	uint16_t before = used_idx(e, VSOCK_TXQ);
+
+	mem_write(&e->vm->mem, TXHDR(0), h, sizeof(*h));
+	mem_write(&e->vm->mem, TXDATA(0), data, len);
+	mem_write(&e->vm->mem, ITABLE, t, sizeof(t));
+	desc_set(e, VSOCK_TXQ, 0, ITABLE, sizeof(t), VIRTQ_DESC_F_INDIRECT, 0);
+	avail_add(e, VSOCK_TXQ, 0);
+	kick(e, VSOCK_TXQ);
+	assert_int_equal(used_idx(e, VSOCK_TXQ), (uint16_t)(before + 1));
+}
+
+/* What a Linux driver does: EVENT_IDX, indirect TX, header and data in separate buffers. */
+static void test_vsock_linux_layouts(void **state)
+{
+	struct venv *e = venv_new_opt(
+		(1ULL << VIRTIO_F_RING_EVENT_IDX) | (1ULL << VIRTIO_F_RING_INDIRECT_DESC), false);
+	char buf[RXBUF_SIZE], ok[32];
+	struct vsock_hdr h;
+	uint32_t lport;
+	int fd;
+
+	(void)state;
+	for (uint16_t i = 0; i < 8; i++)
+		rx_post_split(e, i);
+	kick(e, VSOCK_RXQ);
+	fd = host_dial(e->uds);
+	host_write(fd, "CONNECT 1024\n");
+	pump(e);
+	assert_true(rx_get_split(e, &h, NULL));
+	assert_int_equal(h.op, VSOCK_OP_REQUEST);
+	assert_int_equal(h.dst_port, 1024);
+	lport = h.src_port;
+	h = ghdr(e, 1024, lport, VSOCK_OP_RESPONSE, 0, 0);
+	tx_indirect(e, &h, NULL, 0);
+	snprintf(ok, sizeof(ok), "OK %u\n", lport);
+	assert_int_equal(host_read_now(fd, buf, sizeof(buf)), (ssize_t)strlen(ok));
+	/* Host data: the header in the first buffer, the bytes in the second. */
+	host_write(fd, "split buffers");
+	pump(e);
+	assert_true(rx_get_split(e, &h, buf));
+	assert_int_equal(h.op, VSOCK_OP_RW);
+	assert_int_equal(h.len, 13);
+	assert_memory_equal(buf, "split buffers", 13);
+	/* Guest data through the indirect table. */
+	h = ghdr(e, 1024, lport, VSOCK_OP_RW, 0, 8);
+	tx_indirect(e, &h, "indirect", 8);
+	assert_int_equal(host_read_now(fd, buf, sizeof(buf)), 8);
+	assert_memory_equal(buf, "indirect", 8);
+	close(fd);
+	pump(e);
+	assert_true(rx_get_split(e, &h, NULL));
+	assert_int_equal(h.op, VSOCK_OP_SHUTDOWN);
+	venv_free(e);
+}
+
 static void test_vsock_uds_path(void **state)
 {
 	struct vsock_config cfg = { .guest_cid = GUEST_CID };
@@ -1429,6 +1526,7 @@ int run_vsock_tests(void)
 		cmocka_unit_test(test_vsock_invalid_packets),
 		cmocka_unit_test(test_vsock_transport_reset),
 		cmocka_unit_test(test_vsock_device_reset),
+		cmocka_unit_test(test_vsock_linux_layouts),
 		cmocka_unit_test(test_vsock_uds_path),
 		cmocka_unit_test(test_vsock_create_faults),
 		cmocka_unit_test(test_vsock_cli_options),
