@@ -7,6 +7,7 @@
 #   make check-linux   slow tier: boot real Linux (builds a test kernel once, ~6 min)
 #   make bench         benchmarks (print figures; assert nothing)
 #   make bench-linux   Linux boot time, mvm against qemu -M microvm
+#   make bench-vsock   virtio-vsock's host-side path (fake KVM, no /dev/kvm) vs a socket pair
 #   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs
 #                      fio; also part of make bench, which says so when fio is missing)
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, PCI and
@@ -67,7 +68,7 @@ LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
 .PHONY: all demo check check-unit check-loader check-integration check-fault check-api check-linux \
-	check-vsock \
+	check-vsock bench-vsock \
 	check-linux-virtio fuzz-api fuzz-virtio bench bench-linux bench-blk format guests clean
 
 all: $(MVM) $(LIBMVM) guests
@@ -221,6 +222,16 @@ $(FUZZ_DIR)/vsock_tx: fuzz/vsock_tx.c $(FUZZ_PCI_SRCS)
 		-luring -o $@
 
 FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio vsock_tx
+
+# vsock-path: virtio-vsock's host-side path on the fake KVM against a socket pair (no KVM).
+$(BUILD)/bench/vsock-path: bench/vsock-path.c $(FUZZ_PCI_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wno-unused-parameter \
+		-Wno-format-truncation -Iinclude -Isrc \
+		-Itests/unit/include -Itests/unit $^ -luring -o $@
+
+bench-vsock: $(BUILD)/bench/vsock-path
+	$(BUILD)/bench/vsock-path
 
 fuzz-virtio: $(FUZZ_ALL:%=$(FUZZ_DIR)/%)
 	$(Q)for f in $(FUZZ_ALL); do \
