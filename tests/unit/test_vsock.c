@@ -1304,7 +1304,8 @@ static void tx_indirect(struct venv *e, const struct vsock_hdr *h, const void *d
 	uint16_t before = used_idx(e, VSOCK_TXQ);
 
 	mem_write(&e->vm->mem, TXHDR(0), h, sizeof(*h));
-	mem_write(&e->vm->mem, TXDATA(0), data, len);
+	if (len)
+		mem_write(&e->vm->mem, TXDATA(0), data, len);
 	mem_write(&e->vm->mem, ITABLE, t, sizeof(t));
 	desc_set(e, VSOCK_TXQ, 0, ITABLE, sizeof(t), VIRTQ_DESC_F_INDIRECT, 0);
 	avail_add(e, VSOCK_TXQ, 0);
