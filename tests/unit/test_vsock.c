@@ -20,7 +20,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "fake.h"
+#include "mvm/control.h"
 #include "mvm/devtype.h"
 #include "mvm/fault.h"
 #include "mvm/hw.h"
@@ -499,6 +502,29 @@ static void test_vsock_host_initiated(void **state)
 	expect_counter(e, "conns_killed", 0);
 	expect_counter(e, "tx_bytes_count", 14);
 	expect_counter(e, "rx_bytes_count", 12);
+	{
+		/* And in the device's group of a Firecracker-style metrics line. */
+		char line[4096];
+		json_t *j, *g;
+		int p[2];
+		ssize_t n;
+
+		assert_int_equal(pipe(p), 0);
+		assert_int_equal(metrics_write_line(p[1], e->vm), 0);
+		n = read(p[0], line, sizeof(line) - 1);
+		assert_true(n > 0);
+		line[n] = '\0';
+		j = json_loads(line, 0, NULL);
+		g = json_object_get(j, "virtio-vsock");
+		assert_non_null(g);
+		assert_int_equal(json_integer_value(json_object_get(g, "conns_added")), 1);
+		assert_int_equal(json_integer_value(json_object_get(g, "tx_bytes_count")), 14);
+		assert_int_equal(json_integer_value(json_object_get(g, "rx_bytes_count")), 12);
+		assert_non_null(json_object_get(g, "read_count"));
+		json_decref(j);
+		close(p[0]);
+		close(p[1]);
+	}
 	assert_int_equal(pump_wait(e, 20), 0);
 	close(fd);
 	venv_free(e);
