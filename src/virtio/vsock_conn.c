@@ -15,7 +15,8 @@
  * the guest has shut both ways and its data is written, the host socket
  * closes and the guest gets the RST it waits for. A host socket error, or a
  * packet that breaks the protocol, resets the connection (VC_DEAD: the RST
- * is owed, then the slot is free).
+ * is owed, then the slot is free). When all slots are taken, a handshake
+ * stuck for VSOCK_HANDSHAKE_MS gives its slot to the newcomer.
  */
 #include <errno.h>
 #include <stdio.h>
