@@ -9,7 +9,7 @@
  *    "vcpu": {"exit_io": .., "exit_mmio": .., "kicks": .., "failures": ..,
  *             "kvm_exits": .., "kvm_halt_exits": .., ...},      (all vCPUs)
  *    "vm": {"pio_unclaimed_reads": .., ...},
- *    "<device name>": {"read_count": .., "write_count": ..}, ...}
+ *    "<device name>": {"read_count": .., "write_count": .., its own counters}, ...}
  *
  * Gauges ("vmm") are not deltas. Before InstanceStart a line has the
  * timestamp and "vmm" only.
@@ -76,6 +76,14 @@ static void mvm_counters_one(void *opaque, const struct stats_node *node, enum s
 		add_to(opaque, name, vals[0]);
 }
 
+/* A device's own counters beyond reads and writes (virtio-vsock's connections, bytes...). */
+static void device_counter_one(void *opaque, const struct stats_node *node, enum stats_source src,
+			       const char *name, const uint64_t *vals, unsigned int n)
+{
+	if (strcmp(name, "reads") && strcmp(name, "writes"))
+		mvm_counters_one(opaque, node, src, name, vals, n);
+}
+
 /* The cumulative counters: {"vcpu": {...}, "vm": {...}, "<device>": {...}}. */
 static json_t *metrics_counters(struct vm *vm)
 {
@@ -107,8 +115,10 @@ static json_t *metrics_counters(struct vm *vm)
 			json_pack("{s:I, s:I}", "read_count", (json_int_t)counter_read(&dev->reads),
 				  "write_count", (json_int_t)counter_read(&dev->writes));
 
-		if (d)
+		if (d) {
+			stats_node_visit(&dev->stats, device_counter_one, d);
 			json_object_set_new(root, dev->name, d);
+		}
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return root;

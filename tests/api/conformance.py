@@ -231,6 +231,10 @@ def main():
         st, _, data = vmm.req("PATCH", "/drives/conf0", json.dumps({"drive_id": "conf0"}))
         t.ok(is_fault(st, data), "patchGuestDriveByID before InstanceStart -> 400 (post-boot only)", data)
 
+        vs_valid = {"guest_cid": 3, "uds_path": os.path.join(tmp, "v.sock")}
+        check_invalid(vmm, "putGuestVsock", vs_valid)
+        check_valid(vmm, "putGuestVsock", vs_valid)
+
         lg_valid = {"log_path": os.path.join(tmp, "log"), "level": "Warning", "show_level": True}
         check_invalid(vmm, "putLogger", lg_valid)
         check_valid(vmm, "putLogger", lg_valid)
@@ -244,7 +248,8 @@ def main():
         t.ok(cfg.get("boot-source", {}).get("kernel_image_path") == kernel and
              cfg.get("machine-config", {}).get("vcpu_count") == 2 and
              [d.get("drive_id") for d in cfg.get("drives", [])] == ["conf0"] and
-             cfg.get("metrics", {}).get("metrics_path") == mt_valid["metrics_path"],
+             cfg.get("metrics", {}).get("metrics_path") == mt_valid["metrics_path"] and
+             (cfg.get("vsock") or {}).get("guest_cid") == 3,
              "getExportVmConfig: reports what was configured", cfg)
 
         st, _, data = vmm.req("PATCH", "/vm", json.dumps({"state": "Paused"}))
@@ -258,7 +263,8 @@ def main():
         t.ok(json.loads(data).get("state") == "Running", "describeInstance: state is 'Running' after InstanceStart", data)
         for opid, body in [("putGuestBootSource", bs_valid), ("putMachineConfiguration", mc_valid),
                            ("patchMachineConfiguration", {"vcpu_count": 1}), ("putGuestDriveByID", dr_valid),
-                           ("putLogger", lg_valid), ("createSyncAction", {"action_type": "InstanceStart"})]:
+                           ("putLogger", lg_valid), ("putGuestVsock", vs_valid),
+                           ("createSyncAction", {"action_type": "InstanceStart"})]:
             method, path, _ = ops[opid]
             st, _, data = vmm.req(method, url_of(path), json.dumps(body))
             t.ok(is_fault(st, data) and (b"pre-boot" in data or b"already" in data),
@@ -296,6 +302,7 @@ def main():
         t.ok(rc == 0, "the VMM exits 0 after Stop", rc, vmm.errors()[-400:])
         t.ok(not os.path.exists(vmm.sock) and not os.path.exists(vmm.entry()),
              "socket and runtime entry are gone after exit")
+        t.ok(not os.path.exists(vs_valid["uds_path"]), "the vsock socket is gone after exit")
         print("# spec operations implemented by mvm (%d): %s" % (len(implemented), ", ".join(sorted(implemented))))
         print("# spec operations NOT implemented yet (%d):" % len(missing))
         for m in missing:

@@ -187,9 +187,11 @@ struct scenario {
 	bool disks; /* two virtio-blk disks: io_uring + writeback, and io=sync, ro, O_DIRECT */
 	bool rng_console; /* virtio-rng and virtio-console (with console_in: hvc0 input) */
 	bool mmio;	  /* the virtio devices on virtio-mmio instead of virtio-pci */
+	bool vsock;	  /* virtio-vsock: its listening socket at vsock_path */
 };
 
 static char disk_path[] = "/var/tmp/mvm-fault-disk-XXXXXX";
+static char vsock_path[108];
 
 /* Boots, runs and tears down; 0 only if the guest ran to its exit-port write. */
 static int scenario_run(const struct scenario *sc)
@@ -230,6 +232,14 @@ static int scenario_run(const struct scenario *sc)
 	}
 	if (sc->mmio)
 		cfg.transport = MVM_TRANSPORT_MMIO;
+	if (sc->vsock) {
+		const struct mvm_device_type *vs = mvm_device_type_find("virtio-vsock");
+		char arg[160], msg[256];
+
+		snprintf(arg, sizeof(arg), "cid=3,uds=%s", vsock_path);
+		if (!vs || mvm_config_parse_device(&cfg, vs, arg, msg, sizeof(msg)))
+			return -EINVAL;
+	}
 	vm = vm_boot(&cfg);
 	if (IS_ERR(vm)) {
 		err = (int)PTR_ERR(vm);
@@ -244,6 +254,9 @@ out:
 		close(pipefd[0]);
 		close(pipefd[1]);
 	}
+	/* The socket goes on every way out, a failed creation's too. */
+	if (sc->vsock && !access(vsock_path, F_OK))
+		fail_msg("the vsock socket '%s' was left behind", vsock_path);
 	return err;
 }
 
@@ -455,6 +468,19 @@ static void test_boot_virtio_mmio(void **state)
 	unlink(disk_path);
 }
 
+static void test_boot_virtio_vsock(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, virtio-vsock (its listener too)",
+		.cpus = 1,
+		.vsock = true,
+	};
+
+	(void)state;
+	snprintf(vsock_path, sizeof(vsock_path), "/tmp/mvm-fault-vsock-%d.sock", (int)getpid());
+	run_scenario(&sc);
+}
+
 /* Every site in the program was made to fail at least once. */
 static void test_every_site_covered(void **state)
 {
@@ -489,6 +515,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_boot_virtio_blk),
 		cmocka_unit_test(test_boot_virtio_rng_console),
 		cmocka_unit_test(test_boot_virtio_mmio),
+		cmocka_unit_test(test_boot_virtio_vsock),
 		cmocka_unit_test(test_every_site_covered),
 	};
 	const char *dir = getenv("GUESTS");

@@ -40,5 +40,6 @@ int main(void)
 	failed += run_virtio_tests();
 	failed += run_virtio_mmio_tests();
 	failed += run_devtype_tests();
+	failed += run_vsock_tests();
 	return failed ? 1 : 0;
 }

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../../src/api/api_internal.h"
@@ -19,6 +21,7 @@
 #include "fake.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/vsock.h"
 #include "unit.h"
 
 static char tmpdir[64];
@@ -132,8 +135,7 @@ static void test_router(void **state)
 	assert_int_equal(req(vmm, "GET", "/drives/x", NULL, NULL, &r), 405);
 	assert_string_equal(r.allow, "PUT, PATCH");
 	api_response_free(&r);
-	expect_fault(vmm, "PUT", "/vsock", "{}", 400,
-		     "putGuestVsock (PUT /vsock) is not supported");
+	expect_fault(vmm, "PUT", "/vsock", "{}", 400, "missing required field 'guest_cid'");
 	expect_fault(vmm, "PUT", "/network-interfaces/eth0", "{}", 400,
 		     "putGuestNetworkInterfaceByID");
 	expect_fault(vmm, "GET", "/balloon", NULL, 400, "describeBalloonConfig");
@@ -475,7 +477,9 @@ static void test_config_file(void **state)
 	assert_int_equal(config(vmm, "{"), -EINVAL);
 	assert_int_equal(config(vmm, "[]"), -EINVAL);
 	assert_int_equal(config(vmm, "{\"boot-sauce\": {}}"), -EINVAL);
-	assert_int_equal(config(vmm, "{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}}"),
+	assert_int_equal(config(vmm, "{\"vsock\": {\"guest_cid\": 2, \"uds_path\": \"/v\"}}"),
+			 -EINVAL);
+	assert_int_equal(config(vmm, "{\"vsock\": [{\"guest_cid\": 3, \"uds_path\": \"/v\"}]}"),
 			 -EINVAL);
 	assert_int_equal(config(vmm, "{\"network-interfaces\": [{\"iface_id\": \"eth0\"}]}"),
 			 -EINVAL);
@@ -493,17 +497,79 @@ static void test_config_file(void **state)
 		"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"machine-config\": "
 		"{\"vcpu_count\": 2, \"mem_size_mib\": 8}, \"drives\": [{\"drive_id\": \"r\", "
 		"\"path_on_host\": \"%s\", \"is_root_device\": true}], \"network-interfaces\": [], "
-		"\"balloon\": null}",
-		kernel, disk);
+		"\"balloon\": null, \"vsock\": {\"guest_cid\": 5, \"uds_path\": \"%s/v.sock\"}}",
+		kernel, disk, tmpdir);
 	fake_reset();
 	assert_int_equal(config(vmm, text), 0);
 	assert_int_equal(vmm->state, VMM_RUNNING);
 	assert_int_equal(booted_cpus, 2);
-	assert_int_equal(vmm->cfg.nr_devices, 1);
+	assert_int_equal(vmm->cfg.nr_devices, 2);
 	assert_string_equal(vmm->cfg.devices[0].type->name, "virtio-blk");
 	assert_string_equal(((const struct mvm_disk_config *)vmm->cfg.devices[0].blob)->path, disk);
+	assert_string_equal(vmm->cfg.devices[1].type->name, "virtio-vsock");
+	assert_int_equal(((const struct vsock_config *)vmm->cfg.devices[1].blob)->guest_cid, 5);
+	/* Pre-boot only. */
+	expect_fault(vmm, "PUT", "/vsock", "{\"guest_cid\": 6, \"uds_path\": \"/v\"}", 400,
+		     "pre-boot request");
 	vm = vmm_detach_vm(vmm);
 	vm_destroy(vm);
+	vmm_destroy(vmm);
+}
+
+static void test_vsock_api(void **state)
+{
+	struct vmm *vmm = new_vmm(boot_fails);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char body[512], path[160];
+	json_t *j, *v;
+	int fd;
+
+	expect_fault(vmm, "PUT", "/vsock", "{\"uds_path\": \"/tmp/v\"}", 400,
+		     "missing required field 'guest_cid'");
+	expect_fault(vmm, "PUT", "/vsock", "{\"guest_cid\": 3}", 400,
+		     "missing required field 'uds_path'");
+	expect_fault(vmm, "PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/tmp/v\"}", 400,
+		     "field 'guest_cid'");
+	expect_fault(vmm, "PUT", "/vsock", "{\"guest_cid\": 4294967295, \"uds_path\": \"/tmp/v\"}",
+		     400, "field 'guest_cid'");
+	expect_fault(vmm, "PUT", "/vsock", "{\"guest_cid\": \"3\", \"uds_path\": \"/tmp/v\"}", 400,
+		     "field 'guest_cid'");
+	expect_fault(vmm, "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/no/such/dir/v\"}",
+		     400, "does not exist");
+	expect_fault(vmm, "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"\"}", 400,
+		     "field 'uds_path'");
+	expect_fault(vmm, "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\", \"x\": 1}",
+		     400, "'x'");
+	/* A live socket at uds_path: refused, with why. */
+	snprintf(path, sizeof(path), "%s/live.sock", tmpdir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	snprintf(body, sizeof(body), "{\"guest_cid\": 3, \"uds_path\": \"%s\"}", path);
+	expect_fault(vmm, "PUT", "/vsock", body, 400, "is in use");
+	close(fd);
+	unlink(path);
+	j = get(vmm, "/vm/config");
+	assert_true(json_is_null(json_object_get(j, "vsock")));
+	json_decref(j);
+
+	snprintf(body, sizeof(body),
+		 "{\"guest_cid\": 3, \"uds_path\": \"%s/v.sock\", \"vsock_id\": \"vsock0\"}",
+		 tmpdir);
+	assert_int_equal(req(vmm, "PUT", "/vsock", body, NULL, NULL), 204);
+	/* Again: replaces it. */
+	snprintf(body, sizeof(body), "{\"guest_cid\": 42, \"uds_path\": \"%s/w.sock\"}", tmpdir);
+	assert_int_equal(req(vmm, "PUT", "/vsock", body, NULL, NULL), 204);
+	j = get(vmm, "/vm/config");
+	v = json_object_get(j, "vsock");
+	assert_true(json_is_object(v));
+	assert_int_equal(json_integer_value(json_object_get(v, "guest_cid")), 42);
+	snprintf(path, sizeof(path), "%s/w.sock", tmpdir);
+	assert_string_equal(json_string_value(json_object_get(v, "uds_path")), path);
+	assert_true(json_is_null(json_object_get(v, "vsock_id")));
+	json_decref(j);
+	assert_int_equal(vmm->cfg.nr_devices, 1);
 	vmm_destroy(vmm);
 }
 
@@ -546,6 +612,7 @@ int run_api_tests(void)
 		cmocka_unit_test(test_start_fails),
 		cmocka_unit_test(test_start_runs),
 		cmocka_unit_test(test_config_file),
+		cmocka_unit_test(test_vsock_api),
 	};
 
 	return cmocka_run_group_tests_name("api", tests, api_setup, api_teardown);

@@ -23,6 +23,7 @@ int run_virtq_tests(void);
 int run_virtio_tests(void);
 int run_virtio_mmio_tests(void);
 int run_devtype_tests(void);
+int run_vsock_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
