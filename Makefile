@@ -34,7 +34,7 @@ LDLIBS := -luring
 CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
-VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c)
+VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c src/net/*.c)
 LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS)
 # The control plane (API server, stats rendering, metrics, runtime registry).
 API_SRCS := $(wildcard src/api/*.c)
