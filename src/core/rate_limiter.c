@@ -89,7 +89,9 @@ uint64_t token_bucket_wait(struct token_bucket *tb, uint64_t n, uint64_t now)
 		return 0; /* larger than the bucket: passes when full, leaves a debt */
 	need = (unsigned __int128)((__int128)MIN(rest, tb->size) - tb->budget);
 	ns = (need * tb->refill_ns + tb->size - 1) / tb->size;
-	return ns ? (uint64_t)ns : 1;
+	/* Part of the next token has accrued since the last refill. */
+	ns = ns > now - tb->last ? ns - (now - tb->last) : 1;
+	return (uint64_t)ns;
 }
 
 void token_bucket_take(struct token_bucket *tb, uint64_t n)
