@@ -42,10 +42,16 @@ static enum fake_fd_kind kind_of(int fd)
 
 int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)
 {
+	int fd;
+
 	FAIL_IF_INJECTED(s, EMFILE, -1);
 	if (!strcmp(path, "/dev/kvm"))
 		return fake_fd(FD_KVM);
-	return open(path, flags | O_CLOEXEC, mode);
+	fd = open(path, flags | O_CLOEXEC, mode);
+	/* The number may have been a fake KVM fd's, closed since. */
+	if (fd >= 0 && fd < 4096)
+		fd_kind[fd] = FD_NONE;
+	return fd;
 }
 
 static int fake_ioctl_kvm(unsigned long req, void *arg)

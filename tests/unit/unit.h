@@ -22,6 +22,7 @@ int run_pci_tests(void);
 int run_virtq_tests(void);
 int run_virtio_tests(void);
 int run_net_tests(void);
+int run_net_tap_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
