@@ -466,7 +466,9 @@ static struct virtio_net *net_find(struct vm *vm, const char *id)
 	list_for_each_entry (dev, &vm->devices, node) {
 		struct virtio_dev *vdev = to_virtio_dev(dev);
 
-		if (dev->transport && vdev->ops == &net_ops && !strcmp(to_net(vdev)->cfg.id, id)) {
+		/* Named by net_create(): a virtio device, so vdev is valid. */
+		if (!strncmp(dev->name, "virtio-net", 10) && vdev->ops == &net_ops &&
+		    !strcmp(to_net(vdev)->cfg.id, id)) {
 			found = to_net(vdev);
 			break;
 		}
