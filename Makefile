@@ -29,7 +29,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 	  -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -pthread -MMD -MP $(SANFLAGS)
 INCLUDES := -Iinclude -Isrc -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
-LDLIBS := -luring
+LDLIBS := -luring -ljansson -lslirp # libmvm: io_uring; the MMDS: jansson, libslirp
 
 CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)
@@ -56,7 +56,7 @@ GUEST_DIR := $(BUILD)/guest
 # and a fake architecture (tests/unit/fake_arch.c): no /dev/kvm needed.
 UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c runtime.c logger.c) \
-		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c)
+		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c mmds.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD)/unit-obj/%.o)
 UNIT := $(BUILD)/tests/unit-tests
@@ -205,7 +205,7 @@ FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRT
 $(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
-		-luring -o $@
+		-luring -ljansson -lslirp -o $@
 
 FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio
 
