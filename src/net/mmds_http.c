@@ -58,7 +58,7 @@ static const char *reason(int status)
 static int respond(char **resp, size_t *resp_len, int status, const char *ctype, const char *body,
 		   size_t len, bool close)
 {
-	size_t cap = 256 + len;
+	size_t cap = 256 + len + 1;
 	char *out = malloc(cap);
 	int n;
 
@@ -72,6 +72,7 @@ static int respond(char **resp, size_t *resp_len, int status, const char *ctype,
 		     status, reason(status), ctype, len, status == 405 ? "Allow: GET, PUT\r\n" : "",
 		     close ? "Connection: close\r\n" : "");
 	memcpy(out + n, body, len);
+	out[n + len] = '\0'; /* for readers that look for the body as text */
 	*resp = out;
 	*resp_len = (size_t)n + len;
 	return 0;

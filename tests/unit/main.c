@@ -40,5 +40,6 @@ int main(void)
 	failed += run_virtio_tests();
 	failed += run_net_tests();
 	failed += run_net_tap_tests();
+	failed += run_mmds_tests();
 	return failed ? 1 : 0;
 }
