@@ -14,6 +14,11 @@
  * Offloads pass through: the tap carries the same virtio_net_hdr_v1 the
  * guest uses, and TUNSETOFFLOAD tells the kernel which GSO/checksum frames
  * the guest accepts (its GUEST_* features).
+ *
+ * On an interface PUT /mmds/config names, frames from the guest to the
+ * MMDS address (and ARP for it) go to the MMDS stack (src/net/mmds_stack.c)
+ * instead of the tap; its answers queue up here and are received ahead of
+ * the tap's frames.
  */
 #include <errno.h>
 #include <limits.h>
@@ -29,9 +34,11 @@
 #include "mvm/devtype.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/mmds.h"
 #include "mvm/sys.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
+#include "net/mmds_stack.h"
 #include "net/tap.h"
 #include "virtio/net.h"
 
@@ -39,6 +46,13 @@
 #define NET_TXQ	       1
 #define NET_QUEUE_SIZE 256
 #define NET_RX_BUDGET  64 /* frames per turn before the loop serves others */
+#define NET_MMDS_QUEUE 64 /* MMDS frames waiting for receive buffers */
+#define NET_MMDS_FRAME (NET_ETH_HLEN + NET_VLAN_HLEN + 1500)
+
+struct mmds_frame {
+	size_t len;
+	uint8_t data[NET_MMDS_FRAME];
+};
 
 struct virtio_net {
 	struct virtio_dev vdev; /* first */
@@ -65,8 +79,16 @@ struct virtio_net {
 	size_t tx_max;
 	struct rate_limiter tx_rl;
 
+	/* The MMDS on this interface (NULL: none); frames it answered, for the guest. */
+	struct mmds_stack *mmds;
+	uint8_t *mmds_buf; /* a claimed frame, linear, checksum completed */
+	pthread_mutex_t mmds_lock;
+	struct mmds_frame *mmds_q; /* ring of NET_MMDS_QUEUE */
+	unsigned int mmds_head, mmds_count;
+
 	mvm_counter_t rx_packets, rx_bytes, rx_dropped, rx_tap_errors;
 	mvm_counter_t tx_packets, tx_bytes, tx_dropped, tx_malformed, tx_tap_errors;
+	mvm_counter_t mmds_rx_frames, mmds_tx_frames, mmds_dropped;
 };
 
 static const struct mvm_counter_desc net_counters[] = {
@@ -83,6 +105,9 @@ static const struct mvm_counter_desc net_counters[] = {
 	{ "tx_malformed", offsetof(struct virtio_net, tx_malformed) },
 	{ "tx_tap_errors", offsetof(struct virtio_net, tx_tap_errors) },
 	{ "tx_throttled", offsetof(struct virtio_net, tx_rl.throttled) },
+	{ "mmds_rx_frames", offsetof(struct virtio_net, mmds_rx_frames) },
+	{ "mmds_tx_frames", offsetof(struct virtio_net, mmds_tx_frames) },
+	{ "mmds_dropped", offsetof(struct virtio_net, mmds_dropped) },
 };
 
 static struct virtio_net *to_net(struct virtio_dev *vdev)
@@ -134,9 +159,34 @@ static void tap_watch(struct virtio_net *n, bool on)
 	epoll_ctl(n->vdev.vm->loop.epfd, EPOLL_CTL_MOD, n->tap.fd, &ev);
 }
 
+/* An MMDS answer into rx_buf, behind a header that asks nothing; false: none. */
+static bool rx_fetch_mmds(struct virtio_net *n)
+{
+	struct mmds_frame *f;
+	bool got = false;
+
+	if (!n->mmds)
+		return false;
+	pthread_mutex_lock(&n->mmds_lock);
+	if (n->mmds_count) {
+		f = &n->mmds_q[n->mmds_head];
+		memset(n->rx_buf, 0, NET_HDR_LEN);
+		memcpy(n->rx_buf + NET_HDR_LEN, f->data, f->len);
+		n->rx_len = NET_HDR_LEN + f->len;
+		n->rx_charged = false;
+		n->mmds_head = (n->mmds_head + 1) % NET_MMDS_QUEUE;
+		n->mmds_count--;
+		got = true;
+	}
+	pthread_mutex_unlock(&n->mmds_lock);
+	return got;
+}
+
 /* Reads the next frame into rx_buf; false when there is none now. */
 static bool rx_fetch(struct virtio_net *n)
 {
+	if (rx_fetch_mmds(n))
+		return true;
 	for (;;) {
 		ssize_t r = read(n->tap.fd, n->rx_buf, NET_MAX_BUFFER);
 
@@ -216,6 +266,75 @@ static void net_tap_ready(struct loop_handler *h, uint32_t events)
 	pthread_mutex_unlock(&n->vdev.lock);
 }
 
+/* Completes a partial checksum (NEEDS_CSUM) in a linear frame: RFC 1071 from csum_start. */
+static void csum_complete(uint8_t *f, size_t len, const struct virtio_net_hdr_v1 *h)
+{
+	size_t start = h->csum_start, at = start + h->csum_offset;
+	uint32_t sum = 0;
+	uint16_t c;
+
+	if (at + 2 > len)
+		return;
+	for (size_t i = start; i + 1 < len; i += 2)
+		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+	if ((len - start) & 1)
+		sum += (uint32_t)f[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	c = (uint16_t)~sum;
+	f[at] = (uint8_t)(c >> 8);
+	f[at + 1] = (uint8_t)c;
+}
+
+/* A frame for the MMDS (vdev->lock held): true when it was the MMDS's. */
+static bool net_tx_mmds(struct virtio_net *n)
+{
+	const struct virtq_chain *c = n->tx_chain;
+	uint8_t peek[64];
+	size_t got;
+
+	if (!n->mmds)
+		return false;
+	got = iov_to_buf(c->iov, c->out_num, NET_HDR_LEN, peek, MIN(n->tx_frame, sizeof(peek)));
+	if (!mmds_stack_claims(n->mmds, peek, got))
+		return false;
+	counter_inc(&n->mmds_rx_frames);
+	/* The MMDS speaks plain frames: no segmentation offload toward it. */
+	if (n->tx_frame > NET_MMDS_FRAME || n->tx_hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		counter_inc(&n->mmds_dropped);
+		return true;
+	}
+	iov_to_buf(c->iov, c->out_num, NET_HDR_LEN, n->mmds_buf, n->tx_frame);
+	if (n->tx_hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		csum_complete(n->mmds_buf, n->tx_frame, &n->tx_hdr);
+	mmds_stack_input(n->mmds, n->mmds_buf, n->tx_frame);
+	return true;
+}
+
+/* The MMDS answers: queued for the receive queue, whose kick drains them. */
+static void net_mmds_output(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct virtio_net *n = opaque;
+	bool queued = false;
+
+	pthread_mutex_lock(&n->mmds_lock);
+	if (len <= NET_MMDS_FRAME && n->mmds_count < NET_MMDS_QUEUE) {
+		struct mmds_frame *f = &n->mmds_q[(n->mmds_head + n->mmds_count) % NET_MMDS_QUEUE];
+
+		memcpy(f->data, frame, len);
+		f->len = len;
+		n->mmds_count++;
+		queued = true;
+	}
+	pthread_mutex_unlock(&n->mmds_lock);
+	if (!queued) {
+		counter_inc(&n->mmds_dropped); /* TCP retransmits */
+		return;
+	}
+	counter_inc(&n->mmds_tx_frames);
+	virtq_kick(virtio_dev_vq(&n->vdev, NET_RXQ));
+}
+
 static void net_tx_send(struct virtio_net *n)
 {
 	unsigned int cnt = net_tx_iov(n->tx_chain, &n->tx_hdr, n->tx_iov);
@@ -272,7 +391,8 @@ static void net_tx(struct virtio_net *n)
 			break;
 		}
 		n->tx_held = false;
-		net_tx_send(n);
+		if (!net_tx_mmds(n))
+			net_tx_send(n);
 		virtq_push(vq, n->tx_chain->head, 0);
 		done = true;
 	}
@@ -354,6 +474,49 @@ static void net_reset(struct virtio_dev *vdev)
 		counter_inc(&n->rx_dropped);
 	n->rx_len = 0;
 	tap_watch(n, false);
+	if (n->mmds) {
+		pthread_mutex_lock(&n->mmds_lock);
+		n->mmds_count = 0;
+		pthread_mutex_unlock(&n->mmds_lock);
+	}
+}
+
+/* The MMDS stack, when the store's configuration names this interface. */
+static int net_mmds_init(struct virtio_net *n)
+{
+	struct mmds *m = n->vdev.vm->cfg.mmds;
+	uint32_t ip;
+
+	if (!m || !*n->cfg.id || !mmds_iface_enabled(m, n->cfg.id, &ip))
+		return 0;
+	n->mmds_buf = mvm_zalloc(NET_MMDS_FRAME);
+	n->mmds_q = mvm_calloc(NET_MMDS_QUEUE, sizeof(*n->mmds_q));
+	if (!n->mmds_buf || !n->mmds_q)
+		goto err_free;
+	pthread_mutex_init(&n->mmds_lock, NULL);
+	n->mmds = mmds_stack_create(m, ip, &n->vdev.vm->loop, net_mmds_output, n);
+	if (!n->mmds) {
+		pthread_mutex_destroy(&n->mmds_lock);
+		goto err_free;
+	}
+	return 0;
+
+err_free:
+	free(n->mmds_q);
+	free(n->mmds_buf);
+	n->mmds_q = NULL;
+	n->mmds_buf = NULL;
+	return -ENOMEM;
+}
+
+static void net_mmds_fini(struct virtio_net *n)
+{
+	if (!n->mmds)
+		return;
+	mmds_stack_destroy(n->mmds);
+	pthread_mutex_destroy(&n->mmds_lock);
+	free(n->mmds_q);
+	free(n->mmds_buf);
 }
 
 static int net_init(struct virtio_dev *vdev, const void *args)
@@ -398,9 +561,14 @@ static int net_init(struct virtio_dev *vdev, const void *args)
 				&vdev->vm->loop, net_tx_resume);
 	if (err)
 		goto err_rx_rl;
-	pr_debug("%s: tap %s", vdev->dev.name, n->tap.name);
+	err = net_mmds_init(n);
+	if (err)
+		goto err_tx_rl;
+	pr_debug("%s: tap %s%s", vdev->dev.name, n->tap.name, n->mmds ? ", MMDS" : "");
 	return 0;
 
+err_tx_rl:
+	rate_limiter_fini(&n->tx_rl);
 err_rx_rl:
 	rate_limiter_fini(&n->rx_rl);
 err_loop:
@@ -419,6 +587,7 @@ static void net_release(struct virtio_dev *vdev)
 {
 	struct virtio_net *n = to_net(vdev);
 
+	net_mmds_fini(n);
 	rate_limiter_fini(&n->tx_rl);
 	rate_limiter_fini(&n->rx_rl);
 	loop_del(&vdev->vm->loop, &n->tap_h);

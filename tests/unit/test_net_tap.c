@@ -27,6 +27,7 @@
 #include "fake.h"
 #include "mvm/devtype.h"
 #include "mvm/hw.h"
+#include "mvm/mmds.h"
 #include "mvm/pci.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
@@ -190,7 +191,14 @@ static void driver_up(struct tenv *e, uint64_t drop)
 	assert_true(bar_rd(e, COMMON + 0x14, 1) & VIRTIO_STATUS_DRIVER_OK);
 }
 
+static struct tenv *tenv_new_mmds(const struct mvm_net_config *cfg, uint64_t drop, struct mmds *m);
+
 static struct tenv *tenv_new(const struct mvm_net_config *cfg, uint64_t drop)
+{
+	return tenv_new_mmds(cfg, drop, NULL);
+}
+
+static struct tenv *tenv_new_mmds(const struct mvm_net_config *cfg, uint64_t drop, struct mmds *m)
 {
 	struct tenv *e = test_calloc(1, sizeof(*e));
 
@@ -203,6 +211,7 @@ static struct tenv *tenv_new(const struct mvm_net_config *cfg, uint64_t drop)
 	}
 	fake_reset();
 	e->vm = unit_vm(1);
+	e->vm->cfg.mmds = m;
 	memset(mem_ptr(&e->vm->mem, 0, 0x100000), 0, 0x100000);
 	assert_false(IS_ERR(pci_host_create(e->vm, &host_desc)));
 	e->vdev = virtio_net_create(e->vm, cfg, 0);
@@ -276,11 +285,22 @@ static uint64_t stat_of(struct tenv *e, const char *name)
 	return 0;
 }
 
+static void guest_tx_hdr(struct tenv *e, const uint8_t *frame, size_t len, bool writable,
+			 const struct virtio_net_hdr_v1 *hdr);
+
 /* The guest sends: header + frame in one (or, with `writable`, a wrong) descriptor. */
 static void guest_tx(struct tenv *e, const uint8_t *frame, size_t len, bool writable)
 {
-	uint16_t i = e->tx_avail % QSZ;
 	struct virtio_net_hdr_v1 h = { 0 };
+
+	guest_tx_hdr(e, frame, len, writable, &h);
+}
+
+static void guest_tx_hdr(struct tenv *e, const uint8_t *frame, size_t len, bool writable,
+			 const struct virtio_net_hdr_v1 *hdr)
+{
+	uint16_t i = e->tx_avail % QSZ;
+	struct virtio_net_hdr_v1 h = *hdr;
 	uint64_t buf = TX_BUF + 0x10000ULL * i;
 	struct virtq_desc d = { buf, (uint32_t)(NET_HDR_LEN + len),
 				writable ? VIRTQ_DESC_F_WRITE : 0, 0 };
@@ -529,6 +549,124 @@ static void test_net_tap_errors(void **state)
 	netns_leave(&e0);
 }
 
+static uint16_t csum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* The RX buffer of used entry k (its frame after the header), its length. */
+static size_t rx_frame(struct tenv *e, uint16_t k, uint8_t *buf, size_t cap)
+{
+	uint32_t id = 0, len = 0;
+
+	mem_read(&e->vm->mem, RXQ_USED + 4 + 8 * (k % QSZ), &id, 4);
+	mem_read(&e->vm->mem, RXQ_USED + 8 + 8 * (k % QSZ), &len, 4);
+	assert_true(len > NET_HDR_LEN && len - NET_HDR_LEN <= cap);
+	mem_read(&e->vm->mem, RX_BUF + 0x1000ULL * id + NET_HDR_LEN, buf, len - NET_HDR_LEN);
+	return len - NET_HDR_LEN;
+}
+
+/*
+ * MMDS on the interface: the guest's ARP for the MMDS address and a TCP SYN
+ * to it (with a partial checksum, NEEDS_CSUM, as Linux sends) never reach
+ * the tap; the MMDS answers them into the receive queue.
+ */
+static void test_net_mmds_intercept(void **state)
+{
+	static const uint8_t gip[4] = { 10, 0, 0, 2 }, mip[4] = { 169, 254, 169, 254 };
+	struct mvm_net_config cfg = base_cfg();
+	struct mmds_config mc = { .version = MMDS_V1, .nr_ifaces = 1 };
+	struct mmds *m = mmds_create(MMDS_DEFAULT_LIMIT);
+	struct virtio_net_hdr_v1 h = { 0 };
+	uint8_t f[128] = { 0 }, back[2048];
+	uint16_t sum, k;
+	struct tenv *e;
+	size_t n;
+
+	(void)state;
+	mc.ipv4 = inet_addr(MMDS_DEFAULT_IPV4);
+	strcpy(mc.ifaces[0], "eth0");
+	mmds_set_config(m, &mc);
+	e = tenv_new_mmds(&cfg, 0, m);
+	if (!e) {
+		mmds_destroy(m);
+		skip();
+	}
+	guest_post_rx(e, 4);
+	/* ARP who-has 169.254.169.254 tell 10.0.0.2 */
+	memset(f, 0xff, 6);
+	memcpy(f + 6, guest_mac, 6);
+	f[12] = 0x08, f[13] = 0x06;
+	f[14] = 0, f[15] = 1, f[16] = 8, f[17] = 0, f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 1;
+	memcpy(f + 22, guest_mac, 6);
+	memcpy(f + 28, gip, 4);
+	memcpy(f + 38, mip, 4);
+	guest_tx(e, f, 60, false);
+	while (loop_turn(e, 0))
+		;
+	assert_int_equal(used_idx(e, TXQ_USED), 1);
+	assert_int_equal(used_idx(e, RXQ_USED), 1);
+	n = rx_frame(e, 0, back, sizeof(back));
+	assert_true(n >= 42);
+	assert_memory_equal(back, guest_mac, 6);	    /* to the guest */
+	assert_int_equal(back[12] << 8 | back[13], 0x0806); /* ARP */
+	assert_int_equal(back[20] << 8 | back[21], 2);	    /* reply */
+	assert_memory_equal(back + 28, mip, 4);		    /* 169.254.169.254 is at ... */
+
+	/* TCP SYN 10.0.0.2:40000 -> 169.254.169.254:80, checksum left to the device. */
+	memset(f, 0, sizeof(f));
+	memcpy(f, back + 6, 6); /* to the MAC the MMDS answered with */
+	memcpy(f + 6, guest_mac, 6);
+	f[12] = 0x08, f[13] = 0x00;
+	f[14] = 0x45, f[17] = 40, f[22] = 64, f[23] = 6; /* IPv4, 40 bytes, ttl, TCP */
+	memcpy(f + 26, gip, 4);
+	memcpy(f + 30, mip, 4);
+	sum = (uint16_t)~csum16(f + 14, 20, 0);
+	f[24] = (uint8_t)(sum >> 8), f[25] = (uint8_t)sum;
+	f[34] = 40000 >> 8, f[35] = 40000 & 0xff, f[36] = 0, f[37] = 80;
+	f[41] = 1;		      /* seq */
+	f[46] = 5 << 4, f[47] = 0x02; /* data offset, SYN */
+	f[48] = 0xff, f[49] = 0xff;   /* window */
+	{
+		/* The pseudo-header sum, as a driver leaves it for NEEDS_CSUM. */
+		uint8_t ph[12];
+
+		memcpy(ph, gip, 4);
+		memcpy(ph + 4, mip, 4);
+		ph[8] = 0, ph[9] = 6, ph[10] = 0, ph[11] = 20;
+		sum = csum16(ph, 12, 0);
+		f[50] = (uint8_t)(sum >> 8), f[51] = (uint8_t)sum;
+	}
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.csum_start = 34;
+	h.csum_offset = 16;
+	guest_tx_hdr(e, f, 54, false, &h);
+	while (loop_turn(e, 0))
+		;
+	assert_int_equal(used_idx(e, TXQ_USED), 2);
+	k = used_idx(e, RXQ_USED);
+	assert_int_equal(k, 2);
+	n = rx_frame(e, 1, back, sizeof(back));
+	assert_true(n >= 54);
+	assert_int_equal(back[12] << 8 | back[13], 0x0800);
+	assert_memory_equal(back + 26, mip, 4);
+	assert_int_equal(back[34] << 8 | back[35], 80);
+	assert_int_equal(back[47] & 0x12, 0x12); /* SYN+ACK: the checksum was completed */
+	/* None of it went out of the tap. */
+	assert_int_equal(host_recv(e, back, sizeof(back), 100), -1);
+	assert_int_equal(stat_of(e, "mmds_rx_frames"), 2);
+	assert_int_equal(stat_of(e, "mmds_tx_frames"), 2);
+	assert_int_equal(stat_of(e, "tx_packets"), 0);
+	tenv_free(e);
+	mmds_destroy(m);
+}
+
 int run_net_tap_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +675,7 @@ int run_net_tap_tests(void)
 		cmocka_unit_test(test_net_tx_bad_frames),
 		cmocka_unit_test(test_net_tx_rate_limited),
 		cmocka_unit_test(test_net_tap_errors),
+		cmocka_unit_test(test_net_mmds_intercept),
 	};
 
 	return cmocka_run_group_tests_name("virtio-net on a tap (own netns)", tests, NULL, NULL);
