@@ -9,7 +9,8 @@
 #   make bench-linux   Linux boot time, mvm against qemu -M microvm
 #   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs
 #                      fio; also part of make bench, which says so when fio is missing)
-#   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker and the blk parser
+#   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, the
+#                      net frame paths and the MMDS's HTTP handling
 #                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
 
@@ -207,7 +208,15 @@ $(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
 		-luring -ljansson -lslirp -o $@
 
-FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio
+# virtio-net's frame paths and the MMDS's HTTP handling.
+$(FUZZ_DIR)/net_tx: fuzz/net_tx.c src/virtio/virtqueue.c src/virtio/net_frame.c $(FUZZ_SUPPORT)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+$(FUZZ_DIR)/mmds_http: fuzz/mmds_http.c src/net/mmds_http.c src/net/mmds_store.c $(FUZZ_SUPPORT)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -ljansson -o $@
+
+FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio net_tx mmds_http
 
 fuzz-virtio: $(FUZZ_ALL:%=$(FUZZ_DIR)/%)
 	$(Q)for f in $(FUZZ_ALL); do \
