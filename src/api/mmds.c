@@ -5,11 +5,38 @@
  * the interfaces the guest reaches it through).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api_internal.h"
 #include "mvm/mmds.h"
+
+int vmm_mmds_setup(struct vmm *vmm, size_t limit, const char *path)
+{
+	char msg[512];
+	int err = 0;
+
+	pthread_mutex_lock(&vmm->lock);
+	if (limit && limit != mmds_limit(vmm->mmds)) {
+		struct mmds *m = mmds_create(limit);
+
+		if (!m) {
+			err = -ENOMEM;
+			snprintf(msg, sizeof(msg), "out of memory");
+			goto out;
+		}
+		mmds_destroy(vmm->mmds);
+		vmm->mmds = vmm->cfg.mmds = m;
+	}
+	if (path)
+		err = mmds_load_file(vmm->mmds, path, msg, sizeof(msg));
+out:
+	pthread_mutex_unlock(&vmm->lock);
+	if (err)
+		fprintf(stderr, "mvm: --metadata %s\n", msg);
+	return err;
+}
 
 void h_put_mmds(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
