@@ -24,7 +24,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "fake.h"
+#include "mvm/control.h"
 #include "mvm/devtype.h"
 #include "mvm/hw.h"
 #include "mvm/mmds.h"
@@ -439,6 +442,25 @@ static void test_net_tx_rx_through_tap(void **state)
 	host_send(e, f, 64);
 	assert_true(loop_turn(e, 1000) >= 1);
 	assert_int_equal(used_idx(e, RXQ_USED), 2);
+	/* Firecracker's "net" metrics group sums the interfaces' counters. */
+	{
+		char line[4096] = { 0 };
+		int p[2];
+		json_t *j, *net;
+
+		assert_int_equal(pipe(p), 0);
+		assert_int_equal(metrics_write_line(p[1], e->vm), 0);
+		assert_true(read(p[0], line, sizeof(line) - 1) > 0);
+		close(p[0]);
+		close(p[1]);
+		j = json_loads(line, 0, NULL);
+		net = json_object_get(j, "net");
+		assert_non_null(net);
+		assert_int_equal(json_integer_value(json_object_get(net, "tx_packets_count")), 1);
+		assert_int_equal(json_integer_value(json_object_get(net, "rx_packets_count")), 2);
+		assert_int_equal(json_integer_value(json_object_get(net, "rx_bytes_count")), 364);
+		json_decref(j);
+	}
 	tenv_free(e);
 }
 
