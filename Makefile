@@ -138,6 +138,7 @@ check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/run.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/manage.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/virtio.sh
+	MVM=$(abspath $(MVM)) tests/integration/net.sh
 
 # Slow tier (not in `make check`): the Linux test kernel with its root on
 # virtio-blk, virtio-rng, hvc0 on virtio-console; KERNEL= overrides the path.

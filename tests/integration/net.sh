@@ -91,12 +91,12 @@ pid=
 
 # The config file's network-interfaces section is checked as the API checks it.
 cat >"$TMP/vm.json" <<EOC
-{"boot-source": {"kernel_image_path": "/nonexistent"},
+{"boot-source": {"kernel_image_path": "$TMP/vm.json"},
  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "nosuchtap0"}]}
 EOC
 ip netns exec "$NS" "$MVM" --config-file "$TMP/vm.json" --no-api >"$TMP/out" 2>"$TMP/err"
 rc=$?
-if [ "$rc" -ne 0 ] && grep -q "host_dev_name\|kernel_image_path" "$TMP/err"; then
+if [ "$rc" -ne 0 ] && grep -q "host_dev_name" "$TMP/err"; then
 	ok "config file: a bad section is refused naming the field (exit $rc)"
 else
 	not_ok "config file: a bad section is refused naming the field" "exit $rc"
