@@ -12,7 +12,8 @@
 #   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs
 #                      fio; also part of make bench, which says so when fio is missing)
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, the
-#                      virtio-pci and virtio-mmio transports and virtio-vsock's TX path
+#                      virtio-pci and virtio-mmio transports, virtio-vsock's TX path,
+#                      virtio-net's frame paths and the MMDS's HTTP handling
 #                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
 #   make check-style   clang-format clean, no issue references in comments (part of check)
@@ -36,12 +37,12 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 PUBLIC_INCLUDES := -Iinclude -Isrc/arch/$(ARCH)/include
 INCLUDES := -Iinclude -Isrc/include -Isrc -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
-LDLIBS := -luring
+LDLIBS := -luring -ljansson -lslirp # libmvm: io_uring; the MMDS: jansson, libslirp
 
 CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
-VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c src/vsock/*.c)
+VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c src/vsock/*.c src/net/*.c)
 LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS)
 # The control plane (API server, stats rendering, metrics, runtime registry).
 API_SRCS := $(wildcard src/api/*.c)
@@ -63,7 +64,7 @@ GUEST_DIR := $(BUILD)/guest
 # and a fake architecture (tests/unit/fake_arch.c): no /dev/kvm needed.
 UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c runtime.c logger.c) \
-		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c)
+		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c mmds.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD)/unit-obj/%.o)
 UNIT := $(BUILD)/tests/unit-tests
@@ -161,6 +162,7 @@ check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/run.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/manage.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/virtio.sh
+	MVM=$(abspath $(MVM)) tests/integration/net.sh
 
 # virtio-vsock end to end (guest/tests/vsock.c and host peers); needs KVM. Not yet in
 # `make check`: written where there is no /dev/kvm, it has not run against a guest.
@@ -239,7 +241,16 @@ FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRT
 $(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
-		-luring -o $@
+		-luring -ljansson -lslirp -o $@
+
+# virtio-net's frame paths and the MMDS's HTTP handling.
+$(FUZZ_DIR)/net_tx: fuzz/net_tx.c src/virtio/virtqueue.c src/virtio/net_frame.c $(FUZZ_SUPPORT)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+$(FUZZ_DIR)/mmds_http: fuzz/mmds_http.c src/net/mmds_http.c src/net/mmds_store.c $(FUZZ_SUPPORT)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -ljansson -o $@
+
 
 # mmio_virtio: the same devices on virtio-mmio, driven through their windows.
 $(FUZZ_DIR)/mmio_virtio: fuzz/mmio_virtio.c $(FUZZ_PCI_SRCS)
@@ -253,7 +264,7 @@ $(FUZZ_DIR)/vsock_tx: fuzz/vsock_tx.c $(FUZZ_PCI_SRCS)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
 		-luring -o $@
 
-FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio mmio_virtio vsock_tx
+FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio mmio_virtio vsock_tx net_tx mmds_http
 
 # vsock-path: virtio-vsock's host-side path on the fake KVM against a socket pair (no KVM).
 $(BUILD)/bench/vsock-path: bench/vsock-path.c $(FUZZ_PCI_SRCS)

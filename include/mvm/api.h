@@ -72,6 +72,13 @@ struct vm *vmm_detach_vm(struct vmm *vmm);
  */
 int vmm_load_config_file(struct vmm *vmm, const char *path);
 
+/*
+ * The MMDS store's size limit in bytes (--mmds-size-limit; before anything
+ * is stored) and its initial contents from a JSON file (--metadata; path
+ * may be NULL). 0, or -errno with the reason printed to stderr.
+ */
+int vmm_mmds_setup(struct vmm *vmm, size_t limit, const char *path);
+
 struct api_server_opts {
 	unsigned int timeout_s; /* idle connection timeout, 0: default (10 s) */
 	unsigned int max_conns; /* concurrent connections, 0: default (256) */

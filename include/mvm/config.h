@@ -8,6 +8,8 @@
 
 #include "mvm/devtype.h"
 
+struct mmds;
+
 #define MVM_DEFAULT_MEM (128ULL << 20)
 #define MVM_MIN_MEM	(2ULL << 20)
 
@@ -38,6 +40,8 @@ struct mvm_config {
 	/* The devices asked for, each with its type's options (mvm/devtype.h). */
 	unsigned int nr_devices;
 	struct mvm_devcfg devices[MVM_MAX_DEVICES];
+	/* The metadata service's store, owned by the front end (mvm/mmds.h); NULL: none. */
+	struct mmds *mmds;
 };
 
 void mvm_config_init(struct mvm_config *cfg);

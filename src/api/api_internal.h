@@ -54,6 +54,9 @@ struct vmm {
 	char log_level[8];
 	bool show_level, show_log_origin;
 
+	/* The MMDS store (PUT/PATCH/GET /mmds, PUT /mmds/config), for the VMM's life. */
+	struct mmds *mmds;
+
 	/* PUT /metrics */
 	struct metrics *metrics;
 	char *metrics_path;
@@ -174,6 +177,12 @@ void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct ap
 void h_stats(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_prometheus(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_devices(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_put_mmds(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_patch_mmds(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_get_mmds(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_put_mmds_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+/* The "mmds-config" object of GET /vm/config, or NULL when not configured. */
+json_t *mmds_config_json(struct vmm *vmm);
 
 /*
  * Boots the pending configuration (InstanceStart), under vmm->lock. With

@@ -32,7 +32,7 @@ static const struct section sections[] = {
 	{ "balloon", NULL, false },
 	{ "cpu-config", NULL, false },
 	{ "memory-hotplug", NULL, false },
-	{ "mmds-config", NULL, false },
+	{ "mmds-config", h_put_mmds_config, false },
 	{ "vsock", NULL, false },
 	{ "entropy", NULL, false },
 	{ "serial", NULL, false },

@@ -476,6 +476,9 @@ void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct ap
 	if (vmm->metrics_path)
 		json_object_set_new(j, "metrics",
 				    json_pack("{s:s}", "metrics_path", vmm->metrics_path));
+	v = mmds_config_json(vmm);
+	if (v)
+		json_object_set_new(j, "mmds-config", v);
 	api_json(r, j);
 	return;
 err:

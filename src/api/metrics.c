@@ -9,7 +9,9 @@
  *    "vcpu": {"exit_io": .., "exit_mmio": .., "kicks": .., "failures": ..,
  *             "kvm_exits": .., "kvm_halt_exits": .., ...},      (all vCPUs)
  *    "vm": {"pio_unclaimed_reads": .., ...},
- *    "<device name>": {"read_count": .., "write_count": .., its own counters}, ...}
+ *    "<device name>": {"read_count": .., "write_count": .., its own counters}, ...,
+ *    "net": {"rx_bytes_count": .., "tx_packets_count": .., ...},   (all interfaces)
+ *    "mmds": {"rx_accepted": .., "rx_count": .., "tx_frames": .., ...}}
  *
  * Gauges ("vmm") are not deltas. Before InstanceStart a line has the
  * timestamp and "vmm" only.
@@ -31,6 +33,7 @@
 #include "mvm/device.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/mmds.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
@@ -84,10 +87,48 @@ static void device_counter_one(void *opaque, const struct stats_node *node, enum
 		mvm_counters_one(opaque, node, src, name, vals, n);
 }
 
+/* virtio-net's counters under Firecracker's names (the rest keep mvm's). */
+static void net_one(void *opaque, const struct stats_node *node, enum stats_source src,
+		    const char *name, const uint64_t *vals, unsigned int n)
+{
+	static const char *const names[][2] = {
+		{ "rx_bytes", "rx_bytes_count" },
+		{ "rx_packets", "rx_packets_count" },
+		{ "rx_dropped", "rx_fails" },
+		{ "rx_throttled", "rx_rate_limiter_throttled" },
+		{ "tx_bytes", "tx_bytes_count" },
+		{ "tx_packets", "tx_packets_count" },
+		{ "tx_dropped", "tx_fails" },
+		{ "tx_malformed", "tx_malformed_frames" },
+		{ "tx_throttled", "tx_rate_limiter_throttled" },
+	};
+	const char *key = name;
+
+	if (src != STATS_MVM || n != 1 || !strcmp(name, "reads") || !strcmp(name, "writes"))
+		return;
+	for (unsigned int i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(name, names[i][0]))
+			key = names[i][1];
+	add_to(opaque, key, vals[0]);
+}
+
+static json_t *mmds_group(struct mmds *m)
+{
+	struct mmds_stats *st = mmds_stats(m);
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "rx_accepted",
+			 (json_int_t)counter_read(&st->rx_frames), "tx_frames",
+			 (json_int_t)counter_read(&st->tx_frames), "rx_count",
+			 (json_int_t)counter_read(&st->requests), "rx_errors",
+			 (json_int_t)counter_read(&st->errors), "tokens_issued",
+			 (json_int_t)counter_read(&st->tokens), "rx_invalid_token",
+			 (json_int_t)counter_read(&st->bad_tokens));
+}
+
 /* The cumulative counters: {"vcpu": {...}, "vm": {...}, "<device>": {...}}. */
 static json_t *metrics_counters(struct vm *vm)
 {
-	json_t *root = json_object(), *vcpu = json_object(), *vmg = json_object();
+	json_t *root = json_object(), *vcpu = json_object(), *vmg = json_object(), *netg = NULL;
 	unsigned int i, n = vm_online_vcpus(vm);
 	struct mvm_device *dev;
 
@@ -119,8 +160,18 @@ static json_t *metrics_counters(struct vm *vm)
 			stats_node_visit(&dev->stats, device_counter_one, d);
 			json_object_set_new(root, dev->name, d);
 		}
+		if (!strncmp(dev->name, "virtio-net", 10)) {
+			if (!netg)
+				netg = json_object();
+			if (netg)
+				stats_node_visit(&dev->stats, net_one, netg);
+		}
 	}
 	pthread_mutex_unlock(&vm->lock);
+	if (netg)
+		json_object_set_new(root, "net", netg);
+	if (vm->cfg.mmds)
+		json_object_set_new(root, "mmds", mmds_group(vm->cfg.mmds));
 	return root;
 err:
 	json_decref(root);

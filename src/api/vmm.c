@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api_internal.h"
+#include "mvm/mmds.h"
 #include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
@@ -87,6 +88,16 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 	vmm->cfg.console_out = STDOUT_FILENO;
 	/* As Firecracker: virtio-mmio unless --enable-pci. */
 	vmm->cfg.transport = MVM_TRANSPORT_MMIO;
+	vmm->mmds = mmds_create(MMDS_DEFAULT_LIMIT);
+	if (!vmm->mmds) {
+		pthread_cond_destroy(&vmm->run_cond);
+		pthread_mutex_destroy(&vmm->run_lock);
+		pthread_mutex_destroy(&vmm->lock);
+		close(vmm->start_fd);
+		free(vmm);
+		return ERR_PTR(-ENOMEM);
+	}
+	vmm->cfg.mmds = vmm->mmds;
 	vmm->hooks = default_hooks;
 	if (hooks) {
 		if (hooks->boot)
@@ -111,6 +122,7 @@ void vmm_destroy(struct vmm *vmm)
 	if (IS_ERR_OR_NULL(vmm))
 		return;
 	metrics_close(vmm->metrics);
+	mmds_destroy(vmm->mmds);
 	free(vmm->kernel);
 	free(vmm->cmdline);
 	free(vmm->initrd);

@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#include "mvm/rate_limiter.h"
+
 #define MVM_DISK_PATH_MAX 4095
 #define MVM_DISK_ID_MAX	  64
 #define MVM_MAX_DISKS	  16
@@ -28,6 +30,8 @@ struct mvm_disk_config {
 	unsigned int io;    /* enum mvm_disk_io */
 	bool root;	    /* Firecracker's is_root_device */
 	char partuuid[MVM_DISK_ID_MAX + 1];
+	struct mvm_rate_limiter_config rate_limiter; /* one op per request, data bytes */
+	bool rate_limiter_set;
 };
 
 #endif

@@ -41,6 +41,8 @@ static void vmm_usage(FILE *f)
 		   "      --api-timeout SECS   idle API connections are closed after SECS (10)\n"
 		   "      --enable-pci         virtio devices on PCI (virtio-pci) instead of\n"
 		   "                           virtio-mmio, Firecracker's default\n"
+		   "      --metadata FILE      the MMDS store's first contents (a JSON object)\n"
+		   "      --mmds-size-limit N  the MMDS store's limit in bytes (51200)\n"
 		   "  -v, --verbose            more log messages (repeat for debug)\n"
 		   "  -h, --help               this help\n");
 }
@@ -67,7 +69,16 @@ static int run_vm(struct vmm *vmm, struct vm *vm, int sigfd, int console_in)
 
 int cmd_vmm(int argc, char **argv)
 {
-	enum { OPT_SOCK = 256, OPT_CONFIG, OPT_ID, OPT_NO_API, OPT_TIMEOUT, OPT_ENABLE_PCI };
+	enum {
+		OPT_SOCK = 256,
+		OPT_CONFIG,
+		OPT_ID,
+		OPT_NO_API,
+		OPT_TIMEOUT,
+		OPT_ENABLE_PCI,
+		OPT_METADATA,
+		OPT_MMDS_LIMIT
+	};
 	static const struct option opts[] = {
 		{ "api-sock", required_argument, NULL, OPT_SOCK },
 		{ "config-file", required_argument, NULL, OPT_CONFIG },
@@ -75,11 +86,14 @@ int cmd_vmm(int argc, char **argv)
 		{ "no-api", no_argument, NULL, OPT_NO_API },
 		{ "api-timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "enable-pci", no_argument, NULL, OPT_ENABLE_PCI },
+		{ "metadata", required_argument, NULL, OPT_METADATA },
+		{ "mmds-size-limit", required_argument, NULL, OPT_MMDS_LIMIT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *sock = NULL, *config = NULL, *id = NULL;
+	const char *sock = NULL, *config = NULL, *id = NULL, *metadata = NULL;
+	unsigned long long mmds_limit = 0;
 	struct api_server_opts sopts = { 0 };
 	struct api_server *srv = NULL;
 	int verbosity = MVM_LOG_WARN, c, r, sigfd, console_in;
@@ -117,6 +131,19 @@ int cmd_vmm(int argc, char **argv)
 				return MVM_EXIT_USAGE;
 			}
 			sopts.timeout_s = (unsigned int)t;
+			break;
+		case OPT_METADATA:
+			metadata = optarg;
+			break;
+		case OPT_MMDS_LIMIT:
+			mmds_limit = strtoull(optarg, &end, 10);
+			if (*end || end == optarg || *optarg == '-' || !mmds_limit ||
+			    mmds_limit > (1ULL << 30)) {
+				fprintf(stderr,
+					"mvm: --mmds-size-limit '%s': give 1 to 1073741824 bytes\n",
+					optarg);
+				return MVM_EXIT_USAGE;
+			}
 			break;
 		case 'v':
 			verbosity++;
@@ -162,6 +189,8 @@ int cmd_vmm(int argc, char **argv)
 	console_in = isatty(STDIN_FILENO) ? STDIN_FILENO : -1;
 	vmm_set_console(vmm, console_in, STDOUT_FILENO);
 	vmm_set_transport(vmm, pci ? MVM_TRANSPORT_PCI : MVM_TRANSPORT_MMIO);
+	if ((metadata || mmds_limit) && vmm_mmds_setup(vmm, (size_t)mmds_limit, metadata))
+		goto out_vmm;
 
 	if (!sock && !no_api) {
 		r = runtime_sock_path(vmm_id(vmm), sock_buf, sizeof(sock_buf));

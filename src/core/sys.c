@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "mvm/sys.h"
@@ -60,6 +61,12 @@ int __mvm_eventfd(struct fault_site *s, unsigned int initval, int flags)
 {
 	FAIL_IF_INJECTED(s, EMFILE, -1);
 	return eventfd(initval, flags | EFD_CLOEXEC);
+}
+
+int __mvm_timerfd_create(struct fault_site *s, int clockid, int flags)
+{
+	FAIL_IF_INJECTED(s, EMFILE, -1);
+	return timerfd_create(clockid, flags | TFD_CLOEXEC);
 }
 
 int __mvm_socket(struct fault_site *s, int domain, int type, int protocol)

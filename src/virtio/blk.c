@@ -14,6 +14,10 @@
  * a reset is rare and must not return while the disk may still write guest
  * memory the driver is about to reuse.
  *
+ * A rate limiter (the drive's rate_limiter) charges each request one op and
+ * its data bytes before it is submitted; a request it holds back waits,
+ * parsed, for the limiter's timer, and the queue with it.
+ *
  * Malformed chains: a chain the parser rejects gets IOERR/UNSUPP in its
  * status byte; one without a status byte is returned with 0 bytes written;
  * one the virtqueue walker rejects (loop, out-of-RAM, ...) marks the device
@@ -57,6 +61,7 @@ struct blk_queue {
 	uint16_t *free;		  /* stack of free pool indexes */
 	unsigned int nfree;
 	struct virtq_chain *chain; /* scratch for virtq_pop */
+	struct blk_req *held;	   /* parsed, waiting for the rate limiter */
 	uint64_t poll_ns;	   /* current polling window (0: none) */
 	uint64_t last_work;	   /* when a request or completion was last found */
 };
@@ -66,6 +71,8 @@ struct virtio_blk {
 	struct blk_disk disk;
 	struct blk_geom geom;
 	struct virtio_blk_config cfg;
+	struct mvm_disk_config conf; /* as created (and rate limiter as patched) */
+	struct rate_limiter rl;
 	struct blk_queue q[BLK_NUM_QUEUES];
 };
 
@@ -119,6 +126,12 @@ static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
 	q->free[q->nfree++] = (uint16_t)(r - q->reqs);
 }
 
+/* What the rate limiter charges a request: its data (reads and writes). */
+static uint64_t blk_req_bytes(const struct blk_req *r)
+{
+	return r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT ? r->len : 0;
+}
+
 /* Pops, parses and submits what is available; queue lock held. The number popped. */
 static unsigned int blk_queue_pop_all(struct blk_queue *q, unsigned int *completed,
 				      bool *needs_reset)
@@ -127,32 +140,40 @@ static unsigned int blk_queue_pop_all(struct blk_queue *q, unsigned int *complet
 	struct virtqueue *vq = virtio_dev_vq(&b->vdev, q->index);
 	unsigned int popped = 0;
 
-	while (q->running && !q->broken && q->nfree) {
-		struct blk_req *r = &q->reqs[q->free[q->nfree - 1]];
-		int ret = virtq_pop(vq, q->chain);
-		int st;
+	while (q->running && !q->broken && (q->held || q->nfree)) {
+		struct blk_req *r = q->held;
+		int ret, st;
 
-		if (ret == 0)
-			break;
-		popped++;
-		if (ret < 0) {
-			/* The ring itself is malformed: nothing more on this queue. */
-			pr_warn("%s: queue %u: malformed chain (%s)\n", b->vdev.dev.name, q->index,
-				strerror(-ret));
-			if (q->chain->head < vq->size)
-				virtq_push(vq, q->chain->head, 0);
-			q->broken = true;
-			*needs_reset = true;
-			(*completed)++;
+		if (!r) {
+			r = &q->reqs[q->free[q->nfree - 1]];
+			ret = virtq_pop(vq, q->chain);
+			if (ret == 0)
+				break;
+			popped++;
+			if (ret < 0) {
+				/* The ring itself is malformed: nothing more on this queue. */
+				pr_warn("%s: queue %u: malformed chain (%s)\n", b->vdev.dev.name,
+					q->index, strerror(-ret));
+				if (q->chain->head < vq->size)
+					virtq_push(vq, q->chain->head, 0);
+				q->broken = true;
+				*needs_reset = true;
+				(*completed)++;
+				break;
+			}
+			q->nfree--;
+			st = blk_req_parse(q->chain, &b->geom, r);
+			if (st != VIRTIO_BLK_S_OK) {
+				blk_req_done(&q->io, r, st < 0 ? VIRTIO_BLK_S_IOERR : (uint8_t)st);
+				(*completed)++;
+				continue;
+			}
+		}
+		if (!rate_limiter_consume(&b->rl, blk_req_bytes(r))) {
+			q->held = r; /* the limiter's timer resumes the queue */
 			break;
 		}
-		q->nfree--;
-		st = blk_req_parse(q->chain, &b->geom, r);
-		if (st != VIRTIO_BLK_S_OK) {
-			blk_req_done(&q->io, r, st < 0 ? VIRTIO_BLK_S_IOERR : (uint8_t)st);
-			(*completed)++;
-			continue;
-		}
+		q->held = NULL;
 		/* On the ring it completes later: hold the device (under the queue lock, so
 		 * the completion cannot be reaped before the reference is taken). */
 		if (blk_io_submit(&q->io, r))
@@ -282,6 +303,26 @@ static void blk_queue_done(struct loop_handler *h, uint32_t events)
 	blk_put_n(b, n + more);
 }
 
+/* The rate limiter's wait is over: serve the queues (event-loop thread). */
+static void blk_resume(struct rate_limiter *rl)
+{
+	struct virtio_blk *b = container_of(rl, struct virtio_blk, rl);
+
+	for (unsigned int i = 0; i < BLK_NUM_QUEUES; i++) {
+		struct blk_queue *q = &b->q[i];
+		unsigned int reaped = 0;
+		bool needs_reset = false;
+
+		pthread_mutex_lock(&q->lock);
+		if (q->running)
+			needs_reset = blk_queue_process(q, &reaped);
+		pthread_mutex_unlock(&q->lock);
+		if (needs_reset)
+			virtio_dev_needs_reset(&b->vdev);
+		blk_put_n(b, reaped);
+	}
+}
+
 static int blk_activate(struct virtio_dev *vdev)
 {
 	struct virtio_blk *b = to_blk(vdev);
@@ -308,6 +349,10 @@ static void blk_reset(struct virtio_dev *vdev)
 
 		pthread_mutex_lock(&q->lock);
 		q->running = false;
+		if (q->held) {
+			q->free[q->nfree++] = (uint16_t)(q->held - q->reqs);
+			q->held = NULL;
+		}
 		n = q->io.inflight;
 		blk_io_drain(&q->io);
 		pthread_mutex_unlock(&q->lock);
@@ -393,9 +438,14 @@ static int blk_init(struct virtio_dev *vdev, const void *args)
 	unsigned int i;
 	int err;
 
-	err = blk_disk_open(&b->disk, a->disk, a->index);
+	b->conf = *a->disk;
+	err = rate_limiter_init(&b->rl, a->disk->rate_limiter_set ? &a->disk->rate_limiter : NULL,
+				&vdev->vm->loop, blk_resume);
 	if (err)
 		return err;
+	err = blk_disk_open(&b->disk, a->disk, a->index);
+	if (err)
+		goto err_rl;
 	blk_disk_geom(&b->disk, &b->geom);
 	blk_fill_config(b, a->disk);
 	for (i = 0; i < BLK_NUM_QUEUES; i++) {
@@ -412,6 +462,8 @@ err_queues:
 	while (i--)
 		blk_queue_fini(&b->q[i], vdev->vm);
 	blk_disk_close(&b->disk);
+err_rl:
+	rate_limiter_fini(&b->rl);
 	return err;
 }
 
@@ -422,6 +474,7 @@ static void blk_release(struct virtio_dev *vdev)
 	for (unsigned int i = 0; i < BLK_NUM_QUEUES; i++)
 		blk_queue_fini(&b->q[i], vdev->vm);
 	blk_disk_close(&b->disk);
+	rate_limiter_fini(&b->rl);
 }
 
 static const struct virtio_dev_ops blk_ops = {
@@ -455,6 +508,47 @@ struct virtio_dev *virtio_blk_create(struct vm *vm, const struct mvm_disk_config
 static int blk_create(struct vm *vm, const void *blob, unsigned int index)
 {
 	return PTR_ERR_OR_ZERO(virtio_blk_create(vm, blob, index));
+}
+
+/* The running drive with this id, or NULL. */
+static struct virtio_blk *blk_find(struct vm *vm, const char *id)
+{
+	struct virtio_blk *found = NULL;
+	struct mvm_device *dev;
+
+	pthread_mutex_lock(&vm->lock);
+	list_for_each_entry (dev, &vm->devices, node) {
+		struct virtio_dev *vdev = to_virtio_dev(dev);
+
+		/* Named by blk_create(): a virtio device, so vdev is valid. */
+		if (!strncmp(dev->name, "virtio-blk", 10) && vdev->ops == &blk_ops &&
+		    !strcmp(to_blk(vdev)->conf.id, id)) {
+			found = to_blk(vdev);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return found;
+}
+
+/* PATCH /drives/{id} after boot: the rate limiter (a new backing file is not supported). */
+static int blk_update(struct vm *vm, const char *id, const void *blob, char *msg, size_t len)
+{
+	const struct mvm_disk_config *d = blob;
+	struct virtio_blk *b = vm ? blk_find(vm, id) : NULL;
+
+	if (!b) {
+		snprintf(msg, len, "no running drive '%s'", id);
+		return -ENOENT;
+	}
+	if (strcmp(d->path, b->conf.path)) {
+		snprintf(msg, len, "changing path_on_host after boot is not supported by mvm yet");
+		return -EINVAL;
+	}
+	rate_limiter_update(&b->rl, d->rate_limiter_set ? &d->rate_limiter : NULL);
+	b->conf.rate_limiter = d->rate_limiter;
+	b->conf.rate_limiter_set = d->rate_limiter_set;
+	return 0;
 }
 
 static const struct mvm_device_type virtio_blk_type;
@@ -509,8 +603,10 @@ static const struct mvm_opt blk_opts[] = {
 		  DISK_OPT(root)) },
 	{ MVM_OPT("partuuid", NULL, MVM_OPT_STR, MVM_OPT_API_ONLY, DISK_OPT(partuuid)),
 	  .max = MVM_DISK_ID_MAX },
-	{ MVM_OPT("rate_limiter", NULL, MVM_OPT_UNSUPPORTED, MVM_OPT_API_ONLY | MVM_OPT_PATCH, 0),
-	  .help = "rate limiting of drives is not supported by mvm yet" },
+	{ MVM_OPT("rate_limiter", NULL, MVM_OPT_OBJECT, MVM_OPT_API_ONLY | MVM_OPT_PATCH,
+		  DISK_OPT(rate_limiter)),
+	  .sub = mvm_rate_limiter_opts, .set_offset = DISK_OPT(rate_limiter_set),
+	  .help = "token buckets: bandwidth in bytes, ops in requests" },
 	{ MVM_OPT("socket", NULL, MVM_OPT_UNSUPPORTED, MVM_OPT_API_ONLY, 0),
 	  .help = "vhost-user-block drives are not supported by mvm yet" },
 	MVM_OPT_END,
@@ -529,5 +625,6 @@ static const struct mvm_device_type virtio_blk_type = {
 	.opts = blk_opts,
 	.check = blk_check,
 	.create = blk_create,
+	.update = blk_update,
 };
 MVM_DEVICE_TYPE(virtio_blk_type);

@@ -186,6 +186,24 @@ int virtq_pop(struct virtqueue *vq, struct virtq_chain *c)
 	return err ? err : 1;
 }
 
+bool virtq_unpop(struct virtqueue *vq, uint16_t n, uint16_t avail_seen)
+{
+	if (!vq->enabled || vq->broken)
+		return false;
+	vq->last_avail -= n;
+	if (!vq->event_idx)
+		return false;
+	/* Kick me when the driver adds past what the caller saw, then look again. */
+	WRITE_ONCE(*used_avail_event(vq), avail_seen);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != avail_seen;
+}
+
+uint16_t virtq_avail_idx(struct virtqueue *vq)
+{
+	return vq->enabled ? __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) : 0;
+}
+
 void virtq_push(struct virtqueue *vq, uint16_t head, uint32_t written)
 {
 	struct virtq_used_elem *e;

@@ -10,10 +10,12 @@
  * every fault site linked into the program must have been made to fail at
  * least once: a new failure point without coverage fails this test.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@
 #include "mvm/err.h"
 #include "mvm/fault.h"
 #include "mvm/log.h"
+#include "mvm/mmds.h"
 #include "mvm/vm.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -188,7 +191,10 @@ struct scenario {
 	bool rng_console; /* virtio-rng and virtio-console (with console_in: hvc0 input) */
 	bool mmio;	  /* the virtio devices on virtio-mmio instead of virtio-pci */
 	bool vsock;	  /* virtio-vsock: its listening socket at vsock_path */
+	bool net;	  /* two virtio-net interfaces (taps in a namespace), MMDS on one */
 };
+
+static struct mmds *net_mmds; /* the store test_boot_virtio_net made, outliving each boot */
 
 static char disk_path[] = "/var/tmp/mvm-fault-disk-XXXXXX";
 static char vsock_path[108];
@@ -239,6 +245,21 @@ static int scenario_run(const struct scenario *sc)
 		snprintf(arg, sizeof(arg), "cid=3,uds=%s", vsock_path);
 		if (!vs || mvm_config_parse_device(&cfg, vs, arg, msg, sizeof(msg)))
 			return -EINVAL;
+	}
+	if (sc->net) {
+		const struct mvm_device_type *net = mvm_device_type_find("virtio-net");
+		char msg[256];
+
+		if (!net ||
+		    mvm_config_parse_device(&cfg, net, "tap=mvmf0,id=eth0,mac=06:00:00:00:00:01",
+					    msg, sizeof(msg)) ||
+		    mvm_config_parse_device(
+			    &cfg, net,
+			    "tap=mvmf1,id=eth1,mtu=1400,rx_rate_limiter.ops.size=10,"
+			    "rx_rate_limiter.ops.refill_time=100",
+			    msg, sizeof(msg)))
+			return -EINVAL;
+		cfg.mmds = net_mmds;
 	}
 	vm = vm_boot(&cfg);
 	if (IS_ERR(vm)) {
@@ -481,6 +502,41 @@ static void test_boot_virtio_vsock(void **state)
 	run_scenario(&sc);
 }
 
+/*
+ * Two interfaces, MMDS on the first: taps in a namespace of the test's own
+ * (created before the faults are armed; they go with the namespace).
+ */
+static void test_boot_virtio_net(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, 2 virtio-net interfaces, MMDS",
+		.cpus = 1,
+		.net = true,
+	};
+	struct mmds_config mc = { .version = MMDS_V2, .nr_ifaces = 1 };
+	int orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+
+	(void)state;
+	if (access("/dev/kvm", R_OK | W_OK) || orig < 0 || unshare(CLONE_NEWNET) ||
+	    system("ip tuntap add mvmf0 mode tap && ip tuntap add mvmf1 mode tap")) {
+		if (orig >= 0) {
+			setns(orig, CLONE_NEWNET);
+			close(orig);
+		}
+		skip();
+	}
+	net_mmds = mmds_create(MMDS_DEFAULT_LIMIT);
+	assert_non_null(net_mmds);
+	mc.ipv4 = inet_addr(MMDS_DEFAULT_IPV4);
+	strcpy(mc.ifaces[0], "eth0");
+	mmds_set_config(net_mmds, &mc);
+	run_scenario(&sc);
+	mmds_destroy(net_mmds);
+	net_mmds = NULL;
+	assert_int_equal(setns(orig, CLONE_NEWNET), 0);
+	close(orig);
+}
+
 /* Every site in the program was made to fail at least once. */
 static void test_every_site_covered(void **state)
 {
@@ -516,6 +572,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_boot_virtio_rng_console),
 		cmocka_unit_test(test_boot_virtio_mmio),
 		cmocka_unit_test(test_boot_virtio_vsock),
+		cmocka_unit_test(test_boot_virtio_net),
 		cmocka_unit_test(test_every_site_covered),
 	};
 	const char *dir = getenv("GUESTS");

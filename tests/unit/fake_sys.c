@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,10 +42,16 @@ static enum fake_fd_kind kind_of(int fd)
 
 int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)
 {
+	int fd;
+
 	FAIL_IF_INJECTED(s, EMFILE, -1);
 	if (!strcmp(path, "/dev/kvm"))
 		return fake_fd(FD_KVM);
-	return open(path, flags | O_CLOEXEC, mode);
+	fd = open(path, flags | O_CLOEXEC, mode);
+	/* The number may have been a fake KVM fd's, closed since. */
+	if (fd >= 0 && fd < 4096)
+		fd_kind[fd] = FD_NONE;
+	return fd;
 }
 
 static int fake_ioctl_kvm(unsigned long req, void *arg)
@@ -315,8 +322,8 @@ int mvm_ioctl_nofault(int fd, unsigned long req, void *arg)
 		errno = ENOTTY;
 		return -1;
 	default:
-		errno = ENOTTY;
-		return -1;
+		/* Not KVM (a tap, say): the real call. */
+		return ioctl(fd, req, arg);
 	}
 }
 

@@ -41,5 +41,9 @@ int main(void)
 	failed += run_virtio_mmio_tests();
 	failed += run_devtype_tests();
 	failed += run_vsock_tests();
+	failed += run_net_tests();
+	failed += run_net_tap_tests();
+	failed += run_mmds_tests();
+	failed += run_mmds_stack_tests();
 	return failed ? 1 : 0;
 }

@@ -136,8 +136,13 @@ static void test_router(void **state)
 	assert_string_equal(r.allow, "PUT, PATCH");
 	api_response_free(&r);
 	expect_fault(vmm, "PUT", "/vsock", "{}", 400, "missing required field 'guest_cid'");
+	expect_fault(vmm, "PUT", "/balloon", "{}", 400, "putBalloon");
+	/* Served by the virtio-net type: its option table checks the body. */
 	expect_fault(vmm, "PUT", "/network-interfaces/eth0", "{}", 400,
-		     "putGuestNetworkInterfaceByID");
+		     "missing required field 'host_dev_name'");
+	expect_fault(vmm, "PUT", "/network-interfaces/eth0",
+		     "{\"iface_id\": \"eth0\", \"host_dev_name\": \"mvm-no-such-tap\"}", 400,
+		     "tap 'mvm-no-such-tap' does not exist");
 	expect_fault(vmm, "GET", "/balloon", NULL, 400, "describeBalloonConfig");
 	/* A body is required and must be an object. */
 	expect_fault(vmm, "PUT", "/machine-config", NULL, 400, "needs a JSON body");

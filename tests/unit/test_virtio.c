@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "fake.h"
+#include "api/api_internal.h"
+#include "mvm/devtype.h"
 #include "mvm/hw.h"
 #include "mvm/pci.h"
 #include "mvm/virtio.h"
@@ -80,6 +82,38 @@ static int setup(void **state)
 	/* What a guest sees at its slot: a modern virtio-rng. */
 	assert_int_equal(cfg_rw(e, PCI_VENDOR_ID, 0, 4, false), 0x10441af4);
 	assert_int_equal(cfg_rw(e, PCI_REVISION_ID, 0, 1, false), 1);
+	e->bar = cfg_rw(e, PCI_BASE_ADDRESS_0, 0, 4, false) & ~0xfu;
+	cfg_rw(e, PCI_COMMAND, PCI_COMMAND_MEMORY, 2, true);
+	*state = e;
+	return 0;
+}
+
+/* virtio-rng through its device type, its rate_limiter set by option name. */
+static int setup_limited(void **state)
+{
+	const struct mvm_device_type *t = mvm_device_type_find("virtio-rng");
+	unsigned char blob[MVM_DEVCFG_SIZE];
+	struct env *e = test_calloc(1, sizeof(*e));
+	struct mvm_device *dev;
+	json_t *body;
+	char msg[256];
+
+	fake_reset();
+	e->vm = unit_vm(1);
+	memset(mem_ptr(&e->vm->mem, 0, 0x40000), 0, 0x40000);
+	assert_false(IS_ERR(pci_host_create(e->vm, &host_desc)));
+	/* What PUT /entropy gets. */
+	body = json_loads("{\"rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 300}, "
+			  "\"bandwidth\": {\"size\": 1000000, \"refill_time\": 1000}}}",
+			  0, NULL);
+	assert_non_null(body);
+	mvm_opts_defaults(t, blob, true);
+	assert_int_equal(devtype_from_json(t, body, blob, false, msg, sizeof(msg)), 0);
+	json_decref(body);
+	assert_int_equal(t->create(e->vm, blob, 0), 0);
+	dev = list_entry(e->vm->devices.prev, struct mvm_device, node);
+	e->vdev = to_virtio_dev(dev);
+	assert_int_equal(cfg_rw(e, PCI_VENDOR_ID, 0, 4, false), 0x10441af4);
 	e->bar = cfg_rw(e, PCI_BASE_ADDRESS_0, 0, 4, false) & ~0xfu;
 	cfg_rw(e, PCI_COMMAND, PCI_COMMAND_MEMORY, 2, true);
 	*state = e;
@@ -310,6 +344,38 @@ static void test_rng_intx(void **state)
 	}
 }
 
+/* PUT /entropy's rate_limiter: one request per 300 ms, resumed by the limiter's timer. */
+static void test_rng_rate_limited(void **state)
+{
+	struct env *e = *state;
+	struct epoll_event ev[4];
+	int n;
+
+	negotiate(e, 1ULL << VIRTIO_F_VERSION_1);
+	queue_setup(e, DESC, 0xffff);
+	driver_ok(e);
+	request(e, 0, BUF, 64, VIRTQ_DESC_F_WRITE, 0);
+	assert_int_equal(used_idx(e), 1);
+	request(e, 1, BUF, 64, VIRTQ_DESC_F_WRITE, 0);
+	assert_int_equal(used_idx(e), 1); /* held */
+	request(e, 2, BUF, 64, VIRTQ_DESC_F_WRITE, 0);
+	assert_int_equal(used_idx(e), 1); /* a kick does not bypass the limiter */
+	/* Nothing ready in the loop until the limiter's timer. */
+	assert_int_equal(epoll_wait(e->vm->loop.epfd, ev, 4, 0), 0);
+	do /* other tests' timers may still signal this process */
+		n = epoll_wait(e->vm->loop.epfd, ev, 4, 1000);
+	while (n < 0 && errno == EINTR);
+	assert_int_equal(n, 1);
+	((struct loop_handler *)ev[0].data.ptr)->fn(ev[0].data.ptr, ev[0].events);
+	assert_int_equal(used_idx(e), 2);
+	do
+		n = epoll_wait(e->vm->loop.epfd, ev, 4, 1000);
+	while (n < 0 && errno == EINTR);
+	assert_int_equal(n, 1);
+	((struct loop_handler *)ev[0].data.ptr)->fn(ev[0].data.ptr, ev[0].events);
+	assert_int_equal(used_idx(e), 3);
+}
+
 static void test_rng_msix(void **state)
 {
 	struct env *e = *state;
@@ -441,6 +507,7 @@ int run_virtio_tests(void)
 		cmocka_unit_test_setup_teardown(test_queue_setup_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rng_intx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rng_msix, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rng_rate_limited, setup_limited, teardown),
 		cmocka_unit_test_setup_teardown(test_notify_follows_bar, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fake.h"
+#include "mvm/devtype.h"
 #include "mvm/hw.h"
 #include "mvm/pci.h"
 #include "mvm/virtio.h"
@@ -41,7 +42,8 @@ struct benv {
 	char path[64];
 };
 
-static struct benv *benv_new(enum mvm_transport t, bool ro)
+static struct benv *benv_new_rl(enum mvm_transport t, bool ro,
+				const struct mvm_rate_limiter_config *rl)
 {
 	struct benv *e = test_calloc(1, sizeof(*e));
 	struct mvm_disk_config disk = { .id = "unit-disk",
@@ -56,6 +58,10 @@ static struct benv *benv_new(enum mvm_transport t, bool ro)
 	assert_int_equal(ftruncate(fd, SECTORS * 512), 0);
 	close(fd);
 	snprintf(disk.path, sizeof(disk.path), "%s", e->path);
+	if (rl) {
+		disk.rate_limiter = *rl;
+		disk.rate_limiter_set = true;
+	}
 	vdrv_vm(&e->d, t);
 	e->vm = e->d.vm;
 	vdrv_attach(&e->d, virtio_blk_create(e->vm, &disk, 0), VIRTIO_ID_BLOCK);
@@ -72,6 +78,11 @@ static struct benv *benv_new(enum mvm_transport t, bool ro)
 	vdrv_driver_ok(&e->d);
 	assert_int_equal(vdrv_status(&e->d) & VIRTIO_STATUS_NEEDS_RESET, 0);
 	return e;
+}
+
+static struct benv *benv_new(enum mvm_transport t, bool ro)
+{
+	return benv_new_rl(t, ro, NULL);
 }
 
 static void benv_free(struct benv *e)
@@ -100,6 +111,14 @@ static uint32_t submit(struct benv *e, const struct virtq_desc *d, unsigned int 
 	mem_read(&e->vm->mem, USED + 4 + 8 * (used_before % QSZ), &u, sizeof(u));
 	assert_int_equal(u.id, 0);
 	return u.len;
+}
+
+static uint16_t used_idx(struct benv *e)
+{
+	uint16_t v = 0;
+
+	mem_read(&e->vm->mem, USED + 2, &v, 2);
+	return v;
 }
 
 /* A request: header, optional data (readable for OUT, writable for IN), status. */
@@ -210,13 +229,68 @@ static void test_blk_malformed_chain(void **state)
 	benv_free(e);
 }
 
+/* Turns the VM's event loop once (waiting up to ms): the number of handlers run. */
+static int loop_turn(struct benv *e, int ms)
+{
+	struct epoll_event ev[8];
+	int n;
+
+	do /* other tests' timers may still signal this process */
+		n = epoll_wait(e->vm->loop.epfd, ev, 8, ms);
+	while (n < 0 && errno == EINTR);
+
+	for (int i = 0; i < n; i++) {
+		struct loop_handler *h = ev[i].data.ptr;
+
+		h->fn(h, ev[i].events);
+	}
+	return n < 0 ? 0 : n;
+}
+
+/* rate_limiter: a held request waits for the limiter's timer, or for a PATCH that lifts it. */
+static void test_blk_rate_limited(void **state)
+{
+	struct mvm_rate_limiter_config rl = {
+		.ops = { .size = 1, .refill_time = 300 },
+		.ops_set = true,
+	};
+	const struct mvm_device_type *t = mvm_device_type_find("virtio-blk");
+	struct benv *e = benv_new_rl(vdrv_transport(state), false, &rl);
+	struct mvm_disk_config patch = { 0 };
+	char msg[256];
+	uint32_t used;
+
+	(void)state;
+	assert_int_equal(blk_rq(e, VIRTIO_BLK_T_IN, 0, 512, &used), VIRTIO_BLK_S_OK);
+	assert_int_equal(used, 513);
+	/* One op per 300 ms: the second waits, nothing comes back yet. */
+	blk_rq(e, VIRTIO_BLK_T_IN, 1, 512, &used);
+	assert_int_equal(used, UINT32_MAX);
+	assert_int_equal(loop_turn(e, 0), 0);
+	assert_int_equal(loop_turn(e, 1000), 1); /* the limiter's timer */
+	assert_int_equal(used_idx(e), 2);
+	/* Held again; then a PATCH without a limiter lets it through at once. */
+	blk_rq(e, VIRTIO_BLK_T_IN, 2, 512, &used);
+	assert_int_equal(used, UINT32_MAX);
+	snprintf(patch.path, sizeof(patch.path), "%s", e->path);
+	snprintf(patch.id, sizeof(patch.id), "unit-disk");
+	assert_int_equal(t->update(e->vm, "unit-disk", &patch, msg, sizeof(msg)), 0);
+	assert_int_equal(loop_turn(e, 100), 1);
+	assert_int_equal(used_idx(e), 3);
+	/* A new backing file after boot is refused, naming the field. */
+	snprintf(patch.path, sizeof(patch.path), "/nonexistent");
+	assert_int_equal(t->update(e->vm, "unit-disk", &patch, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "path_on_host"));
+	assert_int_equal(t->update(e->vm, "nope", &patch, msg, sizeof(msg)), -ENOENT);
+	benv_free(e);
+}
+
 int run_virtio_blk_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		VDRV_TESTS(test_blk_config_space),
-		VDRV_TESTS(test_blk_rw_through_transport),
-		VDRV_TESTS(test_blk_read_only),
-		VDRV_TESTS(test_blk_malformed_chain),
+		VDRV_TESTS(test_blk_config_space), VDRV_TESTS(test_blk_rw_through_transport),
+		VDRV_TESTS(test_blk_read_only),	   VDRV_TESTS(test_blk_malformed_chain),
+		VDRV_TESTS(test_blk_rate_limited),
 	};
 
 	return cmocka_run_group_tests_name("virtio-blk device", tests, NULL, NULL);

@@ -24,6 +24,10 @@ int run_virtio_tests(void);
 int run_virtio_mmio_tests(void);
 int run_devtype_tests(void);
 int run_vsock_tests(void);
+int run_net_tests(void);
+int run_net_tap_tests(void);
+int run_mmds_tests(void);
+int run_mmds_stack_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */

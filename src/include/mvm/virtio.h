@@ -190,6 +190,16 @@ void virtq_reset(struct virtqueue *vq);
  * virtio_dev_needs_reset(). Nothing outside guest RAM is ever touched.
  */
 int virtq_pop(struct virtqueue *vq, struct virtq_chain *c);
+/*
+ * Gives back the last n chains popped (none pushed since), for a device that
+ * found it cannot use them yet (a frame that needs more receive buffers than
+ * the ring holds). avail_seen: the avail index read before popping; with
+ * EVENT_IDX the driver is asked to kick when it adds past it. True when the
+ * driver already did (the caller looks again instead of waiting).
+ */
+bool virtq_unpop(struct virtqueue *vq, uint16_t n, uint16_t avail_seen);
+/* The driver's avail index now (0 when the queue is not enabled). */
+uint16_t virtq_avail_idx(struct virtqueue *vq);
 /* Adds (head, written bytes) to the used ring. */
 void virtq_push(struct virtqueue *vq, uint16_t head, uint32_t written);
 /* Interrupts the driver unless it asked not to (EVENT_IDX / NO_INTERRUPT). */
