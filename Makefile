@@ -256,13 +256,13 @@ $(FUZZ_DIR)/mmds_http: fuzz/mmds_http.c src/net/mmds_http.c src/net/mmds_store.c
 $(FUZZ_DIR)/mmio_virtio: fuzz/mmio_virtio.c $(FUZZ_PCI_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
-		-luring -o $@
+		$(LDLIBS) -o $@
 
 # vsock_tx: virtio-vsock's TX path and connections, a guest and host peers (same fakes).
 $(FUZZ_DIR)/vsock_tx: fuzz/vsock_tx.c $(FUZZ_PCI_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
-		-luring -o $@
+		$(LDLIBS) -o $@
 
 FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio mmio_virtio vsock_tx net_tx mmds_http
 
@@ -271,7 +271,7 @@ $(BUILD)/bench/vsock-path: bench/vsock-path.c $(FUZZ_PCI_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wno-unused-parameter \
 		-Wno-format-truncation -Iinclude -Isrc/include -Isrc \
-		-Itests/unit/include -Itests/unit $^ -luring -o $@
+		-Itests/unit/include -Itests/unit $^ $(LDLIBS) -o $@
 
 bench-vsock: $(BUILD)/bench/vsock-path
 	$(BUILD)/bench/vsock-path
