@@ -2,7 +2,8 @@
 # The API tests: conformance to Firecracker's spec (the copy in this
 # directory, from firecracker-microvm/firecracker, Apache-2.0), a boot driven
 # by curl, robustness. Each prints "N passed, M failed, K skipped"; this sums
-# them. Needs /dev/kvm (the tests skip without it).
+# them. Everything before InstanceStart runs without KVM; the checks that
+# boot a guest skip where /dev/kvm is missing.
 #
 #   MVM=build/mvm GUESTS=build/guest tests/api/run.sh
 set -u
