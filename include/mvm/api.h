@@ -75,6 +75,7 @@ int vmm_load_config_file(struct vmm *vmm, const char *path);
 struct api_server_opts {
 	unsigned int timeout_s; /* idle connection timeout, 0: default (10 s) */
 	unsigned int max_conns; /* concurrent connections, 0: default (256) */
+	size_t max_payload;	/* bytes of a request body, 0: MVM_API_BODY_MAX */
 };
 
 /*

@@ -47,6 +47,7 @@ struct vmm {
 	struct mvm_config cfg;
 	char *kernel, *cmdline, *initrd;
 	bool boot_source_set;
+	bool cpu_template_set; /* machine-config's deprecated cpu_template was given */
 
 	/* PUT /logger, echoed by GET /vm/config */
 	bool logger_set;
@@ -78,7 +79,8 @@ struct api_response {
 	unsigned int status;
 	char *body;		  /* malloc'd, may be NULL (204) */
 	const char *content_type; /* static */
-	char allow[32];		  /* 405: the Allow header, else empty */
+	char allow[32];		  /* the path's methods when the method is wrong, else empty */
+	bool deprecated;	  /* the request used a deprecated field: "Deprecation: true" */
 };
 
 void api_response_free(struct api_response *r);
@@ -130,8 +132,16 @@ const char *jc_str(const json_t *obj, const char *name);
 /* Member name as bool/int, def if absent/null (after jc_check). */
 bool jc_bool(const json_t *obj, const char *name, bool def);
 long long jc_int(const json_t *obj, const char *name, long long def);
+/*
+ * The text of the body being checked on this thread (NULL: none), for the
+ * line and column of a fault, as serde_json gives them.
+ */
+void jc_source(const char *text, size_t len);
 /* Parses body as a JSON object: the object or NULL with msg set. */
 json_t *jc_parse_object(const char *body, size_t len, char *msg, size_t msglen);
+
+/* A resource id in a path or a body: 1-64 of [A-Za-z0-9_], as Firecracker's. */
+bool api_id_valid(const char *id);
 
 /* ---- handlers (handlers.c), called by the router under vmm->lock ---- */
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api_internal.h"
+#include "messages.h"
 #include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
@@ -71,9 +72,13 @@ static const struct jc_field boot_source_fields[] = {
 	F_END,
 };
 
+/*
+ * The JSON types' ranges (Firecracker's u8 and usize); the values are then
+ * checked with Firecracker's own messages (machine_config_apply).
+ */
 static const struct jc_field machine_config_put[] = {
-	F_INT("vcpu_count", true, 1, 32),
-	F_INT("mem_size_mib", true, MEM_MIB_MIN, MEM_MIB_MAX),
+	F_INT("vcpu_count", true, 0, 255),
+	F_INT("mem_size_mib", true, 0, JC_INT64_MAX),
 	F_BOOL("smt", false),
 	F_BOOL("track_dirty_pages", false),
 	F_ENUM("cpu_template", false, cpu_templates),
@@ -83,8 +88,8 @@ static const struct jc_field machine_config_put[] = {
 
 /* PATCH: the same fields, none required. */
 static const struct jc_field machine_config_patch[] = {
-	F_INT("vcpu_count", false, 1, 32),
-	F_INT("mem_size_mib", false, MEM_MIB_MIN, MEM_MIB_MAX),
+	F_INT("vcpu_count", false, 0, 255),
+	F_INT("mem_size_mib", false, 0, JC_INT64_MAX),
 	F_BOOL("smt", false),
 	F_BOOL("track_dirty_pages", false),
 	F_ENUM("cpu_template", false, cpu_templates),
@@ -135,8 +140,7 @@ bool vmm_preboot(struct vmm *vmm, const char *what, struct api_response *r)
 {
 	if (vmm->state == VMM_NOT_STARTED)
 		return true;
-	api_fault(r, 400, "%s is a pre-boot request: the VM has %s", what,
-		  vmm->state == VMM_RUNNING ? "already started" : "stopped");
+	api_fault(r, 400, MSG_PREBOOT_ONLY);
 	return false;
 }
 
@@ -146,9 +150,9 @@ bool vmm_postboot(struct vmm *vmm, const char *what, struct api_response *r)
 	if (vmm->state == VMM_RUNNING && vmm->vm)
 		return true;
 	if (vmm->state == VMM_NOT_STARTED)
-		api_fault(r, 400, "%s needs a started VM: send InstanceStart first", what);
+		api_fault(r, 400, MSG_POSTBOOT_ONLY);
 	else
-		api_fault(r, 400, "%s: the VM has stopped", what);
+		api_fault(r, 400, MSG_VM_STOPPED);
 	return false;
 }
 
@@ -164,25 +168,22 @@ static int set_str(char **slot, const char *s)
 	return 0;
 }
 
-/* A host file the VMM will read (or write): exists, regular or a block device. */
-static int check_host_file(const char *field, const char *path, bool write, struct api_response *r)
+/*
+ * A boot file the VMM will read: it opens, and is a regular file or a block
+ * device (a FIFO would block the boot). 0 or -errno with the answer in r.
+ */
+static int check_boot_file(const char *fmt, const char *path, struct api_response *r)
 {
 	struct stat st;
+	int err = 0;
 
-	if (!*path) {
-		api_fault(r, 400, "field '%s': must not be empty", field);
-		return -EINVAL;
-	}
-	if (stat(path, &st) || access(path, write ? R_OK | W_OK : R_OK)) {
-		api_fault(r, 400, "field '%s': cannot use '%s': %s", field, path, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		api_fault(r, 400, "field '%s': '%s' is not a regular file or block device", field,
-			  path);
-		return -EINVAL;
-	}
-	return 0;
+	if (stat(path, &st) || access(path, R_OK))
+		err = errno;
+	else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+	if (err)
+		api_fault(r, 400, fmt, strerror(err), err);
+	return -err;
 }
 
 const char *vmm_state_name(struct vmm *vmm)
@@ -222,13 +223,13 @@ void h_put_boot_source(struct vmm *vmm, const char *param, json_t *body, struct 
 		return;
 	kernel = jc_str(body, "kernel_image_path");
 	initrd = jc_str(body, "initrd_path");
-	if (check_host_file("kernel_image_path", kernel, false, r))
+	if (check_boot_file(MSG_KERNEL_OPEN, kernel, r))
 		return;
-	if (initrd && check_host_file("initrd_path", initrd, false, r))
+	if (initrd && check_boot_file(MSG_INITRD_OPEN, initrd, r))
 		return;
 	if (set_str(&vmm->kernel, kernel) || set_str(&vmm->cmdline, jc_str(body, "boot_args")) ||
 	    set_str(&vmm->initrd, initrd)) {
-		api_fault(r, 500, "out of memory");
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
 	vmm->boot_source_set = true;
@@ -237,11 +238,19 @@ void h_put_boot_source(struct vmm *vmm, const char *param, json_t *body, struct 
 
 /* ---- /machine-config ---- */
 
+/* Firecracker's MachineConfig; cpu_template only once a (static) one was given. */
 static json_t *machine_config_json(struct vmm *vmm)
 {
-	return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", (int)vmm->cfg.cpus,
-			 "mem_size_mib", (json_int_t)(vmm->cfg.mem_size >> 20), "smt", 0,
-			 "track_dirty_pages", 0, "huge_pages", "None");
+	json_t *j = json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", (int)vmm->cfg.cpus,
+			      "mem_size_mib", (json_int_t)(vmm->cfg.mem_size >> 20), "smt", 0,
+			      "track_dirty_pages", 0, "huge_pages", "None");
+
+	if (j && vmm->cpu_template_set &&
+	    json_object_set_new(j, "cpu_template", json_string("None"))) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
 }
 
 void h_get_machine_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
@@ -249,37 +258,58 @@ void h_get_machine_config(struct vmm *vmm, const char *param, json_t *body, stru
 	api_json(r, machine_config_json(vmm));
 }
 
-/* Applies a checked machine-config body; absent fields keep cpus/mem. */
-static void machine_config_apply(struct vmm *vmm, json_t *body, struct api_response *r)
+/*
+ * Applies a checked machine-config body (PUT: whole, PATCH: absent fields
+ * keep their values), with Firecracker's checks and messages. What mvm
+ * cannot do is refused rather than ignored.
+ */
+static void machine_config_apply(struct vmm *vmm, json_t *body, const char *method,
+				 struct api_response *r)
 {
 	const char *tmpl = jc_str(body, "cpu_template"), *hp = jc_str(body, "huge_pages");
+	long long cpus = jc_int(body, "vcpu_count", vmm->cfg.cpus);
+	long long mib = jc_int(body, "mem_size_mib", (long long)(vmm->cfg.mem_size >> 20));
 
-	/* What mvm cannot do is refused rather than ignored. */
+	if (cpus < 1 || cpus > 32) {
+		api_fault(r, 400, MSG_VCPU_COUNT);
+		return;
+	}
+	if (mib == 0) {
+		api_fault(r, 400, MSG_MEM_SIZE);
+		return;
+	}
+	if (mib < MEM_MIB_MIN || mib > MEM_MIB_MAX) {
+		if (mib < MEM_MIB_MIN)
+			api_fault(r, 400, MSG_MEM_TOO_SMALL, MEM_MIB_MIN);
+		else
+			api_fault(r, 400, MSG_MEM_TOO_LARGE, MEM_MIB_MAX);
+		return;
+	}
 	if (jc_bool(body, "smt", false)) {
-		api_fault(r, 400, "field 'smt': true is not supported by mvm yet");
+		api_fault(r, 400, MSG_MC_UNSUPPORTED, "smt: true");
 		return;
 	}
 	if (jc_bool(body, "track_dirty_pages", false)) {
-		api_fault(r, 400, "field 'track_dirty_pages': true is not supported by mvm yet");
+		api_fault(r, 400, MSG_MC_UNSUPPORTED, "track_dirty_pages: true");
 		return;
 	}
-	if (tmpl && strcmp(tmpl, "None")) {
-		api_fault(r, 400,
-			  "field 'cpu_template': \"%s\" is not supported by mvm yet (only "
-			  "\"None\")",
-			  tmpl);
-		return;
+	if (tmpl) {
+		/* Deprecated, as in Firecracker: said in the log and the answer's header. */
+		r->deprecated = true;
+		pr_warn(MSG_CPU_TEMPLATE_DEPRECATED, method);
+		if (strcmp(tmpl, "None")) {
+			api_fault(r, 400, MSG_MC_UNSUPPORTED, "a static CPU template");
+			return;
+		}
 	}
 	if (hp && strcmp(hp, "None")) {
-		api_fault(r, 400,
-			  "field 'huge_pages': \"%s\" is not supported by mvm yet (only "
-			  "\"None\")",
-			  hp);
+		api_fault(r, 400, MSG_MC_UNSUPPORTED, "huge_pages other than None");
 		return;
 	}
-	vmm->cfg.cpus = (unsigned int)jc_int(body, "vcpu_count", vmm->cfg.cpus);
-	vmm->cfg.mem_size =
-		(uint64_t)jc_int(body, "mem_size_mib", (long long)(vmm->cfg.mem_size >> 20)) << 20;
+	vmm->cfg.cpus = (unsigned int)cpus;
+	vmm->cfg.mem_size = (uint64_t)mib << 20;
+	if (tmpl || !strcmp(method, "PUT"))
+		vmm->cpu_template_set = tmpl != NULL;
 	api_no_content(r);
 }
 
@@ -287,7 +317,7 @@ void h_put_machine_config(struct vmm *vmm, const char *param, json_t *body, stru
 {
 	if (!checked(body, machine_config_put, r) || !vmm_preboot(vmm, "PUT /machine-config", r))
 		return;
-	machine_config_apply(vmm, body, r);
+	machine_config_apply(vmm, body, "PUT", r);
 }
 
 void h_patch_machine_config(struct vmm *vmm, const char *param, json_t *body,
@@ -296,7 +326,7 @@ void h_patch_machine_config(struct vmm *vmm, const char *param, json_t *body,
 	if (!checked(body, machine_config_patch, r) ||
 	    !vmm_preboot(vmm, "PATCH /machine-config", r))
 		return;
-	machine_config_apply(vmm, body, r);
+	machine_config_apply(vmm, body, "PATCH", r);
 }
 
 /* ---- PUT /logger, PUT /metrics ---- */
@@ -311,24 +341,23 @@ void h_put_logger(struct vmm *vmm, const char *param, json_t *body, struct api_r
 	if (!checked(body, logger_fields, r) || !vmm_preboot(vmm, "PUT /logger", r))
 		return;
 	if (jc_str(body, "module")) {
-		api_fault(r, 400, "field 'module': filtering by module is not supported by mvm");
+		api_fault(r, 400, MSG_LOGGER_MODULE);
 		return;
 	}
 	/* The spec's default level is Info. */
 	if (mvm_log_level_parse(lvl ? lvl : "Info", &level, &off)) {
-		api_fault(r, 400, "field 'level': \"%s\" is not a level", lvl);
+		api_fault(r, 400, MSG_LOGGER_LEVEL, lvl);
 		return;
 	}
 	if (path) {
 		err = vmm->hooks.log_set_path(path);
 		if (err) {
-			api_fault(r, 400, "field 'log_path': cannot open '%s': %s", path,
-				  strerror(-err));
+			api_fault(r, 400, MSG_LOGGER_OPEN, strerror(-err), -err);
 			return;
 		}
 	}
 	if (set_str(&vmm->log_path, path)) {
-		api_fault(r, 500, "out of memory");
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
 	mvm_log_set_off(off);
@@ -351,27 +380,29 @@ void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_
 	if (!checked(body, metrics_fields, r) || !vmm_preboot(vmm, "PUT /metrics", r))
 		return;
 	if (vmm->metrics) {
-		api_fault(r, 400, "the metrics system is already initialized (metrics_path '%s')",
-			  vmm->metrics_path);
+		api_fault(r, 400, MSG_METRICS_INIT, MSG_METRICS_TWICE);
 		return;
 	}
 	if (jc_bool(body, "emit_id", false) || (json_is_object(props) && json_object_size(props))) {
-		api_fault(r, 400, "fields 'emit_id'/'properties' are not supported by mvm yet");
+		api_fault(r, 400, MSG_METRICS_INIT, MSG_METRICS_EXTRA);
 		return;
 	}
 	if (!*path) {
-		api_fault(r, 400, "field 'metrics_path': must not be empty");
+		api_fault(r, 400, MSG_METRICS_INIT, "the metrics path is empty");
 		return;
 	}
 	m = vmm->hooks.metrics_open(path);
 	if (IS_ERR_OR_NULL(m)) {
-		api_fault(r, 400, "field 'metrics_path': cannot open '%s': %s", path,
-			  strerror(m ? (int)-PTR_ERR(m) : ENOMEM));
+		int err = m ? (int)-PTR_ERR(m) : ENOMEM;
+		char why[128];
+
+		snprintf(why, sizeof(why), MSG_METRICS_OPEN, strerror(err), err);
+		api_fault(r, 400, MSG_METRICS_INIT, why);
 		return;
 	}
 	if (set_str(&vmm->metrics_path, path)) {
 		metrics_close(m);
-		api_fault(r, 500, "out of memory");
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
 	vmm->metrics = m;
@@ -396,24 +427,21 @@ void h_actions(struct vmm *vmm, const char *param, json_t *body, struct api_resp
 			return;
 		err = vm_send_ctrl_alt_del(vmm->vm);
 		if (err)
-			api_fault(r, 400, "SendCtrlAltDel: %s", strerror(-err));
+			api_fault(r, 400, MSG_CTRL_ALT_DEL, strerror(-err));
 		else
 			api_no_content(r);
 	} else if (!strcmp(a, "FlushMetrics")) {
-		if (!vmm->metrics) {
-			api_fault(r, 400,
-				  "FlushMetrics: the metrics system is not initialized: PUT "
-				  "/metrics first");
+		/* As Firecracker: post-boot only; without PUT /metrics, nothing to write. */
+		if (!vmm_postboot(vmm, "FlushMetrics", r))
 			return;
-		}
-		err = metrics_flush(vmm->metrics);
+		err = vmm->metrics ? metrics_flush(vmm->metrics) : 0;
 		if (err)
-			api_fault(r, 400, "FlushMetrics: %s", strerror(-err));
+			api_fault(r, 400, MSG_METRICS_FLUSH, strerror(-err));
 		else
 			api_no_content(r);
 	} else { /* Stop, an mvm extension */
 		if (vmm->state == VMM_STOPPED) {
-			api_fault(r, 400, "Stop: the VM has stopped already");
+			api_fault(r, 400, MSG_VM_STOPPED);
 			return;
 		}
 		if (vmm->vm) {
@@ -436,7 +464,7 @@ void h_patch_vm(struct vmm *vmm, const char *param, json_t *body, struct api_res
 	err = pause ? vm_pause(vmm->vm) : vm_resume(vmm->vm);
 	/* Idempotent, as Firecracker: pausing a paused VM is no error. */
 	if (err && err != -EALREADY) {
-		api_fault(r, 400, "%s the VM: %s", pause ? "pausing" : "resuming", strerror(-err));
+		api_fault(r, 400, MSG_VM_PAUSE, pause ? "pausing" : "resuming", strerror(-err));
 		return;
 	}
 	api_no_content(r);
@@ -480,7 +508,7 @@ void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct ap
 	return;
 err:
 	json_decref(j);
-	api_fault(r, 500, "out of memory building the configuration");
+	api_fault(r, 500, MSG_OUT_OF_MEMORY);
 }
 
 /* ---- mvm extensions: stats, Prometheus, devices ---- */
@@ -499,7 +527,7 @@ void h_prometheus(struct vmm *vmm, const char *param, json_t *body, struct api_r
 		return;
 	text = vm_stats_prometheus(vmm->vm);
 	if (!text) {
-		api_fault(r, 500, "out of memory building the exposition");
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
 	free(r->body);

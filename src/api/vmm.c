@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api_internal.h"
+#include "messages.h"
 #include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
@@ -167,7 +168,7 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 	struct vm *vm;
 
 	if (!vmm->boot_source_set) {
-		api_fault(r, 400, "InstanceStart needs a boot source: PUT /boot-source first");
+		api_fault(r, 400, MSG_NO_KERNEL);
 		return;
 	}
 	/* The strings stay owned by vmm, unchanged from now on (pre-boot requests end). */
@@ -189,8 +190,7 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 	if (IS_ERR_OR_NULL(vm)) {
 		int err = vm ? (int)-PTR_ERR(vm) : ENOMEM;
 
-		api_fault(r, 400, "InstanceStart: the VM could not be built: %s",
-			  why[0] ? why : strerror(err));
+		api_fault(r, 400, MSG_START_FAILED, why[0] ? why : strerror(err));
 		return;
 	}
 	vmm->vm = vm;

@@ -477,7 +477,8 @@ static int blk_check(const struct mvm_config *cfg, const void *blob, int self, c
 		const struct mvm_disk_config *o = (const void *)cfg->devices[i].blob;
 
 		if ((int)i != self && cfg->devices[i].type == &virtio_blk_type && o->root) {
-			snprintf(msg, len, "drive '%s' is the root device already", o->id);
+			snprintf(msg, len, "A root block device already exists! (drive '%s')",
+				 o->id);
 			return -EINVAL;
 		}
 	}

@@ -196,7 +196,7 @@ def main():
         path_file = os.path.join(d, "file")
         open(path_file, "w").write("keep me")
         cases = [("an existing regular file", path_file, "not a socket"),
-                 ("the socket of a live VMM", vmm.sock, "in use"),
+                 ("the socket of a live VMM", vmm.sock, "Failed to open the API socket at: %s. Check that it is not already used." % vmm.sock),
                  ("a directory that does not exist", os.path.join(d, "no/such/dir/api.sock"), "No such file"),
                  ("a path longer than sun_path", os.path.join(d, "x" * 120), "bytes long")]
         for label, path, why in cases:
