@@ -472,38 +472,66 @@ void h_patch_vm(struct vmm *vmm, const char *param, json_t *body, struct api_res
 
 /* ---- GET /vm/config ---- */
 
+/*
+ * The sections of Firecracker's full configuration that no device type of
+ * mvm serves (yet): null, or [] for the lists, as Firecracker answers them
+ * when unset. A device type serving one replaces its default.
+ */
+static const struct {
+	const char *key;
+	bool list;
+} vm_config_defaults[] = {
+	{ "balloon", false },		{ "drives", true },
+	{ "cpu-config", false },	{ "mmds-config", false },
+	{ "network-interfaces", true }, { "vsock", false },
+	{ "entropy", false },		{ "pmem", true },
+	{ "memory-hotplug", false },
+};
+
+/* Firecracker's BootSourceConfig: the kernel path ("" before PUT /boot-source), nulls. */
+static json_t *boot_source_json(struct vmm *vmm)
+{
+	return json_pack("{s:s, s:s?, s:s?}", "kernel_image_path",
+			 vmm->boot_source_set ? vmm->kernel : "", "initrd_path",
+			 vmm->boot_source_set ? vmm->initrd : NULL, "boot_args",
+			 vmm->boot_source_set ? vmm->cmdline : NULL);
+}
+
+/* Firecracker answers null for both; mvm echoes what PUT /logger and /metrics set. */
+static json_t *logger_json(struct vmm *vmm)
+{
+	if (!vmm->logger_set)
+		return json_null();
+	return json_pack("{s:s?, s:s, s:b, s:b, s:n}", "log_path", vmm->log_path, "level",
+			 vmm->log_level, "show_level", vmm->show_level, "show_log_origin",
+			 vmm->show_log_origin, "module");
+}
+
+static json_t *metrics_json(struct vmm *vmm)
+{
+	if (!vmm->metrics_path)
+		return json_null();
+	return json_pack("{s:s, s:b}", "metrics_path", vmm->metrics_path, "emit_id", 0);
+}
+
 void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
-	json_t *j = json_object(), *v;
+	json_t *j = json_object();
+	size_t i;
 
-	if (!j)
-		goto err;
-	if (vmm->boot_source_set) {
-		v = json_pack("{s:s}", "kernel_image_path", vmm->kernel);
-		if (v && vmm->cmdline)
-			json_object_set_new(v, "boot_args", json_string(vmm->cmdline));
-		if (v && vmm->initrd)
-			json_object_set_new(v, "initrd_path", json_string(vmm->initrd));
-		if (json_object_set_new(j, "boot-source", v))
-			goto err;
-	}
-	if (json_object_set_new(j, "machine-config", machine_config_json(vmm)))
+	if (!j || json_object_set_new(j, "boot-source", boot_source_json(vmm)) ||
+	    json_object_set_new(j, "machine-config", machine_config_json(vmm)) ||
+	    json_object_set_new(j, "logger", logger_json(vmm)) ||
+	    json_object_set_new(j, "metrics", metrics_json(vmm)))
 		goto err;
 	/* Every device type with an API resource: its instances, [] or null for none. */
 	if (devtype_vm_config(vmm, j))
 		goto err;
-	if (!json_object_get(j, "network-interfaces"))
-		json_object_set_new(j, "network-interfaces", json_array());
-	if (vmm->logger_set) {
-		v = json_pack("{s:s, s:b, s:b}", "level", vmm->log_level, "show_level",
-			      vmm->show_level, "show_log_origin", vmm->show_log_origin);
-		if (v && vmm->log_path)
-			json_object_set_new(v, "log_path", json_string(vmm->log_path));
-		json_object_set_new(j, "logger", v);
-	}
-	if (vmm->metrics_path)
-		json_object_set_new(j, "metrics",
-				    json_pack("{s:s}", "metrics_path", vmm->metrics_path));
+	for (i = 0; i < ARRAY_SIZE(vm_config_defaults); i++)
+		if (!json_object_get(j, vm_config_defaults[i].key) &&
+		    json_object_set_new(j, vm_config_defaults[i].key,
+					vm_config_defaults[i].list ? json_array() : json_null()))
+			goto err;
 	api_json(r, j);
 	return;
 err:

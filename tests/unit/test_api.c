@@ -427,7 +427,37 @@ static void test_logger_metrics(void **state)
 	j = get(vmm, "/vm/config");
 	assert_string_equal(
 		json_string_value(json_object_get(json_object_get(j, "logger"), "level")), "debug");
-	assert_null(json_object_get(j, "metrics"));
+	assert_true(json_is_null(json_object_get(j, "metrics")));
+	json_decref(j);
+	vmm_destroy(vmm);
+}
+
+/* GET /vm/config: every section of Firecracker's, unset ones null or [] as it answers them. */
+static void test_vm_config_shape(void **state)
+{
+	static const char *const nulls[] = { "balloon", "cpu-config",	  "mmds-config",
+					     "vsock",	"memory-hotplug", "logger",
+					     "metrics", "entropy" };
+	static const char *const lists[] = { "drives", "network-interfaces", "pmem" };
+	struct vmm *vmm = new_vmm(boot_fails);
+	json_t *j = get(vmm, "/vm/config"), *bs, *mc;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(nulls); i++)
+		if (!json_is_null(json_object_get(j, nulls[i])))
+			fail_msg("GET /vm/config: '%s' is not null", nulls[i]);
+	for (i = 0; i < ARRAY_SIZE(lists); i++)
+		if (json_array_size(json_object_get(j, lists[i])) != 0 ||
+		    !json_is_array(json_object_get(j, lists[i])))
+			fail_msg("GET /vm/config: '%s' is not []", lists[i]);
+	bs = json_object_get(j, "boot-source");
+	assert_string_equal(json_string_value(json_object_get(bs, "kernel_image_path")), "");
+	assert_true(json_is_null(json_object_get(bs, "initrd_path")));
+	assert_true(json_is_null(json_object_get(bs, "boot_args")));
+	mc = json_object_get(j, "machine-config");
+	assert_int_equal(json_object_size(mc), 5);
+	assert_false(json_is_true(json_object_get(mc, "smt")));
+	assert_string_equal(json_string_value(json_object_get(mc, "huge_pages")), "None");
 	json_decref(j);
 	vmm_destroy(vmm);
 }
@@ -639,6 +669,7 @@ int run_api_tests(void)
 		cmocka_unit_test(test_machine_config),
 		cmocka_unit_test(test_boot_source_and_drives),
 		cmocka_unit_test(test_logger_metrics),
+		cmocka_unit_test(test_vm_config_shape),
 		cmocka_unit_test(test_start_fails),
 		cmocka_unit_test(test_start_runs),
 		cmocka_unit_test(test_config_file),
