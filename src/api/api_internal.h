@@ -37,6 +37,9 @@ struct vmm_hooks {
 struct vmm {
 	pthread_mutex_t lock; /* everything below; handlers run under it */
 	char id[MVM_VM_NAME_SIZE];
+	const char *app_name, *app_version; /* GET / */
+	/* --start-time-us, --start-time-cpu-us, --parent-cpu-time-us; -1: not given */
+	int64_t start_us, start_cpu_us, parent_cpu_us;
 	enum vmm_state state;
 	struct vm *vm; /* from InstanceStart (or attach) until detach */
 
@@ -98,6 +101,10 @@ void api_no_content(struct api_response *r);
  */
 void api_handle(struct vmm *vmm, const char *method, const char *url, const char *body, size_t len,
 		struct api_response *r);
+
+/* The log's lines for a request and its answer (request_log.c). */
+void api_log_request(const char *method, const char *url, const char *body, size_t len);
+void api_log_response(const struct api_response *r);
 
 /* ---- JSON validation (json_check.c) ---- */
 

@@ -204,13 +204,14 @@ const char *vmm_state_name(struct vmm *vmm)
 
 void h_describe_instance(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
-	api_json(r, json_pack("{s:s, s:s, s:s, s:s}", "app_name", "mvm", "id", vmm->id, "state",
-			      vmm_state_name(vmm), "vmm_version", MVM_VERSION));
+	api_json(r, json_pack("{s:s, s:s, s:s, s:s}", "app_name", vmm->app_name, "id", vmm->id,
+			      "state", vmm_state_name(vmm), "vmm_version", vmm->app_version));
 }
 
 void h_version(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
-	api_json(r, json_pack("{s:s}", "firecracker_version", MVM_VERSION));
+	/* The Firecracker API version mvm speaks, as `firecracker --version` says it. */
+	api_json(r, json_pack("{s:s}", "firecracker_version", MVM_FIRECRACKER_VERSION));
 }
 
 /* ---- PUT /boot-source ---- */

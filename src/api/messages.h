@@ -80,6 +80,13 @@
 /* ---- the API socket (stderr / the log) ---- */
 #define MSG_SOCKET_IN_USE "Failed to open the API socket at: %s. Check that it is not already used."
 
+/* ---- the log's lines about requests (Info; errors at Error) ---- */
+#define MSG_LOG_REQUEST	     "The API server received a %s request on %s."
+#define MSG_LOG_REQUEST_BODY "The API server received a %s request on %s with body %s."
+#define MSG_LOG_OK	     "The request was executed successfully. Status code: 200 OK."
+#define MSG_LOG_NO_CONTENT   "The request was executed successfully. Status code: 204 No Content."
+#define MSG_LOG_ERROR	     "Received Error. Status code: %u %s. Message: %s"
+
 /* ---- mvm's own ---- */
 #define MSG_OUT_OF_MEMORY   "out of memory"
 #define MSG_INTERNAL	    "internal error: %s gave no answer"

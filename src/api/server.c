@@ -215,11 +215,14 @@ static enum MHD_Result api_reply(struct MHD_Connection *c, struct api_response *
 	return ret;
 }
 
-static enum MHD_Result api_too_large(struct MHD_Connection *c, size_t size, size_t limit)
+static enum MHD_Result api_too_large(struct MHD_Connection *c, const char *method, const char *url,
+				     size_t size, size_t limit)
 {
 	struct api_response r = { 0 };
 
+	api_log_request(method, url, NULL, 0);
 	api_fault(&r, 413, MSG_PAYLOAD_TOO_LARGE, size, limit);
+	api_log_response(&r);
 	return api_reply(c, &r);
 }
 
@@ -229,8 +232,14 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const cha
 {
 	struct api_server *srv = cls;
 	struct api_request *req = *con_cls;
+	static __thread bool named;
 	struct api_response r;
 
+	/* MHD names its thread: it gets Firecracker's API thread's name on its first request. */
+	if (!named) {
+		pthread_setname_np(pthread_self(), "fc_api");
+		named = true;
+	}
 	if (!req) {
 		const char *cl = mhd.lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -245,7 +254,8 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const cha
 		/* Refused before reading it: MHD then closes the connection. */
 		if (cl && strtoull(cl, NULL, 10) > srv->body_max) {
 			req->too_large = true;
-			return api_too_large(c, (size_t)strtoull(cl, NULL, 10), srv->body_max);
+			return api_too_large(c, method, url, (size_t)strtoull(cl, NULL, 10),
+					     srv->body_max);
 		}
 		return MHD_YES;
 	}
@@ -275,9 +285,10 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (req->too_large)
-		return api_too_large(c, req->len, srv->body_max);
+		return api_too_large(c, method, url, req->len, srv->body_max);
+	api_log_request(method, url, req->buf, req->len);
 	api_handle(srv->vmm, method, url, req->buf, req->len, &r);
-	pr_debug("API %s %s: %u", method, url, r.status);
+	api_log_response(&r);
 	return api_reply(c, &r);
 }
 

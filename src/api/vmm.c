@@ -24,6 +24,7 @@
 #include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"
+#include "mvm/version.h"
 
 static void vmm_wake_main(struct vmm *vmm)
 {
@@ -84,6 +85,9 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 		snprintf(vmm->id, sizeof(vmm->id), "%s", id);
 	else
 		snprintf(vmm->id, sizeof(vmm->id), "mvm-%d", (int)getpid());
+	vmm->app_name = "mvm";
+	vmm->app_version = MVM_VERSION;
+	vmm->start_us = vmm->start_cpu_us = vmm->parent_cpu_us = -1;
 	mvm_config_init(&vmm->cfg);
 	vmm->cfg.console_out = STDOUT_FILENO;
 	/* As Firecracker: virtio-mmio unless --enable-pci. */
@@ -135,6 +139,43 @@ void vmm_set_console(struct vmm *vmm, int in, int out)
 	vmm->cfg.console_in = in;
 	vmm->cfg.console_out = out;
 	pthread_mutex_unlock(&vmm->lock);
+}
+
+void vmm_set_app(struct vmm *vmm, const char *app_name, const char *version)
+{
+	pthread_mutex_lock(&vmm->lock);
+	vmm->app_name = app_name;
+	vmm->app_version = version;
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+void vmm_set_start_times(struct vmm *vmm, int64_t start_us, int64_t start_cpu_us,
+			 int64_t parent_cpu_us)
+{
+	pthread_mutex_lock(&vmm->lock);
+	vmm->start_us = start_us;
+	vmm->start_cpu_us = start_cpu_us;
+	vmm->parent_cpu_us = parent_cpu_us;
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+int vmm_request(struct vmm *vmm, const char *method, const char *url, const char *body, char *err,
+		size_t len)
+{
+	struct api_response r;
+	json_t *j;
+	int ret = 0;
+
+	api_handle(vmm, method, url, body, body ? strlen(body) : 0, &r);
+	if (r.status >= 300) {
+		j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+		snprintf(err, len, "%s",
+			 json_string_value(json_object_get(j, "fault_message")) ?: "error");
+		json_decref(j);
+		ret = -EINVAL;
+	}
+	api_response_free(&r);
+	return ret;
 }
 
 void vmm_set_transport(struct vmm *vmm, enum mvm_transport transport)

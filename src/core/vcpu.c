@@ -368,7 +368,8 @@ static void *vcpu_thread(void *arg)
 	sigset_t set;
 	char name[16];
 
-	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
+	/* Firecracker's name: tools that watch its threads find them. */
+	snprintf(name, sizeof(name), "fc_vcpu %u", vcpu->id);
 	pthread_setname_np(pthread_self(), name);
 	/* Started with every signal blocked; take only the kick. */
 	sigemptyset(&set);

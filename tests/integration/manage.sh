@@ -209,8 +209,8 @@ fi
 check "SendCtrlAltDel" test "$(api PUT /actions '{"action_type": "SendCtrlAltDel"}')" = 204
 check "mvm stop a1" "$MVM" stop a1
 wait "$a1"
-if grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z \[a1:[a-z0-9-]+\] INFO ' "$TMP/a.log"; then
-	ok "logger: timestamped lines with the VM id, thread and level in log_path"
+if grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+\.[0-9]{9} \[a1:(main|fc_api|fc_vcpu [0-9]+):INFO:src/[a-z0-9_/]+\.c:[0-9]+\] ' "$TMP/a.log"; then
+	ok "logger: Firecracker's lines (time, VM id, thread, level, origin) in log_path"
 else
 	not_ok "logger lines" "$(head -3 "$TMP/a.log")"
 fi

@@ -453,6 +453,10 @@ static void test_log_format(void **state)
 	mvm_log_set_off(true);
 	pr_err("off: not written");
 	mvm_log_set_off(false);
+	/* Firecracker's show_level off, show_log_origin on: the call site instead. */
+	mvm_log_set_options(false, true);
+	pr_warn("from %s", "here");
+	mvm_log_set_options(true, false);
 	mvm_log_set_fd(-1); /* closes p[1] */
 	mvm_log_set_id(NULL);
 	mvm_log_set_level(old);
@@ -462,8 +466,10 @@ static void test_log_format(void **state)
 	close(p[0]);
 	assert_int_equal(
 		regcomp(&re,
-			"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z "
-			"\\[vm-42\\] INFO hello 7\n$",
+			"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9} "
+			"\\[vm-42:main:INFO\\] hello 7\n"
+			"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9} "
+			"\\[vm-42:main:tests/unit/test_control\\.c:[0-9]+\\] from here\n$",
 			REG_EXTENDED | REG_NOSUB),
 		0);
 	if (regexec(&re, buf, 0, NULL, 0))
