@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "fc_metrics.h"
 #include "mvm/api.h"
 #include "mvm/config.h"
 #include "mvm/vm.h"
@@ -60,6 +61,7 @@ struct vmm {
 
 	/* PUT /metrics */
 	struct metrics *metrics;
+	struct fc_api_metrics api_metrics; /* what the metrics lines report of the API */
 	char *metrics_path;
 
 	int start_fd; /* eventfd: InstanceStart handed a VM to the main thread */
@@ -75,6 +77,9 @@ struct vmm {
 	int run_state;	    /* 0: not yet, 1: vCPUs started, -1: ended or never will */
 	struct vmm_hooks hooks;
 };
+
+/* The VMM's API counters in the metrics lines (before the first flush). */
+void metrics_set_api(struct metrics *m, const struct fc_api_metrics *api);
 
 /* ---- responses ---- */
 

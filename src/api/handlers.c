@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api_internal.h"
@@ -406,6 +407,7 @@ void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_
 		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
+	metrics_set_api(m, &vmm->api_metrics);
 	vmm->metrics = m;
 	api_no_content(r);
 }
@@ -456,13 +458,20 @@ void h_actions(struct vmm *vmm, const char *param, json_t *body, struct api_resp
 
 void h_patch_vm(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
+	struct timespec t0, t1;
 	bool pause;
 	int err;
 
 	if (!checked(body, vm_fields, r) || !vmm_postboot(vmm, "PATCH /vm", r))
 		return;
 	pause = !strcmp(jc_str(body, "state"), "Paused");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = pause ? vm_pause(vmm->vm) : vm_resume(vmm->vm);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Firecracker's latencies_us pause_vm / resume_vm: the last one's. */
+	atomic_store(
+		pause ? &vmm->api_metrics.pause_us : &vmm->api_metrics.resume_us,
+		(uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	/* Idempotent, as Firecracker: pausing a paused VM is no error. */
 	if (err && err != -EALREADY) {
 		api_fault(r, 400, MSG_VM_PAUSE, pause ? "pausing" : "resuming", strerror(-err));

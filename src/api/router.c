@@ -198,8 +198,8 @@ static bool device_route(const char *url, char *buf, size_t len,
 	return true;
 }
 
-void api_handle(struct vmm *vmm, const char *method, const char *url, const char *body, size_t len,
-		struct api_response *r)
+static void api_route(struct vmm *vmm, const char *method, const char *url, const char *body,
+		      size_t len, struct api_response *r)
 {
 	const struct mvm_device_type *type = NULL;
 	const struct route *match = NULL;
@@ -288,4 +288,12 @@ void api_handle(struct vmm *vmm, const char *method, const char *url, const char
 	json_decref(j);
 	if (!r->status)
 		api_fault(r, 500, MSG_INTERNAL, match->op);
+}
+
+void api_handle(struct vmm *vmm, const char *method, const char *url, const char *body, size_t len,
+		struct api_response *r)
+{
+	api_route(vmm, method, url, body, len, r);
+	/* Firecracker's {get,put,patch}_api_requests and deprecated_api metrics. */
+	fc_api_count(&vmm->api_metrics, method, url, r->status, r->deprecated);
 }

@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api_internal.h"
@@ -152,11 +153,28 @@ void vmm_set_app(struct vmm *vmm, const char *app_name, const char *version)
 void vmm_set_start_times(struct vmm *vmm, int64_t start_us, int64_t start_cpu_us,
 			 int64_t parent_cpu_us)
 {
+	struct timespec now, cpu;
+	int64_t d;
+
 	pthread_mutex_lock(&vmm->lock);
 	vmm->start_us = start_us;
 	vmm->start_cpu_us = start_cpu_us;
 	vmm->parent_cpu_us = parent_cpu_us;
 	pthread_mutex_unlock(&vmm->lock);
+	/*
+	 * As Firecracker's process_startup_time_us (since start_us on the
+	 * monotonic clock) and _cpu_us (this process's and its parent's CPU time
+	 * since start_cpu_us), taken as the API is about to serve.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	d = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 - start_us;
+	if (start_us >= 0 && d >= 0)
+		atomic_store(&vmm->api_metrics.startup_us, (uint64_t)d);
+	d = (int64_t)cpu.tv_sec * 1000000 + cpu.tv_nsec / 1000 +
+	    (parent_cpu_us > 0 ? parent_cpu_us : 0) - start_cpu_us;
+	if (start_cpu_us >= 0 && d >= 0)
+		atomic_store(&vmm->api_metrics.startup_cpu_us, (uint64_t)d);
 }
 
 int vmm_request(struct vmm *vmm, const char *method, const char *url, const char *body, char *err,

@@ -61,12 +61,39 @@ struct blk_queue {
 	uint64_t last_work;	   /* when a request or completion was last found */
 };
 
+/* Counters under Firecracker's block metrics names (the device's stats node). */
+struct blk_stats {
+	mvm_counter_t read_count, write_count, read_bytes, write_bytes, flush_count;
+	mvm_counter_t invalid_reqs_count, execute_fails, queue_event_count;
+	mvm_counter_t update_count, update_fails;
+};
+
 struct virtio_blk {
 	struct virtio_dev vdev; /* first */
 	struct blk_disk disk;
 	struct blk_geom geom;
 	struct virtio_blk_config cfg;
 	struct blk_queue q[BLK_NUM_QUEUES];
+	struct blk_stats stats;
+};
+
+#define BLK_COUNTER(name)                                      \
+	{                                                      \
+#name, offsetof(struct virtio_blk, stats.name) \
+	}
+static const struct mvm_counter_desc blk_counters[] = {
+	{ "reads", offsetof(struct virtio_blk, vdev.dev.reads) },
+	{ "writes", offsetof(struct virtio_blk, vdev.dev.writes) },
+	BLK_COUNTER(read_count),
+	BLK_COUNTER(write_count),
+	BLK_COUNTER(read_bytes),
+	BLK_COUNTER(write_bytes),
+	BLK_COUNTER(flush_count),
+	BLK_COUNTER(invalid_reqs_count),
+	BLK_COUNTER(execute_fails),
+	BLK_COUNTER(queue_event_count),
+	BLK_COUNTER(update_count),
+	BLK_COUNTER(update_fails),
 };
 
 struct blk_args {
@@ -104,11 +131,9 @@ static void blk_config_write(struct virtio_dev *vdev, uint64_t off, const void *
 	/* Only `writeback` is writable, and only with CONFIG_WCE, which we do not offer. */
 }
 
-/* Engine callback (queue lock held): answer the guest, return the slot. A ring
- * request's reference is dropped by the caller, after the unlock. */
-static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
+/* Answers the guest and returns the slot; queue lock held. */
+static void blk_req_answer(struct blk_queue *q, struct blk_req *r, uint8_t status)
 {
-	struct blk_queue *q = container_of(io, struct blk_queue, io);
 	struct virtio_blk *b = q->blk;
 	struct virtqueue *vq = virtio_dev_vq(&b->vdev, q->index);
 	uint32_t written = blk_req_complete(r, status);
@@ -117,6 +142,27 @@ static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
 	if (q->running)
 		virtq_push(vq, r->head, written);
 	q->free[q->nfree++] = (uint16_t)(r - q->reqs);
+}
+
+/* Engine callback (queue lock held): count, answer the guest, return the slot. A
+ * ring request's reference is dropped by the caller, after the unlock. */
+static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
+{
+	struct blk_queue *q = container_of(io, struct blk_queue, io);
+	struct blk_stats *st = &q->blk->stats;
+
+	if (status != VIRTIO_BLK_S_OK) {
+		counter_inc(&st->execute_fails);
+	} else if (r->type == VIRTIO_BLK_T_IN) {
+		counter_inc(&st->read_count);
+		atomic_fetch_add_explicit(&st->read_bytes, r->len, memory_order_relaxed);
+	} else if (r->type == VIRTIO_BLK_T_OUT) {
+		counter_inc(&st->write_count);
+		atomic_fetch_add_explicit(&st->write_bytes, r->len, memory_order_relaxed);
+	} else if (r->type == VIRTIO_BLK_T_FLUSH) {
+		counter_inc(&st->flush_count);
+	}
+	blk_req_answer(q, r, status);
 }
 
 /* Pops, parses and submits what is available; queue lock held. The number popped. */
@@ -149,7 +195,8 @@ static unsigned int blk_queue_pop_all(struct blk_queue *q, unsigned int *complet
 		q->nfree--;
 		st = blk_req_parse(q->chain, &b->geom, r);
 		if (st != VIRTIO_BLK_S_OK) {
-			blk_req_done(&q->io, r, st < 0 ? VIRTIO_BLK_S_IOERR : (uint8_t)st);
+			counter_inc(&b->stats.invalid_reqs_count);
+			blk_req_answer(q, r, st < 0 ? VIRTIO_BLK_S_IOERR : (uint8_t)st);
 			(*completed)++;
 			continue;
 		}
@@ -251,6 +298,7 @@ static void blk_queue_notify(struct virtio_dev *vdev, unsigned int qi)
 
 	if (qi >= BLK_NUM_QUEUES)
 		return;
+	counter_inc(&b->stats.queue_event_count);
 	q = &b->q[qi];
 	pthread_mutex_lock(&q->lock);
 	needs_reset = blk_queue_process(q, &reaped);
@@ -396,6 +444,9 @@ static int blk_init(struct virtio_dev *vdev, const void *args)
 	err = blk_disk_open(&b->disk, a->disk, a->index);
 	if (err)
 		return err;
+	/* The device's node shows the block counters too (metrics read them by name). */
+	stats_node_init(&vdev->dev.stats, vdev->dev.stats.id, blk_counters,
+			ARRAY_SIZE(blk_counters), b);
 	blk_disk_geom(&b->disk, &b->geom);
 	blk_fill_config(b, a->disk);
 	for (i = 0; i < BLK_NUM_QUEUES; i++) {
