@@ -50,6 +50,7 @@ struct vmm {
 	 */
 	struct mvm_config cfg;
 	char *kernel, *cmdline, *initrd;
+	char *boot_cmdline; /* cmdline with the root device's arguments, from InstanceStart */
 	bool boot_source_set;
 	bool cpu_template_set; /* machine-config's deprecated cpu_template was given */
 
@@ -202,6 +203,12 @@ void h_devices(struct vmm *vmm, const char *param, json_t *body, struct api_resp
  * wait, answers once the main thread has started the vCPUs (or ended).
  */
 void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait);
+/*
+ * Firecracker's root device (root_device.c): moves the drive with
+ * is_root_device first among the drives and sets *out to cmdline with its
+ * root= and ro/rw (malloc'd), or NULL without a root drive. 0 or -ENOMEM.
+ */
+int vmm_root_device(struct mvm_config *cfg, const char *cmdline, char **out);
 /* Stop before InstanceStart: the main thread ends the process. */
 void vmm_ask_exit(struct vmm *vmm);
 const char *vmm_state_name(struct vmm *vmm);

@@ -120,6 +120,7 @@ void vmm_destroy(struct vmm *vmm)
 	free(vmm->kernel);
 	free(vmm->cmdline);
 	free(vmm->initrd);
+	free(vmm->boot_cmdline);
 	free(vmm->log_path);
 	free(vmm->metrics_path);
 	close(vmm->start_fd);
@@ -238,6 +239,13 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 	/* As in Firecracker, boot_args is the whole command line; mvm's default only without it. */
 	cfg.no_default_cmdline = vmm->cmdline != NULL;
 	cfg.initrd = vmm->initrd;
+	free(vmm->boot_cmdline);
+	if (vmm_root_device(&cfg, vmm->cmdline, &vmm->boot_cmdline)) {
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
+		return;
+	}
+	if (vmm->boot_cmdline)
+		cfg.cmdline = vmm->boot_cmdline;
 	vmm->cfg = cfg;
 	/*
 	 * vm_boot() on the API thread: the answer is the boot's outcome, with

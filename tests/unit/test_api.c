@@ -32,6 +32,22 @@ static struct vm *boot_fails(const struct mvm_config *cfg)
 	return ERR_PTR(-ENOEXEC);
 }
 
+/* What the last boot was given: the command line and the drives' order. */
+static char booted_cmdline[256], booted_drives[64];
+
+static struct vm *boot_capture(const struct mvm_config *cfg)
+{
+	unsigned int i;
+
+	snprintf(booted_cmdline, sizeof(booted_cmdline), "%s", cfg->cmdline ? cfg->cmdline : "");
+	booted_drives[0] = '\0';
+	for (i = 0; i < cfg->nr_devices; i++)
+		snprintf(booted_drives + strlen(booted_drives),
+			 sizeof(booted_drives) - strlen(booted_drives), "%s ",
+			 mvm_devcfg_id(&cfg->devices[i]));
+	return ERR_PTR(-ENOEXEC);
+}
+
 static unsigned int booted_cpus;
 
 static struct vm *boot_fake(const struct mvm_config *cfg)
@@ -462,6 +478,46 @@ static void test_vm_config_shape(void **state)
 	vmm_destroy(vmm);
 }
 
+/* is_root_device: the drive becomes the first, the command line gets root= and ro/rw. */
+static void test_root_device(void **state)
+{
+	struct vmm *vmm = new_vmm(boot_capture);
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"kernel_image_path\": \"%s\", \"boot_args\": \"console=ttyS0\"}", kernel);
+	assert_int_equal(req(vmm, "PUT", "/boot-source", body, NULL, NULL), 204);
+	snprintf(body, sizeof(body),
+		 "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", \"is_root_device\": false}",
+		 disk);
+	assert_int_equal(req(vmm, "PUT", "/drives/data", body, NULL, NULL), 204);
+	/* No root drive: the command line as given. */
+	assert_int_equal(
+		req(vmm, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", NULL, NULL),
+		400);
+	assert_string_equal(booted_cmdline, "console=ttyS0");
+	snprintf(body, sizeof(body),
+		 "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", \"is_root_device\": true, "
+		 "\"is_read_only\": true}",
+		 disk);
+	assert_int_equal(req(vmm, "PUT", "/drives/rootfs", body, NULL, NULL), 204);
+	assert_int_equal(
+		req(vmm, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", NULL, NULL),
+		400);
+	assert_string_equal(booted_cmdline, "console=ttyS0 root=/dev/vda ro");
+	assert_string_equal(booted_drives, "rootfs data ");
+	snprintf(body, sizeof(body),
+		 "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", \"is_root_device\": true, "
+		 "\"partuuid\": \"0eaa91a0-01\"}",
+		 disk);
+	assert_int_equal(req(vmm, "PUT", "/drives/rootfs", body, NULL, NULL), 204);
+	assert_int_equal(
+		req(vmm, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", NULL, NULL),
+		400);
+	assert_string_equal(booted_cmdline, "console=ttyS0 root=PARTUUID=0eaa91a0-01 rw");
+	vmm_destroy(vmm);
+}
+
 /* ---- InstanceStart ---- */
 
 static void test_start_fails(void **state)
@@ -670,6 +726,7 @@ int run_api_tests(void)
 		cmocka_unit_test(test_boot_source_and_drives),
 		cmocka_unit_test(test_logger_metrics),
 		cmocka_unit_test(test_vm_config_shape),
+		cmocka_unit_test(test_root_device),
 		cmocka_unit_test(test_start_fails),
 		cmocka_unit_test(test_start_runs),
 		cmocka_unit_test(test_config_file),
