@@ -75,6 +75,8 @@ struct virtio_blk {
 	struct virtio_blk_config cfg;
 	struct blk_queue q[BLK_NUM_QUEUES];
 	struct blk_stats stats;
+	char drive_id[MVM_DISK_ID_MAX + 1]; /* the API's id: PATCH /drives/{id} finds it */
+	unsigned int index;
 };
 
 #define BLK_COUNTER(name)                                      \
@@ -449,6 +451,8 @@ static int blk_init(struct virtio_dev *vdev, const void *args)
 			ARRAY_SIZE(blk_counters), b);
 	blk_disk_geom(&b->disk, &b->geom);
 	blk_fill_config(b, a->disk);
+	snprintf(b->drive_id, sizeof(b->drive_id), "%s", a->disk->id);
+	b->index = a->index;
 	for (i = 0; i < BLK_NUM_QUEUES; i++) {
 		err = blk_queue_init(b, &b->q[i], i);
 		if (err)
@@ -536,6 +540,79 @@ static int blk_check(const struct mvm_config *cfg, const void *blob, int self, c
 	return 0;
 }
 
+/* The running VM's disk whose drive id is id, with a reference; NULL if none. */
+static struct virtio_blk *blk_find(struct vm *vm, const char *id)
+{
+	struct virtio_blk *found = NULL;
+	struct mvm_device *dev;
+
+	pthread_mutex_lock(&vm->lock);
+	list_for_each_entry (dev, &vm->devices, node) {
+		struct virtio_blk *b = container_of(dev, struct virtio_blk, vdev.dev);
+
+		if (dev->ops == NULL || !dev->type || strcmp(dev->type, blk_ops.type) ||
+		    strcmp(b->drive_id, id))
+			continue;
+		mvm_device_get(dev);
+		found = b;
+		break;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return found;
+}
+
+/*
+ * PATCH /drives/{id} after boot: a new backing file (orchestrators create
+ * placeholder drives and patch them later). The new file is opened first (a
+ * failure changes nothing); then, with every queue stopped and its in-flight
+ * requests finished on the old file, the disk is swapped, the capacity set,
+ * and the guest told with a configuration-change interrupt.
+ */
+static int blk_update(struct vm *vm, const char *id, const void *blob, char *msg, size_t len)
+{
+	const struct mvm_disk_config *cfg = blob;
+	unsigned int i, drained[BLK_NUM_QUEUES];
+	struct virtio_blk *b = blk_find(vm, id);
+	struct blk_disk nd, old;
+	int err;
+
+	if (!b) {
+		snprintf(msg, len, "no drive '%s' in the running VM", id);
+		return -ENODEV;
+	}
+	err = blk_disk_open(&nd, cfg, b->index);
+	if (err) {
+		counter_inc(&b->stats.update_fails);
+		snprintf(msg, len, "Error manipulating the backing file: %s (os error %d) %s",
+			 strerror(-err), -err, cfg->path);
+		mvm_device_put(&b->vdev.dev);
+		return err;
+	}
+	for (i = 0; i < BLK_NUM_QUEUES; i++) {
+		pthread_mutex_lock(&b->q[i].lock);
+		drained[i] = b->q[i].io.inflight;
+		blk_io_drain(&b->q[i].io);
+	}
+	old = b->disk;
+	b->disk = nd;
+	blk_disk_geom(&b->disk, &b->geom);
+	__atomic_store_n(&b->cfg.capacity, b->geom.sectors, __ATOMIC_RELEASE);
+	for (i = BLK_NUM_QUEUES; i--;) {
+		/* What the drain completed is in the used ring: tell the driver. */
+		if (drained[i] && b->q[i].running)
+			virtq_notify(virtio_dev_vq(&b->vdev, b->q[i].index));
+		pthread_mutex_unlock(&b->q[i].lock);
+	}
+	blk_disk_close(&old);
+	counter_inc(&b->stats.update_count);
+	virtio_dev_config_changed(&b->vdev);
+	for (i = 0; i < BLK_NUM_QUEUES; i++)
+		while (drained[i]--)
+			mvm_device_put(&b->vdev.dev);
+	mvm_device_put(&b->vdev.dev);
+	return 0;
+}
+
 static const struct mvm_opt_choice blk_caches[] = { { "writeback", "Writeback" },
 						    { "none", "" },
 						    { "unsafe", "Unsafe" },
@@ -583,5 +660,6 @@ static const struct mvm_device_type virtio_blk_type = {
 	.opts = blk_opts,
 	.check = blk_check,
 	.create = blk_create,
+	.update = blk_update,
 };
 MVM_DEVICE_TYPE(virtio_blk_type);
