@@ -60,6 +60,8 @@ struct vmm {
 	char log_level[8];
 	bool show_level, show_log_origin;
 
+	int serial_fd; /* PUT /serial's serial_out_path, -1: the console's */
+
 	/* PUT /metrics */
 	struct metrics *metrics;
 	struct fc_api_metrics api_metrics; /* what the metrics lines report of the API */
@@ -191,6 +193,7 @@ void h_patch_machine_config(struct vmm *vmm, const char *param, json_t *body,
 			    struct api_response *r);
 void h_put_logger(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_put_serial(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_actions(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_patch_vm(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,6 +112,20 @@ static const struct jc_field metrics_fields[] = {
 	F_STR("metrics_path", true),
 	F_BOOL("emit_id", false),
 	{ .name = "properties", .type = JC_STRMAP },
+	F_END,
+};
+
+/* TokenBucket: parsed so that a bad one is named, refused while mvm has no limiter. */
+static const struct jc_field token_bucket_fields[] = {
+	F_INT("size", true, 0, JC_INT64_MAX),
+	F_INT("one_time_burst", false, 0, JC_INT64_MAX),
+	F_INT("refill_time", true, 0, JC_INT64_MAX),
+	F_END,
+};
+
+static const struct jc_field serial_fields[] = {
+	F_STR("serial_out_path", false),
+	F_OBJ("rate_limiter", false, token_bucket_fields),
 	F_END,
 };
 
@@ -409,6 +424,36 @@ void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_
 	}
 	metrics_set_api(m, &vmm->api_metrics);
 	vmm->metrics = m;
+	api_no_content(r);
+}
+
+/* ---- PUT /serial ---- */
+
+/*
+ * The guest's serial output goes to serial_out_path (a file, appended to,
+ * or a FIFO that must have a reader: never waited on) instead of stdout.
+ */
+void h_put_serial(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
+{
+	const char *path = jc_str(body, "serial_out_path");
+	int fd = -1;
+
+	if (!checked(body, serial_fields, r) || !vmm_preboot(vmm, "PUT /serial", r))
+		return;
+	if (json_is_object(json_object_get(body, "rate_limiter"))) {
+		api_fault(r, 400, MSG_SERIAL_RATE_LIMITER);
+		return;
+	}
+	if (path) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			api_fault(r, 400, MSG_SERIAL_OPEN, strerror(errno), errno);
+			return;
+		}
+	}
+	if (vmm->serial_fd >= 0)
+		close(vmm->serial_fd);
+	vmm->serial_fd = fd;
 	api_no_content(r);
 }
 

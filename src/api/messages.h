@@ -64,6 +64,10 @@
 #define MSG_DEVICE_UNKNOWN "Device not found"
 #define MSG_ID_MISMATCH	   "The id from the path does not match the id from the body!"
 
+/* ---- serial ---- */
+#define MSG_SERIAL_OPEN		"Failed to open the serial output file: %s (os error %d)"
+#define MSG_SERIAL_RATE_LIMITER "rate limiting the serial output is not supported by mvm yet"
+
 /* ---- logger, metrics, actions ---- */
 #define MSG_LOGGER_OPEN	  "Logger error: Failed to open target file: %s (os error %d)"
 #define MSG_LOGGER_LEVEL  "Logger error: Failed to parse string to level filter: %.32s"

@@ -54,7 +54,7 @@ static const struct route routes[] = {
 	{ "/mmds", "GET", "getMmds", NULL, false },
 	{ "/mmds/config", "PUT", "putMmdsConfig", NULL, true },
 	{ "/entropy", "PUT", "putEntropyDevice", NULL, true },
-	{ "/serial", "PUT", "putSerialDevice", NULL, true },
+	{ "/serial", "PUT", "putSerialDevice", h_put_serial, true },
 	{ "/hotplug/memory", "PUT", "putMemoryHotplug", NULL, true },
 	{ "/hotplug/memory", "PATCH", "patchMemoryHotplug", NULL, true },
 	{ "/hotplug/memory", "GET", "getMemoryHotplug", NULL, false },

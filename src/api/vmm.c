@@ -89,6 +89,7 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 	vmm->app_name = "mvm";
 	vmm->app_version = MVM_VERSION;
 	vmm->start_us = vmm->start_cpu_us = vmm->parent_cpu_us = -1;
+	vmm->serial_fd = -1;
 	mvm_config_init(&vmm->cfg);
 	vmm->cfg.console_out = STDOUT_FILENO;
 	/* As Firecracker: virtio-mmio unless --enable-pci. */
@@ -121,6 +122,8 @@ void vmm_destroy(struct vmm *vmm)
 	free(vmm->cmdline);
 	free(vmm->initrd);
 	free(vmm->boot_cmdline);
+	if (vmm->serial_fd >= 0)
+		close(vmm->serial_fd);
 	free(vmm->log_path);
 	free(vmm->metrics_path);
 	close(vmm->start_fd);
@@ -246,6 +249,8 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 	}
 	if (vmm->boot_cmdline)
 		cfg.cmdline = vmm->boot_cmdline;
+	if (vmm->serial_fd >= 0)
+		cfg.console_out = vmm->serial_fd;
 	vmm->cfg = cfg;
 	/*
 	 * vm_boot() on the API thread: the answer is the boot's outcome, with

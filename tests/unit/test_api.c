@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../src/api/api_internal.h"
@@ -34,12 +35,14 @@ static struct vm *boot_fails(const struct mvm_config *cfg)
 
 /* What the last boot was given: the command line and the drives' order. */
 static char booted_cmdline[256], booted_drives[64];
+static int booted_console_out;
 
 static struct vm *boot_capture(const struct mvm_config *cfg)
 {
 	unsigned int i;
 
 	snprintf(booted_cmdline, sizeof(booted_cmdline), "%s", cfg->cmdline ? cfg->cmdline : "");
+	booted_console_out = cfg->console_out;
 	booted_drives[0] = '\0';
 	for (i = 0; i < cfg->nr_devices; i++)
 		snprintf(booted_drives + strlen(booted_drives),
@@ -518,6 +521,39 @@ static void test_root_device(void **state)
 	vmm_destroy(vmm);
 }
 
+/* PUT /serial: the guest's serial output goes to serial_out_path. */
+static void test_serial(void **state)
+{
+	struct vmm *vmm = new_vmm(boot_capture);
+	char body[512], path[160];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "%s/serial.out", tmpdir);
+	expect_fault(vmm, "PUT", "/serial", "{\"serial_out_path\": 1}", 400,
+		     "invalid type: integer `1`, expected a string");
+	expect_fault(
+		vmm, "PUT", "/serial", "{\"serial_out_path\": \"/no/such/dir/x\"}", 400,
+		"Failed to open the serial output file: No such file or directory (os error 2)");
+	snprintf(body, sizeof(body),
+		 "{\"serial_out_path\": \"%s\", \"rate_limiter\": {\"size\": 1, \"refill_time\": "
+		 "1}}",
+		 path);
+	expect_fault(vmm, "PUT", "/serial", body, 400, "rate limiting the serial output");
+	snprintf(body, sizeof(body), "{\"serial_out_path\": \"%s\"}", path);
+	assert_int_equal(req(vmm, "PUT", "/serial", body, NULL, NULL), 204);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}", kernel);
+	assert_int_equal(req(vmm, "PUT", "/boot-source", body, NULL, NULL), 204);
+	assert_int_equal(
+		req(vmm, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", NULL, NULL),
+		400);
+	/* The boot was given the file as its console output. */
+	assert_int_equal(fstat(booted_console_out, &a), 0);
+	assert_int_equal(stat(path, &b), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	vmm_destroy(vmm);
+	unlink(path);
+}
+
 /* ---- InstanceStart ---- */
 
 static void test_start_fails(void **state)
@@ -727,6 +763,7 @@ int run_api_tests(void)
 		cmocka_unit_test(test_logger_metrics),
 		cmocka_unit_test(test_vm_config_shape),
 		cmocka_unit_test(test_root_device),
+		cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_start_fails),
 		cmocka_unit_test(test_start_runs),
 		cmocka_unit_test(test_config_file),
