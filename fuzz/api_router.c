@@ -54,10 +54,16 @@ static void fake_exit_request(struct vmm *vmm)
 	(void)vmm;
 }
 
+static int fake_serial_open(const char *path)
+{
+	return -EACCES;
+}
+
 static const struct vmm_hooks hooks = {
 	.boot = fake_boot,
 	.metrics_open = fake_metrics_open,
 	.log_set_path = fake_log_set_path,
+	.serial_open = fake_serial_open,
 	.exit_request = fake_exit_request,
 };
 

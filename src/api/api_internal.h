@@ -31,6 +31,8 @@ struct vmm_hooks {
 	struct vm *(*boot)(const struct mvm_config *cfg);
 	struct metrics *(*metrics_open)(const char *path);
 	int (*log_set_path)(const char *path);
+	/* PUT /serial's serial_out_path: an fd to write the guest's output to, or -errno. */
+	int (*serial_open)(const char *path);
 	/* Called when a Stop arrives before any VM exists: the process ends. */
 	void (*exit_request)(struct vmm *vmm);
 };

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -429,10 +428,7 @@ void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_
 
 /* ---- PUT /serial ---- */
 
-/*
- * The guest's serial output goes to serial_out_path (a file, appended to,
- * or a FIFO that must have a reader: never waited on) instead of stdout.
- */
+/* The guest's serial output goes to serial_out_path (hooks.serial_open) instead of stdout. */
 void h_put_serial(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
 	const char *path = jc_str(body, "serial_out_path");
@@ -445,9 +441,9 @@ void h_put_serial(struct vmm *vmm, const char *param, json_t *body, struct api_r
 		return;
 	}
 	if (path) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+		fd = vmm->hooks.serial_open(path);
 		if (fd < 0) {
-			api_fault(r, 400, MSG_SERIAL_OPEN, strerror(errno), errno);
+			api_fault(r, 400, MSG_SERIAL_OPEN, strerror(-fd), -fd);
 			return;
 		}
 	}

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,10 +36,19 @@ static void vmm_wake_main(struct vmm *vmm)
 		pr_warn("waking the main thread: %s", strerror(errno));
 }
 
+/* A file (appended to) or a FIFO with a reader: O_NONBLOCK, never waited on. */
+static int serial_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
 static const struct vmm_hooks default_hooks = {
 	.boot = vm_boot,
 	.metrics_open = metrics_open,
 	.log_set_path = mvm_log_set_path,
+	.serial_open = serial_open,
 	.exit_request = vmm_wake_main,
 };
 
@@ -102,6 +112,8 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 			vmm->hooks.metrics_open = hooks->metrics_open;
 		if (hooks->log_set_path)
 			vmm->hooks.log_set_path = hooks->log_set_path;
+		if (hooks->serial_open)
+			vmm->hooks.serial_open = hooks->serial_open;
 		if (hooks->exit_request)
 			vmm->hooks.exit_request = hooks->exit_request;
 	}
