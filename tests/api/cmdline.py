@@ -127,6 +127,8 @@ def main():
         t.ok(json.loads(data) == {"firecracker_version": version}, "GET /version as --version", data)
         st, _, data = request(sock, "PUT", "/machine-config", json.dumps({"vcpu_count": 1, "mem_size_mib": 64}))
         t.ok(st == 204, "a body under --http-api-max-payload-size 200 is served", st, data)
+        # A body that would forge a log line: quoted and escaped as Rust's Debug does.
+        request(sock, "PUT", "/logger", '{"level": "x\n2026-01-01T00:00:00.000000000 [fc1:main:INFO] forged"}')
         st, data = request_early_answer(sock, "PUT", "/machine-config",
                                         json.dumps({"vcpu_count": 1, "mem_size_mib": 64, "x": "a" * 300}))
         t.ok(st == 413 and b"limit of 200" in data, "a body over it -> 413 naming 200", st, data)
@@ -145,6 +147,9 @@ def main():
          "[fc1:fc_api:INFO] The request was executed successfully. Status code: 200 OK." in text and
          "[fc1:fc_api:ERROR] Received Error. Status code: 413" in text,
          "the log has Firecracker's request and answer lines, from the thread fc_api", text[:1200])
+    t.ok('with body "{\\"level\\": \\"x\\n2026-01-01' in text and
+         not re.search(r"^2026-01-01T00:00:00\.000000000", text, re.M),
+         "a body's newline and quotes are escaped in the log: no forged line", text[-600:])
     lines = [json.loads(ln) for ln in open(metrics).read().splitlines() if ln.strip()]
     t.ok(lines and all("utc_timestamp_ms" in ln for ln in lines),
          "the metrics file has a metrics line, written at exit", lines[:1])
@@ -157,10 +162,10 @@ def main():
     put = last.get("put_api_requests", {})
     get = last.get("get_api_requests", {})
     # The 413 is refused before routing, as Firecracker's HTTP layer does: not counted.
-    t.ok(put.get("machine_cfg_count") == 1 and put.get("machine_cfg_fails") == 0 and put.get("logger_count") == 1 and
+    t.ok(put.get("machine_cfg_count") == 1 and put.get("machine_cfg_fails") == 0 and put.get("logger_count") == 2 and put.get("logger_fails") == 1 and
          get.get("instance_info_count") >= 1 and get.get("vmm_version_count") == 1 and
          len(put) == 26 and set(last.get("vcpu", {}).get("exit_io_in_agg", {})) == {"min_us", "max_us", "sum_us"},
-         "API requests are counted under Firecracker's names", put, get)
+         "API requests and their failures are counted under Firecracker's names", put, get)
     t.ok(last.get("api_server", {}).get("process_startup_time_us", 0) > 0,
          "--start-time-us gives api_server.process_startup_time_us", last.get("api_server"))
 
