@@ -12,8 +12,8 @@
  * hooks (struct vmm_hooks): the fuzzer never starts a VM nor creates files.
  * Paths in bodies are only stat()ed/access()ed by the handlers.
  *
- * Every response must be a status the API gives (200, 204, 400, 404, 405,
- * 500 never) and, but for 204, a JSON body; 4xx bodies carry a string
+ * Every response must be a status the API gives (200, 204, 400; 500
+ * never) and, but for 204, a JSON body; 4xx bodies carry a string
  * fault_message. Anything else aborts.
  *
  * Build and run: make fuzz-api [FUZZ_TIME=30]
@@ -54,10 +54,16 @@ static void fake_exit_request(struct vmm *vmm)
 	(void)vmm;
 }
 
+static int fake_serial_open(const char *path)
+{
+	return -EACCES;
+}
+
 static const struct vmm_hooks hooks = {
 	.boot = fake_boot,
 	.metrics_open = fake_metrics_open,
 	.log_set_path = fake_log_set_path,
+	.serial_open = fake_serial_open,
 	.exit_request = fake_exit_request,
 };
 
@@ -68,8 +74,6 @@ static void check_response(const struct api_response *r)
 	switch (r->status) {
 	case 200:
 	case 400:
-	case 404:
-	case 405:
 		break;
 	case 204:
 		if (r->body)
@@ -84,8 +88,6 @@ static void check_response(const struct api_response *r)
 	if (!j)
 		abort();
 	if (r->status != 200 && !json_is_string(json_object_get(j, "fault_message")))
-		abort();
-	if (r->status == 405 && !r->allow[0])
 		abort();
 	json_decref(j);
 }

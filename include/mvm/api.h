@@ -23,6 +23,7 @@
 #define MVM_API_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "mvm/config.h"
 #include <stddef.h>
@@ -40,6 +41,22 @@ void vmm_destroy(struct vmm *vmm);
 const char *vmm_id(const struct vmm *vmm);
 /* The guest console: serial input fd (-1: none) and output fd (default: stdout). */
 void vmm_set_console(struct vmm *vmm, int in, int out);
+/* GET /'s app_name and vmm_version (default: "mvm" and mvm's version). Static strings. */
+void vmm_set_app(struct vmm *vmm, const char *app_name, const char *version);
+/*
+ * The process's start as Firecracker's --start-time-us, --start-time-cpu-us
+ * and --parent-cpu-time-us give it (-1: not given), for the api_server
+ * metrics process_startup_time_us and process_startup_time_cpu_us.
+ */
+void vmm_set_start_times(struct vmm *vmm, int64_t start_us, int64_t start_cpu_us,
+			 int64_t parent_cpu_us);
+/*
+ * Runs one request as if it came on the API socket: the command line's
+ * logger and metrics options are PUT /logger and PUT /metrics, checked
+ * and answered the same way. 0, or -EINVAL with the fault_message in err.
+ */
+int vmm_request(struct vmm *vmm, const char *method, const char *url, const char *body, char *err,
+		size_t len);
 /* How the VM's virtio devices reach the guest (default: virtio-mmio, as Firecracker). */
 void vmm_set_transport(struct vmm *vmm, enum mvm_transport transport);
 
@@ -82,6 +99,7 @@ int vmm_mmds_setup(struct vmm *vmm, size_t limit, const char *path);
 struct api_server_opts {
 	unsigned int timeout_s; /* idle connection timeout, 0: default (10 s) */
 	unsigned int max_conns; /* concurrent connections, 0: default (256) */
+	size_t max_payload;	/* bytes of a request body, 0: MVM_API_BODY_MAX */
 };
 
 /*

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Logging: one line per message, level filter, to stderr or to the file set
- * by PUT /logger. A line is
- *   "2026-11-21T07:02:37.123456Z [<vm id>:<thread>] LEVEL message"
- * (timestamp UTC; the VM id once mvm_log_set_id() named it, "mvm" before;
- * the level unless show_level is off; the thread name if show_log_origin).
+ * by PUT /logger. A line is Firecracker's:
+ *   "2026-11-21T07:02:37.123456789 [<vm id>:<thread>:LEVEL:file:line] message"
+ * (local time; the VM id once mvm_log_set_id() named it, "mvm" before; the
+ * level if show_level; the call site's file and line if show_log_origin).
  */
 #ifndef MVM_LOG_H
 #define MVM_LOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mvm/compiler.h"
 
@@ -24,6 +25,11 @@ enum mvm_log_level {
 void mvm_log_set_level(enum mvm_log_level level);
 enum mvm_log_level mvm_log_get_level(void);
 void mvm_log(enum mvm_log_level level, const char *fmt, ...) __printf(2, 3);
+/* The same, from a call site (file may be NULL): what pr_err() and friends call. */
+void mvm_log_at(enum mvm_log_level level, const char *file, int line, const char *fmt, ...)
+	__printf(4, 5);
+/* Lines lost so far: a write that failed (a FIFO nobody empties). */
+uint64_t mvm_log_missed(void);
 
 /* The VM (VMM) id shown in each line; NULL clears. Copied. */
 void mvm_log_set_id(const char *id);
@@ -54,9 +60,9 @@ void mvm_log_set_off(bool off);
  */
 void mvm_log_capture(char *buf, size_t len);
 
-#define pr_err(...)   mvm_log(MVM_LOG_ERROR, __VA_ARGS__)
-#define pr_warn(...)  mvm_log(MVM_LOG_WARN, __VA_ARGS__)
-#define pr_info(...)  mvm_log(MVM_LOG_INFO, __VA_ARGS__)
-#define pr_debug(...) mvm_log(MVM_LOG_DEBUG, __VA_ARGS__)
+#define pr_err(...)   mvm_log_at(MVM_LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_warn(...)  mvm_log_at(MVM_LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_info(...)  mvm_log_at(MVM_LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_debug(...) mvm_log_at(MVM_LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 
 #endif

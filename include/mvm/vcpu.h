@@ -29,6 +29,20 @@ enum vcpu_exit_stat {
 	VCPU_EXIT_NR,
 };
 
+/* Firecracker's exit kinds, each with its handling time (µs) since the start. */
+enum vcpu_io_kind {
+	VCPU_IO_IN,
+	VCPU_IO_OUT,
+	VCPU_MMIO_READ,
+	VCPU_MMIO_WRITE,
+	VCPU_IO_NR,
+};
+
+struct vcpu_io_stat {
+	mvm_counter_t count;
+	mvm_counter_t sum_us, min_us, max_us; /* min_us: 0 until the first */
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned int id;
@@ -40,6 +54,7 @@ struct vcpu {
 	bool thread_started;
 	struct stats_node stats;
 	mvm_counter_t exits[VCPU_EXIT_NR];
+	struct vcpu_io_stat io[VCPU_IO_NR]; /* written by the vCPU's thread only */
 	struct arch_vcpu arch;
 };
 

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "fc_metrics.h"
 #include "mvm/api.h"
 #include "mvm/config.h"
 #include "mvm/vm.h"
@@ -30,6 +31,8 @@ struct vmm_hooks {
 	struct vm *(*boot)(const struct mvm_config *cfg);
 	struct metrics *(*metrics_open)(const char *path);
 	int (*log_set_path)(const char *path);
+	/* PUT /serial's serial_out_path: an fd to write the guest's output to, or -errno. */
+	int (*serial_open)(const char *path);
 	/* Called when a Stop arrives before any VM exists: the process ends. */
 	void (*exit_request)(struct vmm *vmm);
 };
@@ -37,6 +40,9 @@ struct vmm_hooks {
 struct vmm {
 	pthread_mutex_t lock; /* everything below; handlers run under it */
 	char id[MVM_VM_NAME_SIZE];
+	const char *app_name, *app_version; /* GET / */
+	/* --start-time-us, --start-time-cpu-us, --parent-cpu-time-us; -1: not given */
+	int64_t start_us, start_cpu_us, parent_cpu_us;
 	enum vmm_state state;
 	struct vm *vm; /* from InstanceStart (or attach) until detach */
 
@@ -46,7 +52,9 @@ struct vmm {
 	 */
 	struct mvm_config cfg;
 	char *kernel, *cmdline, *initrd;
+	char *boot_cmdline; /* cmdline with the root device's arguments, from InstanceStart */
 	bool boot_source_set;
+	bool cpu_template_set; /* machine-config's deprecated cpu_template was given */
 
 	/* PUT /logger, echoed by GET /vm/config */
 	bool logger_set;
@@ -56,9 +64,11 @@ struct vmm {
 
 	/* The MMDS store (PUT/PATCH/GET /mmds, PUT /mmds/config), for the VMM's life. */
 	struct mmds *mmds;
+	int serial_fd; /* PUT /serial's serial_out_path, -1: the console's */
 
 	/* PUT /metrics */
 	struct metrics *metrics;
+	struct fc_api_metrics api_metrics; /* what the metrics lines report of the API */
 	char *metrics_path;
 
 	int start_fd; /* eventfd: InstanceStart handed a VM to the main thread */
@@ -75,13 +85,17 @@ struct vmm {
 	struct vmm_hooks hooks;
 };
 
+/* The VMM's API counters in the metrics lines (before the first flush). */
+void metrics_set_api(struct metrics *m, const struct fc_api_metrics *api);
+
 /* ---- responses ---- */
 
 struct api_response {
 	unsigned int status;
 	char *body;		  /* malloc'd, may be NULL (204) */
 	const char *content_type; /* static */
-	char allow[32];		  /* 405: the Allow header, else empty */
+	char allow[32];		  /* the path's methods when the method is wrong, else empty */
+	bool deprecated;	  /* the request used a deprecated field: "Deprecation: true" */
 };
 
 void api_response_free(struct api_response *r);
@@ -99,6 +113,10 @@ void api_no_content(struct api_response *r);
  */
 void api_handle(struct vmm *vmm, const char *method, const char *url, const char *body, size_t len,
 		struct api_response *r);
+
+/* The log's lines for a request and its answer (request_log.c). */
+void api_log_request(const char *method, const char *url, const char *body, size_t len);
+void api_log_response(const struct api_response *r);
 
 /* ---- JSON validation (json_check.c) ---- */
 
@@ -133,8 +151,16 @@ const char *jc_str(const json_t *obj, const char *name);
 /* Member name as bool/int, def if absent/null (after jc_check). */
 bool jc_bool(const json_t *obj, const char *name, bool def);
 long long jc_int(const json_t *obj, const char *name, long long def);
+/*
+ * The text of the body being checked on this thread (NULL: none), for the
+ * line and column of a fault, as serde_json gives them.
+ */
+void jc_source(const char *text, size_t len);
 /* Parses body as a JSON object: the object or NULL with msg set. */
 json_t *jc_parse_object(const char *body, size_t len, char *msg, size_t msglen);
+
+/* A resource id in a path or a body: 1-64 of [A-Za-z0-9_], as Firecracker's. */
+bool api_id_valid(const char *id);
 
 /* ---- handlers (handlers.c), called by the router under vmm->lock ---- */
 
@@ -171,6 +197,7 @@ void h_patch_machine_config(struct vmm *vmm, const char *param, json_t *body,
 			    struct api_response *r);
 void h_put_logger(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_put_serial(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_actions(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_patch_vm(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
@@ -189,6 +216,12 @@ json_t *mmds_config_json(struct vmm *vmm);
  * wait, answers once the main thread has started the vCPUs (or ended).
  */
 void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait);
+/*
+ * Firecracker's root device (root_device.c): moves the drive with
+ * is_root_device first among the drives and sets *out to cmdline with its
+ * root= and ro/rw (malloc'd), or NULL without a root drive. 0 or -ENOMEM.
+ */
+int vmm_root_device(struct mvm_config *cfg, const char *cmdline, char **out);
 /* Stop before InstanceStart: the main thread ends the process. */
 void vmm_ask_exit(struct vmm *vmm);
 const char *vmm_state_name(struct vmm *vmm);

@@ -35,7 +35,7 @@ static const struct section sections[] = {
 	{ "mmds-config", h_put_mmds_config, false },
 	{ "vsock", NULL, false },
 	{ "entropy", NULL, false },
-	{ "serial", NULL, false },
+	{ "serial", h_put_serial, false },
 };
 
 /* The table, then the device types' sections it does not list. Their count. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "messages.h"
 
 /* The jc_field tables (json_check.c) an option table stands for. */
 struct jc_gen {
@@ -272,19 +273,6 @@ json_t *devtype_to_json(const struct mvm_device_type *t, const void *blob)
 
 /* ---- the handlers ---- */
 
-static bool id_valid(const char *id)
-{
-	size_t i, n = strlen(id);
-
-	if (n == 0 || n > 64)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!(id[i] == '_' || id[i] == '-' || (id[i] >= '0' && id[i] <= '9') ||
-		      (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')))
-			return false;
-	return true;
-}
-
 /* The body's id field must name the path's instance. */
 static bool id_matches(const struct mvm_device_type *t, const char *param, const void *blob,
 		       struct api_response *r)
@@ -296,15 +284,11 @@ static bool id_matches(const struct mvm_device_type *t, const char *param, const
 		return true;
 	id = mvm_opt_ptr(blob, ido);
 	if (strcmp(id, param)) {
-		api_fault(r, 400, "field '%s': '%.64s' differs from the path's '%.64s'",
-			  opt_api(ido), id, param);
+		api_fault(r, 400, MSG_ID_MISMATCH);
 		return false;
 	}
-	if (!id_valid(id)) {
-		api_fault(r, 400,
-			  "field '%s': '%.64s' is not valid: 1-64 characters of "
-			  "[A-Za-z0-9_-]",
-			  opt_api(ido), id);
+	if (!api_id_valid(id)) {
+		api_fault(r, 400, MSG_INVALID_ID);
 		return false;
 	}
 	return true;
@@ -321,7 +305,7 @@ void h_device_put(struct vmm *vmm, const struct mvm_device_type *t, const char *
 		return;
 	blob = calloc(1, MVM_DEVCFG_SIZE);
 	if (!blob) {
-		api_fault(r, 500, "out of memory");
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
 	mvm_opts_defaults(t, blob, true);
@@ -343,22 +327,16 @@ void h_device_patch(struct vmm *vmm, const struct mvm_device_type *t, const char
 	char msg[512], what[64];
 
 	snprintf(what, sizeof(what), "PATCH /%s", t->api);
-	if (vmm->state == VMM_NOT_STARTED) {
-		api_fault(r, 400, "%s is a post-boot request: use PUT /%s before InstanceStart",
-			  what, t->api);
-		return;
-	}
 	if (!vmm_postboot(vmm, what, r))
 		return;
 	d = mvm_config_find_device(&vmm->cfg, t, t->singleton ? NULL : param);
 	if (!d) {
-		api_fault(r, 400, "no %s '%s'", t->api_noun ? t->api_noun : t->name,
-			  param ? param : "");
+		api_fault(r, 400, MSG_DEVICE_UNKNOWN);
 		return;
 	}
 	blob = malloc(MVM_DEVCFG_SIZE);
 	if (!blob) {
-		api_fault(r, 500, "out of memory");
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
 	memcpy(blob, d->blob, MVM_DEVCFG_SIZE);
@@ -369,10 +347,9 @@ void h_device_patch(struct vmm *vmm, const struct mvm_device_type *t, const char
 	} else if (!memcmp(blob, d->blob, t->config_size)) {
 		api_no_content(r);
 	} else if (!t->update) {
-		api_fault(r, 400, "%s: changing a %s after boot is not supported by mvm yet", what,
-			  t->api_noun ? t->api_noun : t->name);
+		api_fault(r, 400, MSG_NOT_IMPLEMENTED, "A change after boot", "PATCH", t->api);
 	} else if (t->update(vmm->vm, mvm_devcfg_id(d), blob, msg, sizeof(msg))) {
-		api_fault(r, 400, "%s: %s", what, msg);
+		api_fault(r, 400, MSG_DEVICE_UPDATE, t->api_noun ? t->api_noun : t->name, msg);
 	} else {
 		memcpy(d->blob, blob, t->config_size);
 		api_no_content(r);
@@ -386,7 +363,7 @@ void h_device_get(struct vmm *vmm, const struct mvm_device_type *t, const char *
 	struct mvm_devcfg *d = mvm_config_find_device(&vmm->cfg, t, t->singleton ? NULL : param);
 
 	if (!d) {
-		api_fault(r, 400, "no %s is configured", t->api_noun ? t->api_noun : t->name);
+		api_fault(r, 400, MSG_DEVICE_UNKNOWN);
 		return;
 	}
 	api_json(r, devtype_to_json(t, d->blob));

@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api_internal.h"
+#include "messages.h"
 #include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
@@ -71,9 +73,13 @@ static const struct jc_field boot_source_fields[] = {
 	F_END,
 };
 
+/*
+ * The JSON types' ranges (Firecracker's u8 and usize); the values are then
+ * checked with Firecracker's own messages (machine_config_apply).
+ */
 static const struct jc_field machine_config_put[] = {
-	F_INT("vcpu_count", true, 1, 32),
-	F_INT("mem_size_mib", true, MEM_MIB_MIN, MEM_MIB_MAX),
+	F_INT("vcpu_count", true, 0, 255),
+	F_INT("mem_size_mib", true, 0, JC_INT64_MAX),
 	F_BOOL("smt", false),
 	F_BOOL("track_dirty_pages", false),
 	F_ENUM("cpu_template", false, cpu_templates),
@@ -83,8 +89,8 @@ static const struct jc_field machine_config_put[] = {
 
 /* PATCH: the same fields, none required. */
 static const struct jc_field machine_config_patch[] = {
-	F_INT("vcpu_count", false, 1, 32),
-	F_INT("mem_size_mib", false, MEM_MIB_MIN, MEM_MIB_MAX),
+	F_INT("vcpu_count", false, 0, 255),
+	F_INT("mem_size_mib", false, 0, JC_INT64_MAX),
 	F_BOOL("smt", false),
 	F_BOOL("track_dirty_pages", false),
 	F_ENUM("cpu_template", false, cpu_templates),
@@ -105,6 +111,20 @@ static const struct jc_field metrics_fields[] = {
 	F_STR("metrics_path", true),
 	F_BOOL("emit_id", false),
 	{ .name = "properties", .type = JC_STRMAP },
+	F_END,
+};
+
+/* TokenBucket: parsed so that a bad one is named, refused while mvm has no limiter. */
+static const struct jc_field token_bucket_fields[] = {
+	F_INT("size", true, 0, JC_INT64_MAX),
+	F_INT("one_time_burst", false, 0, JC_INT64_MAX),
+	F_INT("refill_time", true, 0, JC_INT64_MAX),
+	F_END,
+};
+
+static const struct jc_field serial_fields[] = {
+	F_STR("serial_out_path", false),
+	F_OBJ("rate_limiter", false, token_bucket_fields),
 	F_END,
 };
 
@@ -135,8 +155,7 @@ bool vmm_preboot(struct vmm *vmm, const char *what, struct api_response *r)
 {
 	if (vmm->state == VMM_NOT_STARTED)
 		return true;
-	api_fault(r, 400, "%s is a pre-boot request: the VM has %s", what,
-		  vmm->state == VMM_RUNNING ? "already started" : "stopped");
+	api_fault(r, 400, MSG_PREBOOT_ONLY);
 	return false;
 }
 
@@ -146,9 +165,9 @@ bool vmm_postboot(struct vmm *vmm, const char *what, struct api_response *r)
 	if (vmm->state == VMM_RUNNING && vmm->vm)
 		return true;
 	if (vmm->state == VMM_NOT_STARTED)
-		api_fault(r, 400, "%s needs a started VM: send InstanceStart first", what);
+		api_fault(r, 400, MSG_POSTBOOT_ONLY);
 	else
-		api_fault(r, 400, "%s: the VM has stopped", what);
+		api_fault(r, 400, MSG_VM_STOPPED);
 	return false;
 }
 
@@ -164,25 +183,22 @@ static int set_str(char **slot, const char *s)
 	return 0;
 }
 
-/* A host file the VMM will read (or write): exists, regular or a block device. */
-static int check_host_file(const char *field, const char *path, bool write, struct api_response *r)
+/*
+ * A boot file the VMM will read: it opens, and is a regular file or a block
+ * device (a FIFO would block the boot). 0 or -errno with the answer in r.
+ */
+static int check_boot_file(const char *fmt, const char *path, struct api_response *r)
 {
 	struct stat st;
+	int err = 0;
 
-	if (!*path) {
-		api_fault(r, 400, "field '%s': must not be empty", field);
-		return -EINVAL;
-	}
-	if (stat(path, &st) || access(path, write ? R_OK | W_OK : R_OK)) {
-		api_fault(r, 400, "field '%s': cannot use '%s': %s", field, path, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		api_fault(r, 400, "field '%s': '%s' is not a regular file or block device", field,
-			  path);
-		return -EINVAL;
-	}
-	return 0;
+	if (stat(path, &st) || access(path, R_OK))
+		err = errno;
+	else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+	if (err)
+		api_fault(r, 400, fmt, strerror(err), err);
+	return -err;
 }
 
 const char *vmm_state_name(struct vmm *vmm)
@@ -203,13 +219,14 @@ const char *vmm_state_name(struct vmm *vmm)
 
 void h_describe_instance(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
-	api_json(r, json_pack("{s:s, s:s, s:s, s:s}", "app_name", "mvm", "id", vmm->id, "state",
-			      vmm_state_name(vmm), "vmm_version", MVM_VERSION));
+	api_json(r, json_pack("{s:s, s:s, s:s, s:s}", "app_name", vmm->app_name, "id", vmm->id,
+			      "state", vmm_state_name(vmm), "vmm_version", vmm->app_version));
 }
 
 void h_version(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
-	api_json(r, json_pack("{s:s}", "firecracker_version", MVM_VERSION));
+	/* The Firecracker API version mvm speaks, as `firecracker --version` says it. */
+	api_json(r, json_pack("{s:s}", "firecracker_version", MVM_FIRECRACKER_VERSION));
 }
 
 /* ---- PUT /boot-source ---- */
@@ -222,13 +239,13 @@ void h_put_boot_source(struct vmm *vmm, const char *param, json_t *body, struct 
 		return;
 	kernel = jc_str(body, "kernel_image_path");
 	initrd = jc_str(body, "initrd_path");
-	if (check_host_file("kernel_image_path", kernel, false, r))
+	if (check_boot_file(MSG_KERNEL_OPEN, kernel, r))
 		return;
-	if (initrd && check_host_file("initrd_path", initrd, false, r))
+	if (initrd && check_boot_file(MSG_INITRD_OPEN, initrd, r))
 		return;
 	if (set_str(&vmm->kernel, kernel) || set_str(&vmm->cmdline, jc_str(body, "boot_args")) ||
 	    set_str(&vmm->initrd, initrd)) {
-		api_fault(r, 500, "out of memory");
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
 	vmm->boot_source_set = true;
@@ -237,11 +254,19 @@ void h_put_boot_source(struct vmm *vmm, const char *param, json_t *body, struct 
 
 /* ---- /machine-config ---- */
 
+/* Firecracker's MachineConfig; cpu_template only once a (static) one was given. */
 static json_t *machine_config_json(struct vmm *vmm)
 {
-	return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", (int)vmm->cfg.cpus,
-			 "mem_size_mib", (json_int_t)(vmm->cfg.mem_size >> 20), "smt", 0,
-			 "track_dirty_pages", 0, "huge_pages", "None");
+	json_t *j = json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", (int)vmm->cfg.cpus,
+			      "mem_size_mib", (json_int_t)(vmm->cfg.mem_size >> 20), "smt", 0,
+			      "track_dirty_pages", 0, "huge_pages", "None");
+
+	if (j && vmm->cpu_template_set &&
+	    json_object_set_new(j, "cpu_template", json_string("None"))) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
 }
 
 void h_get_machine_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
@@ -249,37 +274,58 @@ void h_get_machine_config(struct vmm *vmm, const char *param, json_t *body, stru
 	api_json(r, machine_config_json(vmm));
 }
 
-/* Applies a checked machine-config body; absent fields keep cpus/mem. */
-static void machine_config_apply(struct vmm *vmm, json_t *body, struct api_response *r)
+/*
+ * Applies a checked machine-config body (PUT: whole, PATCH: absent fields
+ * keep their values), with Firecracker's checks and messages. What mvm
+ * cannot do is refused rather than ignored.
+ */
+static void machine_config_apply(struct vmm *vmm, json_t *body, const char *method,
+				 struct api_response *r)
 {
 	const char *tmpl = jc_str(body, "cpu_template"), *hp = jc_str(body, "huge_pages");
+	long long cpus = jc_int(body, "vcpu_count", vmm->cfg.cpus);
+	long long mib = jc_int(body, "mem_size_mib", (long long)(vmm->cfg.mem_size >> 20));
 
-	/* What mvm cannot do is refused rather than ignored. */
+	if (cpus < 1 || cpus > 32) {
+		api_fault(r, 400, MSG_VCPU_COUNT);
+		return;
+	}
+	if (mib == 0) {
+		api_fault(r, 400, MSG_MEM_SIZE);
+		return;
+	}
+	if (mib < MEM_MIB_MIN || mib > MEM_MIB_MAX) {
+		if (mib < MEM_MIB_MIN)
+			api_fault(r, 400, MSG_MEM_TOO_SMALL, MEM_MIB_MIN);
+		else
+			api_fault(r, 400, MSG_MEM_TOO_LARGE, MEM_MIB_MAX);
+		return;
+	}
 	if (jc_bool(body, "smt", false)) {
-		api_fault(r, 400, "field 'smt': true is not supported by mvm yet");
+		api_fault(r, 400, MSG_MC_UNSUPPORTED, "smt: true");
 		return;
 	}
 	if (jc_bool(body, "track_dirty_pages", false)) {
-		api_fault(r, 400, "field 'track_dirty_pages': true is not supported by mvm yet");
+		api_fault(r, 400, MSG_MC_UNSUPPORTED, "track_dirty_pages: true");
 		return;
 	}
-	if (tmpl && strcmp(tmpl, "None")) {
-		api_fault(r, 400,
-			  "field 'cpu_template': \"%s\" is not supported by mvm yet (only "
-			  "\"None\")",
-			  tmpl);
-		return;
+	if (tmpl) {
+		/* Deprecated, as in Firecracker: said in the log and the answer's header. */
+		r->deprecated = true;
+		pr_warn(MSG_CPU_TEMPLATE_DEPRECATED, method);
+		if (strcmp(tmpl, "None")) {
+			api_fault(r, 400, MSG_MC_UNSUPPORTED, "a static CPU template");
+			return;
+		}
 	}
 	if (hp && strcmp(hp, "None")) {
-		api_fault(r, 400,
-			  "field 'huge_pages': \"%s\" is not supported by mvm yet (only "
-			  "\"None\")",
-			  hp);
+		api_fault(r, 400, MSG_MC_UNSUPPORTED, "huge_pages other than None");
 		return;
 	}
-	vmm->cfg.cpus = (unsigned int)jc_int(body, "vcpu_count", vmm->cfg.cpus);
-	vmm->cfg.mem_size =
-		(uint64_t)jc_int(body, "mem_size_mib", (long long)(vmm->cfg.mem_size >> 20)) << 20;
+	vmm->cfg.cpus = (unsigned int)cpus;
+	vmm->cfg.mem_size = (uint64_t)mib << 20;
+	if (tmpl || !strcmp(method, "PUT"))
+		vmm->cpu_template_set = tmpl != NULL;
 	api_no_content(r);
 }
 
@@ -287,7 +333,7 @@ void h_put_machine_config(struct vmm *vmm, const char *param, json_t *body, stru
 {
 	if (!checked(body, machine_config_put, r) || !vmm_preboot(vmm, "PUT /machine-config", r))
 		return;
-	machine_config_apply(vmm, body, r);
+	machine_config_apply(vmm, body, "PUT", r);
 }
 
 void h_patch_machine_config(struct vmm *vmm, const char *param, json_t *body,
@@ -296,7 +342,7 @@ void h_patch_machine_config(struct vmm *vmm, const char *param, json_t *body,
 	if (!checked(body, machine_config_patch, r) ||
 	    !vmm_preboot(vmm, "PATCH /machine-config", r))
 		return;
-	machine_config_apply(vmm, body, r);
+	machine_config_apply(vmm, body, "PATCH", r);
 }
 
 /* ---- PUT /logger, PUT /metrics ---- */
@@ -311,24 +357,23 @@ void h_put_logger(struct vmm *vmm, const char *param, json_t *body, struct api_r
 	if (!checked(body, logger_fields, r) || !vmm_preboot(vmm, "PUT /logger", r))
 		return;
 	if (jc_str(body, "module")) {
-		api_fault(r, 400, "field 'module': filtering by module is not supported by mvm");
+		api_fault(r, 400, MSG_LOGGER_MODULE);
 		return;
 	}
 	/* The spec's default level is Info. */
 	if (mvm_log_level_parse(lvl ? lvl : "Info", &level, &off)) {
-		api_fault(r, 400, "field 'level': \"%s\" is not a level", lvl);
+		api_fault(r, 400, MSG_LOGGER_LEVEL, lvl);
 		return;
 	}
 	if (path) {
 		err = vmm->hooks.log_set_path(path);
 		if (err) {
-			api_fault(r, 400, "field 'log_path': cannot open '%s': %s", path,
-				  strerror(-err));
+			api_fault(r, 400, MSG_LOGGER_OPEN, strerror(-err), -err);
 			return;
 		}
 	}
 	if (set_str(&vmm->log_path, path)) {
-		api_fault(r, 500, "out of memory");
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
 	mvm_log_set_off(off);
@@ -351,30 +396,60 @@ void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_
 	if (!checked(body, metrics_fields, r) || !vmm_preboot(vmm, "PUT /metrics", r))
 		return;
 	if (vmm->metrics) {
-		api_fault(r, 400, "the metrics system is already initialized (metrics_path '%s')",
-			  vmm->metrics_path);
+		api_fault(r, 400, MSG_METRICS_INIT, MSG_METRICS_TWICE);
 		return;
 	}
 	if (jc_bool(body, "emit_id", false) || (json_is_object(props) && json_object_size(props))) {
-		api_fault(r, 400, "fields 'emit_id'/'properties' are not supported by mvm yet");
+		api_fault(r, 400, MSG_METRICS_INIT, MSG_METRICS_EXTRA);
 		return;
 	}
 	if (!*path) {
-		api_fault(r, 400, "field 'metrics_path': must not be empty");
+		api_fault(r, 400, MSG_METRICS_INIT, "the metrics path is empty");
 		return;
 	}
 	m = vmm->hooks.metrics_open(path);
 	if (IS_ERR_OR_NULL(m)) {
-		api_fault(r, 400, "field 'metrics_path': cannot open '%s': %s", path,
-			  strerror(m ? (int)-PTR_ERR(m) : ENOMEM));
+		int err = m ? (int)-PTR_ERR(m) : ENOMEM;
+		char why[128];
+
+		snprintf(why, sizeof(why), MSG_METRICS_OPEN, strerror(err), err);
+		api_fault(r, 400, MSG_METRICS_INIT, why);
 		return;
 	}
 	if (set_str(&vmm->metrics_path, path)) {
 		metrics_close(m);
-		api_fault(r, 500, "out of memory");
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
+	metrics_set_api(m, &vmm->api_metrics);
 	vmm->metrics = m;
+	api_no_content(r);
+}
+
+/* ---- PUT /serial ---- */
+
+/* The guest's serial output goes to serial_out_path (hooks.serial_open) instead of stdout. */
+void h_put_serial(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
+{
+	const char *path = jc_str(body, "serial_out_path");
+	int fd = -1;
+
+	if (!checked(body, serial_fields, r) || !vmm_preboot(vmm, "PUT /serial", r))
+		return;
+	if (json_is_object(json_object_get(body, "rate_limiter"))) {
+		api_fault(r, 400, MSG_SERIAL_RATE_LIMITER);
+		return;
+	}
+	if (path) {
+		fd = vmm->hooks.serial_open(path);
+		if (fd < 0) {
+			api_fault(r, 400, MSG_SERIAL_OPEN, strerror(-fd), -fd);
+			return;
+		}
+	}
+	if (vmm->serial_fd >= 0)
+		close(vmm->serial_fd);
+	vmm->serial_fd = fd;
 	api_no_content(r);
 }
 
@@ -396,24 +471,21 @@ void h_actions(struct vmm *vmm, const char *param, json_t *body, struct api_resp
 			return;
 		err = vm_send_ctrl_alt_del(vmm->vm);
 		if (err)
-			api_fault(r, 400, "SendCtrlAltDel: %s", strerror(-err));
+			api_fault(r, 400, MSG_CTRL_ALT_DEL, strerror(-err));
 		else
 			api_no_content(r);
 	} else if (!strcmp(a, "FlushMetrics")) {
-		if (!vmm->metrics) {
-			api_fault(r, 400,
-				  "FlushMetrics: the metrics system is not initialized: PUT "
-				  "/metrics first");
+		/* As Firecracker: post-boot only; without PUT /metrics, nothing to write. */
+		if (!vmm_postboot(vmm, "FlushMetrics", r))
 			return;
-		}
-		err = metrics_flush(vmm->metrics);
+		err = vmm->metrics ? metrics_flush(vmm->metrics) : 0;
 		if (err)
-			api_fault(r, 400, "FlushMetrics: %s", strerror(-err));
+			api_fault(r, 400, MSG_METRICS_FLUSH, strerror(-err));
 		else
 			api_no_content(r);
 	} else { /* Stop, an mvm extension */
 		if (vmm->state == VMM_STOPPED) {
-			api_fault(r, 400, "Stop: the VM has stopped already");
+			api_fault(r, 400, MSG_VM_STOPPED);
 			return;
 		}
 		if (vmm->vm) {
@@ -427,16 +499,23 @@ void h_actions(struct vmm *vmm, const char *param, json_t *body, struct api_resp
 
 void h_patch_vm(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
+	struct timespec t0, t1;
 	bool pause;
 	int err;
 
 	if (!checked(body, vm_fields, r) || !vmm_postboot(vmm, "PATCH /vm", r))
 		return;
 	pause = !strcmp(jc_str(body, "state"), "Paused");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = pause ? vm_pause(vmm->vm) : vm_resume(vmm->vm);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Firecracker's latencies_us pause_vm / resume_vm: the last one's. */
+	atomic_store(
+		pause ? &vmm->api_metrics.pause_us : &vmm->api_metrics.resume_us,
+		(uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	/* Idempotent, as Firecracker: pausing a paused VM is no error. */
 	if (err && err != -EALREADY) {
-		api_fault(r, 400, "%s the VM: %s", pause ? "pausing" : "resuming", strerror(-err));
+		api_fault(r, 400, MSG_VM_PAUSE, pause ? "pausing" : "resuming", strerror(-err));
 		return;
 	}
 	api_no_content(r);
@@ -444,46 +523,74 @@ void h_patch_vm(struct vmm *vmm, const char *param, json_t *body, struct api_res
 
 /* ---- GET /vm/config ---- */
 
+/*
+ * The sections of Firecracker's full configuration that no device type of
+ * mvm serves (yet): null, or [] for the lists, as Firecracker answers them
+ * when unset. A device type serving one replaces its default.
+ */
+static const struct {
+	const char *key;
+	bool list;
+} vm_config_defaults[] = {
+	{ "balloon", false },		{ "drives", true },
+	{ "cpu-config", false },	{ "mmds-config", false },
+	{ "network-interfaces", true }, { "vsock", false },
+	{ "entropy", false },		{ "pmem", true },
+	{ "memory-hotplug", false },
+};
+
+/* Firecracker's BootSourceConfig: the kernel path ("" before PUT /boot-source), nulls. */
+static json_t *boot_source_json(struct vmm *vmm)
+{
+	return json_pack("{s:s, s:s?, s:s?}", "kernel_image_path",
+			 vmm->boot_source_set ? vmm->kernel : "", "initrd_path",
+			 vmm->boot_source_set ? vmm->initrd : NULL, "boot_args",
+			 vmm->boot_source_set ? vmm->cmdline : NULL);
+}
+
+/* Firecracker answers null for both; mvm echoes what PUT /logger and /metrics set. */
+static json_t *logger_json(struct vmm *vmm)
+{
+	if (!vmm->logger_set)
+		return json_null();
+	return json_pack("{s:s?, s:s, s:b, s:b, s:n}", "log_path", vmm->log_path, "level",
+			 vmm->log_level, "show_level", vmm->show_level, "show_log_origin",
+			 vmm->show_log_origin, "module");
+}
+
+static json_t *metrics_json(struct vmm *vmm)
+{
+	if (!vmm->metrics_path)
+		return json_null();
+	return json_pack("{s:s, s:b}", "metrics_path", vmm->metrics_path, "emit_id", 0);
+}
+
 void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
 	json_t *j = json_object(), *v;
+	size_t i;
 
-	if (!j)
-		goto err;
-	if (vmm->boot_source_set) {
-		v = json_pack("{s:s}", "kernel_image_path", vmm->kernel);
-		if (v && vmm->cmdline)
-			json_object_set_new(v, "boot_args", json_string(vmm->cmdline));
-		if (v && vmm->initrd)
-			json_object_set_new(v, "initrd_path", json_string(vmm->initrd));
-		if (json_object_set_new(j, "boot-source", v))
-			goto err;
-	}
-	if (json_object_set_new(j, "machine-config", machine_config_json(vmm)))
+	if (!j || json_object_set_new(j, "boot-source", boot_source_json(vmm)) ||
+	    json_object_set_new(j, "machine-config", machine_config_json(vmm)) ||
+	    json_object_set_new(j, "logger", logger_json(vmm)) ||
+	    json_object_set_new(j, "metrics", metrics_json(vmm)))
 		goto err;
 	/* Every device type with an API resource: its instances, [] or null for none. */
 	if (devtype_vm_config(vmm, j))
 		goto err;
-	if (!json_object_get(j, "network-interfaces"))
-		json_object_set_new(j, "network-interfaces", json_array());
-	if (vmm->logger_set) {
-		v = json_pack("{s:s, s:b, s:b}", "level", vmm->log_level, "show_level",
-			      vmm->show_level, "show_log_origin", vmm->show_log_origin);
-		if (v && vmm->log_path)
-			json_object_set_new(v, "log_path", json_string(vmm->log_path));
-		json_object_set_new(j, "logger", v);
-	}
-	if (vmm->metrics_path)
-		json_object_set_new(j, "metrics",
-				    json_pack("{s:s}", "metrics_path", vmm->metrics_path));
 	v = mmds_config_json(vmm);
-	if (v)
-		json_object_set_new(j, "mmds-config", v);
+	if (v && json_object_set_new(j, "mmds-config", v))
+		goto err;
+	for (i = 0; i < ARRAY_SIZE(vm_config_defaults); i++)
+		if (!json_object_get(j, vm_config_defaults[i].key) &&
+		    json_object_set_new(j, vm_config_defaults[i].key,
+					vm_config_defaults[i].list ? json_array() : json_null()))
+			goto err;
 	api_json(r, j);
 	return;
 err:
 	json_decref(j);
-	api_fault(r, 500, "out of memory building the configuration");
+	api_fault(r, 500, MSG_OUT_OF_MEMORY);
 }
 
 /* ---- mvm extensions: stats, Prometheus, devices ---- */
@@ -502,7 +609,7 @@ void h_prometheus(struct vmm *vmm, const char *param, json_t *body, struct api_r
 		return;
 	text = vm_stats_prometheus(vmm->vm);
 	if (!text) {
-		api_fault(r, 500, "out of memory building the exposition");
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
 	free(r->body);

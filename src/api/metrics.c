@@ -1,20 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Firecracker-style metrics (PUT /metrics, FlushMetrics): one JSON object
- * per line, written to the metrics path on every FlushMetrics and every 60
- * seconds. As Firecracker's, a line holds "utc_timestamp_ms" and groups of
- * counters whose values are the change since the previous line:
- *
- *   {"utc_timestamp_ms": ..., "vmm": {"paused": 0|1, "vcpu_count": n},
- *    "vcpu": {"exit_io": .., "exit_mmio": .., "kicks": .., "failures": ..,
- *             "kvm_exits": .., "kvm_halt_exits": .., ...},      (all vCPUs)
- *    "vm": {"pio_unclaimed_reads": .., ...},
- *    "<device name>": {"read_count": .., "write_count": .., its own counters}, ...,
- *    "net": {"rx_bytes_count": .., "tx_packets_count": .., ...},   (all interfaces)
- *    "mmds": {"rx_accepted": .., "rx_count": .., "tx_frames": .., ...}}
- *
- * Gauges ("vmm") are not deltas. Before InstanceStart a line has the
- * timestamp and "vmm" only.
+ * Firecracker's metrics (PUT /metrics, FlushMetrics): one JSON object per
+ * line, written to the metrics path on every FlushMetrics, every 60 seconds
+ * and at exit. A line is Firecracker's: "utc_timestamp_ms" and its groups
+ * with every field (fc_metrics.c), counters as the change since the
+ * previous line, store metrics (startup times, latencies, min/max) as they
+ * are. Before InstanceStart the VM's fields are 0.
  *
  * The 60 s timer (metrics_open_period() for another period) is a thread sleeping on a condition
  * variable with a deadline (no polling); metrics_close() wakes it and joins it. Runtime code (PUT
@@ -29,11 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_internal.h"
+#include "fc_metrics.h"
 #include "mvm/control.h"
 #include "mvm/device.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
-#include "mvm/mmds.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
@@ -47,160 +39,39 @@ struct metrics {
 	unsigned int period_ms;
 	bool stop;
 	struct vm *vm;
-	json_t *prev; /* the last cumulative values, for deltas */
+	json_t *prev;			  /* the last cumulative values, for deltas */
+	const struct fc_api_metrics *api; /* the VMM's request counters, or NULL */
+	uint64_t fails;			  /* lines that could not be written */
 };
 
-static void add_to(json_t *group, const char *key, uint64_t v)
+void metrics_set_api(struct metrics *m, const struct fc_api_metrics *api)
 {
-	json_t *old = json_object_get(group, key);
-	json_int_t sum = (json_int_t)v + (old ? json_integer_value(old) : 0);
-
-	json_object_set_new(group, key, json_integer(sum));
+	pthread_mutex_lock(&m->lock);
+	m->api = api;
+	pthread_mutex_unlock(&m->lock);
 }
 
-static void vcpu_kvm_one(void *opaque, const struct stats_node *node, enum stats_source src,
-			 const char *name, const uint64_t *vals, unsigned int n)
+/* cur - prev for counters, cur for store metrics; prev may be NULL (since the start). */
+static json_t *metrics_delta(const char *group, json_t *cur, json_t *prev)
 {
-	char key[96];
-
-	(void)node;
-	/* The exit counters of KVM's vCPU stats: "exits", "io_exits", "halt_exits"... */
-	if (src != STATS_KVM || n != 1 || !strstr(name, "exits"))
-		return;
-	snprintf(key, sizeof(key), "kvm_%s", name);
-	add_to(opaque, key, vals[0]);
-}
-
-static void mvm_counters_one(void *opaque, const struct stats_node *node, enum stats_source src,
-			     const char *name, const uint64_t *vals, unsigned int n)
-{
-	(void)node;
-	if (src == STATS_MVM && n == 1)
-		add_to(opaque, name, vals[0]);
-}
-
-/* A device's own counters beyond reads and writes (virtio-vsock's connections, bytes...). */
-static void device_counter_one(void *opaque, const struct stats_node *node, enum stats_source src,
-			       const char *name, const uint64_t *vals, unsigned int n)
-{
-	if (strcmp(name, "reads") && strcmp(name, "writes"))
-		mvm_counters_one(opaque, node, src, name, vals, n);
-}
-
-/* virtio-net's counters under Firecracker's names (the rest keep mvm's). */
-static void net_one(void *opaque, const struct stats_node *node, enum stats_source src,
-		    const char *name, const uint64_t *vals, unsigned int n)
-{
-	static const char *const names[][2] = {
-		{ "rx_bytes", "rx_bytes_count" },
-		{ "rx_packets", "rx_packets_count" },
-		{ "rx_dropped", "rx_fails" },
-		{ "rx_throttled", "rx_rate_limiter_throttled" },
-		{ "tx_bytes", "tx_bytes_count" },
-		{ "tx_packets", "tx_packets_count" },
-		{ "tx_dropped", "tx_fails" },
-		{ "tx_malformed", "tx_malformed_frames" },
-		{ "tx_throttled", "tx_rate_limiter_throttled" },
-	};
-	const char *key = name;
-
-	if (src != STATS_MVM || n != 1 || !strcmp(name, "reads") || !strcmp(name, "writes"))
-		return;
-	for (unsigned int i = 0; i < ARRAY_SIZE(names); i++)
-		if (!strcmp(name, names[i][0]))
-			key = names[i][1];
-	add_to(opaque, key, vals[0]);
-}
-
-static json_t *mmds_group(struct mmds *m)
-{
-	struct mmds_stats *st = mmds_stats(m);
-
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "rx_accepted",
-			 (json_int_t)counter_read(&st->rx_frames), "tx_frames",
-			 (json_int_t)counter_read(&st->tx_frames), "rx_count",
-			 (json_int_t)counter_read(&st->requests), "rx_errors",
-			 (json_int_t)counter_read(&st->errors), "tokens_issued",
-			 (json_int_t)counter_read(&st->tokens), "rx_invalid_token",
-			 (json_int_t)counter_read(&st->bad_tokens));
-}
-
-/* The cumulative counters: {"vcpu": {...}, "vm": {...}, "<device>": {...}}. */
-static json_t *metrics_counters(struct vm *vm)
-{
-	json_t *root = json_object(), *vcpu = json_object(), *vmg = json_object(), *netg = NULL;
-	unsigned int i, n = vm_online_vcpus(vm);
-	struct mvm_device *dev;
-
-	if (!root || !vcpu || !vmg)
-		goto err;
-	for (i = 0; i < n; i++) {
-		struct vcpu *c = vm_vcpu(vm, i);
-
-		add_to(vcpu, "exit_io", counter_read(&c->exits[VCPU_EXIT_IO]));
-		add_to(vcpu, "exit_mmio", counter_read(&c->exits[VCPU_EXIT_MMIO]));
-		add_to(vcpu, "kicks", counter_read(&c->exits[VCPU_EXIT_INTR]));
-		add_to(vcpu, "exit_system_event", counter_read(&c->exits[VCPU_EXIT_SYSTEM_EVENT]));
-		add_to(vcpu, "failures",
-		       counter_read(&c->exits[VCPU_EXIT_INTERNAL_ERROR]) +
-			       counter_read(&c->exits[VCPU_EXIT_SHUTDOWN]) +
-			       counter_read(&c->exits[VCPU_EXIT_OTHER]));
-		stats_node_visit(&c->stats, vcpu_kvm_one, vcpu);
-	}
-	stats_node_visit(&vm->stats, mvm_counters_one, vmg);
-	json_object_set_new(root, "vcpu", vcpu);
-	json_object_set_new(root, "vm", vmg);
-	pthread_mutex_lock(&vm->lock);
-	list_for_each_entry (dev, &vm->devices, node) {
-		json_t *d =
-			json_pack("{s:I, s:I}", "read_count", (json_int_t)counter_read(&dev->reads),
-				  "write_count", (json_int_t)counter_read(&dev->writes));
-
-		if (d) {
-			stats_node_visit(&dev->stats, device_counter_one, d);
-			json_object_set_new(root, dev->name, d);
-		}
-		if (!strncmp(dev->name, "virtio-net", 10)) {
-			if (!netg)
-				netg = json_object();
-			if (netg)
-				stats_node_visit(&dev->stats, net_one, netg);
-		}
-	}
-	pthread_mutex_unlock(&vm->lock);
-	if (netg)
-		json_object_set_new(root, "net", netg);
-	if (vm->cfg.mmds)
-		json_object_set_new(root, "mmds", mmds_group(vm->cfg.mmds));
-	return root;
-err:
-	json_decref(root);
-	json_decref(vcpu);
-	json_decref(vmg);
-	return NULL;
-}
-
-/* cur - prev, group by group (prev may be NULL: everything since boot). */
-static json_t *metrics_delta(json_t *cur, json_t *prev)
-{
-	json_t *out = json_object(), *group;
-	const char *gname;
+	json_t *out = json_object(), *v;
+	const char *key;
 
 	if (!out)
 		return NULL;
-	json_object_foreach (cur, gname, group) {
-		json_t *pg = prev ? json_object_get(prev, gname) : NULL, *og = json_object(), *v;
-		const char *key;
+	json_object_foreach (cur, key, v) {
+		json_t *pv = prev ? json_object_get(prev, key) : NULL, *d;
 
-		if (!og)
-			break;
-		json_object_foreach (group, key, v) {
-			json_t *pv = pg ? json_object_get(pg, key) : NULL;
-			json_int_t d = json_integer_value(v) - (pv ? json_integer_value(pv) : 0);
-
-			json_object_set_new(og, key, json_integer(d));
+		if (json_is_object(v))
+			d = metrics_delta(group ? group : key, v, pv);
+		else if (!group || fc_metrics_is_store(group, key) || !json_is_integer(pv))
+			d = json_incref(v);
+		else
+			d = json_integer(json_integer_value(v) - json_integer_value(pv));
+		if (!d || json_object_set_new(out, key, d)) {
+			json_decref(out);
+			return NULL;
 		}
-		json_object_set_new(out, gname, og);
 	}
 	return out;
 }
@@ -240,22 +111,20 @@ static int write_json_line(int fd, json_t *obj)
 }
 
 /* The line for vm (NULL: not started) with counters delta'd against *prev. */
-static json_t *metrics_line(struct vm *vm, json_t **prev)
+static json_t *metrics_line(struct vm *vm, const struct fc_api_metrics *api, uint64_t fails,
+			    json_t **prev)
 {
 	json_t *line, *cur, *d;
 
 	line = json_pack("{s:I}", "utc_timestamp_ms", (json_int_t)utc_ms());
-	if (!line || !vm)
-		return line;
-	json_object_set_new(line, "vmm",
-			    json_pack("{s:i, s:I}", "paused", vm_is_paused(vm) ? 1 : 0,
-				      "vcpu_count", (json_int_t)vm_online_vcpus(vm)));
-	cur = metrics_counters(vm);
-	if (!cur)
-		return line;
-	d = metrics_delta(cur, prev ? *prev : NULL);
-	if (d)
-		json_object_update(line, d);
+	cur = fc_metrics_counters(vm, api, fails);
+	if (!line || !cur)
+		goto err;
+	d = metrics_delta(NULL, cur, prev ? *prev : NULL);
+	if (!d || json_object_update(line, d)) {
+		json_decref(d);
+		goto err;
+	}
 	json_decref(d);
 	if (prev) {
 		json_decref(*prev);
@@ -264,11 +133,15 @@ static json_t *metrics_line(struct vm *vm, json_t **prev)
 		json_decref(cur);
 	}
 	return line;
+err:
+	json_decref(cur);
+	json_decref(line);
+	return NULL;
 }
 
 int metrics_write_line(int fd, struct vm *vm)
 {
-	json_t *line = metrics_line(vm, NULL);
+	json_t *line = metrics_line(vm, NULL, 0, NULL);
 	int err;
 
 	if (!line)
@@ -281,15 +154,17 @@ int metrics_write_line(int fd, struct vm *vm)
 /* Under m->lock. */
 static int metrics_flush_locked(struct metrics *m)
 {
-	json_t *line = metrics_line(m->vm, &m->prev);
+	json_t *line = metrics_line(m->vm, m->api, m->fails, &m->prev);
 	int err;
 
 	if (!line)
 		return -ENOMEM;
 	err = write_json_line(m->fd, line);
 	json_decref(line);
-	if (err)
+	if (err) {
+		m->fails++;
 		pr_warn("writing metrics: %s", strerror(-err));
+	}
 	return err;
 }
 

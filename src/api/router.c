@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * The router: one table of method + path -> handler, the spec's operations
- * in its order. A path the table does not know is 404, a known path with a
- * method it does not list is 405 with Allow; operations of the spec mvm does
- * not implement yet answer 400 with a fault_message naming them (never a
- * hang). A route without a handler whose resource a device type serves
+ * in its order. As Firecracker, a path the table does not know and a method
+ * the path does not have are both 400 "Invalid request method and/or path"
+ * (with Allow listing the path's methods where it has some); operations of
+ * the spec mvm does not implement yet answer 400 with a fault_message naming
+ * them (never a hang). A route without a handler whose resource a device type serves
  * (mvm/devtype.h: PUT/PATCH /drives/{id}, /entropy, ...) goes to the
  * device-type handlers. Bodies are parsed and must be JSON objects before a
  * handler runs.
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "messages.h"
 
 struct route {
 	const char *path; /* a trailing "{}" matches one non-empty path segment */
@@ -52,7 +54,7 @@ static const struct route routes[] = {
 	{ "/mmds", "GET", "getMmds", h_get_mmds, false },
 	{ "/mmds/config", "PUT", "putMmdsConfig", h_put_mmds_config, true },
 	{ "/entropy", "PUT", "putEntropyDevice", NULL, true },
-	{ "/serial", "PUT", "putSerialDevice", NULL, true },
+	{ "/serial", "PUT", "putSerialDevice", h_put_serial, true },
 	{ "/hotplug/memory", "PUT", "putMemoryHotplug", NULL, true },
 	{ "/hotplug/memory", "PATCH", "patchMemoryHotplug", NULL, true },
 	{ "/hotplug/memory", "GET", "getMemoryHotplug", NULL, false },
@@ -88,6 +90,19 @@ static bool path_match(const char *pattern, const char *url, char *buf, size_t l
 		return false;
 	snprintf(buf, len, "%s", seg);
 	*param = buf;
+	return true;
+}
+
+bool api_id_valid(const char *id)
+{
+	size_t i, n = strlen(id);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!(id[i] == '_' || (id[i] >= '0' && id[i] <= '9') ||
+		      (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')))
+			return false;
 	return true;
 }
 
@@ -183,8 +198,8 @@ static bool device_route(const char *url, char *buf, size_t len,
 	return true;
 }
 
-void api_handle(struct vmm *vmm, const char *method, const char *url, const char *body, size_t len,
-		struct api_response *r)
+static void api_route(struct vmm *vmm, const char *method, const char *url, const char *body,
+		      size_t len, struct api_response *r)
 {
 	const struct mvm_device_type *type = NULL;
 	const struct route *match = NULL;
@@ -213,32 +228,35 @@ void api_handle(struct vmm *vmm, const char *method, const char *url, const char
 	}
 	if (!path_known && device_route(url, seg, sizeof(seg), &type, &param)) {
 		/* A type's resource the spec does not list: PUT, PATCH and GET. */
+		snprintf(r->allow, sizeof(r->allow), "GET, PUT, PATCH");
 		if (strcmp(method, "PUT") && strcmp(method, "PATCH") && strcmp(method, "GET")) {
-			snprintf(r->allow, sizeof(r->allow), "GET, PUT, PATCH");
-			api_fault(r, 405, "method %.16s is not allowed on %.200s (allowed: %s)",
-				  method, url, r->allow);
+			api_fault(r, 400, MSG_INVALID_PATH_METHOD, method, url);
 			return;
 		}
 		generic = (struct route){ url, method, type->api, NULL, strcmp(method, "GET") };
 		match = &generic;
 		path_known = true;
 	}
-	if (!path_known) {
+	if (!path_known)
 		r->allow[0] = '\0';
-		api_fault(r, 404, "no such resource: '%.200s'", url);
-		return;
-	}
 	if (!match) {
-		api_fault(r, 405, "method %.16s is not allowed on %.200s (allowed: %s)", method,
-			  url, r->allow);
+		api_fault(r, 400, MSG_INVALID_PATH_METHOD, method, url);
 		return;
 	}
 	r->allow[0] = '\0';
 	if (!type)
 		type = match->fn ? NULL : route_device_type(match->path);
 	if (!match->fn && !type) {
-		api_fault(r, 400, "%s (%s %s) is not supported by mvm yet", match->op, method,
-			  match->path);
+		api_fault(r, 400, MSG_NOT_IMPLEMENTED, match->op, method, match->path);
+		return;
+	}
+	if (!match->body && len) {
+		if (!strcmp(method, "GET")) {
+			api_fault(r, 400, MSG_GET_WITH_BODY);
+			return;
+		}
+	} else if (match->body && !len) {
+		api_fault(r, 400, strcmp(method, "PATCH") ? MSG_EMPTY_PUT : MSG_EMPTY_PATCH);
 		return;
 	}
 	if (match->body) {
@@ -248,6 +266,12 @@ void api_handle(struct vmm *vmm, const char *method, const char *url, const char
 			return;
 		}
 	}
+	if (param && !api_id_valid(param)) {
+		json_decref(j);
+		api_fault(r, 400, MSG_INVALID_ID);
+		return;
+	}
+	jc_source(body, len);
 	pthread_mutex_lock(&vmm->lock);
 	if (match->fn)
 		match->fn(vmm, param, j, r);
@@ -258,10 +282,18 @@ void api_handle(struct vmm *vmm, const char *method, const char *url, const char
 	else if (!strcmp(method, "GET"))
 		h_device_get(vmm, type, param, j, r);
 	else
-		api_fault(r, 400, "%s (%s %s) is not supported by mvm yet", match->op, method,
-			  match->path);
+		api_fault(r, 400, MSG_NOT_IMPLEMENTED, match->op, method, match->path);
 	pthread_mutex_unlock(&vmm->lock);
+	jc_source(NULL, 0);
 	json_decref(j);
 	if (!r->status)
-		api_fault(r, 500, "internal error: %s gave no answer", match->op);
+		api_fault(r, 500, MSG_INTERNAL, match->op);
+}
+
+void api_handle(struct vmm *vmm, const char *method, const char *url, const char *body, size_t len,
+		struct api_response *r)
+{
+	api_route(vmm, method, url, body, len, r);
+	/* Firecracker's {get,put,patch}_api_requests and deprecated_api metrics. */
+	fc_api_count(&vmm->api_metrics, method, url, r->status, r->deprecated);
 }

@@ -34,6 +34,7 @@
 #include <microhttpd.h>
 
 #include "api_internal.h"
+#include "messages.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"
@@ -91,6 +92,7 @@ struct api_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev; /* the socket file we created: removed only if still ours */
 	ino_t ino;
+	size_t body_max; /* bytes of a request body */
 	/* Requests begun and not completed: answers are drained before the stop. */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
@@ -151,7 +153,8 @@ static int api_socket_create(struct api_server *srv, const char *path)
 			goto err_close;
 		}
 		if (socket_is_live(&sa)) {
-			pr_err("API socket '%s' is in use: another process listens on it", path);
+			/* Firecracker's words: orchestrators look for them in the log. */
+			pr_err(MSG_SOCKET_IN_USE, path);
 			goto err_close;
 		}
 		pr_info("API socket '%s': replacing a stale socket nobody listens on", path);
@@ -205,17 +208,21 @@ static enum MHD_Result api_reply(struct MHD_Connection *c, struct api_response *
 		mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	if (r->allow[0])
 		mhd.add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->deprecated)
+		mhd.add_response_header(resp, "Deprecation", "true");
 	ret = mhd.queue_response(c, r->status, resp);
 	mhd.destroy_response(resp);
 	return ret;
 }
 
-static enum MHD_Result api_too_large(struct MHD_Connection *c)
+static enum MHD_Result api_too_large(struct MHD_Connection *c, const char *method, const char *url,
+				     size_t size, size_t limit)
 {
 	struct api_response r = { 0 };
 
-	api_fault(&r, 413, "the request body is larger than the limit of %d bytes",
-		  MVM_API_BODY_MAX);
+	api_log_request(method, url, NULL, 0);
+	api_fault(&r, 413, MSG_PAYLOAD_TOO_LARGE, size, limit);
+	api_log_response(&r);
 	return api_reply(c, &r);
 }
 
@@ -225,8 +232,14 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const cha
 {
 	struct api_server *srv = cls;
 	struct api_request *req = *con_cls;
+	static __thread bool named;
 	struct api_response r;
 
+	/* MHD names its thread: it gets Firecracker's API thread's name on its first request. */
+	if (!named) {
+		pthread_setname_np(pthread_self(), "fc_api");
+		named = true;
+	}
 	if (!req) {
 		const char *cl = mhd.lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -239,9 +252,10 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const cha
 		srv->inflight++;
 		pthread_mutex_unlock(&srv->lock);
 		/* Refused before reading it: MHD then closes the connection. */
-		if (cl && strtoull(cl, NULL, 10) > MVM_API_BODY_MAX) {
+		if (cl && strtoull(cl, NULL, 10) > srv->body_max) {
 			req->too_large = true;
-			return api_too_large(c);
+			return api_too_large(c, method, url, (size_t)strtoull(cl, NULL, 10),
+					     srv->body_max);
 		}
 		return MHD_YES;
 	}
@@ -249,17 +263,20 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const cha
 		size_t n = *upload_size;
 
 		*upload_size = 0;
-		if (req->too_large)
+		if (req->too_large) {
+			req->len += n; /* counted for the answer, dropped */
 			return MHD_YES;
-		if (req->len + n > MVM_API_BODY_MAX) {
+		}
+		if (req->len + n > srv->body_max) {
 			/* A chunked body: drop what comes, refuse at the end. */
 			req->too_large = true;
+			req->len += n;
 			free(req->buf);
 			req->buf = NULL;
 			return MHD_YES;
 		}
 		if (!req->buf) {
-			req->buf = malloc(MVM_API_BODY_MAX + 1);
+			req->buf = malloc(srv->body_max + 1);
 			if (!req->buf)
 				return MHD_NO;
 		}
@@ -268,9 +285,10 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (req->too_large)
-		return api_too_large(c);
+		return api_too_large(c, method, url, req->len, srv->body_max);
+	api_log_request(method, url, req->buf, req->len);
 	api_handle(srv->vmm, method, url, req->buf, req->len, &r);
-	pr_debug("API %s %s: %u", method, url, r.status);
+	api_log_response(&r);
 	return api_reply(c, &r);
 }
 
@@ -320,6 +338,7 @@ struct api_server *api_server_start(struct vmm *vmm, const char *path,
 	if (!srv)
 		return ERR_PTR(-ENOMEM);
 	srv->vmm = vmm;
+	srv->body_max = opts && opts->max_payload ? opts->max_payload : MVM_API_BODY_MAX;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
 	fd = api_socket_create(srv, path);

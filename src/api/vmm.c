@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,14 +17,17 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api_internal.h"
 #include "mvm/mmds.h"
+#include "messages.h"
 #include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"
+#include "mvm/version.h"
 
 static void vmm_wake_main(struct vmm *vmm)
 {
@@ -33,10 +37,19 @@ static void vmm_wake_main(struct vmm *vmm)
 		pr_warn("waking the main thread: %s", strerror(errno));
 }
 
+/* A file (appended to) or a FIFO with a reader: O_NONBLOCK, never waited on. */
+static int serial_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
 static const struct vmm_hooks default_hooks = {
 	.boot = vm_boot,
 	.metrics_open = metrics_open,
 	.log_set_path = mvm_log_set_path,
+	.serial_open = serial_open,
 	.exit_request = vmm_wake_main,
 };
 
@@ -84,6 +97,10 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 		snprintf(vmm->id, sizeof(vmm->id), "%s", id);
 	else
 		snprintf(vmm->id, sizeof(vmm->id), "mvm-%d", (int)getpid());
+	vmm->app_name = "mvm";
+	vmm->app_version = MVM_VERSION;
+	vmm->start_us = vmm->start_cpu_us = vmm->parent_cpu_us = -1;
+	vmm->serial_fd = -1;
 	mvm_config_init(&vmm->cfg);
 	vmm->cfg.console_out = STDOUT_FILENO;
 	/* As Firecracker: virtio-mmio unless --enable-pci. */
@@ -106,6 +123,8 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 			vmm->hooks.metrics_open = hooks->metrics_open;
 		if (hooks->log_set_path)
 			vmm->hooks.log_set_path = hooks->log_set_path;
+		if (hooks->serial_open)
+			vmm->hooks.serial_open = hooks->serial_open;
 		if (hooks->exit_request)
 			vmm->hooks.exit_request = hooks->exit_request;
 	}
@@ -126,6 +145,9 @@ void vmm_destroy(struct vmm *vmm)
 	free(vmm->kernel);
 	free(vmm->cmdline);
 	free(vmm->initrd);
+	free(vmm->boot_cmdline);
+	if (vmm->serial_fd >= 0)
+		close(vmm->serial_fd);
 	free(vmm->log_path);
 	free(vmm->metrics_path);
 	close(vmm->start_fd);
@@ -146,6 +168,60 @@ void vmm_set_console(struct vmm *vmm, int in, int out)
 	vmm->cfg.console_in = in;
 	vmm->cfg.console_out = out;
 	pthread_mutex_unlock(&vmm->lock);
+}
+
+void vmm_set_app(struct vmm *vmm, const char *app_name, const char *version)
+{
+	pthread_mutex_lock(&vmm->lock);
+	vmm->app_name = app_name;
+	vmm->app_version = version;
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+void vmm_set_start_times(struct vmm *vmm, int64_t start_us, int64_t start_cpu_us,
+			 int64_t parent_cpu_us)
+{
+	struct timespec now, cpu;
+	int64_t d;
+
+	pthread_mutex_lock(&vmm->lock);
+	vmm->start_us = start_us;
+	vmm->start_cpu_us = start_cpu_us;
+	vmm->parent_cpu_us = parent_cpu_us;
+	pthread_mutex_unlock(&vmm->lock);
+	/*
+	 * As Firecracker's process_startup_time_us (since start_us on the
+	 * monotonic clock) and _cpu_us (this process's and its parent's CPU time
+	 * since start_cpu_us), taken as the API is about to serve.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	d = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 - start_us;
+	if (start_us >= 0 && d >= 0)
+		atomic_store(&vmm->api_metrics.startup_us, (uint64_t)d);
+	d = (int64_t)cpu.tv_sec * 1000000 + cpu.tv_nsec / 1000 +
+	    (parent_cpu_us > 0 ? parent_cpu_us : 0) - start_cpu_us;
+	if (start_cpu_us >= 0 && d >= 0)
+		atomic_store(&vmm->api_metrics.startup_cpu_us, (uint64_t)d);
+}
+
+int vmm_request(struct vmm *vmm, const char *method, const char *url, const char *body, char *err,
+		size_t len)
+{
+	struct api_response r;
+	json_t *j;
+	int ret = 0;
+
+	api_handle(vmm, method, url, body, body ? strlen(body) : 0, &r);
+	if (r.status >= 300) {
+		j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+		snprintf(err, len, "%s",
+			 json_string_value(json_object_get(j, "fault_message")) ?: "error");
+		json_decref(j);
+		ret = -EINVAL;
+	}
+	api_response_free(&r);
+	return ret;
 }
 
 void vmm_set_transport(struct vmm *vmm, enum mvm_transport transport)
@@ -179,7 +255,7 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 	struct vm *vm;
 
 	if (!vmm->boot_source_set) {
-		api_fault(r, 400, "InstanceStart needs a boot source: PUT /boot-source first");
+		api_fault(r, 400, MSG_NO_KERNEL);
 		return;
 	}
 	/* The strings stay owned by vmm, unchanged from now on (pre-boot requests end). */
@@ -190,6 +266,15 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 	/* As in Firecracker, boot_args is the whole command line; mvm's default only without it. */
 	cfg.no_default_cmdline = vmm->cmdline != NULL;
 	cfg.initrd = vmm->initrd;
+	free(vmm->boot_cmdline);
+	if (vmm_root_device(&cfg, vmm->cmdline, &vmm->boot_cmdline)) {
+		api_fault(r, 500, MSG_OUT_OF_MEMORY);
+		return;
+	}
+	if (vmm->boot_cmdline)
+		cfg.cmdline = vmm->boot_cmdline;
+	if (vmm->serial_fd >= 0)
+		cfg.console_out = vmm->serial_fd;
 	vmm->cfg = cfg;
 	/*
 	 * vm_boot() on the API thread: the answer is the boot's outcome, with
@@ -201,8 +286,7 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 	if (IS_ERR_OR_NULL(vm)) {
 		int err = vm ? (int)-PTR_ERR(vm) : ENOMEM;
 
-		api_fault(r, 400, "InstanceStart: the VM could not be built: %s",
-			  why[0] ? why : strerror(err));
+		api_fault(r, 400, MSG_START_FAILED, why[0] ? why : strerror(err));
 		return;
 	}
 	vmm->vm = vm;

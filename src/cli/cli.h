@@ -3,6 +3,7 @@
 #ifndef MVM_CLI_H
 #define MVM_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mvm/loop.h"
@@ -23,8 +24,11 @@ int cmd_devices(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
-/* mvm --api-sock PATH / --config-file FILE: a VMM driven by the API (vmm.c). */
-int cmd_vmm(int argc, char **argv);
+/*
+ * mvm --api-sock PATH / --config-file FILE, or mvm invoked as firecracker
+ * (Firecracker's command line exactly): a VMM driven by the API (vmm.c).
+ */
+int cmd_vmm(int argc, char **argv, bool firecracker);
 
 /* "128M", "1G", "512K", "4096" (MiB): bytes, or -1 if malformed. */
 int64_t parse_size(const char *s);

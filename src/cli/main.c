@@ -14,7 +14,9 @@ static void usage(FILE *f)
 		"usage: mvm run --kernel FILE [options]   boot a guest (see 'mvm run --help')\n"
 		"       mvm --api-sock PATH [--config-file FILE] [--id ID]\n"
 		"                                          a VMM driven by Firecracker's API\n"
-		"                                          (options: mvm --api-sock x --help)\n"
+		"                                          (options: mvm --api-sock x --help;\n"
+		"                                          invoked as firecracker, mvm takes\n"
+		"                                          Firecracker's command line)\n"
 		"       mvm ls [--json]                    the VMs of this host: id, pid, state, "
 		"vCPUs, memory\n"
 		"       mvm stat [--json] ID               one stats snapshot (VM, vCPUs, "
@@ -41,8 +43,13 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	unsigned int i;
 
+	/* A link named firecracker: Firecracker's command line, nothing else. */
+	base = base ? base + 1 : argc > 0 ? argv[0] : "";
+	if (!strcmp(base, "firecracker"))
+		return cmd_vmm(argc, argv, true);
 	if (argc < 2) {
 		usage(stderr);
 		return MVM_EXIT_USAGE;
@@ -54,7 +61,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], manage_cmds[i].name))
 			return manage_cmds[i].fn(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-		printf("mvm %s\n", MVM_VERSION);
+		printf("mvm %s (Firecracker API v%s)\n", MVM_VERSION, MVM_FIRECRACKER_VERSION);
 		return 0;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -62,11 +69,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	/* Top-level options, as Firecracker's: a VMM driven by the API. */
-	if (!strncmp(argv[1], "--api-sock", 10) || !strncmp(argv[1], "--config-file", 13) ||
-	    !strncmp(argv[1], "--id", 4) || !strcmp(argv[1], "--no-api") ||
-	    !strncmp(argv[1], "--api-timeout", 13) || !strcmp(argv[1], "--enable-pci") ||
-	    !strcmp(argv[1], "-v") || !strcmp(argv[1], "--verbose"))
-		return cmd_vmm(argc, argv);
+	if (argv[1][0] == '-')
+		return cmd_vmm(argc, argv, false);
 	fprintf(stderr, "mvm: unknown command '%s'; try 'mvm --help'\n", argv[1]);
 	return MVM_EXIT_USAGE;
 }

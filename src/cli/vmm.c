@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * mvm --api-sock PATH [--config-file FILE] [--id ID]: a VMM process driven
- * through Firecracker's API (src/api/). The API thread configures and builds
+ * mvm --api-sock PATH [--config-file FILE] [--id ID], or mvm invoked as
+ * firecracker (vmm_args.c parses both): a VMM process driven through
+ * Firecracker's API (src/api/). The API thread configures and builds
  * the VM; this (main) thread runs it, then tears everything down: the
  * process exits when the guest ends, with mvm run's exit status, after
  * removing its socket and its runtime entry. SIGINT/SIGTERM end it the same
  * way, before or after InstanceStart.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,35 +17,16 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "mvm/api.h"
 #include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/version.h"
 #include "mvm/vm.h"
-
-static void vmm_usage(FILE *f)
-{
-	fprintf(f, "usage: mvm --api-sock PATH [--config-file FILE] [--id ID] [options]\n"
-		   "       mvm --config-file FILE [--no-api] [--id ID] [options]\n"
-		   "\n"
-		   "Starts a VMM that serves Firecracker's API (HTTP over the Unix socket PATH)\n"
-		   "and boots on PUT /actions InstanceStart, or straight from FILE (Firecracker's\n"
-		   "JSON configuration). It exits when the guest ends, with mvm run's status.\n"
-		   "\n"
-		   "      --api-sock PATH      the API socket (default with --config-file:\n"
-		   "                           <runtime dir>/<id>.sock)\n"
-		   "      --config-file FILE   configure from FILE and boot at once\n"
-		   "      --no-api             with --config-file: serve no API\n"
-		   "      --id ID              instance id (default mvm-<pid>)\n"
-		   "      --api-timeout SECS   idle API connections are closed after SECS (10)\n"
-		   "      --enable-pci         virtio devices on PCI (virtio-pci) instead of\n"
-		   "                           virtio-mmio, Firecracker's default\n"
-		   "      --metadata FILE      the MMDS store's first contents (a JSON object)\n"
-		   "      --mmds-size-limit N  the MMDS store's limit in bytes (51200)\n"
-		   "  -v, --verbose            more log messages (repeat for debug)\n"
-		   "  -h, --help               this help\n");
-}
+#include "vmm_args.h"
 
 /* Runs the VM InstanceStart built, on this thread. The exit status. */
 static int run_vm(struct vmm *vmm, struct vm *vm, int sigfd, int console_in)
@@ -67,108 +48,70 @@ static int run_vm(struct vmm *vmm, struct vm *vm, int sigfd, int console_in)
 	return vm->stop_status;
 }
 
-int cmd_vmm(int argc, char **argv)
+/*
+ * The command line's logger and metrics options, as PUT /logger and PUT
+ * /metrics (the same checks and messages). 0 or -EINVAL, printed.
+ */
+static int vmm_apply_args(struct vmm *vmm, const struct vmm_args *a)
 {
-	enum {
-		OPT_SOCK = 256,
-		OPT_CONFIG,
-		OPT_ID,
-		OPT_NO_API,
-		OPT_TIMEOUT,
-		OPT_ENABLE_PCI,
-		OPT_METADATA,
-		OPT_MMDS_LIMIT
-	};
-	static const struct option opts[] = {
-		{ "api-sock", required_argument, NULL, OPT_SOCK },
-		{ "config-file", required_argument, NULL, OPT_CONFIG },
-		{ "id", required_argument, NULL, OPT_ID },
-		{ "no-api", no_argument, NULL, OPT_NO_API },
-		{ "api-timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "enable-pci", no_argument, NULL, OPT_ENABLE_PCI },
-		{ "metadata", required_argument, NULL, OPT_METADATA },
-		{ "mmds-size-limit", required_argument, NULL, OPT_MMDS_LIMIT },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *sock = NULL, *config = NULL, *id = NULL, *metadata = NULL;
-	unsigned long long mmds_limit = 0;
-	struct api_server_opts sopts = { 0 };
-	struct api_server *srv = NULL;
-	int verbosity = MVM_LOG_WARN, c, r, sigfd, console_in;
-	int status = MVM_EXIT_FAILURE;
-	char sock_buf[108];
-	bool no_api = false, registered = false, pci = false;
-	struct vm *vm = NULL;
-	struct vmm *vmm;
-	sigset_t set;
-	char *end;
-	long t;
+	char err[512];
+	json_t *j;
+	char *body;
+	int r = 0;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_SOCK:
-			sock = optarg;
-			break;
-		case OPT_CONFIG:
-			config = optarg;
-			break;
-		case OPT_ID:
-			id = optarg;
-			break;
-		case OPT_NO_API:
-			no_api = true;
-			break;
-		case OPT_ENABLE_PCI:
-			pci = true;
-			break;
-		case OPT_TIMEOUT:
-			t = strtol(optarg, &end, 10);
-			if (*end || end == optarg || t < 1 || t > 3600) {
-				fprintf(stderr, "mvm: --api-timeout '%s': give 1 to 3600 seconds\n",
-					optarg);
-				return MVM_EXIT_USAGE;
-			}
-			sopts.timeout_s = (unsigned int)t;
-			break;
-		case OPT_METADATA:
-			metadata = optarg;
-			break;
-		case OPT_MMDS_LIMIT:
-			mmds_limit = strtoull(optarg, &end, 10);
-			if (*end || end == optarg || *optarg == '-' || !mmds_limit ||
-			    mmds_limit > (1ULL << 30)) {
-				fprintf(stderr,
-					"mvm: --mmds-size-limit '%s': give 1 to 1073741824 bytes\n",
-					optarg);
-				return MVM_EXIT_USAGE;
-			}
-			break;
-		case 'v':
-			verbosity++;
-			break;
-		case 'h':
-			vmm_usage(stdout);
-			return 0;
-		default:
-			fprintf(stderr, "mvm: try 'mvm --help'\n");
-			return MVM_EXIT_USAGE;
+	vmm_set_start_times(vmm, a->start_time_us, a->start_time_cpu_us, a->parent_cpu_time_us);
+	if (a->log_path || a->level || a->module || a->show_level || a->show_log_origin) {
+		j = json_pack("{s:s?, s:s?, s:s?, s:b, s:b}", "log_path", a->log_path, "level",
+			      a->level, "module", a->module, "show_level", a->show_level,
+			      "show_log_origin", a->show_log_origin);
+		body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		r = body ? vmm_request(vmm, "PUT", "/logger", body, err, sizeof(err)) : -ENOMEM;
+		free(body);
+		if (r) {
+			fprintf(stderr, "%s: logger: %s\n", a->firecracker ? "firecracker" : "mvm",
+				r == -ENOMEM ? strerror(ENOMEM) : err);
+			return r;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "mvm: unexpected argument '%s'; try 'mvm --help'\n", argv[optind]);
-		return MVM_EXIT_USAGE;
+	if (a->metrics_path) {
+		j = json_pack("{s:s}", "metrics_path", a->metrics_path);
+		body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		r = body ? vmm_request(vmm, "PUT", "/metrics", body, err, sizeof(err)) : -ENOMEM;
+		free(body);
+		if (r) {
+			fprintf(stderr, "%s: metrics: %s\n", a->firecracker ? "firecracker" : "mvm",
+				r == -ENOMEM ? strerror(ENOMEM) : err);
+			return r;
+		}
 	}
-	if (!sock && !config) {
-		fprintf(stderr, "mvm: give --api-sock PATH or --config-file FILE\n");
-		return MVM_EXIT_USAGE;
-	}
-	if (no_api && (sock || !config)) {
-		fprintf(stderr, "mvm: --no-api goes with --config-file and without --api-sock\n");
-		return MVM_EXIT_USAGE;
-	}
-	mvm_log_set_level(verbosity > MVM_LOG_DEBUG ? MVM_LOG_DEBUG : verbosity);
+	return 0;
+}
+
+int cmd_vmm(int argc, char **argv, bool firecracker)
+{
+	struct api_server_opts sopts = { 0 };
+	struct api_server *srv = NULL;
+	int c, r, sigfd, console_in;
+	int status = MVM_EXIT_FAILURE;
+	char sock_buf[108];
+	bool registered = false;
+	struct vmm_args a;
+	struct vm *vm = NULL;
+	const char *sock;
+	struct vmm *vmm;
+	sigset_t set;
+
+	c = vmm_args_parse(&a, argc, argv, firecracker);
+	if (c >= 0)
+		return c;
+	sock = a.sock;
+	sopts.timeout_s = a.timeout_s;
+	sopts.max_payload = a.max_payload;
+	/* Firecracker logs at Info by default; mvm at Warning, -v for more. */
+	c = (firecracker ? MVM_LOG_INFO : MVM_LOG_WARN) + (a.verbosity + 1);
+	mvm_log_set_level(c > MVM_LOG_DEBUG ? MVM_LOG_DEBUG : c);
 
 	/* Before any thread exists: only the signalfd sees SIGINT/SIGTERM. */
 	sigemptyset(&set);
@@ -182,17 +125,29 @@ int cmd_vmm(int argc, char **argv)
 		return MVM_EXIT_FAILURE;
 	}
 
-	vmm = vmm_create(id);
+	vmm = vmm_create(a.id);
 	if (IS_ERR(vmm))
 		goto out_sig;
 	mvm_log_set_id(vmm_id(vmm));
+	if (firecracker) {
+		vmm_set_app(vmm, "Firecracker", MVM_FIRECRACKER_VERSION);
+		/* Firecracker's lines show neither level nor origin unless asked. */
+		mvm_log_set_options(false, false);
+	}
+	if (vmm_apply_args(vmm, &a))
+		goto out_vmm;
+	if (firecracker)
+		pr_info("Running Firecracker v%s", MVM_FIRECRACKER_VERSION);
+	else
+		pr_info("Running mvm v%s (Firecracker API v%s)", MVM_VERSION,
+			MVM_FIRECRACKER_VERSION);
 	console_in = isatty(STDIN_FILENO) ? STDIN_FILENO : -1;
 	vmm_set_console(vmm, console_in, STDOUT_FILENO);
-	vmm_set_transport(vmm, pci ? MVM_TRANSPORT_PCI : MVM_TRANSPORT_MMIO);
-	if ((metadata || mmds_limit) && vmm_mmds_setup(vmm, (size_t)mmds_limit, metadata))
+	vmm_set_transport(vmm, a.pci ? MVM_TRANSPORT_PCI : MVM_TRANSPORT_MMIO);
+	if ((a.metadata || a.mmds_limit) && vmm_mmds_setup(vmm, a.mmds_limit, a.metadata))
 		goto out_vmm;
 
-	if (!sock && !no_api) {
+	if (!sock && !a.no_api) {
 		r = runtime_sock_path(vmm_id(vmm), sock_buf, sizeof(sock_buf));
 		if (r) {
 			pr_err("no API socket path under the runtime directory: %s", strerror(-r));
@@ -217,7 +172,7 @@ int cmd_vmm(int argc, char **argv)
 		if (IS_ERR(srv))
 			goto out_unregister;
 	}
-	if (config && vmm_load_config_file(vmm, config))
+	if (a.config && vmm_load_config_file(vmm, a.config))
 		goto out_server;
 
 	r = vmm_wait_start(vmm, sigfd, &vm);

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * Logging: levels, a UTC timestamp and the VM id on every line, to stderr
- * or to the fd the logger was given (PUT /logger: see src/api/logger.c,
- * which opens the path; libmvm itself opens nothing outside mvm/sys.h).
+ * Logging: levels, a timestamp, the VM id and the thread on every line, to
+ * stderr or to the fd the logger was given (PUT /logger: see
+ * src/api/logger.c, which opens the path; libmvm itself opens nothing
+ * outside mvm/sys.h). Firecracker's line, which its clients parse:
  *
- *   2026-11-21T07:02:37.123456Z [mvm-1234] ERROR vCPU 0: ...
- *   2026-11-21T07:02:37.123456Z [vm1:vcpu0] INFO ...        (show_log_origin)
+ *   2026-11-21T07:02:37.123456789 [vm1:fc_vcpu 0] message
+ *   2026-11-21T07:02:37.123456789 [vm1:main:WARN] message            (show_level)
+ *   2026-11-21T07:02:37.123456789 [vm1:fc_api:INFO:src/api/x.c:12] m  (and show_log_origin)
+ *
+ * The timestamp is local time with nanoseconds, as Firecracker writes it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +28,7 @@ static atomic_int log_level = MVM_LOG_WARN;
 static atomic_bool log_off;
 static atomic_bool log_show_level = true;
 static atomic_bool log_show_origin;
+static atomic_uint_fast64_t log_missed; /* lines a full FIFO or a failed write dropped */
 
 /* The id and the destination change rarely (API requests); lines read them under the lock. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -109,6 +115,7 @@ int mvm_log_level_parse(const char *s, enum mvm_log_level *level, bool *off)
 	return -EINVAL;
 }
 
+/* The names of Rust's log levels, which Firecracker prints. */
 static const char *level_name(enum mvm_log_level level)
 {
 	switch (level) {
@@ -123,9 +130,16 @@ static const char *level_name(enum mvm_log_level level)
 	}
 }
 
-void mvm_log(enum mvm_log_level level, const char *fmt, ...)
+/* The thread's name; the process's first thread is "main", as Rust names it. */
+static void thread_name(char *buf, size_t len)
 {
-	char line[1280], origin[20] = "", ts[40];
+	if (syscall(SYS_gettid) == getpid() || pthread_getname_np(pthread_self(), buf, len))
+		snprintf(buf, len, "main");
+}
+
+void mvm_log_at(enum mvm_log_level level, const char *file, int line, const char *fmt, ...)
+{
+	char text[1280], thread[20], origin[96] = "", ts[40];
 	struct timespec now;
 	struct tm tm;
 	size_t n;
@@ -140,31 +154,44 @@ void mvm_log(enum mvm_log_level level, const char *fmt, ...)
 	if ((int)level > atomic_load(&log_level) || atomic_load(&log_off))
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
+	localtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (atomic_load(&log_show_origin)) {
-		origin[0] = ':';
-		if (pthread_getname_np(pthread_self(), origin + 1, sizeof(origin) - 1))
-			origin[0] = '\0';
-	}
+	thread_name(thread, sizeof(thread));
+	if (atomic_load(&log_show_origin))
+		snprintf(origin, sizeof(origin), ":%s:%d", file ? file : "?", file ? line : 0);
 
 	/* Format first, then one write: lines from several threads do not mix. */
 	pthread_mutex_lock(&log_lock);
-	n = (size_t)snprintf(line, sizeof(line), "%s.%06ldZ [%s%s] %s%s", ts, now.tv_nsec / 1000,
-			     log_id, origin, atomic_load(&log_show_level) ? level_name(level) : "",
-			     atomic_load(&log_show_level) ? " " : "");
+	n = (size_t)snprintf(text, sizeof(text), "%s.%09ld [%s:%s%s%s%s] ", ts, now.tv_nsec, log_id,
+			     thread, atomic_load(&log_show_level) ? ":" : "",
+			     atomic_load(&log_show_level) ? level_name(level) : "", origin);
 	fd = log_fd >= 0 ? log_fd : STDERR_FILENO;
-	if (n < sizeof(line) - 2) {
+	if (n < sizeof(text) - 2) {
 		va_start(ap, fmt);
-		vsnprintf(line + n, sizeof(line) - 1 - n, fmt, ap);
+		vsnprintf(text + n, sizeof(text) - 1 - n, fmt, ap);
 		va_end(ap);
 	}
-	n = strlen(line);
-	if (n == 0 || line[n - 1] != '\n')
-		line[n++] = '\n';
+	n = strlen(text);
+	if (n == 0 || text[n - 1] != '\n')
+		text[n++] = '\n';
 	/* A FIFO with no room drops the line: logging never blocks a vCPU. */
-	if (write(fd, line, n) < 0) {
-		/* nothing sensible to do */
-	}
+	if (write(fd, text, n) < 0)
+		atomic_fetch_add(&log_missed, 1);
 	pthread_mutex_unlock(&log_lock);
+}
+
+void mvm_log(enum mvm_log_level level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mvm_log_at(level, NULL, 0, "%s", msg);
+}
+
+uint64_t mvm_log_missed(void)
+{
+	return atomic_load(&log_missed);
 }

@@ -66,6 +66,13 @@ struct blk_queue {
 	uint64_t last_work;	   /* when a request or completion was last found */
 };
 
+/* Counters under Firecracker's block metrics names (the device's stats node). */
+struct blk_stats {
+	mvm_counter_t read_count, write_count, read_bytes, write_bytes, flush_count;
+	mvm_counter_t invalid_reqs_count, execute_fails, queue_event_count;
+	mvm_counter_t update_count, update_fails;
+};
+
 struct virtio_blk {
 	struct virtio_dev vdev; /* first */
 	struct blk_disk disk;
@@ -74,6 +81,28 @@ struct virtio_blk {
 	struct mvm_disk_config conf; /* as created (and rate limiter as patched) */
 	struct rate_limiter rl;
 	struct blk_queue q[BLK_NUM_QUEUES];
+	struct blk_stats stats;
+	char drive_id[MVM_DISK_ID_MAX + 1]; /* the API's id: PATCH /drives/{id} finds it */
+	unsigned int index;
+};
+
+#define BLK_COUNTER(name)                                      \
+	{                                                      \
+#name, offsetof(struct virtio_blk, stats.name) \
+	}
+static const struct mvm_counter_desc blk_counters[] = {
+	{ "reads", offsetof(struct virtio_blk, vdev.dev.reads) },
+	{ "writes", offsetof(struct virtio_blk, vdev.dev.writes) },
+	BLK_COUNTER(read_count),
+	BLK_COUNTER(write_count),
+	BLK_COUNTER(read_bytes),
+	BLK_COUNTER(write_bytes),
+	BLK_COUNTER(flush_count),
+	BLK_COUNTER(invalid_reqs_count),
+	BLK_COUNTER(execute_fails),
+	BLK_COUNTER(queue_event_count),
+	BLK_COUNTER(update_count),
+	BLK_COUNTER(update_fails),
 };
 
 struct blk_args {
@@ -111,11 +140,9 @@ static void blk_config_write(struct virtio_dev *vdev, uint64_t off, const void *
 	/* Only `writeback` is writable, and only with CONFIG_WCE, which we do not offer. */
 }
 
-/* Engine callback (queue lock held): answer the guest, return the slot. A ring
- * request's reference is dropped by the caller, after the unlock. */
-static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
+/* Answers the guest and returns the slot; queue lock held. */
+static void blk_req_answer(struct blk_queue *q, struct blk_req *r, uint8_t status)
 {
-	struct blk_queue *q = container_of(io, struct blk_queue, io);
 	struct virtio_blk *b = q->blk;
 	struct virtqueue *vq = virtio_dev_vq(&b->vdev, q->index);
 	uint32_t written = blk_req_complete(r, status);
@@ -130,6 +157,27 @@ static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
 static uint64_t blk_req_bytes(const struct blk_req *r)
 {
 	return r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT ? r->len : 0;
+}
+
+/* Engine callback (queue lock held): count, answer the guest, return the slot. A
+ * ring request's reference is dropped by the caller, after the unlock. */
+static void blk_req_done(struct blk_io *io, struct blk_req *r, uint8_t status)
+{
+	struct blk_queue *q = container_of(io, struct blk_queue, io);
+	struct blk_stats *st = &q->blk->stats;
+
+	if (status != VIRTIO_BLK_S_OK) {
+		counter_inc(&st->execute_fails);
+	} else if (r->type == VIRTIO_BLK_T_IN) {
+		counter_inc(&st->read_count);
+		atomic_fetch_add_explicit(&st->read_bytes, r->len, memory_order_relaxed);
+	} else if (r->type == VIRTIO_BLK_T_OUT) {
+		counter_inc(&st->write_count);
+		atomic_fetch_add_explicit(&st->write_bytes, r->len, memory_order_relaxed);
+	} else if (r->type == VIRTIO_BLK_T_FLUSH) {
+		counter_inc(&st->flush_count);
+	}
+	blk_req_answer(q, r, status);
 }
 
 /* Pops, parses and submits what is available; queue lock held. The number popped. */
@@ -164,7 +212,8 @@ static unsigned int blk_queue_pop_all(struct blk_queue *q, unsigned int *complet
 			q->nfree--;
 			st = blk_req_parse(q->chain, &b->geom, r);
 			if (st != VIRTIO_BLK_S_OK) {
-				blk_req_done(&q->io, r, st < 0 ? VIRTIO_BLK_S_IOERR : (uint8_t)st);
+				counter_inc(&b->stats.invalid_reqs_count);
+				blk_req_answer(q, r, st < 0 ? VIRTIO_BLK_S_IOERR : (uint8_t)st);
 				(*completed)++;
 				continue;
 			}
@@ -272,6 +321,7 @@ static void blk_queue_notify(struct virtio_dev *vdev, unsigned int qi)
 
 	if (qi >= BLK_NUM_QUEUES)
 		return;
+	counter_inc(&b->stats.queue_event_count);
 	q = &b->q[qi];
 	pthread_mutex_lock(&q->lock);
 	needs_reset = blk_queue_process(q, &reaped);
@@ -446,8 +496,13 @@ static int blk_init(struct virtio_dev *vdev, const void *args)
 	err = blk_disk_open(&b->disk, a->disk, a->index);
 	if (err)
 		goto err_rl;
+	/* The device's node shows the block counters too (metrics read them by name). */
+	stats_node_init(&vdev->dev.stats, vdev->dev.stats.id, blk_counters,
+			ARRAY_SIZE(blk_counters), b);
 	blk_disk_geom(&b->disk, &b->geom);
 	blk_fill_config(b, a->disk);
+	snprintf(b->drive_id, sizeof(b->drive_id), "%s", a->disk->id);
+	b->index = a->index;
 	for (i = 0; i < BLK_NUM_QUEUES; i++) {
 		err = blk_queue_init(b, &b->q[i], i);
 		if (err)
@@ -510,47 +565,6 @@ static int blk_create(struct vm *vm, const void *blob, unsigned int index)
 	return PTR_ERR_OR_ZERO(virtio_blk_create(vm, blob, index));
 }
 
-/* The running drive with this id, or NULL. */
-static struct virtio_blk *blk_find(struct vm *vm, const char *id)
-{
-	struct virtio_blk *found = NULL;
-	struct mvm_device *dev;
-
-	pthread_mutex_lock(&vm->lock);
-	list_for_each_entry (dev, &vm->devices, node) {
-		struct virtio_dev *vdev = to_virtio_dev(dev);
-
-		/* Named by blk_create(): a virtio device, so vdev is valid. */
-		if (!strncmp(dev->name, "virtio-blk", 10) && vdev->ops == &blk_ops &&
-		    !strcmp(to_blk(vdev)->conf.id, id)) {
-			found = to_blk(vdev);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&vm->lock);
-	return found;
-}
-
-/* PATCH /drives/{id} after boot: the rate limiter (a new backing file is not supported). */
-static int blk_update(struct vm *vm, const char *id, const void *blob, char *msg, size_t len)
-{
-	const struct mvm_disk_config *d = blob;
-	struct virtio_blk *b = vm ? blk_find(vm, id) : NULL;
-
-	if (!b) {
-		snprintf(msg, len, "no running drive '%s'", id);
-		return -ENOENT;
-	}
-	if (strcmp(d->path, b->conf.path)) {
-		snprintf(msg, len, "changing path_on_host after boot is not supported by mvm yet");
-		return -EINVAL;
-	}
-	rate_limiter_update(&b->rl, d->rate_limiter_set ? &d->rate_limiter : NULL);
-	b->conf.rate_limiter = d->rate_limiter;
-	b->conf.rate_limiter_set = d->rate_limiter_set;
-	return 0;
-}
-
 static const struct mvm_device_type virtio_blk_type;
 
 /* One root device, as Firecracker: it becomes the guest's /dev/vda. */
@@ -569,10 +583,100 @@ static int blk_check(const struct mvm_config *cfg, const void *blob, int self, c
 		const struct mvm_disk_config *o = (const void *)cfg->devices[i].blob;
 
 		if ((int)i != self && cfg->devices[i].type == &virtio_blk_type && o->root) {
-			snprintf(msg, len, "drive '%s' is the root device already", o->id);
+			snprintf(msg, len, "A root block device already exists! (drive '%s')",
+				 o->id);
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+/* The running VM's disk whose drive id is id, with a reference; NULL if none. */
+static struct virtio_blk *blk_find(struct vm *vm, const char *id)
+{
+	struct virtio_blk *found = NULL;
+	struct mvm_device *dev;
+
+	pthread_mutex_lock(&vm->lock);
+	list_for_each_entry (dev, &vm->devices, node) {
+		struct virtio_blk *b = container_of(dev, struct virtio_blk, vdev.dev);
+
+		if (dev->ops == NULL || !dev->type || strcmp(dev->type, blk_ops.type) ||
+		    strcmp(b->drive_id, id))
+			continue;
+		mvm_device_get(dev);
+		found = b;
+		break;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return found;
+}
+
+/* A PATCH's rate limiter replaces the running one (a held queue resumes at once). */
+static void blk_update_limiter(struct virtio_blk *b, const struct mvm_disk_config *cfg)
+{
+	rate_limiter_update(&b->rl, cfg->rate_limiter_set ? &cfg->rate_limiter : NULL);
+	b->conf.rate_limiter = cfg->rate_limiter;
+	b->conf.rate_limiter_set = cfg->rate_limiter_set;
+}
+
+/*
+ * PATCH /drives/{id} after boot: its rate limiter, or a new backing file (orchestrators create
+ * placeholder drives and patch them later). The new file is opened first (a
+ * failure changes nothing); then, with every queue stopped and its in-flight
+ * requests finished on the old file, the disk is swapped, the capacity set,
+ * and the guest told with a configuration-change interrupt.
+ */
+static int blk_update(struct vm *vm, const char *id, const void *blob, char *msg, size_t len)
+{
+	const struct mvm_disk_config *cfg = blob;
+	unsigned int i, drained[BLK_NUM_QUEUES];
+	struct virtio_blk *b = vm ? blk_find(vm, id) : NULL;
+	struct blk_disk nd, old;
+	int err;
+
+	if (!b) {
+		snprintf(msg, len, "no drive '%s' in the running VM", id);
+		return -ENODEV;
+	}
+	if (!strcmp(cfg->path, b->conf.path)) {
+		/* The same file: only the rate limiter changes. */
+		blk_update_limiter(b, cfg);
+		mvm_device_put(&b->vdev.dev);
+		return 0;
+	}
+	err = blk_disk_open(&nd, cfg, b->index);
+	if (err) {
+		counter_inc(&b->stats.update_fails);
+		snprintf(msg, len, "Error manipulating the backing file: %s (os error %d) %s",
+			 strerror(-err), -err, cfg->path);
+		mvm_device_put(&b->vdev.dev);
+		return err;
+	}
+	for (i = 0; i < BLK_NUM_QUEUES; i++) {
+		pthread_mutex_lock(&b->q[i].lock);
+		drained[i] = b->q[i].io.inflight;
+		blk_io_drain(&b->q[i].io);
+	}
+	old = b->disk;
+	b->disk = nd;
+	blk_disk_geom(&b->disk, &b->geom);
+	__atomic_store_n(&b->cfg.capacity, b->geom.sectors, __ATOMIC_RELEASE);
+	for (i = BLK_NUM_QUEUES; i--;) {
+		/* What the drain completed is in the used ring: tell the driver. */
+		if (drained[i] && b->q[i].running)
+			virtq_notify(virtio_dev_vq(&b->vdev, b->q[i].index));
+		pthread_mutex_unlock(&b->q[i].lock);
+	}
+	blk_disk_close(&old);
+	snprintf(b->conf.path, sizeof(b->conf.path), "%s", cfg->path);
+	blk_update_limiter(b, cfg);
+	counter_inc(&b->stats.update_count);
+	virtio_dev_config_changed(&b->vdev);
+	for (i = 0; i < BLK_NUM_QUEUES; i++)
+		while (drained[i]--)
+			mvm_device_put(&b->vdev.dev);
+	mvm_device_put(&b->vdev.dev);
 	return 0;
 }
 

@@ -59,7 +59,7 @@ want "bad MAC: 400 naming the field" 400 "guest_mac" \
 want "multicast MAC: 400" 400 "guest_mac" \
 	PUT /network-interfaces/eth1 \
 	'{"iface_id": "eth1", "host_dev_name": "tap1", "guest_mac": "01:00:00:00:00:01"}'
-want "MTU out of range: 400 naming the field" 400 "mtu" \
+want "MTU out of range: 400 naming the range" 400 "from 68 to 65535" \
 	PUT /network-interfaces/eth1 '{"iface_id": "eth1", "host_dev_name": "tap1", "mtu": 67}'
 want "iface_id differing from the path: 400" 400 "" \
 	PUT /network-interfaces/eth1 '{"iface_id": "eth2", "host_dev_name": "tap1"}'
@@ -67,7 +67,7 @@ want "a second interface" 204 "" \
 	PUT /network-interfaces/eth1 '{"iface_id": "eth1", "host_dev_name": "tap1"}'
 want "the same iface_id again replaces it (PUT semantics)" 204 "" \
 	PUT /network-interfaces/eth1 '{"iface_id": "eth1", "host_dev_name": "tap1", "mtu": 9000}'
-want "PATCH before boot: 400 (post-boot only)" 400 "post-boot" \
+want "PATCH before boot: 400 (post-boot only)" 400 "before starting the microVM" \
 	PATCH /network-interfaces/eth0 '{"iface_id": "eth0"}'
 want "PUT /mmds/config names a missing interface: 400" 400 "network_interfaces" \
 	PUT /mmds/config '{"network_interfaces": ["eth9"]}'

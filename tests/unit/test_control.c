@@ -199,7 +199,7 @@ static void test_prometheus(void **state)
 
 static json_t *read_line(int fd)
 {
-	char buf[8192];
+	static char buf[65536];
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	json_error_t e;
 
@@ -221,20 +221,35 @@ static void test_metrics(void **state)
 	(void)state;
 	/* Stateless line: cumulative values. */
 	assert_int_equal(pipe(p), 0);
-	counter_inc(&vm_vcpu(vm, 0)->exits[VCPU_EXIT_IO]);
+	counter_inc(&vm_vcpu(vm, 0)->io[VCPU_IO_OUT].count);
+	atomic_store(&vm_vcpu(vm, 0)->io[VCPU_IO_OUT].min_us, 3);
+	atomic_store(&vm_vcpu(vm, 1)->io[VCPU_IO_OUT].min_us, 2);
+	atomic_store(&vm_vcpu(vm, 1)->io[VCPU_IO_OUT].max_us, 9);
+	atomic_store(&vm_vcpu(vm, 1)->io[VCPU_IO_OUT].sum_us, 11);
+	counter_inc(&vm_vcpu(vm, 1)->exits[VCPU_EXIT_INTERNAL_ERROR]);
 	assert_int_equal(metrics_write_line(p[1], vm), 0);
 	j = read_line(p[0]);
 	assert_non_null(j);
 	assert_true(jint(j, "utc_timestamp_ms") > 1600000000000LL);
-	assert_int_equal(jint(json_object_get(j, "vcpu"), "exit_io"), 1);
-	/* KVM's exit stats, summed over the vCPUs: 43 + 43. */
-	assert_int_equal(jint(json_object_get(j, "vcpu"), "kvm_exits"), 86);
-	assert_int_equal(jint(json_object_get(j, "serial0"), "write_count"), 0);
+	/* Firecracker's groups and names; its aggregates: min and max over the vCPUs. */
+	assert_int_equal(jint(json_object_get(j, "vcpu"), "exit_io_out"), 1);
+	assert_int_equal(jint(json_object_get(j, "vcpu"), "exit_io_in"), 0);
+	assert_int_equal(jint(json_object_get(j, "vcpu"), "failures"), 1);
+	assert_int_equal(
+		jint(json_object_get(json_object_get(j, "vcpu"), "exit_io_out_agg"), "min_us"), 2);
+	assert_int_equal(
+		jint(json_object_get(json_object_get(j, "vcpu"), "exit_io_out_agg"), "max_us"), 9);
+	assert_int_equal(
+		jint(json_object_get(json_object_get(j, "vcpu"), "exit_io_out_agg"), "sum_us"), 11);
+	assert_int_equal(jint(json_object_get(j, "uart"), "write_count"), 0);
+	assert_int_equal(json_object_size(json_object_get(j, "put_api_requests")), 26);
+	assert_int_equal(json_object_size(j), 23); /* the timestamp and 22 groups */
 	json_decref(j);
-	/* Before InstanceStart: only the timestamp. */
+	/* Before InstanceStart: the same shape, zeros. */
 	assert_int_equal(metrics_write_line(p[1], NULL), 0);
 	j = read_line(p[0]);
-	assert_int_equal(json_object_size(j), 1);
+	assert_int_equal(json_object_size(j), 23); /* the timestamp and 22 groups */
+	assert_int_equal(jint(json_object_get(j, "vcpu"), "exit_io_out"), 0);
 	json_decref(j);
 	close(p[0]);
 	close(p[1]);
@@ -249,20 +264,25 @@ static void test_metrics(void **state)
 	metrics_set_vm(m, vm);
 	assert_int_equal(metrics_flush(m), 0);
 	j = read_line(rfd);
-	assert_int_equal(jint(json_object_get(j, "vcpu"), "exit_io"), 1);
+	assert_int_equal(jint(json_object_get(j, "vcpu"), "exit_io_out"), 1);
 	json_decref(j);
-	counter_inc(&vm_vcpu(vm, 1)->exits[VCPU_EXIT_IO]);
-	counter_inc(&vm_vcpu(vm, 1)->exits[VCPU_EXIT_IO]);
+	counter_inc(&vm_vcpu(vm, 1)->io[VCPU_IO_OUT].count);
+	counter_inc(&vm_vcpu(vm, 1)->io[VCPU_IO_OUT].count);
+	atomic_store(&vm_vcpu(vm, 1)->io[VCPU_IO_OUT].sum_us, 15);
 	assert_int_equal(metrics_flush(m), 0);
 	j = read_line(rfd);
-	assert_int_equal(jint(json_object_get(j, "vcpu"), "exit_io"), 2);
-	assert_int_equal(jint(json_object_get(j, "vcpu"), "kvm_exits"), 0);
-	assert_int_equal(jint(json_object_get(j, "vmm"), "vcpu_count"), 2);
+	/* Counters are deltas; min and max (store metrics) are not. */
+	assert_int_equal(jint(json_object_get(j, "vcpu"), "exit_io_out"), 2);
+	assert_int_equal(jint(json_object_get(j, "vcpu"), "failures"), 0);
+	assert_int_equal(
+		jint(json_object_get(json_object_get(j, "vcpu"), "exit_io_out_agg"), "sum_us"), 4);
+	assert_int_equal(
+		jint(json_object_get(json_object_get(j, "vcpu"), "exit_io_out_agg"), "max_us"), 9);
 	json_decref(j);
 	/* Detaching the VM writes its last figures. */
 	metrics_set_vm(m, NULL);
 	j = read_line(rfd);
-	assert_int_equal(jint(json_object_get(j, "vcpu"), "exit_io"), 0);
+	assert_int_equal(jint(json_object_get(j, "vcpu"), "exit_io_out"), 0);
 	json_decref(j);
 	metrics_close(m);
 	close(rfd);
@@ -278,7 +298,8 @@ static void test_metrics(void **state)
 
 static void test_metrics_periodic(void **state)
 {
-	char dir[] = "/tmp/mvm-unit-XXXXXX", path[64], buf[4096];
+	static char buf[65536];
+	char dir[] = "/tmp/mvm-unit-XXXXXX", path[64];
 	struct pollfd pfd;
 	struct metrics *m;
 	size_t got = 0;
@@ -453,6 +474,10 @@ static void test_log_format(void **state)
 	mvm_log_set_off(true);
 	pr_err("off: not written");
 	mvm_log_set_off(false);
+	/* Firecracker's show_level off, show_log_origin on: the call site instead. */
+	mvm_log_set_options(false, true);
+	pr_warn("from %s", "here");
+	mvm_log_set_options(true, false);
 	mvm_log_set_fd(-1); /* closes p[1] */
 	mvm_log_set_id(NULL);
 	mvm_log_set_level(old);
@@ -462,8 +487,10 @@ static void test_log_format(void **state)
 	close(p[0]);
 	assert_int_equal(
 		regcomp(&re,
-			"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z "
-			"\\[vm-42\\] INFO hello 7\n$",
+			"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9} "
+			"\\[vm-42:main:INFO\\] hello 7\n"
+			"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9} "
+			"\\[vm-42:main:tests/unit/test_control\\.c:[0-9]+\\] from here\n$",
 			REG_EXTENDED | REG_NOSUB),
 		0);
 	if (regexec(&re, buf, 0, NULL, 0))

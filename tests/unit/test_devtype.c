@@ -335,38 +335,39 @@ static void test_api(void **state)
 
 	/* One test per kind of bad value. */
 	expect_put_fault(vmm, "/widgets/w2", "{\"widget_id\": \"w2\"}",
-			 "missing required field 'path_on_host'");
+			 "missing field `path_on_host` at line 1 column 19.");
 	expect_put_fault(vmm, "/widgets/w2", "{\"path_on_host\": \"%s\"}",
-			 "missing required field 'widget_id'");
+			 "missing field `widget_id`");
 	expect_put_fault(vmm, "/widgets/w2",
 			 "{\"widget_id\": \"w2\", \"path_on_host\": \"%s\", \"colour\": 1}",
-			 "unknown field 'colour'");
+			 "unknown field `colour`, expected one of `path_on_host`, `widget_id`");
 	expect_put_fault(vmm, "/widgets/w2",
 			 "{\"widget_id\": \"w2\", \"path_on_host\": \"%s\", \"count\": \"7\"}",
-			 "field 'count': must be an integer, got a string");
+			 "invalid type: string \"7\", expected an unsigned integer");
 	expect_put_fault(vmm, "/widgets/w2",
 			 "{\"widget_id\": \"w2\", \"path_on_host\": \"%s\", \"count\": 65}",
-			 "field 'count': 65 is out of range: 1 to 64");
+			 "invalid value: integer `65`, expected an integer from 1 to 64");
 	expect_put_fault(vmm, "/widgets/w2",
 			 "{\"widget_id\": \"w2\", \"path_on_host\": \"%s\", \"is_shiny\": 1}",
-			 "field 'is_shiny': must be a boolean");
+			 "invalid type: integer `1`, expected a boolean");
 	expect_put_fault(vmm, "/widgets/w2",
 			 "{\"widget_id\": \"w2\", \"path_on_host\": \"%s\", \"mode\": \"a\"}",
-			 "is not one of \"Alpha\", \"Beta\"");
+			 "unknown variant `a`, expected `Alpha` or `Beta`");
 	expect_put_fault(vmm, "/widgets/w2",
 			 "{\"widget_id\": \"w2\", \"path_on_host\": \"%s\", \"guest_mac\": \"x\"}",
 			 "not a MAC address");
 	expect_put_fault(vmm, "/widgets/w2",
 			 "{\"widget_id\": \"w2\", \"path_on_host\": \"%s\", \"rate_limiter\": "
 			 "{\"size\": -1}}",
-			 "field 'rate_limiter.size': -1 is out of range");
+			 "invalid value: integer `-1`, expected an integer from 0 to");
 	expect_put_fault(vmm, "/widgets/w2",
 			 "{\"widget_id\": \"w2\", \"path_on_host\": \"%s\", \"socket\": \"/s\"}",
 			 "field 'socket': sockets are not for widgets");
 	expect_put_fault(vmm, "/widgets/w2", "{\"widget_id\": \"w3\", \"path_on_host\": \"%s\"}",
-			 "differs from the path's 'w2'");
-	expect_put_fault(vmm, "/widgets/w.2", "{\"widget_id\": \"w.2\", \"path_on_host\": \"%s\"}",
-			 "is not valid");
+			 "The id from the path does not match the id from the body!");
+	expect_put_fault(
+		vmm, "/widgets/w.2", "{\"widget_id\": \"w.2\", \"path_on_host\": \"%s\"}",
+		"API Resource IDs can only contain alphanumeric characters and underscores.");
 	expect_put_fault(vmm, "/widgets/w2",
 			 "{\"widget_id\": \"w2\", \"path_on_host\": \"/dev/null\"}",
 			 "field 'path_on_host': '/dev/null' is not a regular file");
@@ -378,7 +379,7 @@ static void test_api(void **state)
 	/* PATCH is post-boot. */
 	api_handle(vmm, "PATCH", "/widgets/w1", "{\"widget_id\": \"w1\"}", 19, &r);
 	assert_int_equal(r.status, 400);
-	assert_non_null(strstr(r.body, "post-boot"));
+	assert_non_null(strstr(r.body, "not supported before starting the microVM"));
 	api_response_free(&r);
 
 	/* GET /vm/config echoes it with the API's spellings; unset fields null. */

@@ -279,10 +279,55 @@ static void test_blk_rate_limited(void **state)
 	assert_int_equal(used_idx(e), 3);
 	/* A new backing file after boot is refused, naming the field. */
 	snprintf(patch.path, sizeof(patch.path), "/nonexistent");
-	assert_int_equal(t->update(e->vm, "unit-disk", &patch, msg, sizeof(msg)), -EINVAL);
-	assert_non_null(strstr(msg, "path_on_host"));
-	assert_int_equal(t->update(e->vm, "nope", &patch, msg, sizeof(msg)), -ENOENT);
+	assert_int_equal(t->update(e->vm, "unit-disk", &patch, msg, sizeof(msg)), -ENOENT);
+	assert_non_null(strstr(msg, "backing file"));
+	assert_int_equal(t->update(e->vm, "nope", &patch, msg, sizeof(msg)), -ENODEV);
 	benv_free(e);
+}
+
+/*
+ * PATCH /drives after boot (the type's update hook): the backing file is
+ * swapped, the capacity follows, the driver gets a configuration change;
+ * a file that cannot be opened changes nothing.
+ */
+static void test_blk_update(void **state)
+{
+	const struct mvm_device_type *t = mvm_device_type_find("virtio-blk");
+	struct benv *e = benv_new(vdrv_transport(state), false);
+	struct mvm_disk_config cfg = { .id = "unit-disk", .io = MVM_DISK_IO_SYNC };
+	char path[64], msg[256];
+	uint8_t buf[512], gen;
+	uint32_t used;
+	int fd;
+
+	assert_non_null(t);
+	assert_non_null(t->update);
+	snprintf(path, sizeof(path), "/var/tmp/mvm-vblk-unit2-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	memset(buf, 0x5a, sizeof(buf));
+	assert_int_equal(pwrite(fd, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	assert_int_equal(ftruncate(fd, 2 * SECTORS * 512), 0);
+	close(fd);
+	gen = vdrv_generation(&e->d);
+
+	snprintf(cfg.path, sizeof(cfg.path), "%s.none", path);
+	assert_int_equal(t->update(e->vm, "unit-disk", &cfg, msg, sizeof(msg)), -ENOENT);
+	assert_non_null(strstr(msg, "No such file or directory (os error 2)"));
+	assert_int_equal(vdrv_config(&e->d, 0, 8), SECTORS);
+	assert_int_equal(t->update(e->vm, "nope", &cfg, msg, sizeof(msg)), -ENODEV);
+
+	snprintf(cfg.path, sizeof(cfg.path), "%s", path);
+	assert_int_equal(t->update(e->vm, "unit-disk", &cfg, msg, sizeof(msg)), 0);
+	assert_int_equal(vdrv_config(&e->d, 0, 8), 2 * SECTORS);
+	assert_int_not_equal(vdrv_generation(&e->d), gen);
+	/* Reads come from the new file now, up to its new end. */
+	memset(mem_ptr(&e->vm->mem, DATA, 512), 0, 512);
+	assert_int_equal(blk_rq(e, VIRTIO_BLK_T_IN, 0, 512, &used), VIRTIO_BLK_S_OK);
+	assert_memory_equal(mem_ptr(&e->vm->mem, DATA, 512), buf, sizeof(buf));
+	assert_int_equal(blk_rq(e, VIRTIO_BLK_T_IN, 2 * SECTORS - 1, 512, &used), VIRTIO_BLK_S_OK);
+	benv_free(e);
+	unlink(path);
 }
 
 int run_virtio_blk_tests(void)
@@ -290,7 +335,7 @@ int run_virtio_blk_tests(void)
 	const struct CMUnitTest tests[] = {
 		VDRV_TESTS(test_blk_config_space), VDRV_TESTS(test_blk_rw_through_transport),
 		VDRV_TESTS(test_blk_read_only),	   VDRV_TESTS(test_blk_malformed_chain),
-		VDRV_TESTS(test_blk_rate_limited),
+		VDRV_TESTS(test_blk_rate_limited), VDRV_TESTS(test_blk_update),
 	};
 
 	return cmocka_run_group_tests_name("virtio-blk device", tests, NULL, NULL);

@@ -504,7 +504,7 @@ static void test_vsock_host_initiated(void **state)
 	expect_counter(e, "rx_bytes_count", 12);
 	{
 		/* And in the device's group of a Firecracker-style metrics line. */
-		char line[4096];
+		static char line[65536]; /* every Firecracker group: several KiB */
 		json_t *j, *g;
 		int p[2];
 		ssize_t n;
@@ -515,12 +515,11 @@ static void test_vsock_host_initiated(void **state)
 		assert_true(n > 0);
 		line[n] = '\0';
 		j = json_loads(line, 0, NULL);
-		g = json_object_get(j, "virtio-vsock");
+		g = json_object_get(j, "vsock"); /* Firecracker's group */
 		assert_non_null(g);
 		assert_int_equal(json_integer_value(json_object_get(g, "conns_added")), 1);
 		assert_int_equal(json_integer_value(json_object_get(g, "tx_bytes_count")), 14);
 		assert_int_equal(json_integer_value(json_object_get(g, "rx_bytes_count")), 12);
-		assert_non_null(json_object_get(g, "read_count"));
 		json_decref(j);
 		close(p[0]);
 		close(p[1]);

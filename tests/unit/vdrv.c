@@ -192,6 +192,12 @@ uint64_t vdrv_config(struct vdrv *d, uint64_t off, unsigned int len)
 	return vdrv_rd(d, (pci(d) ? P_DEVCFG : M_CONFIG) + off, len);
 }
 
+uint8_t vdrv_generation(struct vdrv *d)
+{
+	/* virtio-pci: common config's config_generation (byte 0x15); mmio: ConfigGeneration. */
+	return (uint8_t)(pci(d) ? vdrv_rd(d, P_COMMON + 0x15, 1) : vdrv_rd(d, 0x0fc, 4));
+}
+
 int vdrv_notify_fd(struct vdrv *d, unsigned int q)
 {
 	if (pci(d))

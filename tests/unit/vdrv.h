@@ -65,6 +65,8 @@ bool vdrv_queue_ready(struct vdrv *d, unsigned int q);
 void vdrv_driver_ok(struct vdrv *d);
 /* Device config space. */
 uint64_t vdrv_config(struct vdrv *d, uint64_t off, unsigned int len);
+/* The device's config generation counter. */
+uint8_t vdrv_generation(struct vdrv *d);
 /* The eventfd a notification of queue q reaches, as KVM would pick it (-1: none). */
 int vdrv_notify_fd(struct vdrv *d, unsigned int q);
 /* Notifies queue q through its ioeventfd, then runs the event loop's turn. */
