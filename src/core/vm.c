@@ -122,6 +122,10 @@ static int config_check(const struct mvm_config *cfg)
 		       MVM_MIN_MEM >> 20);
 		return -EINVAL;
 	}
+	if (cfg->huge_pages == MVM_HUGE_2M && cfg->mem_size % SZ_2M) {
+		pr_err("with 2M huge pages, guest RAM must be a multiple of 2 MiB");
+		return -EINVAL;
+	}
 	if (cfg->cpus == 0 || cfg->cpus > MVM_MAX_VCPUS) {
 		pr_err("%u vCPUs asked for: 1 to %d are possible", cfg->cpus, MVM_MAX_VCPUS);
 		return -EINVAL;
@@ -213,7 +217,8 @@ static int vm_create_memory(struct vm *vm)
 	unsigned int nr;
 
 	nr = arch_mem_layout(vm->cfg.mem_size, ranges, ARRAY_SIZE(ranges));
-	return vm_memory_create(&vm->mem, vm->vm_fd, vm->cfg.mem_size, ranges, nr);
+	return vm_memory_create(&vm->mem, vm->vm_fd, vm->cfg.mem_size, ranges, nr,
+				vm->cfg.huge_pages);
 }
 
 /* Unregisters every device, newest first, and drops the VM's reference. */
