@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "mvm/sys.h"
@@ -72,6 +73,12 @@ int __mvm_epoll_create(struct fault_site *s)
 {
 	FAIL_IF_INJECTED(s, EMFILE, -1);
 	return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int __mvm_timerfd_create(struct fault_site *s)
+{
+	FAIL_IF_INJECTED(s, EMFILE, -1);
+	return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 }
 
 int __mvm_epoll_add(struct fault_site *s, int epfd, int fd, unsigned int events, void *data)

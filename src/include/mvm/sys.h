@@ -29,6 +29,7 @@ int __mvm_ftruncate(struct fault_site *s, int fd, off_t len);
 int __mvm_eventfd(struct fault_site *s, unsigned int initval, int flags);
 int __mvm_socket(struct fault_site *s, int domain, int type, int protocol);
 int __mvm_epoll_create(struct fault_site *s);
+int __mvm_timerfd_create(struct fault_site *s);
 int __mvm_epoll_add(struct fault_site *s, int epfd, int fd, unsigned int events, void *data);
 int __mvm_thread_create(struct fault_site *s, pthread_t *t, const pthread_attr_t *attr,
 			void *(*fn)(void *), void *arg);
@@ -69,6 +70,8 @@ int mvm_ioctl_nofault(int fd, unsigned long req, void *arg);
 #define mvm_ftruncate(fd, len) __MVM_FAULTABLE("ftruncate", __mvm_ftruncate(&__fs, (fd), (len)))
 #define mvm_eventfd(v, flags)  __MVM_FAULTABLE("eventfd", __mvm_eventfd(&__fs, (v), (flags)))
 #define mvm_epoll_create()     __MVM_FAULTABLE("epoll_create", __mvm_epoll_create(&__fs))
+/* A CLOCK_MONOTONIC timerfd, non-blocking. */
+#define mvm_timerfd_create() __MVM_FAULTABLE("timerfd_create", __mvm_timerfd_create(&__fs))
 #define mvm_epoll_add(epfd, fd, ev, data) \
 	__MVM_FAULTABLE("epoll_ctl ADD", __mvm_epoll_add(&__fs, (epfd), (fd), (ev), (data)))
 #define mvm_thread_create(t, attr, fn, arg) \
