@@ -69,6 +69,7 @@ struct virtio_balloon {
 	int stats_head; /* the statistics buffer the device holds, -1: none */
 	uint64_t stats_interval;
 	struct balloon_stats stats;
+	uint32_t last_run; /* id of the last hinting run */
 	uint32_t guest_cmd;
 	bool guest_seen;
 	bool ack_on_stop;
@@ -581,9 +582,10 @@ static int hint_set(struct vm *vm, uint32_t cmd, bool start, bool ack_on_stop)
 		err = -EOPNOTSUPP;
 	} else if (start) {
 		/* A new run has a new id (2 and up, wrapping past the reserved ones). */
-		b->hint_cmd = b->hint_cmd < BALLOON_CMD_ID_MIN || b->hint_cmd == UINT32_MAX
+		b->last_run = b->last_run < BALLOON_CMD_ID_MIN || b->last_run == UINT32_MAX
 				      ? BALLOON_CMD_ID_MIN
-				      : b->hint_cmd + 1;
+				      : b->last_run + 1;
+		b->hint_cmd = b->last_run;
 		b->ack_on_stop = ack_on_stop;
 		b->guest_seen = false;
 	} else {

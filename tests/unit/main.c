@@ -39,5 +39,6 @@ int main(void)
 	failed += run_virtq_tests();
 	failed += run_virtio_tests();
 	failed += run_devtype_tests();
+	failed += run_balloon_tests();
 	return failed ? 1 : 0;
 }

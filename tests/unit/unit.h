@@ -22,6 +22,7 @@ int run_pci_tests(void);
 int run_virtq_tests(void);
 int run_virtio_tests(void);
 int run_devtype_tests(void);
+int run_balloon_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
