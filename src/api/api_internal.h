@@ -174,6 +174,14 @@ void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct ap
 void h_stats(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_prometheus(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_devices(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+/* The balloon's statistics and hinting runs (balloon.c). */
+void h_get_balloon_stats(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_patch_balloon_stats(struct vmm *vmm, const char *param, json_t *body,
+			   struct api_response *r);
+void h_balloon_hint_start(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_balloon_hint_stop(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_balloon_hint_status(struct vmm *vmm, const char *param, json_t *body,
+			   struct api_response *r);
 
 /*
  * Boots the pending configuration (InstanceStart), under vmm->lock. With

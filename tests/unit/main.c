@@ -40,5 +40,6 @@ int main(void)
 	failed += run_virtio_tests();
 	failed += run_devtype_tests();
 	failed += run_balloon_tests();
+	failed += run_balloon_api_tests();
 	return failed ? 1 : 0;
 }
