@@ -237,11 +237,15 @@ void h_put_boot_source(struct vmm *vmm, const char *param, json_t *body, struct 
 
 /* ---- /machine-config ---- */
 
+/* machine-config.huge_pages, by enum mvm_huge_pages. */
+static const char *const huge_pages_names[] = { "None", "2M", "Transparent" };
+
 static json_t *machine_config_json(struct vmm *vmm)
 {
 	return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", (int)vmm->cfg.cpus,
 			 "mem_size_mib", (json_int_t)(vmm->cfg.mem_size >> 20), "smt", 0,
-			 "track_dirty_pages", 0, "huge_pages", "None");
+			 "track_dirty_pages", 0, "huge_pages",
+			 huge_pages_names[vmm->cfg.huge_pages]);
 }
 
 void h_get_machine_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
@@ -249,10 +253,16 @@ void h_get_machine_config(struct vmm *vmm, const char *param, json_t *body, stru
 	api_json(r, machine_config_json(vmm));
 }
 
-/* Applies a checked machine-config body; absent fields keep cpus/mem. */
-static void machine_config_apply(struct vmm *vmm, json_t *body, struct api_response *r)
+/*
+ * Applies a checked machine-config body; absent fields keep cpus/mem, and
+ * huge_pages on PATCH (PUT resets it to None, as Firecracker's defaults).
+ */
+static void machine_config_apply(struct vmm *vmm, json_t *body, bool put, struct api_response *r)
 {
 	const char *tmpl = jc_str(body, "cpu_template"), *hp = jc_str(body, "huge_pages");
+	enum mvm_huge_pages huge = put ? MVM_HUGE_NONE : vmm->cfg.huge_pages;
+	uint64_t mem;
+	unsigned int i;
 
 	/* What mvm cannot do is refused rather than ignored. */
 	if (jc_bool(body, "smt", false)) {
@@ -270,16 +280,20 @@ static void machine_config_apply(struct vmm *vmm, json_t *body, struct api_respo
 			  tmpl);
 		return;
 	}
-	if (hp && strcmp(hp, "None")) {
+	for (i = 0; hp && i < ARRAY_SIZE(huge_pages_names); i++)
+		if (!strcmp(hp, huge_pages_names[i]))
+			huge = (enum mvm_huge_pages)i;
+	mem = (uint64_t)jc_int(body, "mem_size_mib", (long long)(vmm->cfg.mem_size >> 20)) << 20;
+	if (huge == MVM_HUGE_2M && mem % SZ_2M) {
 		api_fault(r, 400,
-			  "field 'huge_pages': \"%s\" is not supported by mvm yet (only "
-			  "\"None\")",
-			  hp);
+			  "field 'huge_pages': \"2M\" needs mem_size_mib to be a multiple of 2 "
+			  "(it is %llu)",
+			  (unsigned long long)(mem >> 20));
 		return;
 	}
 	vmm->cfg.cpus = (unsigned int)jc_int(body, "vcpu_count", vmm->cfg.cpus);
-	vmm->cfg.mem_size =
-		(uint64_t)jc_int(body, "mem_size_mib", (long long)(vmm->cfg.mem_size >> 20)) << 20;
+	vmm->cfg.mem_size = mem;
+	vmm->cfg.huge_pages = huge;
 	api_no_content(r);
 }
 
@@ -287,7 +301,7 @@ void h_put_machine_config(struct vmm *vmm, const char *param, json_t *body, stru
 {
 	if (!checked(body, machine_config_put, r) || !vmm_preboot(vmm, "PUT /machine-config", r))
 		return;
-	machine_config_apply(vmm, body, r);
+	machine_config_apply(vmm, body, true, r);
 }
 
 void h_patch_machine_config(struct vmm *vmm, const char *param, json_t *body,
@@ -296,7 +310,7 @@ void h_patch_machine_config(struct vmm *vmm, const char *param, json_t *body,
 	if (!checked(body, machine_config_patch, r) ||
 	    !vmm_preboot(vmm, "PATCH /machine-config", r))
 		return;
-	machine_config_apply(vmm, body, r);
+	machine_config_apply(vmm, body, false, r);
 }
 
 /* ---- PUT /logger, PUT /metrics ---- */

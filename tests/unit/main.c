@@ -41,5 +41,6 @@ int main(void)
 	failed += run_devtype_tests();
 	failed += run_balloon_tests();
 	failed += run_balloon_api_tests();
+	failed += run_hugepage_tests();
 	return failed ? 1 : 0;
 }

@@ -236,8 +236,11 @@ static void test_machine_config(void **state)
 		     "missing required field 'mem_size_mib'");
 	expect_fault(vmm, "PATCH", "/machine-config", "{\"vcpu_count\": 8, \"smt\": true}", 400,
 		     "field 'smt': true is not supported");
-	expect_fault(vmm, "PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}", 400,
-		     "field 'huge_pages': \"2M\" is not supported");
+	expect_fault(vmm, "PATCH", "/machine-config",
+		     "{\"huge_pages\": \"2M\", \"mem_size_mib\": 257}", 400,
+		     "\"2M\" needs mem_size_mib to be a multiple of 2");
+	expect_fault(vmm, "PATCH", "/machine-config", "{\"huge_pages\": \"1G\"}", 400,
+		     "field 'huge_pages'");
 	expect_fault(vmm, "PATCH", "/machine-config", "{\"mem_size_mib\": 1}", 400,
 		     "field 'mem_size_mib': 1 is out of range");
 	j = get(vmm, "/machine-config");
@@ -246,6 +249,26 @@ static void test_machine_config(void **state)
 	json_decref(j);
 	assert_int_equal(vmm->cfg.cpus, 2);
 	assert_int_equal(vmm->cfg.mem_size, 256ULL << 20);
+	assert_int_equal(vmm->cfg.huge_pages, MVM_HUGE_NONE);
+
+	/* Huge pages: PATCH keeps them, PUT without the field resets them (Firecracker's default).
+	 */
+	assert_int_equal(
+		req(vmm, "PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}", NULL, NULL), 204);
+	assert_int_equal(vmm->cfg.huge_pages, MVM_HUGE_2M);
+	assert_int_equal(req(vmm, "PATCH", "/machine-config", "{\"vcpu_count\": 1}", NULL, NULL),
+			 204);
+	j = get(vmm, "/machine-config");
+	assert_string_equal(json_string_value(json_object_get(j, "huge_pages")), "2M");
+	json_decref(j);
+	assert_int_equal(req(vmm, "PATCH", "/machine-config", "{\"huge_pages\": \"Transparent\"}",
+			     NULL, NULL),
+			 204);
+	assert_int_equal(vmm->cfg.huge_pages, MVM_HUGE_THP);
+	assert_int_equal(req(vmm, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 1, \"mem_size_mib\": 256}", NULL, NULL),
+			 204);
+	assert_int_equal(vmm->cfg.huge_pages, MVM_HUGE_NONE);
 	vmm_destroy(vmm);
 }
 

@@ -7,6 +7,8 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -17,6 +19,7 @@
 #include "mvm/balloon.h"
 #include "mvm/devtype.h"
 #include "mvm/hw.h"
+#include "mvm/log.h"
 #include "mvm/pci.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
@@ -120,7 +123,19 @@ static bool ram_hole(struct env *e, uint64_t gpa, uint64_t len)
 	return (data < 0 && errno == ENXIO) || (uint64_t)data >= off + len;
 }
 
-static struct env *env_new(const char *opts)
+static struct vm *vm_with(enum mvm_huge_pages huge, uint64_t size)
+{
+	struct mvm_config cfg;
+
+	mvm_config_init(&cfg);
+	cfg.mem_size = size;
+	cfg.cpus = 1;
+	cfg.console_out = -1;
+	cfg.huge_pages = huge;
+	return vm_create(&cfg);
+}
+
+static struct env *env_new_huge(const char *opts, enum mvm_huge_pages huge)
 {
 	const struct mvm_device_type *t = mvm_device_type_find("virtio-balloon");
 	struct env *e = test_calloc(1, sizeof(*e));
@@ -130,7 +145,8 @@ static struct env *env_new(const char *opts)
 
 	assert_non_null(t);
 	fake_reset();
-	e->vm = unit_vm(1);
+	e->vm = vm_with(huge, 4ULL << 20);
+	assert_false(IS_ERR(e->vm));
 	assert_false(IS_ERR(pci_host_create(e->vm, &host_desc)));
 	mvm_config_init(&cfg);
 	cfg.mem_size = e->vm->mem.size;
@@ -144,6 +160,11 @@ static struct env *env_new(const char *opts)
 	e->bar = cfg_rw(e, PCI_BASE_ADDRESS_0, 0, 4, false) & ~0xfu;
 	cfg_rw(e, PCI_COMMAND, PCI_COMMAND_MEMORY, 2, true);
 	return e;
+}
+
+static struct env *env_new(const char *opts)
+{
+	return env_new_huge(opts, MVM_HUGE_NONE);
 }
 
 static void env_free(struct env *e)
@@ -543,6 +564,158 @@ static void test_no_balloon(void **state)
 	assert_int_equal(balloon_get_status(vm, &st), -ENODEV);
 	assert_int_equal(balloon_set_stats_interval(vm, 1), -ENODEV);
 	vm_destroy(vm);
+}
+
+/* ---- huge pages ---- */
+
+static long meminfo(const char *key)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
+			v = atol(line + strlen(key) + 1);
+	fclose(f);
+	return v;
+}
+
+static long nr_hugepages(void)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static bool set_nr_hugepages(long n)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fprintf(f, "%ld\n", n) > 0;
+	ok = !fclose(f) && ok;
+	return ok && nr_hugepages() == n;
+}
+
+static void test_huge_sizes_refused(void **state)
+{
+	struct vm *vm;
+
+	(void)state;
+	fake_reset();
+	vm = vm_with(MVM_HUGE_2M, 3ULL << 20);
+	assert_true(IS_ERR(vm));
+	assert_int_equal(PTR_ERR(vm), -EINVAL);
+}
+
+static void test_huge_too_few(void **state)
+{
+	char msg[512];
+	struct vm *vm;
+
+	(void)state;
+	if (meminfo("HugePages_Free") >= 2) {
+		print_message("SKIP: the host has free huge pages: no shortage to test\n");
+		skip();
+	}
+	fake_reset();
+	mvm_log_capture(msg, sizeof(msg));
+	vm = vm_with(MVM_HUGE_2M, 4ULL << 20);
+	mvm_log_capture(NULL, 0);
+	assert_true(IS_ERR(vm));
+	if (!strstr(msg, "/proc/sys/vm/nr_hugepages") && !strstr(msg, "hugetlbfs"))
+		fail_msg("no clear error: '%s'", msg);
+	assert_non_null(strstr(msg, "huge pages"));
+}
+
+/* Restores the host's huge page pool whatever the test did. */
+static long saved_nr_hugepages = -1;
+
+static int restore_hugepages(void **state)
+{
+	(void)state;
+	if (saved_nr_hugepages >= 0 && !set_nr_hugepages(saved_nr_hugepages))
+		return -1;
+	saved_nr_hugepages = -1;
+	return 0;
+}
+
+static void test_huge_backed_balloon(void **state)
+{
+	long before = nr_hugepages(), free_before;
+	uint32_t pfns[512];
+	struct env *e;
+	unsigned int i;
+
+	(void)state;
+	saved_nr_hugepages = before;
+	if (before < 0 || !set_nr_hugepages(before + 2) || meminfo("HugePages_Free") < 2) {
+		print_message("SKIP: cannot reserve 2 huge pages (not root?)\n");
+		skip();
+	}
+	e = env_new_huge("1", MVM_HUGE_2M);
+	assert_int_equal(e->vm->mem.page_size, 2ULL << 20);
+	/* The mapping reserved both pages. */
+	assert_int_equal(meminfo("HugePages_Rsvd") +
+					 (meminfo("HugePages_Total") - meminfo("HugePages_Free")) >=
+				 2,
+			 1);
+	start(e, 0, 2);
+	touch(e, 2ULL << 20, 512);
+	/* hugetlbfs has no SEEK_DATA: the host's free huge pages tell instead. */
+	free_before = meminfo("HugePages_Free");
+	/* 511 of the 512 frames of the second huge page: it stays. */
+	for (i = 0; i < 512; i++)
+		pfns[i] = htole32((uint32_t)(512 + i));
+	mem_write(&e->vm->mem, BUF, pfns, 511 * 4);
+	post(e, 0, &(struct buf){ BUF, 511 * 4, false }, 1);
+	assert_int_equal(counter(e, "held_pages"), 511);
+	assert_int_equal(counter(e, "freed_bytes"), 0);
+	assert_int_equal(meminfo("HugePages_Free"), free_before);
+	/* The last one: the whole 2 MiB page goes back to the host. */
+	mem_write(&e->vm->mem, BUF, &pfns[511], 4);
+	post(e, 0, &(struct buf){ BUF, 4, false }, 1);
+	assert_int_equal(counter(e, "held_pages"), 512);
+	assert_int_equal(counter(e, "freed_bytes"), 2ULL << 20);
+	assert_int_equal(meminfo("HugePages_Free"), free_before + 1);
+	env_free(e);
+}
+
+static void test_transparent(void **state)
+{
+	struct env *e;
+
+	(void)state;
+	e = env_new_huge("1", MVM_HUGE_THP);
+	/* Given back in 4 KiB units: a THP-backed memfd splits its huge pages. */
+	assert_int_equal(mem_page_size(&e->vm->mem), 4096);
+	start(e, 0, 2);
+	touch(e, DATA, 4);
+	post_pfns(e, 0, DATA, 4, NULL, 0);
+	assert_true(ram_hole(e, DATA, 4 * 4096));
+	env_free(e);
+}
+
+int run_hugepage_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_huge_sizes_refused),
+		cmocka_unit_test(test_huge_too_few),
+		cmocka_unit_test_teardown(test_huge_backed_balloon, restore_hugepages),
+		cmocka_unit_test(test_transparent),
+	};
+
+	return cmocka_run_group_tests_name("huge-pages", tests, NULL, NULL);
 }
 
 int run_balloon_tests(void)

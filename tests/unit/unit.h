@@ -24,6 +24,7 @@ int run_virtio_tests(void);
 int run_devtype_tests(void);
 int run_balloon_tests(void);
 int run_balloon_api_tests(void);
+int run_hugepage_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
