@@ -186,6 +186,7 @@ struct scenario {
 	int (*run)(const struct scenario *sc); /* NULL: scenario_run() */
 	bool disks; /* two virtio-blk disks: io_uring + writeback, and io=sync, ro, O_DIRECT */
 	bool rng_console; /* virtio-rng and virtio-console (with console_in: hvc0 input) */
+	bool balloon;	  /* virtio-balloon with statistics (its timer) and reporting */
 };
 
 static char disk_path[] = "/var/tmp/mvm-fault-disk-XXXXXX";
@@ -226,6 +227,16 @@ static int scenario_run(const struct scenario *sc)
 		if (!rng || mvm_config_parse_device(&cfg, rng, NULL, msg, sizeof(msg)))
 			return -EINVAL;
 		cfg.console = MVM_CONSOLE_VIRTIO;
+	}
+	if (sc->balloon) {
+		const struct mvm_device_type *b = mvm_device_type_find("virtio-balloon");
+		char msg[256];
+
+		if (!b || mvm_config_parse_device(
+				  &cfg, b, "1,stats_polling_interval_s=1,free_page_reporting", msg,
+				  sizeof(msg)))
+			return -EINVAL;
+		cfg.huge_pages = MVM_HUGE_THP;
 	}
 	vm = vm_boot(&cfg);
 	if (IS_ERR(vm)) {
@@ -430,6 +441,18 @@ static void test_boot_virtio_rng_console(void **state)
 	run_scenario(&sc);
 }
 
+static void test_boot_virtio_balloon(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, virtio-balloon, transparent huge pages",
+		.cpus = 1,
+		.balloon = true,
+	};
+
+	(void)state;
+	run_scenario(&sc);
+}
+
 /* Every site in the program was made to fail at least once. */
 static void test_every_site_covered(void **state)
 {
@@ -463,6 +486,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_api_server_boot),
 		cmocka_unit_test(test_boot_virtio_blk),
 		cmocka_unit_test(test_boot_virtio_rng_console),
+		cmocka_unit_test(test_boot_virtio_balloon),
 		cmocka_unit_test(test_every_site_covered),
 	};
 	const char *dir = getenv("GUESTS");
