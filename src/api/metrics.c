@@ -9,7 +9,8 @@
  *    "vcpu": {"exit_io": .., "exit_mmio": .., "kicks": .., "failures": ..,
  *             "kvm_exits": .., "kvm_halt_exits": .., ...},      (all vCPUs)
  *    "vm": {"pio_unclaimed_reads": .., ...},
- *    "<device name>": {"read_count": .., "write_count": ..}, ...}
+ *    "<device name>": {"read_count": .., "write_count": ..}, ...,
+ *    "balloon": {"inflate_count": .., "free_page_report_freed": .., ...}}
  *
  * Gauges ("vmm") are not deltas. Before InstanceStart a line has the
  * timestamp and "vmm" only.
@@ -76,6 +77,33 @@ static void mvm_counters_one(void *opaque, const struct stats_node *node, enum s
 		add_to(opaque, name, vals[0]);
 }
 
+/* Firecracker's "balloon" group: the balloon device's counters of these names. */
+static void balloon_one(void *opaque, const struct stats_node *node, enum stats_source src,
+			const char *name, const uint64_t *vals, unsigned int n)
+{
+	static const char *const names[] = {
+		"activate_fails",
+		"cfg_fails",
+		"inflate_count",
+		"stats_updates_count",
+		"stats_update_fails",
+		"deflate_count",
+		"event_fails",
+		"free_page_report_count",
+		"free_page_report_freed",
+		"free_page_report_fails",
+		"free_page_hint_count",
+		"free_page_hint_freed",
+		"free_page_hint_fails",
+	};
+	unsigned int i;
+
+	(void)node;
+	for (i = 0; src == STATS_MVM && n == 1 && i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			add_to(opaque, name, vals[0]);
+}
+
 /* The cumulative counters: {"vcpu": {...}, "vm": {...}, "<device>": {...}}. */
 static json_t *metrics_counters(struct vm *vm)
 {
@@ -109,6 +137,13 @@ static json_t *metrics_counters(struct vm *vm)
 
 		if (d)
 			json_object_set_new(root, dev->name, d);
+		if (!strcmp(dev->type, "virtio-balloon")) {
+			d = json_object();
+			if (d) {
+				stats_node_visit(&dev->stats, balloon_one, d);
+				json_object_set_new(root, "balloon", d);
+			}
+		}
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return root;

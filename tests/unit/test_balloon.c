@@ -17,6 +17,7 @@
 #include "../../src/virtio/balloon_req.h"
 #include "fake.h"
 #include "mvm/balloon.h"
+#include "mvm/control.h"
 #include "mvm/devtype.h"
 #include "mvm/hw.h"
 #include "mvm/log.h"
@@ -274,6 +275,25 @@ static uint32_t config32(struct env *e, unsigned int off)
 	return (uint32_t)bar_rd(e, DEVCFG + off, 4);
 }
 
+/* Firecracker's metrics line has the "balloon" group. */
+static void check_metrics(struct env *e)
+{
+	char line[8192] = { 0 };
+	json_t *j, *b;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(metrics_write_line(p[1], e->vm), 0);
+	assert_true(read(p[0], line, sizeof(line) - 1) > 0);
+	close(p[0]);
+	close(p[1]);
+	j = json_loads(line, 0, NULL);
+	b = json_object_get(j, "balloon");
+	assert_int_equal(json_integer_value(json_object_get(b, "inflate_count")), 1);
+	assert_non_null(json_object_get(b, "free_page_report_freed"));
+	json_decref(j);
+}
+
 static void test_features_follow_options(void **state)
 {
 	struct env *e;
@@ -311,6 +331,7 @@ static void test_inflate_gives_memory_back(void **state)
 	assert_int_equal(counter(e, "inflate_count"), 1);
 	assert_int_equal(counter(e, "held_pages"), NPAGES);
 	assert_int_equal(counter(e, "freed_bytes"), NPAGES * 4096);
+	check_metrics(e);
 	/* What the guest reads there now is zero. */
 	mem_read(&e->vm->mem, DATA + 5 * 4096 + 7, &byte, 1);
 	assert_int_equal(byte, 0);
