@@ -11,12 +11,15 @@
 #ifndef MVM_MEMORY_H
 #define MVM_MEMORY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
 #include "mvm/config.h"
 
 #define MVM_MAX_MEM_REGIONS 4
+#define MVM_MAX_MEM_FILES   8
+#define MVM_MEM_OWNER_SIZE  32
 
 struct mem_range {
 	uint64_t gpa;
@@ -30,6 +33,20 @@ struct mem_region {
 	uint32_t slot;
 };
 
+/*
+ * A host file mapped into guest-physical space above RAM, in a KVM slot of
+ * its own (virtio-pmem). Not RAM: mem_ptr() does not reach it.
+ */
+struct mem_file {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	uint32_t slot;
+	int fd; /* owned: closed with the memory */
+	bool read_only;
+	char owner[MVM_MEM_OWNER_SIZE]; /* who asked for it: "pmem0" */
+};
+
 struct vm_memory {
 	int fd;	       /* the memfd, -1 when none */
 	uint8_t *base; /* host mapping of the whole memfd */
@@ -38,6 +55,8 @@ struct vm_memory {
 	uint64_t page_size;
 	unsigned int nr_regions;
 	struct mem_region regions[MVM_MAX_MEM_REGIONS];
+	unsigned int nr_files;
+	struct mem_file files[MVM_MAX_MEM_FILES];
 };
 
 /*
@@ -50,6 +69,18 @@ struct vm_memory {
 int vm_memory_create(struct vm_memory *mem, int vm_fd, uint64_t size,
 		     const struct mem_range *ranges, unsigned int nr, enum mvm_huge_pages huge);
 void vm_memory_destroy(struct vm_memory *mem);
+/*
+ * Maps the file fd ([0, size), size a multiple of 2 MiB) at the next free
+ * 1 GiB-aligned guest-physical address above RAM and the files mapped
+ * before, as a new KVM slot: shared, or (read_only) private and read-only to
+ * the guest. The memory owns fd from then on (also on failure). Call it
+ * before the irqchip exists: a slot added later waits for an SRCU grace
+ * period (see vm_create()). The mapping, or ERR_PTR(-errno).
+ */
+const struct mem_file *vm_memory_map_file(struct vm_memory *mem, int vm_fd, int fd, uint64_t size,
+					  bool read_only, const char *owner);
+/* The file mapped for owner, or NULL. */
+const struct mem_file *vm_memory_file(const struct vm_memory *mem, const char *owner);
 
 /* Host pointer for [gpa, gpa + len) or NULL if not wholly inside one region. */
 void *mem_ptr(const struct vm_memory *mem, uint64_t gpa, uint64_t len);

@@ -9,11 +9,13 @@
 #include <linux/kvm.h>
 #include <linux/memfd.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "mvm/compiler.h"
+#include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/memory.h"
 #include "mvm/sys.h"
@@ -159,8 +161,91 @@ out:
 	return err;
 }
 
+/* Guest-physical placement of files: 1 GiB-aligned, from 4 GiB or the top of RAM up. */
+#define MEM_FILE_ALIGN (1ULL << 30)
+
+static uint64_t files_next_gpa(const struct vm_memory *mem)
+{
+	uint64_t top = 1ULL << 32;
+	unsigned int i;
+
+	for (i = 0; i < mem->nr_regions; i++)
+		top = MAX(top, mem->regions[i].gpa + mem->regions[i].size);
+	for (i = 0; i < mem->nr_files; i++)
+		top = MAX(top, mem->files[i].gpa + mem->files[i].size);
+	return ALIGN_UP(top, MEM_FILE_ALIGN);
+}
+
+const struct mem_file *vm_memory_map_file(struct vm_memory *mem, int vm_fd, int fd, uint64_t size,
+					  bool read_only, const char *owner)
+{
+	struct mem_file *f;
+	struct kvm_userspace_memory_region kr;
+	int err;
+
+	if (mem->nr_files == MVM_MAX_MEM_FILES || !size || size % SZ_2M ||
+	    strlen(owner) >= MVM_MEM_OWNER_SIZE) {
+		err = -EINVAL;
+		goto err_close;
+	}
+	f = &mem->files[mem->nr_files];
+	memset(f, 0, sizeof(*f));
+	/* Private for read-only: the guest cannot write, and the file never changes. */
+	f->hva = mvm_mmap(NULL, size, PROT_READ | PROT_WRITE,
+			  (read_only ? MAP_PRIVATE : MAP_SHARED) | MAP_NORESERVE, fd, 0);
+	if (f->hva == MAP_FAILED) {
+		err = -errno;
+		pr_err("%s: mapping %llu MiB of its file: %s", owner,
+		       (unsigned long long)(size >> 20), strerror(-err));
+		goto err_close;
+	}
+	f->gpa = files_next_gpa(mem);
+	f->size = size;
+	f->fd = fd;
+	f->read_only = read_only;
+	f->slot = MVM_MAX_MEM_REGIONS + mem->nr_files;
+	snprintf(f->owner, sizeof(f->owner), "%s", owner);
+	kr = (struct kvm_userspace_memory_region){
+		.slot = f->slot,
+		.flags = read_only ? KVM_MEM_READONLY : 0,
+		.guest_phys_addr = f->gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)f->hva,
+	};
+	if (mvm_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0) {
+		err = -errno;
+		pr_err("%s: KVM_SET_USER_MEMORY_REGION slot %u at 0x%llx: %s", owner, f->slot,
+		       (unsigned long long)f->gpa, strerror(-err));
+		munmap(f->hva, size);
+		goto err_close;
+	}
+	mem->nr_files++;
+	return f;
+
+err_close:
+	close(fd);
+	return ERR_PTR(err);
+}
+
+const struct mem_file *vm_memory_file(const struct vm_memory *mem, const char *owner)
+{
+	unsigned int i;
+
+	for (i = 0; i < mem->nr_files; i++)
+		if (!strcmp(mem->files[i].owner, owner))
+			return &mem->files[i];
+	return NULL;
+}
+
 void vm_memory_destroy(struct vm_memory *mem)
 {
+	unsigned int i;
+
+	/* Their slots go away with the VM fd, as RAM's. */
+	for (i = 0; i < mem->nr_files; i++) {
+		munmap(mem->files[i].hva, mem->files[i].size);
+		close(mem->files[i].fd);
+	}
 	if (mem->base)
 		munmap(mem->base, mem->size);
 	if (mem->fd >= 0)

@@ -221,6 +221,24 @@ static int vm_create_memory(struct vm *vm)
 				vm->cfg.huge_pages);
 }
 
+/* The configured instances' guest-physical memory beyond RAM, type by type. */
+static int vm_devices_reserve_memory(struct vm *vm)
+{
+	const struct mvm_device_type **types;
+	unsigned int i, j, n = mvm_device_types(&types), idx;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		if (!types[i]->reserve_memory || types[i]->platform)
+			continue;
+		idx = 0;
+		for (j = 0; j < vm->cfg.nr_devices && !err; j++)
+			if (vm->cfg.devices[j].type == types[i])
+				err = types[i]->reserve_memory(vm, vm->cfg.devices[j].blob, idx++);
+	}
+	return err;
+}
+
 /* Unregisters every device, newest first, and drops the VM's reference. */
 static void vm_devices_release(struct vm *vm)
 {
@@ -331,6 +349,9 @@ struct vm *vm_create(const struct mvm_config *cfg)
 	err = vm_create_memory(vm);
 	if (err)
 		goto err_stats;
+	err = vm_devices_reserve_memory(vm);
+	if (err)
+		goto err_memory;
 	err = arch_vm_create(vm);
 	if (err)
 		goto err_memory;

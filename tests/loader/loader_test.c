@@ -218,6 +218,25 @@ static void check_e820(struct vm *vm, const uint8_t *zp)
 	assert_int_equal(zp_get32(e, 16), E820_RAM);
 }
 
+/* A file mapped above RAM (virtio-pmem) is reserved in the memory map, after RAM. */
+static void test_memmap_reserves_files(void **state)
+{
+	struct vm *vm = ram_vm(64ULL << 20, 1, "none", NULL, NULL);
+	struct boot_mem_entry map[16];
+	unsigned int n;
+
+	(void)state;
+	vm->mem.nr_files = 1;
+	vm->mem.files[0] = (struct mem_file){ .gpa = 1ULL << 32, .size = 4ULL << 20 };
+	n = boot_memmap(vm, map, 16);
+	assert_int_equal(n, 4);
+	assert_int_equal(map[2].type, E820_RAM);
+	assert_int_equal(map[3].addr, 1ULL << 32);
+	assert_int_equal(map[3].size, 4ULL << 20);
+	assert_int_equal(map[3].type, E820_RESERVED);
+	ram_vm_free(vm);
+}
+
 /* The 64-bit entry state the protocol asks for: identity map, flat GDT. */
 static void check_long_mode_tables(struct vm *vm)
 {
@@ -710,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_virtio_mmio_announced),
 		cmocka_unit_test(test_aml_pkglength),
 		cmocka_unit_test(test_aml_address_descriptors),
+		cmocka_unit_test(test_memmap_reserves_files),
 	};
 	int failed;
 

@@ -102,6 +102,14 @@ unsigned int boot_memmap(const struct vm *vm, struct boot_mem_entry *e, unsigned
 			e[n++] = (struct boot_mem_entry){ pci->ecam_base, pci->ecam_size,
 							  E820_RESERVED };
 	}
+	/*
+	 * Files mapped above RAM (virtio-pmem gives their address in its config
+	 * space): reserved, so that nothing else is placed there and the guest
+	 * may map them as device memory.
+	 */
+	for (i = 0; i < mem->nr_files && n < max; i++)
+		e[n++] = (struct boot_mem_entry){ mem->files[i].gpa, mem->files[i].size,
+						  E820_RESERVED };
 	return n;
 }
 
