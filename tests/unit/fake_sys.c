@@ -42,9 +42,15 @@ static enum fake_fd_kind kind_of(int fd)
 int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)
 {
 	FAIL_IF_INJECTED(s, EMFILE, -1);
+	int fd;
+
 	if (!strcmp(path, "/dev/kvm"))
 		return fake_fd(FD_KVM);
-	return open(path, flags | O_CLOEXEC, mode);
+	fd = open(path, flags | O_CLOEXEC, mode);
+	/* A number a closed fake fd had: a plain file now. */
+	if (fd >= 0 && fd < 4096)
+		fd_kind[fd] = FD_NONE;
+	return fd;
 }
 
 static int fake_ioctl_kvm(unsigned long req, void *arg)

@@ -25,6 +25,7 @@ int run_devtype_tests(void);
 int run_balloon_tests(void);
 int run_balloon_api_tests(void);
 int run_hugepage_tests(void);
+int run_pmem_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
