@@ -186,10 +186,11 @@ struct scenario {
 	int (*run)(const struct scenario *sc); /* NULL: scenario_run() */
 	bool disks; /* two virtio-blk disks: io_uring + writeback, and io=sync, ro, O_DIRECT */
 	bool rng_console; /* virtio-rng and virtio-console (with console_in: hvc0 input) */
-	bool balloon;	  /* virtio-balloon with statistics (its timer) and reporting */
+	bool balloon;	  /* virtio-balloon (statistics, reporting) and virtio-pmem */
 };
 
 static char disk_path[] = "/var/tmp/mvm-fault-disk-XXXXXX";
+static char pmem_path[] = "/var/tmp/mvm-fault-pmem-XXXXXX";
 
 /* Boots, runs and tears down; 0 only if the guest ran to its exit-port write. */
 static int scenario_run(const struct scenario *sc)
@@ -444,13 +445,18 @@ static void test_boot_virtio_rng_console(void **state)
 static void test_boot_virtio_balloon(void **state)
 {
 	static const struct scenario sc = {
-		.name = "boot, virtio-balloon, transparent huge pages",
+		.name = "boot, virtio-balloon + virtio-pmem, transparent huge pages",
 		.cpus = 1,
 		.balloon = true,
 	};
+	int fd = mkstemp(pmem_path);
 
 	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 2 << 20), 0);
+	close(fd);
 	run_scenario(&sc);
+	unlink(pmem_path);
 }
 
 /* Every site in the program was made to fail at least once. */
