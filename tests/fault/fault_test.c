@@ -449,9 +449,14 @@ static void test_boot_virtio_balloon(void **state)
 		.cpus = 1,
 		.balloon = true,
 	};
-	int fd = mkstemp(pmem_path);
+	int fd;
 
 	(void)state;
+	if (access("/dev/kvm", R_OK | W_OK)) {
+		run_scenario(&sc); /* skips, leaving no file behind */
+		return;
+	}
+	fd = mkstemp(pmem_path);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 2 << 20), 0);
 	close(fd);
