@@ -115,11 +115,22 @@ static void pmem_queue_notify(struct virtio_dev *vdev, unsigned int q)
 	virtq_notify(vq);
 }
 
+struct pmem_args {
+	const struct mem_file *file;
+	const struct pmem_config *cfg;
+	unsigned int index;
+};
+
 static int pmem_init(struct virtio_dev *vdev, const void *args)
 {
+	const struct pmem_args *a = args;
 	struct virtio_pmem *p = to_pmem(vdev);
 
-	p->file = args;
+	p->file = a->file;
+	/* A root device: Linux numbers its pmem devices in probe order, which is ours. */
+	if (a->cfg->root)
+		snprintf(vdev->dev.fw.cmdline, sizeof(vdev->dev.fw.cmdline), "root=/dev/pmem%u %s",
+			 a->index, a->cfg->read_only ? "ro" : "rw");
 	stats_node_init(&vdev->dev.stats, vdev->dev.stats.id, pmem_counters,
 			ARRAY_SIZE(pmem_counters), p);
 	p->chain = mvm_zalloc(sizeof(*p->chain));
@@ -197,8 +208,10 @@ static int pmem_create(struct vm *vm, const void *blob, unsigned int index)
 		pr_err("%s: its file was not mapped", owner);
 		return -EINVAL;
 	}
+	struct pmem_args args = { f, blob, index };
+
 	snprintf(name, sizeof(name), "virtio-pmem%u", index);
-	p = virtio_dev_create(struct virtio_pmem, vdev, vm, &pmem_ops, name, f);
+	p = virtio_dev_create(struct virtio_pmem, vdev, vm, &pmem_ops, name, &args);
 	return IS_ERR(p) ? (int)PTR_ERR(p) : 0;
 }
 
@@ -237,7 +250,7 @@ static const struct mvm_opt pmem_opts[] = {
 	{ MVM_OPT("ro", "read_only", MVM_OPT_BOOL, 0, PMEM_OPT(read_only)),
 	  .help = "read-only: mapped privately, the file never changes" },
 	{ MVM_OPT("root", "root_device", MVM_OPT_BOOL, 0, PMEM_OPT(root)),
-	  .help = "the root device (one at most, across pmem devices)" },
+	  .help = "the root device: a Linux guest gets root=/dev/pmemN (one at most)" },
 	{ MVM_OPT("rate_limiter", NULL, MVM_OPT_UNSUPPORTED, MVM_OPT_API_ONLY | MVM_OPT_PATCH, 0),
 	  .help = "rate limiting of pmem devices is not supported by mvm yet" },
 	MVM_OPT_END,

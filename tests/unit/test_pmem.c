@@ -190,7 +190,7 @@ static uint64_t counter(struct env *e, const char *name)
 
 static void test_pmem_region_and_flush(void **state)
 {
-	struct env *e = env_new("%s,id=p0", 4 << 20);
+	struct env *e = env_new("%s,id=p0,root", 4 << 20);
 	const struct mem_file *f = vm_memory_file(&e->vm->mem, "pmem0");
 	char buf[16] = { 0 };
 	int fd;
@@ -201,6 +201,8 @@ static void test_pmem_region_and_flush(void **state)
 	assert_int_equal(f->gpa, 1ULL << 32);
 	assert_int_equal(f->size, 4 << 20);
 	assert_null(mem_ptr(&e->vm->mem, f->gpa, 1));
+	/* The root device: a Linux guest is told where its root is. */
+	assert_string_equal(e->vdev->dev.fw.cmdline, "root=/dev/pmem0 rw");
 	start(e);
 	assert_int_equal(config64(e, 0), 1ULL << 32);
 	assert_int_equal(config64(e, 8), 4 << 20);
@@ -233,6 +235,7 @@ static void test_pmem_read_only(void **state)
 
 	(void)state;
 	assert_true(f->read_only);
+	assert_string_equal(e->vdev->dev.fw.cmdline, "");
 	start(e);
 	/* A private mapping: nothing written there reaches the file. */
 	memcpy(f->hva, "changed", 7);
