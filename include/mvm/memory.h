@@ -44,6 +44,7 @@ struct mem_file {
 	uint32_t slot;
 	int fd; /* owned: closed with the memory */
 	bool read_only;
+	bool reserved; /* in the firmware's memory map as reserved (pmem; not hot-plug memory) */
 	char owner[MVM_MEM_OWNER_SIZE]; /* who asked for it: "pmem0" */
 };
 
@@ -73,12 +74,13 @@ void vm_memory_destroy(struct vm_memory *mem);
  * Maps the file fd ([0, size), size a multiple of 2 MiB) at the next free
  * 1 GiB-aligned guest-physical address above RAM and the files mapped
  * before, as a new KVM slot: shared, or (read_only) private and read-only to
- * the guest. The memory owns fd from then on (also on failure). Call it
- * before the irqchip exists: a slot added later waits for an SRCU grace
- * period (see vm_create()). The mapping, or ERR_PTR(-errno).
+ * the guest; reserved: the firmware's memory map says so (else the guest
+ * learns of it from the device alone, as virtio-mem wants). The memory owns fd from then on (also
+ * on failure). Call it before the irqchip exists: a slot added later waits for an SRCU grace period
+ * (see vm_create()). The mapping, or ERR_PTR(-errno).
  */
 const struct mem_file *vm_memory_map_file(struct vm_memory *mem, int vm_fd, int fd, uint64_t size,
-					  bool read_only, const char *owner);
+					  bool read_only, bool reserved, const char *owner);
 /* The file mapped for owner, or NULL. */
 const struct mem_file *vm_memory_file(const struct vm_memory *mem, const char *owner);
 

@@ -174,6 +174,10 @@ void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct ap
 void h_stats(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_prometheus(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_devices(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+/* PUT|PATCH|GET /hotplug/memory: virtio-mem (hotplug.c). */
+void h_put_hotplug(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_patch_hotplug(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_get_hotplug(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 /* The balloon's statistics and hinting runs (balloon.c). */
 void h_get_balloon_stats(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_patch_balloon_stats(struct vmm *vmm, const char *param, json_t *body,

@@ -177,7 +177,7 @@ static uint64_t files_next_gpa(const struct vm_memory *mem)
 }
 
 const struct mem_file *vm_memory_map_file(struct vm_memory *mem, int vm_fd, int fd, uint64_t size,
-					  bool read_only, const char *owner)
+					  bool read_only, bool reserved, const char *owner)
 {
 	struct mem_file *f;
 	struct kvm_userspace_memory_region kr;
@@ -203,6 +203,7 @@ const struct mem_file *vm_memory_map_file(struct vm_memory *mem, int vm_fd, int 
 	f->size = size;
 	f->fd = fd;
 	f->read_only = read_only;
+	f->reserved = reserved;
 	f->slot = MVM_MAX_MEM_REGIONS + mem->nr_files;
 	snprintf(f->owner, sizeof(f->owner), "%s", owner);
 	kr = (struct kvm_userspace_memory_region){

@@ -188,7 +188,7 @@ static int pmem_reserve_memory(struct vm *vm, const void *blob, unsigned int ind
 		return -EINVAL;
 	}
 	owner_name(owner, sizeof(owner), index);
-	f = vm_memory_map_file(&vm->mem, vm->vm_fd, fd, (uint64_t)size, c->read_only, owner);
+	f = vm_memory_map_file(&vm->mem, vm->vm_fd, fd, (uint64_t)size, c->read_only, true, owner);
 	if (IS_ERR(f))
 		return (int)PTR_ERR(f);
 	pr_debug("pmem '%s': %s at 0x%llx, %lld MiB%s", c->id, c->path, (unsigned long long)f->gpa,

@@ -226,8 +226,11 @@ static void test_memmap_reserves_files(void **state)
 	unsigned int n;
 
 	(void)state;
-	vm->mem.nr_files = 1;
-	vm->mem.files[0] = (struct mem_file){ .gpa = 1ULL << 32, .size = 4ULL << 20 };
+	vm->mem.nr_files = 2;
+	vm->mem.files[0] =
+		(struct mem_file){ .gpa = 1ULL << 32, .size = 4ULL << 20, .reserved = true };
+	/* Hot-plug memory is the device's to announce: not in the map. */
+	vm->mem.files[1] = (struct mem_file){ .gpa = 2ULL << 32, .size = 4ULL << 20 };
 	n = boot_memmap(vm, map, 16);
 	assert_int_equal(n, 4);
 	assert_int_equal(map[2].type, E820_RAM);

@@ -136,7 +136,7 @@ static void test_router(void **state)
 		     "putGuestVsock (PUT /vsock) is not supported");
 	expect_fault(vmm, "PUT", "/network-interfaces/eth0", "{}", 400,
 		     "putGuestNetworkInterfaceByID");
-	expect_fault(vmm, "GET", "/hotplug/memory", NULL, 400, "getMemoryHotplug");
+	expect_fault(vmm, "PUT", "/snapshot/create", "{}", 400, "createSnapshot");
 	expect_fault(vmm, "GET", "/balloon", NULL, 400, "no balloon device is configured");
 	/* A body is required and must be an object. */
 	expect_fault(vmm, "PUT", "/machine-config", NULL, 400, "needs a JSON body");

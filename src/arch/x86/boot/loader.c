@@ -108,8 +108,9 @@ unsigned int boot_memmap(const struct vm *vm, struct boot_mem_entry *e, unsigned
 	 * may map them as device memory.
 	 */
 	for (i = 0; i < mem->nr_files && n < max; i++)
-		e[n++] = (struct boot_mem_entry){ mem->files[i].gpa, mem->files[i].size,
-						  E820_RESERVED };
+		if (mem->files[i].reserved)
+			e[n++] = (struct boot_mem_entry){ mem->files[i].gpa, mem->files[i].size,
+							  E820_RESERVED };
 	return n;
 }
 
