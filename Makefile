@@ -10,7 +10,7 @@
 #   make bench-linux   Linux boot time, mvm against qemu -M microvm
 #   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs
 #                      fio; also part of make bench, which says so when fio is missing)
-#   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk, balloon and pmem parsers
+#   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk, balloon, pmem and virtio-mem parsers
 #                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
 #   make check-style   clang-format clean, no issue references in comments (part of check)
@@ -212,12 +212,13 @@ FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INCLUDES)
 FUZZ_SUPPORT := src/core/memory.c src/core/sys.c src/core/sys_dev.c src/core/fault.c src/core/log.c
-FUZZ_VIRTIO := virtq_walk blk_req balloon_req pmem_req
+FUZZ_VIRTIO := virtq_walk blk_req balloon_req pmem_req mem_req
 
 $(FUZZ_DIR)/virtq_walk: fuzz/virtq_walk.c src/virtio/virtqueue.c src/virtio/blk_req.c $(FUZZ_SUPPORT)
 $(FUZZ_DIR)/blk_req: fuzz/blk_req.c src/virtio/blk_req.c src/block/disk.c $(FUZZ_SUPPORT)
 $(FUZZ_DIR)/balloon_req: fuzz/balloon_req.c src/virtio/balloon_req.c src/virtio/virtqueue.c $(FUZZ_SUPPORT)
 $(FUZZ_DIR)/pmem_req: fuzz/pmem_req.c src/virtio/pmem_req.c src/virtio/virtqueue.c $(FUZZ_SUPPORT)
+$(FUZZ_DIR)/mem_req: fuzz/mem_req.c src/virtio/mem_req.c src/virtio/virtqueue.c $(FUZZ_SUPPORT)
 $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@

@@ -186,7 +186,7 @@ struct scenario {
 	int (*run)(const struct scenario *sc); /* NULL: scenario_run() */
 	bool disks; /* two virtio-blk disks: io_uring + writeback, and io=sync, ro, O_DIRECT */
 	bool rng_console; /* virtio-rng and virtio-console (with console_in: hvc0 input) */
-	bool balloon;	  /* virtio-balloon (statistics, reporting) and virtio-pmem */
+	bool balloon;	  /* virtio-balloon (statistics, reporting), virtio-pmem, virtio-mem */
 };
 
 static char disk_path[] = "/var/tmp/mvm-fault-disk-XXXXXX";
@@ -445,7 +445,7 @@ static void test_boot_virtio_rng_console(void **state)
 static void test_boot_virtio_balloon(void **state)
 {
 	static const struct scenario sc = {
-		.name = "boot, virtio-balloon + virtio-pmem, transparent huge pages",
+		.name = "boot, virtio-balloon + virtio-pmem + virtio-mem, transparent huge pages",
 		.cpus = 1,
 		.balloon = true,
 	};

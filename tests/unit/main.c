@@ -43,5 +43,6 @@ int main(void)
 	failed += run_balloon_api_tests();
 	failed += run_hugepage_tests();
 	failed += run_pmem_tests();
+	failed += run_vmem_tests();
 	return failed ? 1 : 0;
 }
