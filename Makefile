@@ -13,7 +13,8 @@
 #                      fio; also part of make bench, which says so when fio is missing)
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, the
 #                      virtio-pci and virtio-mmio transports, virtio-vsock's TX path,
-#                      virtio-net's frame paths and the MMDS's HTTP handling
+#                      virtio-net's frame paths, the MMDS's HTTP handling, and the
+#                      balloon, pmem and virtio-mem request parsers
 #                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
 #   make check-style   clang-format clean, no issue references in comments (part of check)
@@ -65,7 +66,7 @@ GUEST_DIR := $(BUILD)/guest
 UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c fc_metrics.c runtime.c logger.c) \
 		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c \
-		  root_device.c mmds.c)
+		  root_device.c mmds.c balloon.c hotplug.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD)/unit-obj/%.o)
 UNIT := $(BUILD)/tests/unit-tests
@@ -227,10 +228,13 @@ FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INCLUDES)
 FUZZ_SUPPORT := src/core/memory.c src/core/sys.c src/core/sys_dev.c src/core/fault.c src/core/log.c
-FUZZ_VIRTIO := virtq_walk blk_req
+FUZZ_VIRTIO := virtq_walk blk_req balloon_req pmem_req mem_req
 
 $(FUZZ_DIR)/virtq_walk: fuzz/virtq_walk.c src/virtio/virtqueue.c src/virtio/blk_req.c $(FUZZ_SUPPORT)
 $(FUZZ_DIR)/blk_req: fuzz/blk_req.c src/virtio/blk_req.c src/block/disk.c $(FUZZ_SUPPORT)
+$(FUZZ_DIR)/balloon_req: fuzz/balloon_req.c src/virtio/balloon_req.c src/virtio/virtqueue.c $(FUZZ_SUPPORT)
+$(FUZZ_DIR)/pmem_req: fuzz/pmem_req.c src/virtio/pmem_req.c src/virtio/virtqueue.c $(FUZZ_SUPPORT)
+$(FUZZ_DIR)/mem_req: fuzz/mem_req.c src/virtio/mem_req.c src/virtio/virtqueue.c $(FUZZ_SUPPORT)
 $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@

@@ -18,6 +18,13 @@ enum mvm_console_kind {
 	MVM_CONSOLE_VIRTIO,	/* virtio-console (hvc0) */
 };
 
+/* What backs guest RAM (machine-config.huge_pages). */
+enum mvm_huge_pages {
+	MVM_HUGE_NONE = 0, /* 4 KiB pages of a memfd */
+	MVM_HUGE_2M,	   /* hugetlbfs: 2 MiB pages reserved up front */
+	MVM_HUGE_THP,	   /* a memfd with MADV_HUGEPAGE: where the host's shmem THP allows */
+};
+
 /* How virtio devices reach the guest (DESIGN.md §3). */
 enum mvm_transport {
 	MVM_TRANSPORT_PCI = 0, /* virtio-pci on a PCI host bridge (mvm run's default) */
@@ -25,18 +32,19 @@ enum mvm_transport {
 };
 
 struct mvm_config {
-	const char *name;	       /* VM id; NULL: derived from the pid */
-	const char *kernel;	       /* boot image */
-	const char *cmdline;	       /* kernel command line, may be NULL */
-	const char *initrd;	       /* initial ramdisk, may be NULL */
-	bool no_default_cmdline;       /* Linux gets cmdline alone, without mvm's defaults */
-	uint64_t mem_size;	       /* bytes of guest RAM */
-	unsigned int cpus;	       /* vCPUs to create */
-	bool pit;		       /* create KVM's in-kernel PIT (costly; off by default) */
-	int console_in;		       /* serial input fd, -1 for none */
-	int console_out;	       /* serial output fd */
-	enum mvm_console_kind console; /* where console_in/out are connected */
-	enum mvm_transport transport;  /* of every virtio device of the VM */
+	const char *name;		/* VM id; NULL: derived from the pid */
+	const char *kernel;		/* boot image */
+	const char *cmdline;		/* kernel command line, may be NULL */
+	const char *initrd;		/* initial ramdisk, may be NULL */
+	bool no_default_cmdline;	/* Linux gets cmdline alone, without mvm's defaults */
+	uint64_t mem_size;		/* bytes of guest RAM */
+	enum mvm_huge_pages huge_pages; /* what backs it */
+	unsigned int cpus;		/* vCPUs to create */
+	bool pit;			/* create KVM's in-kernel PIT (costly; off by default) */
+	int console_in;			/* serial input fd, -1 for none */
+	int console_out;		/* serial output fd */
+	enum mvm_console_kind console;	/* where console_in/out are connected */
+	enum mvm_transport transport;	/* of every virtio device of the VM */
 	/* The devices asked for, each with its type's options (mvm/devtype.h). */
 	unsigned int nr_devices;
 	struct mvm_devcfg devices[MVM_MAX_DEVICES];

@@ -117,6 +117,13 @@ struct mvm_device_type {
 	 * 0 or -errno (the VM's unwind releases what was registered).
 	 */
 	int (*create)(struct vm *vm, const void *blob, unsigned int index);
+	/*
+	 * Optional: guest-physical memory an instance needs (a host file mapped
+	 * as a memory slot, vm_memory_map_file()), reserved by vm_create()
+	 * right after RAM and before the irqchip: a slot added later costs an
+	 * SRCU grace period. What it maps belongs to vm->mem. 0 or -errno.
+	 */
+	int (*reserve_memory)(struct vm *vm, const void *blob, unsigned int index);
 	/* Platform type: created once per entry of the arch's table that names it. */
 	bool platform;
 	/* Optional: whether the platform device is wanted in this VM. */

@@ -11,10 +11,15 @@
 #ifndef MVM_MEMORY_H
 #define MVM_MEMORY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
+#include "mvm/config.h"
+
 #define MVM_MAX_MEM_REGIONS 4
+#define MVM_MAX_MEM_FILES   8
+#define MVM_MEM_OWNER_SIZE  32
 
 struct mem_range {
 	uint64_t gpa;
@@ -28,21 +33,56 @@ struct mem_region {
 	uint32_t slot;
 };
 
+/*
+ * A host file mapped into guest-physical space above RAM, in a KVM slot of
+ * its own (virtio-pmem). Not RAM: mem_ptr() does not reach it.
+ */
+struct mem_file {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	uint32_t slot;
+	int fd; /* owned: closed with the memory */
+	bool read_only;
+	bool reserved; /* in the firmware's memory map as reserved (pmem; not hot-plug memory) */
+	char owner[MVM_MEM_OWNER_SIZE]; /* who asked for it: "pmem0" */
+};
+
 struct vm_memory {
 	int fd;	       /* the memfd, -1 when none */
 	uint8_t *base; /* host mapping of the whole memfd */
 	uint64_t size; /* RAM size in bytes */
+	/* Host page backing RAM: the unit in which it can be given back. 0: 4 KiB. */
+	uint64_t page_size;
 	unsigned int nr_regions;
 	struct mem_region regions[MVM_MAX_MEM_REGIONS];
+	unsigned int nr_files;
+	struct mem_file files[MVM_MAX_MEM_FILES];
 };
 
 /*
  * Creates RAM of `size` bytes laid out as `ranges` (their sizes add up to
- * `size`) and registers each range as a KVM memory slot on vm_fd.
+ * `size`), backed as `huge` asks, and registers each range as a KVM memory
+ * slot on vm_fd. With MVM_HUGE_2M, size and ranges must be 2 MiB multiples
+ * and the pages are reserved now: -ENOMEM (with a message naming
+ * /proc/sys/vm/nr_hugepages) when the host has too few free.
  */
 int vm_memory_create(struct vm_memory *mem, int vm_fd, uint64_t size,
-		     const struct mem_range *ranges, unsigned int nr);
+		     const struct mem_range *ranges, unsigned int nr, enum mvm_huge_pages huge);
 void vm_memory_destroy(struct vm_memory *mem);
+/*
+ * Maps the file fd ([0, size), size a multiple of 2 MiB) at the next free
+ * 1 GiB-aligned guest-physical address above RAM and the files mapped
+ * before, as a new KVM slot: shared, or (read_only) private and read-only to
+ * the guest; reserved: the firmware's memory map says so (else the guest
+ * learns of it from the device alone, as virtio-mem wants). The memory owns fd from then on (also
+ * on failure). Call it before the irqchip exists: a slot added later waits for an SRCU grace period
+ * (see vm_create()). The mapping, or ERR_PTR(-errno).
+ */
+const struct mem_file *vm_memory_map_file(struct vm_memory *mem, int vm_fd, int fd, uint64_t size,
+					  bool read_only, bool reserved, const char *owner);
+/* The file mapped for owner, or NULL. */
+const struct mem_file *vm_memory_file(const struct vm_memory *mem, const char *owner);
 
 /* Host pointer for [gpa, gpa + len) or NULL if not wholly inside one region. */
 void *mem_ptr(const struct vm_memory *mem, uint64_t gpa, uint64_t len);
@@ -51,5 +91,23 @@ int mem_read(const struct vm_memory *mem, uint64_t gpa, void *buf, uint64_t len)
 int mem_write(const struct vm_memory *mem, uint64_t gpa, const void *buf, uint64_t len);
 /* Length of RAM from gpa to the end of its region (0 if gpa is not RAM). */
 uint64_t mem_avail(const struct vm_memory *mem, uint64_t gpa);
+
+/* The host page size backing RAM (4 KiB unless huge pages). */
+static inline uint64_t mem_page_size(const struct vm_memory *mem)
+{
+	return mem->page_size ? mem->page_size : 4096;
+}
+/*
+ * Offset in the memfd of the host address p, which must lie in RAM
+ * (a pointer mem_ptr() gave); UINT64_MAX otherwise.
+ */
+uint64_t mem_offset(const struct vm_memory *mem, const void *p, uint64_t len);
+/*
+ * Gives the memfd's [off, off + len) back to the host (a hole is punched:
+ * the guest reads zeroes there next, and the host's memory drops). Only the
+ * whole host pages inside the range go; what they were is returned in
+ * *freed (may be NULL). 0, or -errno (-EINVAL: no memfd or not RAM).
+ */
+int mem_discard(const struct vm_memory *mem, uint64_t off, uint64_t len, uint64_t *freed);
 
 #endif

@@ -210,6 +210,18 @@ void h_get_mmds(struct vmm *vmm, const char *param, json_t *body, struct api_res
 void h_put_mmds_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 /* The "mmds-config" object of GET /vm/config, or NULL when not configured. */
 json_t *mmds_config_json(struct vmm *vmm);
+/* PUT|PATCH|GET /hotplug/memory: virtio-mem (hotplug.c). */
+void h_put_hotplug(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_patch_hotplug(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_get_hotplug(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+/* The balloon's statistics and hinting runs (balloon.c). */
+void h_get_balloon_stats(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_patch_balloon_stats(struct vmm *vmm, const char *param, json_t *body,
+			   struct api_response *r);
+void h_balloon_hint_start(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_balloon_hint_stop(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_balloon_hint_status(struct vmm *vmm, const char *param, json_t *body,
+			   struct api_response *r);
 
 /*
  * Boots the pending configuration (InstanceStart), under vmm->lock. With

@@ -112,7 +112,7 @@ static const struct fc_group groups[] = {
 	       "deflate_count", "event_fails", "free_page_report_count", "free_page_report_freed",
 	       "free_page_report_fails", "free_page_hint_count", "free_page_hint_freed",
 	       "free_page_hint_fails"),
-	  NULL },
+	  "virtio-balloon" },
 	{ "block", block_fields, "virtio-blk" },
 	{ "deprecated_api", LIST("deprecated_http_api_calls"), NULL },
 	{ "get_api_requests", NULL, NULL },
@@ -166,13 +166,13 @@ static const struct fc_group groups[] = {
 	{ "pmem",
 	  LIST("activate_fails", "cfg_fails", "event_fails", "queue_event_count",
 	       "rate_limiter_throttled_events", "rate_limiter_event_count"),
-	  NULL },
+	  "virtio-pmem" },
 	{ "memory_hotplug",
 	  LIST("activate_fails", "queue_event_fails", "queue_event_count", "plug_count",
 	       "plug_bytes", "plug_fails", "plug_agg", "unplug_count", "unplug_bytes",
 	       "unplug_fails", "unplug_discard_fails", "unplug_agg", "state_count", "state_fails",
 	       "state_agg", "unplug_all_count", "unplug_all_fails", "unplug_all_agg"),
-	  NULL },
+	  "virtio-mem" },
 };
 
 enum fc_req_res fc_req_res_of(const char *path)

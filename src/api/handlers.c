@@ -254,12 +254,16 @@ void h_put_boot_source(struct vmm *vmm, const char *param, json_t *body, struct 
 
 /* ---- /machine-config ---- */
 
+/* machine-config.huge_pages, by enum mvm_huge_pages. */
+static const char *const huge_pages_names[] = { "None", "2M", "Transparent" };
+
 /* Firecracker's MachineConfig; cpu_template only once a (static) one was given. */
 static json_t *machine_config_json(struct vmm *vmm)
 {
 	json_t *j = json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", (int)vmm->cfg.cpus,
 			      "mem_size_mib", (json_int_t)(vmm->cfg.mem_size >> 20), "smt", 0,
-			      "track_dirty_pages", 0, "huge_pages", "None");
+			      "track_dirty_pages", 0, "huge_pages",
+			      huge_pages_names[vmm->cfg.huge_pages]);
 
 	if (j && vmm->cpu_template_set &&
 	    json_object_set_new(j, "cpu_template", json_string("None"))) {
@@ -276,8 +280,9 @@ void h_get_machine_config(struct vmm *vmm, const char *param, json_t *body, stru
 
 /*
  * Applies a checked machine-config body (PUT: whole, PATCH: absent fields
- * keep their values), with Firecracker's checks and messages. What mvm
- * cannot do is refused rather than ignored.
+ * keep their values; PUT resets huge_pages to None, Firecracker's default),
+ * with Firecracker's checks and messages. What mvm cannot do is refused
+ * rather than ignored.
  */
 static void machine_config_apply(struct vmm *vmm, json_t *body, const char *method,
 				 struct api_response *r)
@@ -285,6 +290,8 @@ static void machine_config_apply(struct vmm *vmm, json_t *body, const char *meth
 	const char *tmpl = jc_str(body, "cpu_template"), *hp = jc_str(body, "huge_pages");
 	long long cpus = jc_int(body, "vcpu_count", vmm->cfg.cpus);
 	long long mib = jc_int(body, "mem_size_mib", (long long)(vmm->cfg.mem_size >> 20));
+	enum mvm_huge_pages huge = !strcmp(method, "PUT") ? MVM_HUGE_NONE : vmm->cfg.huge_pages;
+	unsigned int i;
 
 	if (cpus < 1 || cpus > 32) {
 		api_fault(r, 400, MSG_VCPU_COUNT);
@@ -318,12 +325,19 @@ static void machine_config_apply(struct vmm *vmm, json_t *body, const char *meth
 			return;
 		}
 	}
-	if (hp && strcmp(hp, "None")) {
-		api_fault(r, 400, MSG_MC_UNSUPPORTED, "huge_pages other than None");
+	for (i = 0; hp && i < ARRAY_SIZE(huge_pages_names); i++)
+		if (!strcmp(hp, huge_pages_names[i]))
+			huge = (enum mvm_huge_pages)i;
+	if (huge == MVM_HUGE_2M && mib % 2) {
+		api_fault(r, 400,
+			  "field 'huge_pages': \"2M\" needs mem_size_mib to be a multiple of 2 "
+			  "(it is %lld)",
+			  mib);
 		return;
 	}
 	vmm->cfg.cpus = (unsigned int)cpus;
 	vmm->cfg.mem_size = (uint64_t)mib << 20;
+	vmm->cfg.huge_pages = huge;
 	if (tmpl || !strcmp(method, "PUT"))
 		vmm->cpu_template_set = tmpl != NULL;
 	api_no_content(r);

@@ -24,8 +24,11 @@ struct route {
 	const char *method;
 	const char *op;	   /* the spec's operationId, or the extension's name */
 	api_handler_fn fn; /* NULL: in the spec, not implemented by mvm yet */
-	bool body;	   /* a JSON object body is required */
+	int body;	   /* 1 (true): a JSON object body is required; BODY_OPTIONAL */
 };
+
+/* A JSON object body may be given (it is parsed and checked when it is). */
+#define BODY_OPTIONAL 2
 
 static const struct route routes[] = {
 	{ "/", "GET", "describeInstance", h_describe_instance, false },
@@ -33,11 +36,14 @@ static const struct route routes[] = {
 	{ "/balloon", "GET", "describeBalloonConfig", NULL, false },
 	{ "/balloon", "PUT", "putBalloon", NULL, true },
 	{ "/balloon", "PATCH", "patchBalloon", NULL, true },
-	{ "/balloon/statistics", "GET", "describeBalloonStats", NULL, false },
-	{ "/balloon/statistics", "PATCH", "patchBalloonStatsInterval", NULL, true },
-	{ "/balloon/hinting/start", "PATCH", "startBalloonHinting", NULL, false },
-	{ "/balloon/hinting/status", "GET", "describeBalloonHinting", NULL, false },
-	{ "/balloon/hinting/stop", "PATCH", "stopBalloonHinting", NULL, false },
+	{ "/balloon/statistics", "GET", "describeBalloonStats", h_get_balloon_stats, false },
+	{ "/balloon/statistics", "PATCH", "patchBalloonStatsInterval", h_patch_balloon_stats,
+	  true },
+	{ "/balloon/hinting/start", "PATCH", "startBalloonHinting", h_balloon_hint_start,
+	  BODY_OPTIONAL },
+	{ "/balloon/hinting/status", "GET", "describeBalloonHinting", h_balloon_hint_status,
+	  false },
+	{ "/balloon/hinting/stop", "PATCH", "stopBalloonHinting", h_balloon_hint_stop, false },
 	{ "/boot-source", "PUT", "putGuestBootSource", h_put_boot_source, true },
 	{ "/cpu-config", "PUT", "putCpuConfiguration", NULL, true },
 	{ "/drives/{}", "PUT", "putGuestDriveByID", NULL, true },
@@ -55,9 +61,9 @@ static const struct route routes[] = {
 	{ "/mmds/config", "PUT", "putMmdsConfig", h_put_mmds_config, true },
 	{ "/entropy", "PUT", "putEntropyDevice", NULL, true },
 	{ "/serial", "PUT", "putSerialDevice", h_put_serial, true },
-	{ "/hotplug/memory", "PUT", "putMemoryHotplug", NULL, true },
-	{ "/hotplug/memory", "PATCH", "patchMemoryHotplug", NULL, true },
-	{ "/hotplug/memory", "GET", "getMemoryHotplug", NULL, false },
+	{ "/hotplug/memory", "PUT", "putMemoryHotplug", h_put_hotplug, true },
+	{ "/hotplug/memory", "PATCH", "patchMemoryHotplug", h_patch_hotplug, true },
+	{ "/hotplug/memory", "GET", "getMemoryHotplug", h_get_hotplug, false },
 	{ "/network-interfaces/{}", "PUT", "putGuestNetworkInterfaceByID", NULL, true },
 	{ "/network-interfaces/{}", "PATCH", "patchGuestNetworkInterfaceByID", NULL, true },
 	{ "/snapshot/create", "PUT", "createSnapshot", NULL, true },
@@ -233,7 +239,8 @@ static void api_route(struct vmm *vmm, const char *method, const char *url, cons
 			api_fault(r, 400, MSG_INVALID_PATH_METHOD, method, url);
 			return;
 		}
-		generic = (struct route){ url, method, type->api, NULL, strcmp(method, "GET") };
+		generic =
+			(struct route){ url, method, type->api, NULL, strcmp(method, "GET") != 0 };
 		match = &generic;
 		path_known = true;
 	}
@@ -255,11 +262,11 @@ static void api_route(struct vmm *vmm, const char *method, const char *url, cons
 			api_fault(r, 400, MSG_GET_WITH_BODY);
 			return;
 		}
-	} else if (match->body && !len) {
+	} else if (match->body == true && !len) {
 		api_fault(r, 400, strcmp(method, "PATCH") ? MSG_EMPTY_PUT : MSG_EMPTY_PATCH);
 		return;
 	}
-	if (match->body) {
+	if (match->body == true || (match->body == BODY_OPTIONAL && body && len)) {
 		j = jc_parse_object(body, len, msg, sizeof(msg));
 		if (!j) {
 			api_fault(r, 400, "%s", msg);

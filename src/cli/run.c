@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -51,6 +52,10 @@ static void run_usage(FILE *f)
 		"      --no-api         no API socket and no runtime entry (invisible to 'mvm "
 		"ls')\n"
 		"      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
+		"      --huge-pages none|2M|transparent\n"
+		"                       back guest RAM with 2 MiB hugetlbfs pages (reserved at\n"
+		"                       start: see /proc/sys/vm/nr_hugepages) or ask for\n"
+		"                       transparent huge pages\n"
 		"      --stats          print the VM's stats tree on stderr when it ends\n"
 		"      --console serial|virtio\n"
 		"                       where the terminal's input goes: the 16550 UART (ttyS0,\n"
@@ -284,6 +289,7 @@ int cmd_run(int argc, char **argv)
 	enum {
 		OPT_NAME = 256,
 		OPT_PIT,
+		OPT_HUGE_PAGES,
 		OPT_STATS,
 		OPT_API_SOCK,
 		OPT_NO_API,
@@ -303,6 +309,7 @@ int cmd_run(int argc, char **argv)
 		{ "cmdline", required_argument, NULL, 'p' },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "pit", no_argument, NULL, OPT_PIT },
+		{ "huge-pages", required_argument, NULL, OPT_HUGE_PAGES },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 		{ "no-api", no_argument, NULL, OPT_NO_API },
@@ -393,6 +400,21 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_PIT:
 			cfg.pit = true;
+			break;
+		case OPT_HUGE_PAGES:
+			if (!strcasecmp(optarg, "none"))
+				cfg.huge_pages = MVM_HUGE_NONE;
+			else if (!strcasecmp(optarg, "2M"))
+				cfg.huge_pages = MVM_HUGE_2M;
+			else if (!strcasecmp(optarg, "transparent"))
+				cfg.huge_pages = MVM_HUGE_THP;
+			else {
+				fprintf(stderr,
+					"mvm run: --huge-pages '%s': give none, 2M or "
+					"transparent\n",
+					optarg);
+				return MVM_EXIT_USAGE;
+			}
 			break;
 		case OPT_STATS:
 			stats = true;

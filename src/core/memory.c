@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: MIT
-/* Guest RAM: one memfd, one mapping, one KVM slot per region; checked access. */
+/*
+ * Guest RAM: one memfd (4 KiB pages, hugetlbfs 2 MiB pages, or shmem with
+ * MADV_HUGEPAGE), one mapping, one KVM slot per region; checked access;
+ * giving pages back to the host.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/memfd.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mvm/compiler.h"
+#include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/memory.h"
 #include "mvm/sys.h"
@@ -29,8 +39,75 @@ static int memory_add_slot(int vm_fd, struct mem_region *r)
 	return 0;
 }
 
+/* Creates and sizes the memfd as `huge` asks. 0 or -errno. */
+static int memory_open(struct vm_memory *mem, uint64_t size, enum mvm_huge_pages huge)
+{
+	bool hugetlb = huge == MVM_HUGE_2M;
+	int err;
+
+	mem->fd = mvm_memfd_create("mvm-ram", hugetlb ? MFD_HUGETLB | MFD_HUGE_2MB : 0);
+	if (mem->fd < 0) {
+		err = -errno;
+		if (hugetlb)
+			pr_err("memfd_create for guest RAM in 2 MiB huge pages: %s (does the host "
+			       "kernel have hugetlbfs?)",
+			       strerror(-err));
+		else
+			pr_err("memfd_create for guest RAM: %s", strerror(-err));
+		return err;
+	}
+	mem->page_size = hugetlb ? SZ_2M : SZ_4K;
+	if (mvm_ftruncate(mem->fd, (off_t)size) < 0) {
+		err = -errno;
+		pr_err("sizing guest RAM to %llu MiB: %s", (unsigned long long)(size >> 20),
+		       strerror(-err));
+		close(mem->fd);
+		mem->fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+/* Maps the memfd. 0 or -errno. */
+static int memory_map(struct vm_memory *mem, uint64_t size, enum mvm_huge_pages huge)
+{
+	/*
+	 * MAP_NORESERVE: RAM the guest never touches costs nothing. Not for
+	 * hugetlbfs: there the mapping reserves the huge pages, so that too
+	 * few is an error now rather than a SIGBUS when the guest touches one.
+	 */
+	int flags = MAP_SHARED | (huge == MVM_HUGE_2M ? 0 : MAP_NORESERVE);
+	int err;
+
+	mem->base = mvm_mmap(NULL, size, PROT_READ | PROT_WRITE, flags, mem->fd, 0);
+	if (mem->base == MAP_FAILED) {
+		err = -errno;
+		mem->base = NULL;
+		if (huge == MVM_HUGE_2M && err == -ENOMEM)
+			pr_err("guest RAM: %llu MiB of 2 MiB huge pages asked for, the host has "
+			       "too "
+			       "few free (see HugePages_Free in /proc/meminfo; raise "
+			       "/proc/sys/vm/nr_hugepages to at least %llu free)",
+			       (unsigned long long)(size >> 20),
+			       (unsigned long long)(size / SZ_2M));
+		else
+			pr_err("mapping %llu MiB of guest RAM: %s",
+			       (unsigned long long)(size >> 20), strerror(-err));
+		return err;
+	}
+	/* Advice only: what the host gives depends on its shmem_enabled setting. */
+	if (huge == MVM_HUGE_THP && madvise(mem->base, size, MADV_HUGEPAGE))
+		pr_warn("guest RAM: no transparent huge pages (MADV_HUGEPAGE: %s); 4 KiB pages",
+			strerror(errno));
+	else if (huge == MVM_HUGE_THP)
+		pr_info("guest RAM: transparent huge pages asked for; the host backs it with them "
+			"where /sys/kernel/mm/transparent_hugepage/shmem_enabled allows "
+			"(advise, within_size or always)");
+	return 0;
+}
+
 int vm_memory_create(struct vm_memory *mem, int vm_fd, uint64_t size,
-		     const struct mem_range *ranges, unsigned int nr)
+		     const struct mem_range *ranges, unsigned int nr, enum mvm_huge_pages huge)
 {
 	uint64_t off = 0;
 	unsigned int i;
@@ -40,35 +117,22 @@ int vm_memory_create(struct vm_memory *mem, int vm_fd, uint64_t size,
 	mem->fd = -1;
 	if (nr == 0 || nr > MVM_MAX_MEM_REGIONS)
 		return -EINVAL;
+	if (huge == MVM_HUGE_2M && size % SZ_2M)
+		return -EINVAL;
 
-	mem->fd = mvm_memfd_create("mvm-ram", 0);
-	if (mem->fd < 0) {
-		err = -errno;
-		pr_err("memfd_create for guest RAM: %s", strerror(-err));
+	err = memory_open(mem, size, huge);
+	if (err)
 		goto out;
-	}
-	if (mvm_ftruncate(mem->fd, (off_t)size) < 0) {
-		err = -errno;
-		pr_err("sizing guest RAM to %llu MiB: %s", (unsigned long long)(size >> 20),
-		       strerror(-err));
+	err = memory_map(mem, size, huge);
+	if (err)
 		goto err_close;
-	}
-	/* MAP_NORESERVE: RAM the guest never touches costs nothing. */
-	mem->base = mvm_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-			     mem->fd, 0);
-	if (mem->base == MAP_FAILED) {
-		err = -errno;
-		mem->base = NULL;
-		pr_err("mapping %llu MiB of guest RAM: %s", (unsigned long long)(size >> 20),
-		       strerror(-err));
-		goto err_close;
-	}
 	mem->size = size;
 
 	for (i = 0; i < nr; i++) {
 		struct mem_region *r = &mem->regions[i];
 
-		if (ranges[i].size > size - off) {
+		if (ranges[i].size > size - off ||
+		    (huge == MVM_HUGE_2M && ranges[i].size % SZ_2M)) {
 			err = -EINVAL;
 			goto err_unmap;
 		}
@@ -93,11 +157,96 @@ err_close:
 	close(mem->fd);
 	mem->fd = -1;
 out:
+	mem->page_size = 0;
 	return err;
+}
+
+/* Guest-physical placement of files: 1 GiB-aligned, from 4 GiB or the top of RAM up. */
+#define MEM_FILE_ALIGN (1ULL << 30)
+
+static uint64_t files_next_gpa(const struct vm_memory *mem)
+{
+	uint64_t top = 1ULL << 32;
+	unsigned int i;
+
+	for (i = 0; i < mem->nr_regions; i++)
+		top = MAX(top, mem->regions[i].gpa + mem->regions[i].size);
+	for (i = 0; i < mem->nr_files; i++)
+		top = MAX(top, mem->files[i].gpa + mem->files[i].size);
+	return ALIGN_UP(top, MEM_FILE_ALIGN);
+}
+
+const struct mem_file *vm_memory_map_file(struct vm_memory *mem, int vm_fd, int fd, uint64_t size,
+					  bool read_only, bool reserved, const char *owner)
+{
+	struct mem_file *f;
+	struct kvm_userspace_memory_region kr;
+	int err;
+
+	if (mem->nr_files == MVM_MAX_MEM_FILES || !size || size % SZ_2M ||
+	    strlen(owner) >= MVM_MEM_OWNER_SIZE) {
+		err = -EINVAL;
+		goto err_close;
+	}
+	f = &mem->files[mem->nr_files];
+	memset(f, 0, sizeof(*f));
+	/* Private for read-only: the guest cannot write, and the file never changes. */
+	f->hva = mvm_mmap(NULL, size, PROT_READ | PROT_WRITE,
+			  (read_only ? MAP_PRIVATE : MAP_SHARED) | MAP_NORESERVE, fd, 0);
+	if (f->hva == MAP_FAILED) {
+		err = -errno;
+		pr_err("%s: mapping %llu MiB of its file: %s", owner,
+		       (unsigned long long)(size >> 20), strerror(-err));
+		goto err_close;
+	}
+	f->gpa = files_next_gpa(mem);
+	f->size = size;
+	f->fd = fd;
+	f->read_only = read_only;
+	f->reserved = reserved;
+	f->slot = MVM_MAX_MEM_REGIONS + mem->nr_files;
+	snprintf(f->owner, sizeof(f->owner), "%s", owner);
+	kr = (struct kvm_userspace_memory_region){
+		.slot = f->slot,
+		.flags = read_only ? KVM_MEM_READONLY : 0,
+		.guest_phys_addr = f->gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)f->hva,
+	};
+	if (mvm_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0) {
+		err = -errno;
+		pr_err("%s: KVM_SET_USER_MEMORY_REGION slot %u at 0x%llx: %s", owner, f->slot,
+		       (unsigned long long)f->gpa, strerror(-err));
+		munmap(f->hva, size);
+		goto err_close;
+	}
+	mem->nr_files++;
+	return f;
+
+err_close:
+	close(fd);
+	return ERR_PTR(err);
+}
+
+const struct mem_file *vm_memory_file(const struct vm_memory *mem, const char *owner)
+{
+	unsigned int i;
+
+	for (i = 0; i < mem->nr_files; i++)
+		if (!strcmp(mem->files[i].owner, owner))
+			return &mem->files[i];
+	return NULL;
 }
 
 void vm_memory_destroy(struct vm_memory *mem)
 {
+	unsigned int i;
+
+	/* Their slots go away with the VM fd, as RAM's. */
+	for (i = 0; i < mem->nr_files; i++) {
+		munmap(mem->files[i].hva, mem->files[i].size);
+		close(mem->files[i].fd);
+	}
 	if (mem->base)
 		munmap(mem->base, mem->size);
 	if (mem->fd >= 0)
@@ -153,5 +302,41 @@ int mem_write(const struct vm_memory *mem, uint64_t gpa, const void *buf, uint64
 	if (!p)
 		return -EFAULT;
 	memcpy(p, buf, len);
+	return 0;
+}
+
+uint64_t mem_offset(const struct vm_memory *mem, const void *p, uint64_t len)
+{
+	uintptr_t a = (uintptr_t)p, b = (uintptr_t)mem->base;
+
+	if (!mem->base || a < b || a - b > mem->size || len > mem->size - (a - b))
+		return UINT64_MAX;
+	return (uint64_t)(a - b);
+}
+
+int mem_discard(const struct vm_memory *mem, uint64_t off, uint64_t len, uint64_t *freed)
+{
+	uint64_t ps = mem_page_size(mem), start, end;
+
+	if (freed)
+		*freed = 0;
+	if (mem->fd < 0 || !mem->base || off > mem->size || len > mem->size - off)
+		return -EINVAL;
+	/* Whole host pages only: a partial one still holds guest data. */
+	start = ALIGN_UP(off, ps);
+	end = (off + len) & ~(ps - 1);
+	if (end <= start)
+		return 0;
+	/*
+	 * A hole in the memfd frees the pages (and unmaps them from every
+	 * mapping, KVM's included); MADV_REMOVE does the same through the
+	 * mapping. The guest finds zeroes there next.
+	 */
+	if (fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start,
+		      (off_t)(end - start)) &&
+	    madvise(mem->base + start, end - start, MADV_REMOVE))
+		return -errno;
+	if (freed)
+		*freed = end - start;
 	return 0;
 }

@@ -122,6 +122,10 @@ static int config_check(const struct mvm_config *cfg)
 		       MVM_MIN_MEM >> 20);
 		return -EINVAL;
 	}
+	if (cfg->huge_pages == MVM_HUGE_2M && cfg->mem_size % SZ_2M) {
+		pr_err("with 2M huge pages, guest RAM must be a multiple of 2 MiB");
+		return -EINVAL;
+	}
 	if (cfg->cpus == 0 || cfg->cpus > MVM_MAX_VCPUS) {
 		pr_err("%u vCPUs asked for: 1 to %d are possible", cfg->cpus, MVM_MAX_VCPUS);
 		return -EINVAL;
@@ -213,7 +217,26 @@ static int vm_create_memory(struct vm *vm)
 	unsigned int nr;
 
 	nr = arch_mem_layout(vm->cfg.mem_size, ranges, ARRAY_SIZE(ranges));
-	return vm_memory_create(&vm->mem, vm->vm_fd, vm->cfg.mem_size, ranges, nr);
+	return vm_memory_create(&vm->mem, vm->vm_fd, vm->cfg.mem_size, ranges, nr,
+				vm->cfg.huge_pages);
+}
+
+/* The configured instances' guest-physical memory beyond RAM, type by type. */
+static int vm_devices_reserve_memory(struct vm *vm)
+{
+	const struct mvm_device_type **types;
+	unsigned int i, j, n = mvm_device_types(&types), idx;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		if (!types[i]->reserve_memory || types[i]->platform)
+			continue;
+		idx = 0;
+		for (j = 0; j < vm->cfg.nr_devices && !err; j++)
+			if (vm->cfg.devices[j].type == types[i])
+				err = types[i]->reserve_memory(vm, vm->cfg.devices[j].blob, idx++);
+	}
+	return err;
 }
 
 /* Unregisters every device, newest first, and drops the VM's reference. */
@@ -327,6 +350,9 @@ struct vm *vm_create(const struct mvm_config *cfg)
 	err = vm_create_memory(vm);
 	if (err)
 		goto err_stats;
+	err = vm_devices_reserve_memory(vm);
+	if (err)
+		goto err_memory;
 	err = arch_vm_create(vm);
 	if (err)
 		goto err_memory;

@@ -192,6 +192,7 @@ struct scenario {
 	bool mmio;	  /* the virtio devices on virtio-mmio instead of virtio-pci */
 	bool vsock;	  /* virtio-vsock: its listening socket at vsock_path */
 	bool net;	  /* two virtio-net interfaces (taps in a namespace), MMDS on one */
+	bool balloon;	  /* virtio-balloon (statistics, reporting), transparent huge pages */
 };
 
 static struct mmds *net_mmds; /* the store test_boot_virtio_net made, outliving each boot */
@@ -260,6 +261,16 @@ static int scenario_run(const struct scenario *sc)
 			    msg, sizeof(msg)))
 			return -EINVAL;
 		cfg.mmds = net_mmds;
+	}
+	if (sc->balloon) {
+		const struct mvm_device_type *b = mvm_device_type_find("virtio-balloon");
+		char msg[256];
+
+		if (!b || mvm_config_parse_device(
+				  &cfg, b, "1,stats_polling_interval_s=1,free_page_reporting", msg,
+				  sizeof(msg)))
+			return -EINVAL;
+		cfg.huge_pages = MVM_HUGE_THP;
 	}
 	vm = vm_boot(&cfg);
 	if (IS_ERR(vm)) {
@@ -537,6 +548,19 @@ static void test_boot_virtio_net(void **state)
 	close(orig);
 }
 
+static void test_boot_virtio_balloon(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, virtio-balloon (statistics, free page reporting), transparent huge "
+			"pages",
+		.cpus = 1,
+		.balloon = true,
+	};
+
+	(void)state;
+	run_scenario(&sc);
+}
+
 /* Every site in the program was made to fail at least once. */
 static void test_every_site_covered(void **state)
 {
@@ -573,6 +597,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_boot_virtio_mmio),
 		cmocka_unit_test(test_boot_virtio_vsock),
 		cmocka_unit_test(test_boot_virtio_net),
+		cmocka_unit_test(test_boot_virtio_balloon),
 		cmocka_unit_test(test_every_site_covered),
 	};
 	const char *dir = getenv("GUESTS");

@@ -218,6 +218,48 @@ static void check_e820(struct vm *vm, const uint8_t *zp)
 	assert_int_equal(zp_get32(e, 16), E820_RAM);
 }
 
+/* A file mapped above RAM (virtio-pmem) is reserved in the memory map, after RAM. */
+static void test_memmap_reserves_files(void **state)
+{
+	struct vm *vm = ram_vm(64ULL << 20, 1, "none", NULL, NULL);
+	struct boot_mem_entry map[16];
+	unsigned int n;
+
+	(void)state;
+	vm->mem.nr_files = 2;
+	vm->mem.files[0] =
+		(struct mem_file){ .gpa = 1ULL << 32, .size = 4ULL << 20, .reserved = true };
+	/* Hot-plug memory is the device's to announce: not in the map. */
+	vm->mem.files[1] = (struct mem_file){ .gpa = 2ULL << 32, .size = 4ULL << 20 };
+	n = boot_memmap(vm, map, 16);
+	assert_int_equal(n, 4);
+	assert_int_equal(map[2].type, E820_RAM);
+	assert_int_equal(map[3].addr, 1ULL << 32);
+	assert_int_equal(map[3].size, 4ULL << 20);
+	assert_int_equal(map[3].type, E820_RESERVED);
+	ram_vm_free(vm);
+}
+
+/* A device's own kernel parameters (a pmem root) come before the user's, who may override. */
+static void test_device_cmdline(void **state)
+{
+	static struct mvm_device pmem = { .name = "virtio-pmem0",
+					  .fw = { .cmdline = "root=/dev/pmem0 rw" } };
+	struct vm *vm = ram_vm(64ULL << 20, 1, "none", "root=/dev/vda", NULL);
+	const char *cmd;
+
+	(void)state;
+	list_add_tail(&pmem.node, &vm->devices);
+	assert_int_equal(boot_cmdline_write(vm, "k", true, 2048), 0);
+	cmd = (const char *)gpa(vm, BOOT_CMDLINE, 256);
+	assert_non_null(strstr(cmd, ARCH_LINUX_CMDLINE " root=/dev/pmem0 rw root=/dev/vda"));
+	/* Not for a test guest: it gets the user's text alone. */
+	assert_int_equal(boot_cmdline_write(vm, "k", false, 2048), 0);
+	assert_string_equal((const char *)gpa(vm, BOOT_CMDLINE, 32), "root=/dev/vda");
+	list_del_init(&pmem.node);
+	ram_vm_free(vm);
+}
+
 /* The 64-bit entry state the protocol asks for: identity map, flat GDT. */
 static void check_long_mode_tables(struct vm *vm)
 {
@@ -710,6 +752,8 @@ int main(void)
 		cmocka_unit_test(test_virtio_mmio_announced),
 		cmocka_unit_test(test_aml_pkglength),
 		cmocka_unit_test(test_aml_address_descriptors),
+		cmocka_unit_test(test_memmap_reserves_files),
+		cmocka_unit_test(test_device_cmdline),
 	};
 	int failed;
 

@@ -45,5 +45,10 @@ int main(void)
 	failed += run_net_tap_tests();
 	failed += run_mmds_tests();
 	failed += run_mmds_stack_tests();
+	failed += run_balloon_tests();
+	failed += run_balloon_api_tests();
+	failed += run_hugepage_tests();
+	failed += run_pmem_tests();
+	failed += run_vmem_tests();
 	return failed ? 1 : 0;
 }

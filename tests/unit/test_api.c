@@ -163,14 +163,14 @@ static void test_router(void **state)
 	expect_fault(vmm, "PUT", "/drives/a-b", "{}", 400,
 		     "API Resource IDs can only contain alphanumeric characters and underscores.");
 	expect_fault(vmm, "PUT", "/vsock", "{}", 400, "guest_cid");
-	expect_fault(vmm, "PUT", "/balloon", "{}", 400, "putBalloon");
+	expect_fault(vmm, "PUT", "/balloon", "{}", 400, "missing field `amount_mib`");
 	/* Served by the virtio-net type: its option table checks the body. */
 	expect_fault(vmm, "PUT", "/network-interfaces/eth0", "{}", 400,
 		     "missing field `host_dev_name`");
 	expect_fault(vmm, "PUT", "/network-interfaces/eth0",
 		     "{\"iface_id\": \"eth0\", \"host_dev_name\": \"mvm-no-such-tap\"}", 400,
 		     "tap 'mvm-no-such-tap' does not exist");
-	expect_fault(vmm, "GET", "/balloon", NULL, 400, "describeBalloonConfig");
+	expect_fault(vmm, "GET", "/balloon", NULL, 400, "Device not found");
 	/* A body is required and must be an object. */
 	expect_fault(vmm, "PUT", "/machine-config", NULL, 400, "Empty PUT request.");
 	expect_fault(vmm, "PUT", "/machine-config", "[1]", 400,
@@ -315,8 +315,11 @@ static void test_machine_config(void **state)
 		     "missing field `mem_size_mib`");
 	expect_fault(vmm, "PATCH", "/machine-config", "{\"vcpu_count\": 8, \"smt\": true}", 400,
 		     "Machine config error: smt: true is not supported by mvm yet.");
-	expect_fault(vmm, "PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}", 400,
-		     "huge_pages other than None is not supported");
+	expect_fault(vmm, "PATCH", "/machine-config",
+		     "{\"huge_pages\": \"2M\", \"mem_size_mib\": 257}", 400,
+		     "\"2M\" needs mem_size_mib to be a multiple of 2");
+	expect_fault(vmm, "PATCH", "/machine-config", "{\"huge_pages\": \"1G\"}", 400,
+		     "unknown variant `1G`");
 	expect_fault(vmm, "PATCH", "/machine-config", "{\"mem_size_mib\": 1}", 400,
 		     "needs at least 2 MiB");
 	expect_fault(vmm, "PATCH", "/machine-config", "{\"mem_size_mib\": 0}", 400,
@@ -352,6 +355,26 @@ static void test_machine_config(void **state)
 	json_decref(j);
 	assert_int_equal(vmm->cfg.cpus, 2);
 	assert_int_equal(vmm->cfg.mem_size, 256ULL << 20);
+	assert_int_equal(vmm->cfg.huge_pages, MVM_HUGE_NONE);
+
+	/* Huge pages: PATCH keeps them, PUT without the field resets them (Firecracker's default).
+	 */
+	assert_int_equal(
+		req(vmm, "PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}", NULL, NULL), 204);
+	assert_int_equal(vmm->cfg.huge_pages, MVM_HUGE_2M);
+	assert_int_equal(req(vmm, "PATCH", "/machine-config", "{\"vcpu_count\": 1}", NULL, NULL),
+			 204);
+	j = get(vmm, "/machine-config");
+	assert_string_equal(json_string_value(json_object_get(j, "huge_pages")), "2M");
+	json_decref(j);
+	assert_int_equal(req(vmm, "PATCH", "/machine-config", "{\"huge_pages\": \"Transparent\"}",
+			     NULL, NULL),
+			 204);
+	assert_int_equal(vmm->cfg.huge_pages, MVM_HUGE_THP);
+	assert_int_equal(req(vmm, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 1, \"mem_size_mib\": 256}", NULL, NULL),
+			 204);
+	assert_int_equal(vmm->cfg.huge_pages, MVM_HUGE_NONE);
 	vmm_destroy(vmm);
 }
 

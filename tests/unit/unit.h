@@ -28,6 +28,11 @@ int run_net_tests(void);
 int run_net_tap_tests(void);
 int run_mmds_tests(void);
 int run_mmds_stack_tests(void);
+int run_balloon_tests(void);
+int run_balloon_api_tests(void);
+int run_hugepage_tests(void);
+int run_pmem_tests(void);
+int run_vmem_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */

@@ -84,6 +84,8 @@ struct mvm_fw_desc {
 		unsigned int intx_gsi;
 	} pci;
 	const struct mvm_fw_pci_host *pci_host; /* non-NULL for a host bridge */
+	/* Kernel parameters the device asks for ("root=/dev/pmem0 rw"); empty: none. */
+	char cmdline[64];
 };
 
 /* Adds a resource to dev->fw. 0 or -ENOSPC. */

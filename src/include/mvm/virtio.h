@@ -80,6 +80,9 @@ struct virtqueue;
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG	  4
 #define VIRTIO_ID_VSOCK	  19
+#define VIRTIO_ID_BALLOON 5
+#define VIRTIO_ID_MEM	  24
+#define VIRTIO_ID_PMEM	  27
 
 /* Split ring descriptor flags (§2.7.5). */
 #define VIRTQ_DESC_F_NEXT	   1

@@ -87,6 +87,8 @@ const struct mvm_fw_pci_host *boot_pci_host(struct vm *vm);
 const struct mvm_fw_res *boot_fw_res(const struct mvm_fw_desc *fw, enum mvm_fw_res_kind kind);
 /* "virtio_mmio.device=..." for every virtio-mmio device ("" for none). 0 or -E2BIG. */
 int boot_virtio_mmio_cmdline(struct vm *vm, char *buf, size_t len);
+/* The devices' own kernel parameters (mvm_fw_desc.cmdline), space-separated. 0 or -E2BIG. */
+int boot_devices_cmdline(struct vm *vm, char *buf, size_t len);
 
 /* The byte that makes an ACPI or MP table sum to zero. */
 uint8_t boot_checksum(const void *p, size_t len);

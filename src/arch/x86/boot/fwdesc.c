@@ -82,3 +82,24 @@ int boot_virtio_mmio_cmdline(struct vm *vm, char *buf, size_t len)
 	}
 	return 0;
 }
+
+int boot_devices_cmdline(struct vm *vm, char *buf, size_t len)
+{
+	const struct mvm_fw_desc *fw[BOOT_MAX_FW];
+	unsigned int i, n = boot_fw_devices(vm, fw, BOOT_MAX_FW);
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		int w;
+
+		if (!fw[i]->cmdline[0])
+			continue;
+		w = snprintf(buf + off, len - off, "%s%.*s", off ? " " : "",
+			     (int)sizeof(fw[i]->cmdline), fw[i]->cmdline);
+		if (w < 0 || (size_t)w >= len - off)
+			return -E2BIG;
+		off += (size_t)w;
+	}
+	return 0;
+}

@@ -102,6 +102,15 @@ unsigned int boot_memmap(const struct vm *vm, struct boot_mem_entry *e, unsigned
 			e[n++] = (struct boot_mem_entry){ pci->ecam_base, pci->ecam_size,
 							  E820_RESERVED };
 	}
+	/*
+	 * Files mapped above RAM (virtio-pmem gives their address in its config
+	 * space): reserved, so that nothing else is placed there and the guest
+	 * may map them as device memory.
+	 */
+	for (i = 0; i < mem->nr_files && n < max; i++)
+		if (mem->files[i].reserved)
+			e[n++] = (struct boot_mem_entry){ mem->files[i].gpa, mem->files[i].size,
+							  E820_RESERVED };
 	return n;
 }
 
@@ -120,7 +129,7 @@ int boot_cmdline_write(struct vm *vm, const char *path, bool linux_kernel, size_
 {
 	const char *user = vm->cfg.cmdline ? vm->cfg.cmdline : "";
 	const char *def = linux_kernel && !vm->cfg.no_default_cmdline ? BOOT_LINUX_CMDLINE : "";
-	char buf[BOOT_CMDLINE_MAX], mmio[BOOT_CMDLINE_MAX] = "";
+	char buf[BOOT_CMDLINE_MAX], mmio[BOOT_CMDLINE_MAX] = "", devs[BOOT_CMDLINE_MAX] = "";
 	int len;
 
 	/* A Linux kernel finds virtio-mmio devices on its command line, after the user's. */
@@ -128,8 +137,14 @@ int boot_cmdline_write(struct vm *vm, const char *path, bool linux_kernel, size_
 		pr_err("kernel %s: too many virtio-mmio devices for the command line", path);
 		return -E2BIG;
 	}
-	len = snprintf(buf, sizeof(buf), "%s%s%s%s%s", def, *def && *user ? " " : "", user,
-		       (*def || *user) && *mmio ? " " : "", mmio);
+	/* The devices' parameters (a root device) go before the user's, who may override. */
+	if (linux_kernel && boot_devices_cmdline(vm, devs, sizeof(devs))) {
+		pr_err("kernel %s: the devices' parameters do not fit on the command line", path);
+		return -E2BIG;
+	}
+	len = snprintf(buf, sizeof(buf), "%s%s%s%s%s%s%s", def, *def && *devs ? " " : "", devs,
+		       (*def || *devs) && *user ? " " : "", user,
+		       (*def || *devs || *user) && *mmio ? " " : "", mmio);
 	if (len < 0 || (size_t)len + 1 > MIN(max, sizeof(buf))) {
 		pr_err("kernel %s: command line too long (%d bytes, the kernel takes at most %zu)",
 		       path, len, MIN(max, sizeof(buf)) - 1);
