@@ -29,13 +29,14 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 	  -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -pthread -MMD -MP $(SANFLAGS)
 INCLUDES := -Iinclude -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
-LDLIBS := -luring
+LDLIBS := -luring -lseccomp -ljansson # libseccomp-dev: src/sandbox/ (its filter file: jansson)
 
 CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
 VIRTIO_SRCS := $(wildcard src/virtio/*.c)
-LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS)
+SANDBOX_SRCS := $(wildcard src/sandbox/*.c)
+LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS)
 # The control plane (API server, stats rendering, metrics, runtime registry).
 API_SRCS := $(wildcard src/api/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
@@ -54,7 +55,7 @@ GUEST_DIR := $(BUILD)/guest
 
 # Unit tests: the core and devices against a fake KVM (tests/unit/fake_sys.c)
 # and a fake architecture (tests/unit/fake_arch.c): no /dev/kvm needed.
-UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
+UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c runtime.c logger.c) \
 		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -196,12 +197,12 @@ $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 
 # pci_virtio: a whole VM (PCI host, virtio rng/console/blk) on the unit tests'
 # fake KVM and fake arch, driven by guest-like accesses (4A).
-FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
+FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) \
 	tests/unit/fake_sys.c tests/unit/fake_arch.c
 $(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
-		-luring -o $@
+		-luring -lseccomp -ljansson -o $@
 
 FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio
 

@@ -31,6 +31,7 @@
 #include "mvm/device.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/sandbox.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
@@ -259,6 +260,11 @@ static void *metrics_thread(void *arg)
 	struct timespec deadline;
 
 	pthread_setname_np(pthread_self(), "metrics");
+	if (sandbox_enter(SANDBOX_METRICS)) {
+		pr_err("metrics: no sandbox for the timer thread: metrics are written on "
+		       "FlushMetrics only");
+		return NULL;
+	}
 	pthread_mutex_lock(&m->lock);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	while (!m->stop) {

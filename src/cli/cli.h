@@ -25,6 +25,8 @@ int cmd_resume(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 /* mvm --api-sock PATH / --config-file FILE: a VMM driven by the API (vmm.c). */
 int cmd_vmm(int argc, char **argv);
+/* mvm jailer / jailer: Firecracker's jailer (jailer.c). */
+int cmd_jailer(int argc, char **argv);
 
 /* "128M", "1G", "512K", "4096" (MiB): bytes, or -1 if malformed. */
 int64_t parse_size(const char *s);

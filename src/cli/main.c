@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mvm/sandbox.h"
 #include "mvm/version.h"
 
 static void usage(FILE *f)
@@ -25,6 +26,11 @@ static void usage(FILE *f)
 		"binding\n"
 		"       mvm pause|resume ID                pause or resume the VM's vCPUs\n"
 		"       mvm stop [--no-wait] ID            stop the VM (its VMM exits)\n"
+		"       mvm jailer --id ID --exec-file FILE --uid UID --gid GID [options] -- ARGS\n"
+		"                                          run a VMM jailed, as Firecracker's "
+		"jailer\n"
+		"       mvm --print-seccomp [--seccomp-filter FILE]\n"
+		"                                          each thread type's system calls\n"
 		"       mvm --version\n"
 		"       mvm --help\n",
 		MVM_VERSION);
@@ -39,16 +45,40 @@ static const struct {
 	{ "stop", cmd_stop },
 };
 
+static int print_seccomp(int argc, char **argv)
+{
+	const char *file = NULL;
+
+	if (argc == 4 && !strcmp(argv[2], "--seccomp-filter")) {
+		file = argv[3];
+	} else if (argc != 2) {
+		fprintf(stderr, "usage: mvm --print-seccomp [--seccomp-filter FILE]\n");
+		return MVM_EXIT_USAGE;
+	}
+	if (file && sandbox_configure(SANDBOX_ON, file))
+		return MVM_EXIT_FAILURE;
+	sandbox_print(stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	unsigned int i;
 
+	/* Installed as (or linked to) "jailer": Firecracker's jailer command line. */
+	if (!strcmp(prog, "jailer"))
+		return cmd_jailer(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return MVM_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "jailer"))
+		return cmd_jailer(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--print-seccomp"))
+		return print_seccomp(argc, argv);
 	/* Management commands (manage.c, top.c): clients of running VMMs. */
 	for (i = 0; i < sizeof(manage_cmds) / sizeof(manage_cmds[0]); i++)
 		if (!strcmp(argv[1], manage_cmds[i].name))
@@ -64,7 +94,8 @@ int main(int argc, char **argv)
 	/* Top-level options, as Firecracker's: a VMM driven by the API. */
 	if (!strncmp(argv[1], "--api-sock", 10) || !strncmp(argv[1], "--config-file", 13) ||
 	    !strncmp(argv[1], "--id", 4) || !strcmp(argv[1], "--no-api") ||
-	    !strncmp(argv[1], "--api-timeout", 13) || !strcmp(argv[1], "-v") ||
+	    !strncmp(argv[1], "--api-timeout", 13) || !strncmp(argv[1], "--seccomp", 9) ||
+	    !strcmp(argv[1], "--no-seccomp") || !strcmp(argv[1], "-v") ||
 	    !strcmp(argv[1], "--verbose"))
 		return cmd_vmm(argc, argv);
 	fprintf(stderr, "mvm: unknown command '%s'; try 'mvm --help'\n", argv[1]);

@@ -22,6 +22,7 @@
 #include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/sandbox.h"
 #include "mvm/vm.h"
 
 static void vmm_usage(FILE *f)
@@ -39,6 +40,11 @@ static void vmm_usage(FILE *f)
 		   "      --no-api             with --config-file: serve no API\n"
 		   "      --id ID              instance id (default mvm-<pid>)\n"
 		   "      --api-timeout SECS   idle API connections are closed after SECS (10)\n"
+		   "      --no-seccomp         no seccomp filters (as --seccomp off)\n"
+		   "      --seccomp-filter FILE\n"
+		   "                           allow-lists from FILE (JSON, see README.md)\n"
+		   "      --seccomp on|off|log each thread under its filter (on, default); log:\n"
+		   "                           forbidden calls are allowed and logged (audit)\n"
 		   "  -v, --verbose            more log messages (repeat for debug)\n"
 		   "  -h, --help               this help\n");
 }
@@ -65,18 +71,31 @@ static int run_vm(struct vmm *vmm, struct vm *vm, int sigfd, int console_in)
 
 int cmd_vmm(int argc, char **argv)
 {
-	enum { OPT_SOCK = 256, OPT_CONFIG, OPT_ID, OPT_NO_API, OPT_TIMEOUT };
+	enum {
+		OPT_SOCK = 256,
+		OPT_CONFIG,
+		OPT_ID,
+		OPT_NO_API,
+		OPT_TIMEOUT,
+		OPT_NO_SECCOMP,
+		OPT_SECCOMP_FILTER,
+		OPT_SECCOMP
+	};
 	static const struct option opts[] = {
 		{ "api-sock", required_argument, NULL, OPT_SOCK },
 		{ "config-file", required_argument, NULL, OPT_CONFIG },
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "no-api", no_argument, NULL, OPT_NO_API },
 		{ "api-timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+		{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
+		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *sock = NULL, *config = NULL, *id = NULL;
+	const char *sock = NULL, *config = NULL, *id = NULL, *filter = NULL;
+	enum sandbox_mode sb = SANDBOX_ON;
 	struct api_server_opts sopts = { 0 };
 	struct api_server *srv = NULL;
 	int verbosity = MVM_LOG_WARN, c, r, sigfd, console_in;
@@ -112,6 +131,19 @@ int cmd_vmm(int argc, char **argv)
 			}
 			sopts.timeout_s = (unsigned int)t;
 			break;
+		case OPT_NO_SECCOMP:
+			sb = SANDBOX_OFF;
+			break;
+		case OPT_SECCOMP_FILTER:
+			filter = optarg;
+			break;
+		case OPT_SECCOMP:
+			if (sandbox_mode_parse(optarg, &sb)) {
+				fprintf(stderr, "mvm: --seccomp '%s': give on, off or log\n",
+					optarg);
+				return MVM_EXIT_USAGE;
+			}
+			break;
 		case 'v':
 			verbosity++;
 			break;
@@ -136,6 +168,12 @@ int cmd_vmm(int argc, char **argv)
 		return MVM_EXIT_USAGE;
 	}
 	mvm_log_set_level(verbosity > MVM_LOG_DEBUG ? MVM_LOG_DEBUG : verbosity);
+	if (filter && sb == SANDBOX_OFF) {
+		fprintf(stderr, "mvm: --seccomp-filter and --no-seccomp exclude each other\n");
+		return MVM_EXIT_USAGE;
+	}
+	if (sandbox_configure(sb, filter))
+		return MVM_EXIT_FAILURE;
 
 	/* Before any thread exists: only the signalfd sees SIGINT/SIGTERM. */
 	sigemptyset(&set);
@@ -181,6 +219,9 @@ int cmd_vmm(int argc, char **argv)
 		if (IS_ERR(srv))
 			goto out_unregister;
 	}
+	/* The API thread serves under its filter already; this one enters its own. */
+	if (sandbox_enter(SANDBOX_VMM))
+		goto out_server;
 	if (config && vmm_load_config_file(vmm, config))
 		goto out_server;
 
