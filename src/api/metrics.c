@@ -302,10 +302,9 @@ struct metrics *metrics_open_period(const char *path, unsigned int period_ms)
 	if (!m)
 		return ERR_PTR(-ENOMEM);
 	m->period_ms = period_ms;
-	/* O_NONBLOCK: a FIFO with no reader fails (ENXIO) instead of hanging the API. */
-	m->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+	m->fd = sink_open(path);
 	if (m->fd < 0) {
-		err = -errno;
+		err = m->fd;
 		pr_err("metrics path '%s': %s", path, strerror(-err));
 		goto err_free;
 	}

@@ -164,7 +164,8 @@ static int api_socket_create(struct api_server *srv, const char *path)
 		pr_err("cannot create the API socket '%s': %s", path, strerror(-err));
 		goto err_close;
 	}
-	if (listen(fd, 128) < 0 || stat(path, &st) < 0) {
+	/* 0600 whatever the umask; nobody can connect before listen(). */
+	if (chmod(path, 0600) < 0 || listen(fd, 128) < 0 || stat(path, &st) < 0) {
 		err = -errno;
 		pr_err("API socket '%s': %s", path, strerror(-err));
 		unlink(path);

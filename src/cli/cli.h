@@ -46,6 +46,9 @@ struct signal_stop {
 int signal_stop_watch(struct signal_stop *s, struct vm *vm, int sigfd);
 void signal_stop_unwatch(struct signal_stop *s);
 
+/* Writes to fd (stdout, stderr) never block from now on (sink.c). */
+void sink_nonblocking(int fd);
+
 void term_raw(int fd);
 void term_restore(void);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* mvm run: boot one VM from the command line and wait for it to end. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -121,6 +123,45 @@ static void print_process_stats(FILE *f)
 			fprintf(f, "  %s_kib %lu\n", key, kib);
 	}
 	fclose(st);
+}
+
+/*
+ * A file argument must be a regular file (a disk: or a block device): a FIFO
+ * would hang the open or the read, a device never ends. Checked before
+ * anything is built, without waiting (O_NONBLOCK); the loaders check again
+ * on the fd they read. 0, or -1 after one line naming the file.
+ */
+static int check_file_arg(const char *what, const char *path, bool blk_ok)
+{
+	struct stat st;
+	int fd, ok;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "mvm run: %s '%s': %s\n", what, path, strerror(errno));
+		return -1;
+	}
+	ok = !fstat(fd, &st) && (S_ISREG(st.st_mode) || (blk_ok && S_ISBLK(st.st_mode)));
+	close(fd);
+	if (!ok) {
+		fprintf(stderr, "mvm run: %s '%s': not a regular file%s\n", what, path,
+			blk_ok ? " or block device" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int check_file_args(const struct mvm_config *cfg)
+{
+	unsigned int i;
+
+	if (check_file_arg("--kernel", cfg->kernel, false) ||
+	    (cfg->initrd && check_file_arg("--initrd", cfg->initrd, false)))
+		return -1;
+	for (i = 0; i < cfg->nr_disks; i++)
+		if (check_file_arg("--disk", cfg->disks[i].path, true))
+			return -1;
+	return 0;
 }
 
 static int run_exit_status(struct vm *vm)
@@ -430,8 +471,13 @@ int cmd_run(int argc, char **argv)
 		return MVM_EXIT_USAGE;
 	}
 	mvm_log_set_level(verbosity > MVM_LOG_DEBUG ? MVM_LOG_DEBUG : verbosity);
+	if (check_file_args(&cfg))
+		return MVM_EXIT_FAILURE;
 	if (sandbox_configure(sb, NULL))
 		return MVM_EXIT_FAILURE;
+	/* A console or log reader that stops reading must not wedge the VMM. */
+	sink_nonblocking(STDOUT_FILENO);
+	sink_nonblocking(STDERR_FILENO);
 	/* Guest input only from a terminal: a pipe or file on stdin is left alone. */
 	cfg.console_in = isatty(STDIN_FILENO) ? STDIN_FILENO : -1;
 	cfg.console_out = STDOUT_FILENO;

@@ -174,6 +174,9 @@ int cmd_vmm(int argc, char **argv)
 	}
 	if (sandbox_configure(sb, filter))
 		return MVM_EXIT_FAILURE;
+	/* A console or log reader that stops reading must not wedge the VMM. */
+	sink_nonblocking(STDOUT_FILENO);
+	sink_nonblocking(STDERR_FILENO);
 
 	/* Before any thread exists: only the signalfd sees SIGINT/SIGTERM. */
 	sigemptyset(&set);

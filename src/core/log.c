@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,19 +124,85 @@ static const char *level_name(enum mvm_log_level level)
 	}
 }
 
+static atomic_ulong log_dropped;
+
+unsigned long mvm_log_dropped(void)
+{
+	return atomic_load(&log_dropped);
+}
+
+/*
+ * Copies src into dst with control characters escaped (\n, \r, \t, \xNN):
+ * a client's URL or a guest's string cannot end a line and forge the next.
+ */
+static size_t log_escape(char *dst, size_t len, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *src && n + 4 < len; src++) {
+		unsigned char c = (unsigned char)*src;
+
+		if (c >= 0x20 && c != 0x7f) {
+			dst[n++] = (char)c;
+			continue;
+		}
+		dst[n++] = '\\';
+		if (c == '\n' || c == '\r' || c == '\t') {
+			dst[n++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else {
+			dst[n++] = 'x';
+			dst[n++] = hex[c >> 4];
+			dst[n++] = hex[c & 15];
+		}
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+static void mvm_vlog(enum mvm_log_level level, const char *fmt, va_list ap);
+
 void mvm_log(enum mvm_log_level level, const char *fmt, ...)
 {
-	char line[1280], origin[20] = "", ts[40];
+	va_list ap;
+
+	va_start(ap, fmt);
+	mvm_vlog(level, fmt, ap);
+	va_end(ap);
+}
+
+void mvm_log_ratelimited(struct mvm_ratelimit *rl, enum mvm_log_level level, const char *fmt, ...)
+{
+	unsigned int suppressed = 0;
+	struct timespec now;
+	va_list ap;
+
+	if ((int)level > atomic_load(&log_level) || atomic_load(&log_off))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!mvm_ratelimit_allow(rl, (uint64_t)now.tv_sec * 1000000000 + (uint64_t)now.tv_nsec,
+				 &suppressed))
+		return;
+	if (suppressed)
+		mvm_log(level, "%u similar messages suppressed (rate limit)", suppressed);
+	va_start(ap, fmt);
+	mvm_vlog(level, fmt, ap);
+	va_end(ap);
+}
+
+static void mvm_vlog(enum mvm_log_level level, const char *fmt, va_list ap)
+{
+	char line[1280], msg[1024], origin[20] = "", ts[40];
 	struct timespec now;
 	struct tm tm;
+	va_list aq;
 	size_t n;
-	va_list ap;
 	int fd;
 
 	if (level == MVM_LOG_ERROR && log_capture_buf && !log_capture_buf[0]) {
-		va_start(ap, fmt);
-		vsnprintf(log_capture_buf, log_capture_len, fmt, ap);
-		va_end(ap);
+		va_copy(aq, ap);
+		vsnprintf(log_capture_buf, log_capture_len, fmt, aq);
+		va_end(aq);
 	}
 	if ((int)level > atomic_load(&log_level) || atomic_load(&log_off))
 		return;
@@ -154,17 +221,19 @@ void mvm_log(enum mvm_log_level level, const char *fmt, ...)
 			     log_id, origin, atomic_load(&log_show_level) ? level_name(level) : "",
 			     atomic_load(&log_show_level) ? " " : "");
 	fd = log_fd >= 0 ? log_fd : STDERR_FILENO;
-	if (n < sizeof(line) - 2) {
-		va_start(ap, fmt);
-		vsnprintf(line + n, sizeof(line) - 1 - n, fmt, ap);
-		va_end(ap);
-	}
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* A message's own trailing newline is not an escape. */
+	if (msg[0] && msg[strlen(msg) - 1] == '\n')
+		msg[strlen(msg) - 1] = '\0';
+	if (n < sizeof(line) - 2)
+		log_escape(line + n, sizeof(line) - 1 - n, msg);
 	n = strlen(line);
-	if (n == 0 || line[n - 1] != '\n')
-		line[n++] = '\n';
-	/* A FIFO with no room drops the line: logging never blocks a vCPU. */
-	if (write(fd, line, n) < 0) {
-		/* nothing sensible to do */
-	}
+	line[n++] = '\n';
+	/*
+	 * Non-blocking sinks (sink_open(), the CLI's stderr): a full pipe or
+	 * FIFO drops the line, counted; logging never blocks a vCPU or the API.
+	 */
+	if (write(fd, line, n) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		atomic_fetch_add(&log_dropped, 1);
 	pthread_mutex_unlock(&log_lock);
 }

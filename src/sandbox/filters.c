@@ -96,9 +96,10 @@ static const struct sandbox_rule vmm_rules[] = {
 	R(fstat, G),
 	R(lseek, G),
 	R(unlink, 0),
-	R(mkdir, 0),  /* the runtime directory, if it went away */
-	R(access, 0), /* a runtime entry or config file that cannot be parsed */
-	R(kill, 0),   /* kill(pid, 0): is a registered VMM alive */
+	R(mkdir, 0),   /* the runtime directory, if it went away */
+	R(geteuid, 0), /* ... and it must be ours */
+	R(access, 0),  /* a runtime entry or config file that cannot be parsed */
+	R(kill, 0),    /* kill(pid, 0): is a registered VMM alive */
 	R(getpid, 0),
 	R(gettid, G),
 	R(shutdown, 0), /* stopping the API server */
