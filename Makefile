@@ -66,7 +66,7 @@ FAULT := $(BUILD)/tests/fault-test
 LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
-.PHONY: all demo check check-unit check-loader check-integration check-fault check-api check-linux \
+.PHONY: all demo check check-sandbox check-unit check-loader check-integration check-fault check-api check-linux \
 	check-linux-virtio fuzz-api fuzz-virtio bench bench-linux bench-blk format guests clean
 
 all: $(MVM) $(LIBMVM) guests
@@ -121,7 +121,7 @@ $(BUILD)/bench/%: bench/%.c
 demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
-check: check-unit check-loader check-integration check-fault check-api
+check: check-unit check-loader check-integration check-fault check-api check-sandbox
 
 check-unit: $(UNIT)
 	$(UNIT)
@@ -146,6 +146,10 @@ check-fault: $(FAULT) guests
 
 check-linux: $(MVM)
 	MVM=$(abspath $(MVM)) tests/linux/run.sh
+
+# Seccomp (each list minimal and sufficient), host-side hardening, the jailer.
+check-sandbox: all
+	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/sandbox/run.sh
 
 # The API: conformance to Firecracker's spec, a curl-driven boot, robustness.
 check-api: all

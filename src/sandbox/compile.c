@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include "mvm/log.h"
 #include "sandbox_internal.h"
@@ -70,8 +71,25 @@ out:
 	return err;
 }
 
+/*
+ * A trap carries the thread type in SECCOMP_RET_DATA (the handler's
+ * si_errno): a thread that inherited its filter (libmicrohttpd's) is named
+ * right, and with stacked filters the newest, the thread's own, wins.
+ */
+static void tag_traps(struct sock_fprog *prog, uint16_t tag)
+{
+	unsigned int i;
+
+	for (i = 0; i < prog->len; i++) {
+		struct sock_filter *f = &prog->filter[i];
+
+		if (f->code == (BPF_RET | BPF_K) && f->k == SECCOMP_RET_TRAP)
+			f->k |= tag;
+	}
+}
+
 int sandbox_compile(const struct sandbox_list *list, const struct sandbox_list *extra,
-		    uint32_t default_action, struct sock_fprog *prog)
+		    uint32_t default_action, uint16_t tag, struct sock_fprog *prog)
 {
 	const struct sandbox_list *lists[] = { list, extra };
 	scmp_filter_ctx ctx;
@@ -92,6 +110,8 @@ int sandbox_compile(const struct sandbox_list *list, const struct sandbox_list *
 		}
 	if (!err)
 		err = export_prog(ctx, prog);
+	if (!err)
+		tag_traps(prog, tag);
 	seccomp_release(ctx);
 	return err;
 }

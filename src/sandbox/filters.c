@@ -10,8 +10,8 @@
  *
  * Argument checks: seccomp sees numbers, not what an fd is, so an ioctl is
  * allowed by its request number (grouped below by the fd kind it is for);
- * mmap/mprotect never get PROT_EXEC; sockets are AF_UNIX; clone makes
- * threads only (clone3, whose flags seccomp cannot read, fails ENOSYS and
+ * mmap/mprotect never get PROT_EXEC; no list has socket (the API socket is
+ * made before any filter, and nothing else needs one); clone makes threads only (clone3, whose flags seccomp cannot read, fails ENOSYS and
  * glibc falls back to clone).
  */
 #include <errno.h>
@@ -20,7 +20,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 
 #include <linux/kvm.h>
 #include <linux/seccomp.h>

@@ -41,10 +41,13 @@ extern const struct sandbox_list sandbox_builtin[SANDBOX_NR];
  */
 extern const struct sandbox_list sandbox_floor;
 
-/* Builds the BPF program of one list (the floor added). 0 or -errno. */
+/*
+ * Builds the BPF program of one list (extra, the floor, added); a trap
+ * returns tag as its data (the SIGSYS handler's si_errno). 0 or -errno.
+ */
 struct sock_fprog;
 int sandbox_compile(const struct sandbox_list *list, const struct sandbox_list *extra,
-		    uint32_t default_action, struct sock_fprog *prog);
+		    uint32_t default_action, uint16_t tag, struct sock_fprog *prog);
 
 /* A --seccomp-filter file: lists (rules allocated) for the types it names. 0 or -errno. */
 int sandbox_load_file(const char *path, struct sandbox_list lists[SANDBOX_NR]);

@@ -83,13 +83,15 @@ static size_t put_uint(char *buf, size_t off, size_t len, unsigned int v)
 static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 {
 	unsigned int nr = (unsigned int)si->si_syscall;
+	/* The filter's tag (type + 1) names the filter that said no. */
+	int type = si->si_errno > 0 ? si->si_errno - 1 : sb_thread_type;
 	char line[200];
 	size_t n = 0;
 
 	(void)sig;
 	(void)uc;
 	n = put(line, n, sizeof(line), "mvm: seccomp: the ");
-	n = put(line, n, sizeof(line), sandbox_thread_name(sb_thread_type));
+	n = put(line, n, sizeof(line), sandbox_thread_name(type));
 	n = put(line, n, sizeof(line), " thread made a forbidden system call: ");
 	n = put(line, n, sizeof(line),
 		nr < SYSCALL_NAMES && syscall_names[nr] ? syscall_names[nr] : "?");
@@ -148,7 +150,8 @@ int sandbox_configure(enum sandbox_mode mode, const char *filter_file)
 			goto err;
 	}
 	for (t = 0; t < SANDBOX_NR; t++) {
-		err = sandbox_compile(list_of(t), &sandbox_floor, action, &sb_progs[t]);
+		err = sandbox_compile(list_of(t), &sandbox_floor, action, (uint16_t)(t + 1),
+				      &sb_progs[t]);
 		if (err) {
 			pr_err("seccomp: building the %s thread's filter: %s", type_names[t],
 			       strerror(-err));

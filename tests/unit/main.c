@@ -38,5 +38,6 @@ int main(void)
 	failed += run_pci_tests();
 	failed += run_virtq_tests();
 	failed += run_virtio_tests();
+	failed += run_sandbox_tests();
 	return failed ? 1 : 0;
 }

@@ -21,6 +21,7 @@ int run_virtio_blk_tests(void);
 int run_pci_tests(void);
 int run_virtq_tests(void);
 int run_virtio_tests(void);
+int run_sandbox_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
