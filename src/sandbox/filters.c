@@ -11,8 +11,8 @@
  * Argument checks: seccomp sees numbers, not what an fd is, so an ioctl is
  * allowed by its request number (grouped below by the fd kind it is for);
  * mmap/mprotect never get PROT_EXEC; no list has socket (the API socket is
- * made before any filter, and nothing else needs one); clone makes threads only (clone3, whose flags seccomp cannot read, fails ENOSYS and
- * glibc falls back to clone).
+ * made before any filter, and nothing else needs one); clone makes threads only (clone3, whose
+ * flags seccomp cannot read, fails ENOSYS and glibc falls back to clone).
  */
 #include <errno.h>
 #include <sched.h>
@@ -61,6 +61,48 @@ static const struct sandbox_rule floor_rules[] = {
 	R1(seccomp, 0, "SECCOMP_SET_MODE_FILTER", 0, U32, SECCOMP_SET_MODE_FILTER),
 	R(write, 0),
 	R(exit_group, 0),
+#ifdef __SANITIZE_ADDRESS__
+	/*
+	 * Test builds (make SAN=1): the ASan/LSan runtime's own calls on any
+	 * thread (alternate signal stacks, LSan's tracer at exit: a non-thread
+	 * clone that ptraces the threads). Production builds have none of these.
+	 */
+	R(sigaltstack, 0),
+	R(clone, 0),
+	R(wait4, 0),
+	R(ptrace, 0),
+	R(prctl, 0),
+	R(gettid, 0),
+	R(getpid, 0),
+	R(sched_getaffinity, 0),
+	R(sched_yield, 0),
+	R(open, 0),
+	R(openat, 0),
+	R(readlink, 0),
+	R(getdents64, 0),
+	R(getdents, 0),
+	R(getppid, 0),
+	R(read, 0),
+	R(close, 0),
+	R(lseek, 0),
+	R(newfstatat, 0),
+	R(fstat, 0),
+	NOEXEC(mmap, 0),
+	R(munmap, 0),
+	R(madvise, 0),
+	R(futex, 0),
+	R(exit, 0),
+	R(rt_sigaction, 0),
+	R(rt_sigprocmask, 0),
+	R(tgkill, 0),
+	R(kill, 0),
+	R(clock_gettime, 0),
+	R(nanosleep, 0),
+	R(clock_nanosleep, 0),
+	R(prlimit64, 0),
+	R(getrlimit, 0),
+	R(pipe2, 0),
+#endif
 };
 const struct sandbox_list sandbox_floor = LIST(floor_rules);
 
