@@ -149,7 +149,7 @@ check-linux: $(MVM)
 
 # Seccomp (each list minimal and sufficient), host-side hardening, the jailer.
 check-sandbox: all
-	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/sandbox/run.sh
+	SAN=$(SAN) MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/sandbox/run.sh
 
 # The API: conformance to Firecracker's spec, a curl-driven boot, robustness.
 check-api: all

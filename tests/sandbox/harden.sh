@@ -88,11 +88,19 @@ kill_case() { # kill_case TYPE SYSCALL TRIGGER
 		ok "a forbidden $sys on the $type thread kills the VMM (159) with one line naming both"
 	else
 		not_ok "forbidden $sys on the $type thread" "status ${st:-running}" "$(cat "$TMP/k$type.err")"
+		kill -KILL "$vpid" 2>/dev/null
+		wait "$vpid" 2>/dev/null
 	fi
 }
 kill_case api accept4 'api "$TMP/kapi.sock" http://localhost/'
 kill_case vmm poll 'true'
-kill_case metrics futex 'api "$TMP/kmetrics.sock" -X PUT http://localhost/metrics -d "{\"metrics_path\": \"$TMP/m-metrics\"}"'
+if [ "${SAN:-0}" = 1 ]; then
+	# The sanitizer runtime's calls (futex among them) are allowed on every thread.
+	skip=$((skip + 1))
+	echo "ok - # SKIP a forbidden futex on the metrics thread: allowed in sanitizer builds"
+else
+	kill_case metrics futex 'api "$TMP/kmetrics.sock" -X PUT http://localhost/metrics -d "{\"metrics_path\": \"$TMP/m-metrics\"}"'
+fi
 echo '{"vcpu": ["no_such_call"]}' >"$TMP/bad.json"
 "$MVM" --api-sock "$TMP/bad.sock" --seccomp-filter "$TMP/bad.json" >/dev/null 2>"$TMP/bad.err"
 st=$?
@@ -112,11 +120,15 @@ vpid=$!
 pids+=("$vpid")
 wait_sock "$TMP/w.sock"
 long=$(printf 'x%.0s' $(seq 400))
+curls=()
 for i in $(seq 400); do
 	curl -s -m 2 -o /dev/null --unix-socket "$TMP/w.sock" "http://localhost/$long$i" &
-	[ $((i % 50)) -eq 0 ] && wait $(jobs -p | grep -v "^$sleeper$" | grep -v "^$vpid$") 2>/dev/null
+	curls+=($!)
+	if [ $((i % 50)) -eq 0 ]; then
+		wait "${curls[@]}" 2>/dev/null
+		curls=()
+	fi
 done
-wait_curl=$(date +%s%N)
 api "$TMP/w.sock" -m 3 http://localhost/
 if [ "$api_code" = 200 ]; then
 	ok "stderr a pipe nobody reads (400 debug lines): the API still answers at once"

@@ -26,6 +26,8 @@ if ! command -v strace >/dev/null; then
 fi
 truncate -s 1M "$TMP/disk.img"
 mkdir "$TMP/st"
+# LeakSanitizer cannot work under strace (ptrace): its exit check is off here.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 scenarios_run strace -ff -qq -o "$TMP/st/t"
 if [ "$scen_fail" -eq 0 ]; then
 	ok "every scenario ran to its expected end with the filters on (under strace)"
@@ -34,6 +36,13 @@ else
 		"$(grep -h 'seccomp' "$TMP"/s*.err | head -5)"
 fi
 
+if [ "${SAN:-0}" = 1 ]; then
+	# The sanitizer runtime replaces malloc (no brk) and adds calls of its own.
+	echo "ok - # SKIP minimality: a sanitizer build's system calls are not the product's"
+	echo "$pass passed, $fail failed, $((skip + 1)) skipped"
+	[ "$fail" -eq 0 ]
+	exit
+fi
 /usr/bin/python3 ./syscalls.py "$TMP/st" >"$TMP/reached"
 "$MVM" --print-seccomp >"$TMP/lists"
 unreached=() guest_unreached=0 checked=0
