@@ -174,6 +174,7 @@ bench: all $(BENCH_BINS) $(BUILD)/bench/api-bench
 	$(BUILD)/bench/boot-bench $(abspath $(MVM)) $(BUILD)/bench/kvm-floor $(abspath $(GUEST_DIR))/hello.elf
 	$(BUILD)/bench/api-bench $(abspath $(MVM)) $(abspath $(BUILD)/bench/kvm-floor) $(abspath $(GUEST_DIR))/hello.elf
 	bench/blk-bench.py $(abspath $(MVM)) $(abspath $(GUEST_DIR))/vblk.elf
+	bench/seccomp-startup.sh $(abspath $(MVM))
 
 # Linux to userspace, mvm against qemu -M microvm (needs make check-linux's kernels).
 bench-linux: $(MVM)

@@ -117,7 +117,15 @@ else
 fi
 api "$root/run/api.sock" -X PUT http://localhost/actions -d '{"action_type": "Stop"}'
 wait "$jpid"
-[ $? -eq 0 ] && ok "the jailed VMM stops through its API (exit 0)" || not_ok "jailed stop"
+rc=$?
+if [ "$rc" -eq 0 ]; then
+	ok "the jailed VMM stops through its API (exit 0)"
+elif [ "${SAN:-0}" = 1 ] && grep -q LeakSanitizer "$TMP/j1.err"; then
+	skip=$((skip + 1))
+	echo "ok - # SKIP jailed exit status: LeakSanitizer cannot run in a jail (no /proc)"
+else
+	not_ok "jailed stop" "exit $rc" "$(tail -3 "$TMP/j1.err")"
+fi
 
 # 2. Invoked as "jailer", --new-pid-ns and --daemonize: the VMM is pid 1 of its namespace.
 mkdir "$TMP/bin"
