@@ -5,7 +5,8 @@
  * then wedge a vCPU, the event loop or the API. A pipe, FIFO or terminal is
  * opened again through /proc/self/fd with O_NONBLOCK, which gives this
  * process a file description of its own (the shell's stays blocking); a
- * socket (or anything, where /proc is absent) is set non-blocking. A full sink then drops what does not fit.
+ * socket (or anything, where /proc is absent) is set non-blocking. A full sink then drops what does
+ * not fit.
  */
 #include <fcntl.h>
 #include <stdio.h>

@@ -78,7 +78,8 @@ void virtio_dev_needs_reset(struct virtio_dev *vdev)
 
 	/* Only a driver that got going is told (§2.1.2); once is enough. */
 	if ((old & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_NEEDS_RESET)) {
-		pr_warn_ratelimited("%s: the driver broke the virtio rules: NEEDS_RESET", vdev->dev.name);
+		pr_warn_ratelimited("%s: the driver broke the virtio rules: NEEDS_RESET",
+				    vdev->dev.name);
 		virtio_pci_signal_config(vdev);
 	}
 }
