@@ -38,13 +38,14 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 PUBLIC_INCLUDES := -Iinclude -Isrc/arch/$(ARCH)/include
 INCLUDES := -Iinclude -Isrc/include -Isrc -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
-LDLIBS := -luring -ljansson -lslirp # libmvm: io_uring; the MMDS: jansson, libslirp
+LDLIBS := -luring -lseccomp -ljansson -lslirp # io_uring; src/sandbox/; the MMDS and the filter file: jansson; libslirp
 
 CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
 VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c src/vsock/*.c src/net/*.c)
-LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS)
+SANDBOX_SRCS := $(wildcard src/sandbox/*.c)
+LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS)
 # The control plane (API server, stats rendering, metrics, runtime registry).
 API_SRCS := $(wildcard src/api/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
@@ -63,7 +64,7 @@ GUEST_DIR := $(BUILD)/guest
 
 # Unit tests: the core and devices against a fake KVM (tests/unit/fake_sys.c)
 # and a fake architecture (tests/unit/fake_arch.c): no /dev/kvm needed.
-UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
+UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c fc_metrics.c runtime.c logger.c) \
 		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c \
 		  root_device.c mmds.c balloon.c hotplug.c)
@@ -75,7 +76,7 @@ FAULT := $(BUILD)/tests/fault-test
 LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
-.PHONY: all deps demo check check-style check-unit check-loader check-integration check-fault check-api check-linux \
+.PHONY: all deps demo check check-style check-sandbox check-unit check-loader check-integration check-fault check-api check-linux \
 	check-vsock check-linux-vsock bench-vsock \
 	check-linux-virtio fuzz-api fuzz-virtio bench bench-linux bench-blk format guests clean
 
@@ -148,7 +149,7 @@ deps:
 demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
-check: check-style check-unit check-loader check-integration check-fault check-api
+check: check-style check-unit check-loader check-integration check-fault check-api check-sandbox
 
 check-style:
 	tests/check-style.sh
@@ -188,6 +189,10 @@ check-fault: $(FAULT) guests
 check-linux: $(MVM)
 	MVM=$(abspath $(MVM)) tests/linux/run.sh
 
+# Seccomp (each list minimal and sufficient), host-side hardening, the jailer.
+check-sandbox: all
+	SAN=$(SAN) MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/sandbox/run.sh
+
 # The API: conformance to Firecracker's spec, a curl-driven boot, robustness.
 check-api: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/api/run.sh
@@ -211,6 +216,7 @@ bench: all $(BENCH_BINS) $(BUILD)/bench/api-bench
 	$(BUILD)/bench/boot-bench $(abspath $(MVM)) $(BUILD)/bench/kvm-floor $(abspath $(GUEST_DIR))/hello.elf
 	$(BUILD)/bench/api-bench $(abspath $(MVM)) $(abspath $(BUILD)/bench/kvm-floor) $(abspath $(GUEST_DIR))/hello.elf
 	bench/blk-bench.py $(abspath $(MVM)) $(abspath $(GUEST_DIR))/vblk.elf
+	bench/seccomp-startup.sh $(abspath $(MVM))
 
 # Linux to userspace, mvm against qemu -M microvm (needs make check-linux's kernels).
 bench-linux: $(MVM)
@@ -227,7 +233,8 @@ FUZZ_TIME ?= 30
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INCLUDES)
-FUZZ_SUPPORT := src/core/memory.c src/core/sys.c src/core/sys_dev.c src/core/fault.c src/core/log.c
+FUZZ_SUPPORT := src/core/memory.c src/core/sys.c src/core/sys_dev.c src/core/fault.c src/core/log.c \
+	src/core/ratelimit.c
 FUZZ_VIRTIO := virtq_walk blk_req balloon_req pmem_req mem_req
 
 $(FUZZ_DIR)/virtq_walk: fuzz/virtq_walk.c src/virtio/virtqueue.c src/virtio/blk_req.c $(FUZZ_SUPPORT)
@@ -241,12 +248,12 @@ $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 
 # pci_virtio: a whole VM (PCI host, virtio rng/console/blk) on the unit tests'
 # fake KVM and fake arch, driven by guest-like accesses.
-FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) \
+FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) \
 	tests/unit/fake_sys.c tests/unit/fake_arch.c
 $(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
-		-luring -ljansson -lslirp -o $@
+		$(LDLIBS) -o $@
 
 # virtio-net's frame paths and the MMDS's HTTP handling.
 $(FUZZ_DIR)/net_tx: fuzz/net_tx.c src/virtio/virtqueue.c src/virtio/net_frame.c $(FUZZ_SUPPORT)

@@ -110,6 +110,12 @@ struct api_server_opts {
  */
 struct api_server *api_server_start(struct vmm *vmm, const char *path,
 				    const struct api_server_opts *opts);
+/*
+ * Loads the HTTP library now (api_server_start() does it otherwise): a thread
+ * that will start a server calls it before entering its sandbox, which
+ * forbids mapping code. 0 or -ENOSYS.
+ */
+int api_server_preload(void);
 /* Stops serving, closes and removes the socket. NULL/ERR_PTR is a no-op. */
 void api_server_stop(struct api_server *srv);
 

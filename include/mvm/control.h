@@ -75,6 +75,13 @@ char *vm_stats_prometheus(struct vm *vm);
 struct metrics;
 
 /* Opens path (O_WRONLY|O_APPEND|O_CREAT; a FIFO must have a reader) and starts the 60 s timer. */
+/*
+ * Opens an existing log or metrics file or FIFO for appending, as Firecracker
+ * does: never created or truncated; a symlink (-ELOOP) or anything but a
+ * regular file or FIFO (-EINVAL) is refused; a FIFO without reader is -ENXIO.
+ * The fd (O_NONBLOCK: a full FIFO drops lines) or -errno.
+ */
+int sink_open(const char *path);
 struct metrics *metrics_open(const char *path); /* or ERR_PTR(-errno) */
 /* The same with another period than 60 s (tests); period_ms > 0. */
 struct metrics *metrics_open_period(const char *path, unsigned int period_ms);

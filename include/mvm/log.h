@@ -36,8 +36,8 @@ void mvm_log_set_id(const char *id);
 /* Sends the lines to fd (owned from now on, closed when replaced); -1: stderr. 0. */
 int mvm_log_set_fd(int fd);
 /*
- * Sends the lines to path (opened O_WRONLY|O_APPEND|O_CREAT|O_NONBLOCK, a
- * file or a FIFO, as Firecracker's log_path); NULL goes back to stderr.
+ * Sends the lines to path (an existing file or FIFO, see sink_open() in
+ * mvm/control.h, as Firecracker's log_path); NULL goes back to stderr.
  * 0 or -errno (the previous destination is kept on error). Implemented in
  * src/api/logger.c: opening files is not libmvm's business (mvm/sys.h).
  */
@@ -59,6 +59,35 @@ void mvm_log_set_off(bool off);
  * a failed InstanceStart with the boot's own reason. buf[0] is cleared.
  */
 void mvm_log_capture(char *buf, size_t len);
+
+/*
+ * Lines a guest can trigger at will: at most burst of them per interval
+ * from one call site, then one line saying how many were suppressed.
+ */
+struct mvm_ratelimit {
+	uint64_t interval_ns;
+	unsigned int burst;
+	unsigned int printed;	 /* in the current interval */
+	unsigned int suppressed; /* since the last report */
+	uint64_t begin_ns;	 /* 0: no interval yet */
+	int lock;
+};
+#define MVM_RATELIMIT_INIT(interval_ms, burst_)                                   \
+	{                                                                         \
+		.interval_ns = (uint64_t)(interval_ms)*1000000, .burst = (burst_) \
+	}
+/* True if a line may go out at now_ns; *suppressed: lines dropped before it, to report. */
+bool mvm_ratelimit_allow(struct mvm_ratelimit *rl, uint64_t now_ns, unsigned int *suppressed);
+void mvm_log_ratelimited(struct mvm_ratelimit *rl, enum mvm_log_level level, const char *fmt, ...)
+	__printf(3, 4);
+/* Log lines a full destination (a stalled pipe or FIFO) dropped so far. */
+unsigned long mvm_log_dropped(void);
+
+#define pr_warn_ratelimited(...)                                                 \
+	({                                                                       \
+		static struct mvm_ratelimit __rl = MVM_RATELIMIT_INIT(5000, 10); \
+		mvm_log_ratelimited(&__rl, MVM_LOG_WARN, __VA_ARGS__);           \
+	})
 
 #define pr_err(...)   mvm_log_at(MVM_LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define pr_warn(...)  mvm_log_at(MVM_LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)

@@ -8,6 +8,9 @@
  * instances, or one object for a singleton.
  */
 #include <errno.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -139,10 +142,21 @@ int vmm_load_config_file(struct vmm *vmm, const char *path)
 	struct section all[MAX_SECTIONS];
 	const char *key;
 	json_t *j, *v;
+	struct stat st;
 	size_t i, nr;
-	int err = 0;
+	int err = 0, fd;
 
-	j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+	/* A FIFO or a device would block the start-up or never end: regular files only. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "mvm: config file '%s': %s\n", path,
+			fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	j = json_loadfd(fd, JSON_REJECT_DUPLICATES, &e);
+	close(fd);
 	if (!j) {
 		fprintf(stderr, "mvm: config file '%s': %s (line %d, column %d)\n", path, e.text,
 			e.line, e.column);

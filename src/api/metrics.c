@@ -26,6 +26,7 @@
 #include "mvm/device.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/sandbox.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
@@ -195,6 +196,11 @@ static void *metrics_thread(void *arg)
 	struct timespec deadline;
 
 	pthread_setname_np(pthread_self(), "metrics");
+	if (sandbox_enter(SANDBOX_METRICS)) {
+		pr_err("metrics: no sandbox for the timer thread: metrics are written on "
+		       "FlushMetrics only");
+		return NULL;
+	}
 	pthread_mutex_lock(&m->lock);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	while (!m->stop) {
@@ -232,10 +238,9 @@ struct metrics *metrics_open_period(const char *path, unsigned int period_ms)
 	if (!m)
 		return ERR_PTR(-ENOMEM);
 	m->period_ms = period_ms;
-	/* O_NONBLOCK: a FIFO with no reader fails (ENXIO) instead of hanging the API. */
-	m->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+	m->fd = sink_open(path);
 	if (m->fd < 0) {
-		err = -errno;
+		err = m->fd;
 		pr_err("metrics path '%s': %s", path, strerror(-err));
 		goto err_free;
 	}

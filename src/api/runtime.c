@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 int runtime_dir(char *buf, size_t len)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
 	int n;
 
 	if (xdg && *xdg) {
@@ -46,6 +48,27 @@ int runtime_dir(char *buf, size_t len)
 		return -ENAMETOOLONG;
 	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
 		return -errno;
+	/*
+	 * Entries and sockets are trusted by path: the directory must be ours
+	 * and nobody else's to write in (a shared /tmp-like directory would let
+	 * another user plant symlinks or entries), and not a symlink itself.
+	 */
+	if (lstat(buf, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		static atomic_bool said;
+
+		if (!atomic_exchange(&said, true))
+			pr_err("runtime directory %s: refused: it must be a directory owned by uid "
+			       "%u "
+			       "and writable by nobody else (it is %s, uid %u, mode %04o)",
+			       buf, (unsigned int)geteuid(),
+			       S_ISDIR(st.st_mode)   ? "a directory"
+			       : S_ISLNK(st.st_mode) ? "a symlink"
+						     : "not a directory",
+			       (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -118,11 +141,22 @@ static int entry_read(const char *path, struct runtime_entry *e, bool *alive)
 {
 	json_t *j, *id, *pid, *sock, *st;
 	json_error_t jerr;
-	int err = -EINVAL;
+	struct stat sb;
+	int err = -EINVAL, fd;
 
-	j = json_load_file(path, 0, &jerr);
+	/* Only a regular file: a planted symlink or FIFO is malformed, never followed or waited on.
+	 */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -EINVAL;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	j = json_loadfd(fd, 0, &jerr);
+	close(fd);
 	if (!j)
-		return access(path, F_OK) ? -ENOENT : -EINVAL;
+		return -EINVAL;
 	id = json_object_get(j, "id");
 	pid = json_object_get(j, "pid");
 	sock = json_object_get(j, "socket");
@@ -149,7 +183,7 @@ int runtime_register(const char *id, const char *sock_path)
 	struct runtime_entry old;
 	bool alive = false;
 	json_t *j;
-	int err, tries;
+	int err, tries, fd;
 
 	if (!sock_path)
 		return -EINVAL;
@@ -167,19 +201,22 @@ int runtime_register(const char *id, const char *sock_path)
 	err = entry_path(id, ".json", path, sizeof(path));
 	if (err)
 		return err;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+	/* mkstemp: a fresh name, O_EXCL (never a planted file or symlink), mode 0600. */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	fchmod(fd, 0600);
 	j = json_pack("{s:s, s:i, s:I, s:s}", "id", id, "pid", (int)getpid(), "start_time",
 		      (json_int_t)pid_start_time(getpid()), "socket", sock_path);
-	if (!j)
-		return -ENOMEM;
-	err = json_dump_file(j, tmp, JSON_COMPACT) ? -EIO : 0;
+	err = !j ? -ENOMEM : json_dumpfd(j, fd, JSON_COMPACT) ? -EIO : 0;
 	json_decref(j);
+	close(fd);
 	if (err) {
 		unlink(tmp);
 		return err;
 	}
-	chmod(tmp, 0600);
 	/* link() fails with EEXIST if the id is taken: then only a stale entry may go. */
 	for (tries = 0; tries < 2; tries++) {
 		if (link(tmp, path) == 0) {

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@
 #include "messages.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/sandbox.h"
 #include "mvm/sys.h"
 
 #define API_TIMEOUT_DEFAULT   10
@@ -165,7 +167,8 @@ static int api_socket_create(struct api_server *srv, const char *path)
 		pr_err("cannot create the API socket '%s': %s", path, strerror(-err));
 		goto err_close;
 	}
-	if (listen(fd, 128) < 0 || stat(path, &st) < 0) {
+	/* 0600 whatever the umask; nobody can connect before listen(). */
+	if (chmod(path, 0600) < 0 || listen(fd, 128) < 0 || stat(path, &st) < 0) {
 		err = -errno;
 		pr_err("API socket '%s': %s", path, strerror(-err));
 		unlink(path);
@@ -286,6 +289,7 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (req->too_large)
 		return api_too_large(c, method, url, req->len, srv->body_max);
+	sandbox_note_thread(SANDBOX_API);
 	api_log_request(method, url, req->buf, req->len);
 	api_handle(srv->vmm, method, url, req->buf, req->len, &r);
 	api_log_response(&r);
@@ -317,18 +321,67 @@ static void api_mhd_log(void *cls, const char *fmt, va_list ap)
 	pr_debug("API server: %s", msg);
 }
 
+int api_server_preload(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, mhd_load);
+	return mhd.loaded ? 0 : -ENOSYS;
+}
+
+struct mhd_start {
+	struct api_server *srv;
+	int fd;
+	unsigned int timeout, conns;
+};
+
+static void *mhd_start_thread(void *arg)
+{
+	struct mhd_start *st = arg;
+	struct api_server *srv = st->srv;
+
+	/* MHD's thread, created here, inherits the API filter. */
+	pthread_setname_np(pthread_self(), "api-start");
+	if (sandbox_enter(SANDBOX_API))
+		return NULL;
+	srv->mhd = mhd.start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		api_access, srv, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, srv,
+		MHD_OPTION_LISTEN_SOCKET, st->fd, MHD_OPTION_CONNECTION_TIMEOUT, st->timeout,
+		MHD_OPTION_CONNECTION_LIMIT, st->conns, MHD_OPTION_NOTIFY_COMPLETED, api_completed,
+		srv, MHD_OPTION_END);
+	return NULL;
+}
+
+/* Starts MHD from a thread under the API's filter. 0, or -errno and srv->mhd NULL. */
+static int mhd_start(struct api_server *srv, int fd, unsigned int timeout, unsigned int conns)
+{
+	struct mhd_start st = { srv, fd, timeout, conns };
+	sigset_t all, old;
+	pthread_t t;
+	int err;
+
+	/* Host signals are for the main thread: MHD's thread inherits this mask. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = mvm_thread_create(&t, NULL, mhd_start_thread, &st);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	pthread_join(t, NULL);
+	return srv->mhd ? 0 : -EIO;
+}
+
 struct api_server *api_server_start(struct vmm *vmm, const char *path,
 				    const struct api_server_opts *opts)
 {
 	unsigned int timeout = opts && opts->timeout_s ? opts->timeout_s : API_TIMEOUT_DEFAULT;
 	unsigned int conns = opts && opts->max_conns ? opts->max_conns : API_MAX_CONNS_DEFAULT;
 	FAULT_SITE(mhd_site, "MHD_start_daemon");
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct api_server *srv;
 	int fd, err;
 
-	pthread_once(&once, mhd_load);
-	if (!mhd.loaded) {
+	if (api_server_preload()) {
 		pr_err("API socket '%s': cannot load " LIBMHD_SONAME
 		       " (apt-get install libmicrohttpd12)",
 		       path);
@@ -350,12 +403,7 @@ struct api_server *api_server_start(struct vmm *vmm, const char *path,
 	if (fault_should_fail(&mhd_site))
 		srv->mhd = NULL;
 	else
-		srv->mhd = mhd.start_daemon(
-			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
-			NULL, NULL, api_access, srv, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, srv,
-			MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-			MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_NOTIFY_COMPLETED,
-			api_completed, srv, MHD_OPTION_END);
+		mhd_start(srv, fd, timeout, conns);
 	if (!srv->mhd) {
 		err = -EIO;
 		pr_err("API socket '%s': libmicrohttpd did not start", path);

@@ -18,7 +18,8 @@
 
 int blk_disk_open(struct blk_disk *d, const struct mvm_disk_config *cfg, unsigned int index)
 {
-	int flags = O_CLOEXEC | (cfg->read_only ? O_RDONLY : O_RDWR);
+	/* O_NONBLOCK: a FIFO in place of the image is refused below, never waited on. */
+	int flags = O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (cfg->read_only ? O_RDONLY : O_RDWR);
 	struct stat st;
 	int err;
 
@@ -40,6 +41,7 @@ int blk_disk_open(struct blk_disk *d, const struct mvm_disk_config *cfg, unsigne
 		err = -EINVAL;
 		goto err_close;
 	}
+	fcntl(d->fd, F_SETFL, fcntl(d->fd, F_GETFL) & ~O_NONBLOCK);
 	d->blkdev = S_ISBLK(st.st_mode);
 	if (d->blkdev) {
 		/* A block device's size: its end (fstat says 0); cannot fail on an open bdev. */

@@ -29,6 +29,8 @@ int cmd_stop(int argc, char **argv);
  * (Firecracker's command line exactly): a VMM driven by the API (vmm.c).
  */
 int cmd_vmm(int argc, char **argv, bool firecracker);
+/* mvm jailer / jailer: Firecracker's jailer (jailer.c). */
+int cmd_jailer(int argc, char **argv);
 
 /* "128M", "1G", "512K", "4096" (MiB): bytes, or -1 if malformed. */
 int64_t parse_size(const char *s);
@@ -43,6 +45,9 @@ struct signal_stop {
 };
 int signal_stop_watch(struct signal_stop *s, struct vm *vm, int sigfd);
 void signal_stop_unwatch(struct signal_stop *s);
+
+/* Writes to fd (stdout, stderr) never block from now on (sink.c). */
+void sink_nonblocking(int fd);
 
 void term_raw(int fd);
 void term_restore(void);

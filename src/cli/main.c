@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mvm/sandbox.h"
 #include "mvm/version.h"
 
 static void usage(FILE *f)
@@ -27,6 +28,11 @@ static void usage(FILE *f)
 		"binding\n"
 		"       mvm pause|resume ID                pause or resume the VM's vCPUs\n"
 		"       mvm stop [--no-wait] ID            stop the VM (its VMM exits)\n"
+		"       mvm jailer --id ID --exec-file FILE --uid UID --gid GID [options] -- ARGS\n"
+		"                                          run a VMM jailed, as Firecracker's "
+		"jailer\n"
+		"       mvm --print-seccomp [--seccomp-filter FILE]\n"
+		"                                          each thread type's system calls\n"
 		"       mvm --version\n"
 		"       mvm --help\n",
 		MVM_VERSION);
@@ -41,6 +47,22 @@ static const struct {
 	{ "stop", cmd_stop },
 };
 
+static int print_seccomp(int argc, char **argv)
+{
+	const char *file = NULL;
+
+	if (argc == 4 && !strcmp(argv[2], "--seccomp-filter")) {
+		file = argv[3];
+	} else if (argc != 2) {
+		fprintf(stderr, "usage: mvm --print-seccomp [--seccomp-filter FILE]\n");
+		return MVM_EXIT_USAGE;
+	}
+	if (file && sandbox_configure(SANDBOX_ON, file))
+		return MVM_EXIT_FAILURE;
+	sandbox_print(stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
@@ -50,12 +72,19 @@ int main(int argc, char **argv)
 	base = base ? base + 1 : argc > 0 ? argv[0] : "";
 	if (!strcmp(base, "firecracker"))
 		return cmd_vmm(argc, argv, true);
+	/* Installed as (or linked to) "jailer": Firecracker's jailer command line. */
+	if (!strcmp(base, "jailer"))
+		return cmd_jailer(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return MVM_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "jailer"))
+		return cmd_jailer(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--print-seccomp"))
+		return print_seccomp(argc, argv);
 	/* Management commands (manage.c, top.c): clients of running VMMs. */
 	for (i = 0; i < sizeof(manage_cmds) / sizeof(manage_cmds[0]); i++)
 		if (!strcmp(argv[1], manage_cmds[i].name))

@@ -24,6 +24,7 @@
 #include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/sandbox.h"
 #include "mvm/version.h"
 #include "mvm/vm.h"
 #include "vmm_args.h"
@@ -112,6 +113,16 @@ int cmd_vmm(int argc, char **argv, bool firecracker)
 	/* Firecracker logs at Info by default; mvm at Warning, -v for more. */
 	c = (firecracker ? MVM_LOG_INFO : MVM_LOG_WARN) + (a.verbosity + 1);
 	mvm_log_set_level(c > MVM_LOG_DEBUG ? MVM_LOG_DEBUG : c);
+	if (a.seccomp_filter && a.seccomp == SANDBOX_OFF) {
+		fprintf(stderr, "%s: --seccomp-filter and --no-seccomp exclude each other\n",
+			firecracker ? "firecracker" : "mvm");
+		return MVM_EXIT_USAGE;
+	}
+	if (sandbox_configure(a.seccomp, a.seccomp_filter))
+		return MVM_EXIT_FAILURE;
+	/* A console or log reader that stops reading must not wedge the VMM. */
+	sink_nonblocking(STDOUT_FILENO);
+	sink_nonblocking(STDERR_FILENO);
 
 	/* Before any thread exists: only the signalfd sees SIGINT/SIGTERM. */
 	sigemptyset(&set);
@@ -172,6 +183,9 @@ int cmd_vmm(int argc, char **argv, bool firecracker)
 		if (IS_ERR(srv))
 			goto out_unregister;
 	}
+	/* The API thread serves under its filter already; this one enters its own. */
+	if (sandbox_enter(SANDBOX_VMM))
+		goto out_server;
 	if (a.config && vmm_load_config_file(vmm, a.config))
 		goto out_server;
 

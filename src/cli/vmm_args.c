@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "mvm/api.h"
 #include "mvm/version.h"
+#include "mvm/sandbox.h"
 #include "vmm_args.h"
 
 #define FC_DEFAULT_SOCK "/run/firecracker.socket"
@@ -42,15 +43,16 @@ enum {
 	OPT_HELP,
 	OPT_METADATA,
 	OPT_MMDS_SIZE_LIMIT,
+	OPT_NO_SECCOMP,
+	OPT_SECCOMP_FILTER,
 	OPT_REFUSED, /* below: options whose feature mvm does not have */
 	OPT_BOOT_TIMER = OPT_REFUSED,
 	OPT_DESCRIBE_SNAPSHOT,
 	OPT_SNAPSHOT_VERSION,
-	OPT_NO_SECCOMP,
-	OPT_SECCOMP_FILTER,
 	OPT_END_REFUSED,
 	/* mvm's own */
 	OPT_TIMEOUT = 512,
+	OPT_SECCOMP,
 };
 
 static const struct option fc_opts[] = {
@@ -83,6 +85,7 @@ static const struct option fc_opts[] = {
 /* mvm's own, after Firecracker's (not accepted as `firecracker`). */
 static const struct option mvm_opts[] = {
 	{ "api-timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "verbose", no_argument, NULL, 'v' },
 };
 
@@ -91,8 +94,6 @@ static const char *const refused[OPT_END_REFUSED - OPT_REFUSED] = {
 	[OPT_BOOT_TIMER - OPT_REFUSED] = "the boot timer device is not implemented by mvm yet",
 	[OPT_DESCRIBE_SNAPSHOT - OPT_REFUSED] = "snapshots are not implemented by mvm yet",
 	[OPT_SNAPSHOT_VERSION - OPT_REFUSED] = "snapshots are not implemented by mvm yet",
-	[OPT_NO_SECCOMP - OPT_REFUSED] = "seccomp filtering is not implemented by mvm yet",
-	[OPT_SECCOMP_FILTER - OPT_REFUSED] = "seccomp filtering is not implemented by mvm yet",
 };
 
 static const struct {
@@ -124,7 +125,7 @@ static const struct {
 	{ "--no-api", "Optional parameter which allows starting and using a microVM without an "
 		      "active API socket." },
 	{ "--no-seccomp", "Optional parameter which allows starting and using a microVM without "
-			  "seccomp filtering. Not recommended. (not in mvm yet)" },
+			  "seccomp filtering. Not recommended." },
 	{ "--parent-cpu-time-us <parent-cpu-time-us>",
 	  "Parent process CPU time (wall clock, microseconds). This parameter is optional." },
 	{ "--seccomp-filter <seccomp-filter>",
@@ -221,6 +222,7 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 	memset(a, 0, sizeof(*a));
 	a->firecracker = firecracker;
 	a->verbosity = -1;
+	a->seccomp = SANDBOX_ON;
 	a->start_time_us = a->start_time_cpu_us = a->parent_cpu_time_us = -1;
 	memcpy(opts, fc_opts, sizeof(fc_opts));
 	n = sizeof(fc_opts) / sizeof(fc_opts[0]);
@@ -271,6 +273,21 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 		case OPT_METRICS_PATH:
 			a->metrics_path = optarg;
 			break;
+		case OPT_NO_SECCOMP:
+			a->seccomp = SANDBOX_OFF;
+			break;
+		case OPT_SECCOMP_FILTER:
+			a->seccomp_filter = optarg;
+			break;
+		case OPT_SECCOMP: {
+			enum sandbox_mode m;
+
+			if (sandbox_mode_parse(optarg, &m))
+				return bad_usage(firecracker, "--seccomp '%s': give on, off or log",
+						 optarg);
+			a->seccomp = m;
+			break;
+		}
 		case OPT_METADATA:
 			a->metadata = optarg;
 			break;

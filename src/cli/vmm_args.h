@@ -25,9 +25,11 @@ struct vmm_args {
 	const char *level;	/* --level */
 	const char *module;	/* --module */
 	bool show_level, show_log_origin;
-	const char *metrics_path; /* --metrics-path */
-	const char *metadata;	  /* --metadata: the MMDS store's first contents */
-	size_t mmds_limit;	  /* --mmds-size-limit, 0: default */
+	const char *metrics_path;   /* --metrics-path */
+	int seccomp;		    /* enum sandbox_mode: --no-seccomp, --seccomp (mvm's) */
+	const char *seccomp_filter; /* --seccomp-filter FILE */
+	const char *metadata;	    /* --metadata: the MMDS store's first contents */
+	size_t mmds_limit;	    /* --mmds-size-limit, 0: default */
 	/* --start-time-us, --start-time-cpu-us, --parent-cpu-time-us; -1: not given */
 	int64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
 };

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -130,6 +131,42 @@ static const char *level_name(enum mvm_log_level level)
 	}
 }
 
+static atomic_ulong log_dropped;
+
+unsigned long mvm_log_dropped(void)
+{
+	return atomic_load(&log_dropped);
+}
+
+/*
+ * Copies src into dst with control characters escaped (\n, \r, \t, \xNN):
+ * a client's URL or a guest's string cannot end a line and forge the next.
+ */
+static size_t log_escape(char *dst, size_t len, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *src && n + 4 < len; src++) {
+		unsigned char c = (unsigned char)*src;
+
+		if (c >= 0x20 && c != 0x7f) {
+			dst[n++] = (char)c;
+			continue;
+		}
+		dst[n++] = '\\';
+		if (c == '\n' || c == '\r' || c == '\t') {
+			dst[n++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else {
+			dst[n++] = 'x';
+			dst[n++] = hex[c >> 4];
+			dst[n++] = hex[c & 15];
+		}
+	}
+	dst[n] = '\0';
+	return n;
+}
+
 /* The thread's name; the process's first thread is "main", as Rust names it. */
 static void thread_name(char *buf, size_t len)
 {
@@ -139,11 +176,11 @@ static void thread_name(char *buf, size_t len)
 
 void mvm_log_at(enum mvm_log_level level, const char *file, int line, const char *fmt, ...)
 {
-	char text[1280], thread[20], origin[96] = "", ts[40];
+	char text[1280], msg[1024], thread[20], origin[96] = "", ts[40];
 	struct timespec now;
 	struct tm tm;
-	size_t n;
 	va_list ap;
+	size_t n;
 	int fd;
 
 	if (level == MVM_LOG_ERROR && log_capture_buf && !log_capture_buf[0]) {
@@ -166,18 +203,48 @@ void mvm_log_at(enum mvm_log_level level, const char *file, int line, const char
 			     thread, atomic_load(&log_show_level) ? ":" : "",
 			     atomic_load(&log_show_level) ? level_name(level) : "", origin);
 	fd = log_fd >= 0 ? log_fd : STDERR_FILENO;
-	if (n < sizeof(text) - 2) {
-		va_start(ap, fmt);
-		vsnprintf(text + n, sizeof(text) - 1 - n, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* A message's own trailing newline is not an escape. */
+	if (msg[0] && msg[strlen(msg) - 1] == '\n')
+		msg[strlen(msg) - 1] = '\0';
+	if (n < sizeof(text) - 2)
+		log_escape(text + n, sizeof(text) - 1 - n, msg);
 	n = strlen(text);
-	if (n == 0 || text[n - 1] != '\n')
-		text[n++] = '\n';
-	/* A FIFO with no room drops the line: logging never blocks a vCPU. */
-	if (write(fd, text, n) < 0)
+	text[n++] = '\n';
+	/*
+	 * Non-blocking sinks (sink_open(), the CLI's stderr): a full pipe or
+	 * FIFO drops the line, counted; logging never blocks a vCPU or the API.
+	 */
+	if (write(fd, text, n) < 0) {
 		atomic_fetch_add(&log_missed, 1);
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			atomic_fetch_add(&log_dropped, 1);
+	}
 	pthread_mutex_unlock(&log_lock);
+}
+
+void mvm_log_ratelimited(struct mvm_ratelimit *rl, enum mvm_log_level level, const char *fmt, ...)
+{
+	unsigned int suppressed = 0;
+	struct timespec now;
+	char msg[1024];
+	va_list ap;
+
+	if ((int)level > atomic_load(&log_level) || atomic_load(&log_off))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!mvm_ratelimit_allow(rl, (uint64_t)now.tv_sec * 1000000000 + (uint64_t)now.tv_nsec,
+				 &suppressed))
+		return;
+	if (suppressed)
+		mvm_log_at(level, NULL, 0, "%u similar messages suppressed (rate limit)",
+			   suppressed);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mvm_log_at(level, NULL, 0, "%s", msg);
 }
 
 void mvm_log(enum mvm_log_level level, const char *fmt, ...)

@@ -20,6 +20,7 @@
 
 #include "mvm/arch.h"
 #include "mvm/log.h"
+#include "mvm/sandbox.h"
 #include "mvm/sys.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
@@ -402,6 +403,11 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* Before the first KVM_RUN: from here on the guest drives this thread. */
+	if (sandbox_enter(SANDBOX_VCPU)) {
+		vm_request_stop(vm, VM_STOP_ERROR, 1);
+		return NULL;
+	}
 
 	vcpu_pause_enter(vcpu, true);
 	while (vm_stop_reason(vm) == VM_RUNNING) {

@@ -33,8 +33,8 @@ static void acpi_sleep_write(struct mvm_device *dev, unsigned int io, uint64_t o
 		pr_info("guest powered off (ACPI S5)");
 		vm_request_stop(dev->vm, VM_STOP_POWEROFF, 0);
 	} else {
-		pr_warn("guest asked for ACPI sleep type %u, which mvm does not offer",
-			(v >> SLP_TYP_SHIFT) & SLP_TYP_MASK);
+		pr_warn_ratelimited("guest asked for ACPI sleep type %u, which mvm does not offer",
+				    (v >> SLP_TYP_SHIFT) & SLP_TYP_MASK);
 	}
 }
 

@@ -124,7 +124,7 @@ static void msix_fire(struct pci_dev *pdev, unsigned int v)
 		m->route_stale[v] = false;
 	}
 	if (write(m->efd[v], &one, sizeof(one)) < 0 && errno != EAGAIN)
-		pr_warn("%s: MSI-X vector %u: %s", pdev->dev.name, v, strerror(errno));
+		pr_warn_ratelimited("%s: MSI-X vector %u: %s", pdev->dev.name, v, strerror(errno));
 }
 
 int pci_msix_notify(struct pci_dev *pdev, unsigned int v)

@@ -210,8 +210,9 @@ static void pci_bars_changed(struct pci_dev *pdev)
 		if (pdev->pops && pdev->pops->bar_remap) {
 			err = pdev->pops->bar_remap(pdev, i, addr);
 			if (err)
-				pr_warn("%s: moving BAR%u to 0x%llx: %s", pdev->dev.name, i,
-					(unsigned long long)addr, strerror(-err));
+				pr_warn_ratelimited("%s: moving BAR%u to 0x%llx: %s",
+						    pdev->dev.name, i, (unsigned long long)addr,
+						    strerror(-err));
 		}
 		b->mapped = addr;
 	}

@@ -200,8 +200,8 @@ static unsigned int blk_queue_pop_all(struct blk_queue *q, unsigned int *complet
 			popped++;
 			if (ret < 0) {
 				/* The ring itself is malformed: nothing more on this queue. */
-				pr_warn("%s: queue %u: malformed chain (%s)\n", b->vdev.dev.name,
-					q->index, strerror(-ret));
+				pr_warn_ratelimited("%s: queue %u: malformed chain (%s)\n",
+						    b->vdev.dev.name, q->index, strerror(-ret));
 				if (q->chain->head < vq->size)
 					virtq_push(vq, q->chain->head, 0);
 				q->broken = true;

@@ -93,7 +93,8 @@ void virtio_dev_needs_reset(struct virtio_dev *vdev)
 
 	/* Only a driver that got going is told (§2.1.2); once is enough. */
 	if ((old & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_NEEDS_RESET)) {
-		pr_warn("%s: the driver broke the virtio rules: NEEDS_RESET", vdev->dev.name);
+		pr_warn_ratelimited("%s: the driver broke the virtio rules: NEEDS_RESET",
+				    vdev->dev.name);
 		vdev->transport->signal_config(vdev);
 	}
 }
@@ -258,7 +259,7 @@ void virtio_queue_enable(struct virtio_dev *vdev, unsigned int q)
 		err = virtq_setup(vq, &vdev->vm->mem, (uint16_t)size, vdev->qcfg[q].desc,
 				  vdev->qcfg[q].driver, vdev->qcfg[q].device, vdev->features);
 	if (err) {
-		pr_warn("%s: queue %u: bad size or ring addresses", vdev->dev.name, q);
+		pr_warn_ratelimited("%s: queue %u: bad size or ring addresses", vdev->dev.name, q);
 		virtio_dev_needs_reset(vdev);
 	}
 }

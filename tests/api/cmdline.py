@@ -36,8 +36,7 @@ FC_OPTIONS = {"api-sock": True, "id": True, "config-file": True, "no-api": False
               "no-seccomp": False, "seccomp-filter": True, "enable-pci": False, "version": False,
               "help": False}
 # Refused for now, with the feature they need.
-REFUSED = {"boot-timer": "boot timer", "describe-snapshot": "snapshots", "snapshot-version": "snapshots",
-           "no-seccomp": "seccomp", "seccomp-filter": "seccomp"}
+REFUSED = {"boot-timer": "boot timer", "describe-snapshot": "snapshots", "snapshot-version": "snapshots"}
 
 
 def run(argv, timeout=30):

@@ -195,6 +195,8 @@ pids+=("$a1")
 wait_for 20 test -S "$TMP/a.sock"
 check "mvm --api-sock registers before the VM exists (Not started)" \
 	bash -c "'$MVM' ls | grep -qE '^a1 +$a1 +Not started'"
+: >"$TMP/a.log" # Firecracker's rule: the file exists, the VMM creates none
+: >"$TMP/a.metrics"
 check "PUT /logger" test "$(api PUT /logger "{\"log_path\": \"$TMP/a.log\", \"level\": \"Info\", \"show_level\": true, \"show_log_origin\": true}")" = 204
 check "PUT /metrics" test "$(api PUT /metrics "{\"metrics_path\": \"$TMP/a.metrics\"}")" = 204
 check "PUT /boot-source" test "$(api PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/ticker.elf\"}")" = 204

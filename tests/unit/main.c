@@ -50,5 +50,6 @@ int main(void)
 	failed += run_hugepage_tests();
 	failed += run_pmem_tests();
 	failed += run_vmem_tests();
+	failed += run_sandbox_tests();
 	return failed ? 1 : 0;
 }

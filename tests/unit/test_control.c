@@ -257,6 +257,12 @@ static void test_metrics(void **state)
 	/* The sink: deltas since the previous line. */
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/metrics", dir);
+	/* As Firecracker: the file must exist; mvm never creates it. */
+	assert_int_equal(PTR_ERR(metrics_open(path)), -ENOENT);
+	assert_int_equal(access(path, F_OK), -1);
+	rfd = open(path, O_RDONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(rfd >= 0);
+	close(rfd);
 	m = metrics_open(path);
 	assert_false(IS_ERR(m));
 	rfd = open(path, O_RDONLY);
@@ -292,6 +298,11 @@ static void test_metrics(void **state)
 	assert_int_equal(mkfifo(path, 0600), 0);
 	assert_int_equal(PTR_ERR(metrics_open(path)), -ENXIO);
 	unlink(path);
+	/* A symlink is not followed, a directory is not a sink. */
+	assert_int_equal(symlink("/dev/null", path), 0);
+	assert_int_equal(PTR_ERR(metrics_open(path)), -ELOOP);
+	unlink(path);
+	assert_int_equal(PTR_ERR(metrics_open(dir)), -EISDIR);
 	rmdir(dir);
 	vm_destroy(vm);
 }

@@ -9,9 +9,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "boot.h"
+
 #include "mvm/arch.h"
 #include "mvm/log.h"
 #include "mvm/pci.h"
@@ -21,16 +23,24 @@
 
 int boot_image_open(struct boot_image *img, const char *what, const char *path)
 {
+	struct stat st;
 	off_t size;
 	int err;
 
 	img->what = what;
 	img->path = path;
-	img->fd = mvm_open(path, O_RDONLY);
+	/* O_NONBLOCK: a FIFO (which would wait for a writer) is refused below instead. */
+	img->fd = mvm_open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (img->fd < 0) {
 		err = -errno;
 		pr_err("%s %s: cannot open: %s", what, path, strerror(-err));
 		return err;
+	}
+	/* fstat cannot fail on an open fd: not a failure point of its own. */
+	if (fstat(img->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		pr_err("%s %s: not a regular file", what, path);
+		close(img->fd);
+		return -EINVAL;
 	}
 	if (mvm_fstat_size(img->fd, &size) < 0) {
 		err = -errno;
