@@ -130,7 +130,7 @@ static const struct {
 	  "Parent process CPU time (wall clock, microseconds). This parameter is optional." },
 	{ "--seccomp-filter <seccomp-filter>",
 	  "Optional parameter which allows specifying the path to a custom seccomp filter. For "
-	  "advanced users. (not in mvm yet)" },
+	  "advanced users. (mvm: a JSON allow-list file, see README)" },
 	{ "--show-level", "Whether or not to output the level in the logs." },
 	{ "--show-log-origin", "Whether or not to include the file path and line number of the "
 			       "log's origin." },
