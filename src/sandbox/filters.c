@@ -113,6 +113,17 @@ static const struct sandbox_rule floor_rules[] = {
 };
 const struct sandbox_list sandbox_floor = LIST(floor_rules);
 
+/* Building a VM: the KVM calls of vm_create(), the vCPUs and the boot. */
+#define VM_BUILD_RULES(fl)                                                                        \
+	IOCTL(KVM_GET_API_VERSION, fl), IOCTL(KVM_CHECK_EXTENSION, fl), IOCTL(KVM_CREATE_VM, fl), \
+		IOCTL(KVM_GET_VCPU_MMAP_SIZE, fl), IOCTL(KVM_GET_SUPPORTED_CPUID, fl),            \
+		IOCTL(KVM_SET_TSS_ADDR, fl), IOCTL(KVM_SET_IDENTITY_MAP_ADDR, fl),                \
+		IOCTL(KVM_CREATE_IRQCHIP, fl), IOCTL(KVM_CREATE_PIT2, fl),                        \
+		IOCTL(KVM_SET_USER_MEMORY_REGION, fl), IOCTL(KVM_CREATE_VCPU, fl),                \
+		IOCTL(KVM_GET_STATS_FD, fl), IOCTL(KVM_SET_CPUID2, fl), IOCTL(KVM_SET_MSRS, fl),  \
+		IOCTL(KVM_GET_LAPIC, fl), IOCTL(KVM_SET_LAPIC, fl), IOCTL(KVM_SET_FPU, fl),       \
+		IOCTL(KVM_SET_REGS, fl), IOCTL(KVM_SET_SREGS, fl)
+
 /*
  * The device back ends' calls, on whichever thread sets a device up (the API
  * thread at InstanceStart and for the pre-boot checks of PUT requests, the
@@ -202,25 +213,7 @@ static const struct sandbox_rule vmm_rules[] = {
 	IOCTL(TCSETS, G),
 	IOCTL(TCSETSF, G),
 	/* building the next VM (mvm run --reboot-restarts) */
-	IOCTL(KVM_GET_API_VERSION, G),
-	IOCTL(KVM_CHECK_EXTENSION, G),
-	IOCTL(KVM_CREATE_VM, G),
-	IOCTL(KVM_GET_VCPU_MMAP_SIZE, G),
-	IOCTL(KVM_GET_SUPPORTED_CPUID, G),
-	IOCTL(KVM_SET_TSS_ADDR, G),
-	IOCTL(KVM_SET_IDENTITY_MAP_ADDR, G),
-	IOCTL(KVM_CREATE_IRQCHIP, G),
-	IOCTL(KVM_CREATE_PIT2, G),
-	IOCTL(KVM_SET_USER_MEMORY_REGION, G),
-	IOCTL(KVM_CREATE_VCPU, G),
-	IOCTL(KVM_GET_STATS_FD, G),
-	IOCTL(KVM_SET_CPUID2, G),
-	IOCTL(KVM_SET_MSRS, G),
-	IOCTL(KVM_GET_LAPIC, G),
-	IOCTL(KVM_SET_LAPIC, G),
-	IOCTL(KVM_SET_FPU, G),
-	IOCTL(KVM_SET_REGS, G),
-	IOCTL(KVM_SET_SREGS, G),
+	VM_BUILD_RULES(G),
 	R(memfd_create, G),
 	R(ftruncate, G),
 	R(eventfd2, G),
@@ -277,25 +270,7 @@ static const struct sandbox_rule api_rules[] = {
 	PRCTL(PR_SET_NAME, 0),
 	R(exit, 0),
 	/* building the VM (InstanceStart) */
-	IOCTL(KVM_GET_API_VERSION, G),
-	IOCTL(KVM_CHECK_EXTENSION, G),
-	IOCTL(KVM_CREATE_VM, G),
-	IOCTL(KVM_GET_VCPU_MMAP_SIZE, G),
-	IOCTL(KVM_GET_SUPPORTED_CPUID, G),
-	IOCTL(KVM_SET_TSS_ADDR, G),
-	IOCTL(KVM_SET_IDENTITY_MAP_ADDR, G),
-	IOCTL(KVM_CREATE_IRQCHIP, G),
-	IOCTL(KVM_CREATE_PIT2, G),
-	IOCTL(KVM_SET_USER_MEMORY_REGION, G),
-	IOCTL(KVM_CREATE_VCPU, G),
-	IOCTL(KVM_GET_STATS_FD, G),
-	IOCTL(KVM_SET_CPUID2, G),
-	IOCTL(KVM_SET_MSRS, G),
-	IOCTL(KVM_GET_LAPIC, G),
-	IOCTL(KVM_SET_LAPIC, G),
-	IOCTL(KVM_SET_FPU, G),
-	IOCTL(KVM_SET_REGS, G),
-	IOCTL(KVM_SET_SREGS, G),
+	VM_BUILD_RULES(G),
 	IOCTL(KVM_IRQ_LINE, G),
 	IOCTL(KVM_SET_GSI_ROUTING, G),
 	IOCTL(KVM_IOEVENTFD, G),
