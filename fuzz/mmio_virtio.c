@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fake.h"
+#include "input.h"
 #include "mvm/log.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
@@ -42,20 +43,6 @@ static char disk_path[] = "/tmp/mvm-fuzz-mmio-XXXXXX";
 static void unlink_disk(void)
 {
 	unlink(disk_path);
-}
-
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned int n)
-{
-	uint64_t v = 0;
-
-	for (unsigned int i = 0; i < n && in->left; i++, in->left--)
-		v |= (uint64_t)*in->p++ << (8 * i);
-	return v;
 }
 
 static struct vm *fuzz_vm(void)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fake.h"
+#include "input.h"
 #include "mvm/hw.h"
 #include "mvm/log.h"
 #include "mvm/pci.h"
@@ -44,20 +45,6 @@ static const struct platform_device_desc host_desc = {
 static void unlink_disk(void)
 {
 	unlink(disk_path);
-}
-
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned int n)
-{
-	uint64_t v = 0;
-
-	for (unsigned int i = 0; i < n && in->left; i++, in->left--)
-		v |= (uint64_t)*in->p++ << (8 * i);
-	return v;
 }
 
 static struct vm *fuzz_vm(void)

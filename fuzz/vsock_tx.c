@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "fake.h"
+#include "input.h"
 #include "mvm/hw.h"
 #include "mvm/log.h"
 #include "mvm/pci.h"
@@ -52,20 +53,6 @@ static const struct platform_device_desc host_desc = {
 };
 
 static char dir[64], uds[108], listen_path[128];
-
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned int n)
-{
-	uint64_t v = 0;
-
-	for (unsigned int i = 0; i < n && in->left; i++, in->left--)
-		v |= (uint64_t)*in->p++ << (8 * i);
-	return v;
-}
 
 struct env {
 	struct vm *vm;
