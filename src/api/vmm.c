@@ -146,6 +146,7 @@ void vmm_destroy(struct vmm *vmm)
 	free(vmm->cmdline);
 	free(vmm->initrd);
 	free(vmm->boot_cmdline);
+	free(vmm->cpu_template);
 	if (vmm->serial_fd >= 0)
 		close(vmm->serial_fd);
 	free(vmm->log_path);
