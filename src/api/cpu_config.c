@@ -114,8 +114,7 @@ static int want_string(const json_t *v, const char **s, char *msg, size_t len)
 	char got[96];
 
 	if (!json_is_string(v))
-		return fault(msg, len, MSG_INVALID_TYPE, describe(v, got, sizeof(got)),
-			     "a string");
+		return fault(msg, len, MSG_INVALID_TYPE, describe(v, got, sizeof(got)), "a string");
 	*s = json_string_value(v);
 	if (strlen(*s) != json_string_length(v))
 		return fault(msg, len, MSG_NUL_IN_STRING);
@@ -409,24 +408,23 @@ json_t *cpu_template_to_json(const struct mvm_cpu_template *t)
 		json_t *mods = json_array();
 
 		for (k = 0; mods && k < m->nr_regs; k++)
-			if (json_array_append_new(mods, json_pack("{s:s, s:o}", "register",
-								  regs[m->regs[k].reg], "bitmap",
-								  bitmap_json(&m->regs[k].bits,
-									      32)))) {
+			if (json_array_append_new(
+				    mods, json_pack("{s:s, s:o}", "register", regs[m->regs[k].reg],
+						    "bitmap", bitmap_json(&m->regs[k].bits, 32)))) {
 				json_decref(mods);
 				goto err;
 			}
-		if (!mods || json_array_append_new(leaves, json_pack("{s:o, s:o, s:I, s:o}", "leaf",
-								     hex_json(m->leaf), "subleaf",
-								     hex_json(m->subleaf), "flags",
-								     (json_int_t)m->flags,
-								     "modifiers", mods)))
+		if (!mods ||
+		    json_array_append_new(
+			    leaves, json_pack("{s:o, s:o, s:I, s:o}", "leaf", hex_json(m->leaf),
+					      "subleaf", hex_json(m->subleaf), "flags",
+					      (json_int_t)m->flags, "modifiers", mods)))
 			goto err;
 	}
 	for (i = 0; i < t->nr_msrs; i++)
-		if (json_array_append_new(msrs, json_pack("{s:o, s:o}", "addr",
-							  hex_json(t->msrs[i].addr), "bitmap",
-							  bitmap_json(&t->msrs[i].bits, 64))))
+		if (json_array_append_new(msrs,
+					  json_pack("{s:o, s:o}", "addr", hex_json(t->msrs[i].addr),
+						    "bitmap", bitmap_json(&t->msrs[i].bits, 64))))
 			goto err;
 	return j;
 err:

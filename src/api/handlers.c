@@ -269,7 +269,7 @@ static json_t *machine_config_json(struct vmm *vmm)
 			      huge_pages_names[vmm->cfg.huge_pages]);
 	const char *tmpl = vmm->static_template[0] ? vmm->static_template : "None";
 
-	if (j && (vmm->cpu_template_set || vmm->static_template[0]) &&
+	if (j && ((vmm->cpu_template_set && !vmm->cpu_template) || vmm->static_template[0]) &&
 	    json_object_set_new(j, "cpu_template", json_string(tmpl))) {
 		json_decref(j);
 		return NULL;

@@ -112,7 +112,8 @@ int x86_cpu_template_msrs(struct vcpu *vcpu, struct kvm_msr_entry *e, unsigned i
 				return r;
 			}
 			if (r != 1) {
-				pr_err("Template changes an MSR entry not supported by KVM: Register "
+				pr_err("Template changes an MSR entry not supported by KVM: "
+				       "Register "
 				       "Address: %x",
 				       m->addr);
 				return -EINVAL;
