@@ -232,6 +232,13 @@ void vmm_set_transport(struct vmm *vmm, enum mvm_transport transport)
 	pthread_mutex_unlock(&vmm->lock);
 }
 
+void vmm_set_boot_timer(struct vmm *vmm, bool on)
+{
+	pthread_mutex_lock(&vmm->lock);
+	vmm->cfg.boot_timer = on;
+	pthread_mutex_unlock(&vmm->lock);
+}
+
 static void vmm_set_run_state(struct vmm *vmm, int state)
 {
 	pthread_mutex_lock(&vmm->run_lock);

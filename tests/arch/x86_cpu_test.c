@@ -26,7 +26,7 @@
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
-#define MSR_IA32_MISC_ENABLE	 0x1a0
+#define MSR_IA32_MISC_ENABLE	   0x1a0
 #define MSR_IA32_ARCH_CAPABILITIES 0x10a
 
 /* An Intel host: caches L1d, L1i, L2 (per core), L3 (shared); extended topology. */
@@ -282,8 +282,8 @@ static void test_template_msrs(void **state)
 	mvm_log_capture(why, sizeof(why));
 	assert_int_equal(x86_msrs_set(&c->vcpus[0]), -EINVAL);
 	mvm_log_capture(NULL, 0);
-	assert_string_equal(why,
-			    "Template changes an MSR entry not supported by KVM: Register Address: dead");
+	assert_string_equal(
+		why, "Template changes an MSR entry not supported by KVM: Register Address: dead");
 	cpu_vm_free(c);
 	free(t);
 }
