@@ -327,23 +327,25 @@ void h_device_patch(struct vmm *vmm, const struct mvm_device_type *t, const char
 	char msg[512], what[64];
 
 	snprintf(what, sizeof(what), "PATCH /%s", t->api);
-	if (!vmm_postboot(vmm, what, r))
-		return;
 	d = mvm_config_find_device(&vmm->cfg, t, t->singleton ? NULL : param);
-	if (!d) {
-		api_fault(r, 400, MSG_DEVICE_UNKNOWN);
-		return;
-	}
 	blob = malloc(MVM_DEVCFG_SIZE);
 	if (!blob) {
 		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
-	memcpy(blob, d->blob, MVM_DEVCFG_SIZE);
+	/* As Firecracker: the body is checked first (against defaults without an instance). */
+	if (d)
+		memcpy(blob, d->blob, MVM_DEVCFG_SIZE);
+	else
+		mvm_opts_defaults(t, blob, true);
 	if (devtype_from_json(t, body, blob, true, msg, sizeof(msg))) {
 		api_fault(r, 400, "%s", msg);
 	} else if (!id_matches(t, param, blob, r)) {
 		/* answered */
+	} else if (!vmm_postboot(vmm, what, r)) {
+		/* answered */
+	} else if (!d) {
+		api_fault(r, 400, MSG_DEVICE_UNKNOWN);
 	} else if (!memcmp(blob, d->blob, t->config_size)) {
 		api_no_content(r);
 	} else if (!t->update) {

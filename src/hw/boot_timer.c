@@ -58,8 +58,8 @@ static void boot_timer_write(struct mvm_device *dev, unsigned int io, uint64_t o
 	us = clock_us(CLOCK_MONOTONIC) - t->start_us;
 	cpu_us = clock_us(CLOCK_PROCESS_CPUTIME_ID) - t->start_cpu_us;
 	pr_info("Guest-boot-time = %6llu us %llu ms, %6llu CPU us %llu CPU ms",
-		(unsigned long long)us, (unsigned long long)(us / 1000),
-		(unsigned long long)cpu_us, (unsigned long long)(cpu_us / 1000));
+		(unsigned long long)us, (unsigned long long)(us / 1000), (unsigned long long)cpu_us,
+		(unsigned long long)(cpu_us / 1000));
 }
 
 static const struct mvm_device_ops boot_timer_ops = {
@@ -71,8 +71,8 @@ static const struct mvm_device_ops boot_timer_ops = {
 
 static struct mvm_device *boot_timer_create(struct vm *vm, const struct platform_device_desc *d)
 {
-	struct boot_timer *t = mvm_device_alloc(struct boot_timer, dev, vm, &boot_timer_ops,
-						d->name, d);
+	struct boot_timer *t =
+		mvm_device_alloc(struct boot_timer, dev, vm, &boot_timer_ops, d->name, d);
 
 	/* dev comes first: an ERR_PTR passes through as it is. */
 	return mvm_device_register_or_put(&t->dev);

@@ -21,7 +21,7 @@
 #define BT_BASE 0x70000000ULL
 
 static const struct platform_device_desc bt_desc = { "boot-timer", "boot-timer", MVM_BUS_MMIO,
-						     BT_BASE, 0x1000, 0 };
+						     BT_BASE,	   0x1000,	 0 };
 
 /* The log's text since the start of the memfd. */
 static void log_text(int fd, char *buf, size_t len)
