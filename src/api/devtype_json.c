@@ -12,6 +12,7 @@
 
 #include "api_internal.h"
 #include "messages.h"
+#include "mvm/log.h"
 
 /* The jc_field tables (json_check.c) an option table stands for. */
 struct jc_gen {
@@ -294,6 +295,23 @@ static bool id_matches(const struct mvm_device_type *t, const char *param, const
 	return true;
 }
 
+/* A deprecated field in the body: Firecracker's warning line and "Deprecation: true". */
+static void note_deprecated(const struct mvm_device_type *t, const char *what, json_t *body,
+			    struct api_response *r)
+{
+	const struct mvm_opt *o;
+
+	for (o = t->opts; o->name; o++) {
+		const char *field = o->api ? o->api : o->name;
+
+		if (!(o->flags & MVM_OPT_DEPRECATED) ||
+		    json_is_null(json_object_get(body, field)) || !json_object_get(body, field))
+			continue;
+		r->deprecated = true;
+		pr_warn("%s: %s field is deprecated.", what, field);
+	}
+}
+
 void h_device_put(struct vmm *vmm, const struct mvm_device_type *t, const char *param, json_t *body,
 		  struct api_response *r)
 {
@@ -309,10 +327,14 @@ void h_device_put(struct vmm *vmm, const struct mvm_device_type *t, const char *
 		return;
 	}
 	mvm_opts_defaults(t, blob, true);
-	if (devtype_from_json(t, body, blob, false, msg, sizeof(msg)))
+	if (devtype_from_json(t, body, blob, false, msg, sizeof(msg))) {
 		api_fault(r, 400, "%s", msg);
-	else if (id_matches(t, param, blob, r) &&
-		 mvm_config_put_device(&vmm->cfg, t, blob, true, msg, sizeof(msg)))
+		free(blob);
+		return;
+	}
+	note_deprecated(t, what, body, r);
+	if (id_matches(t, param, blob, r) &&
+	    mvm_config_put_device(&vmm->cfg, t, blob, true, msg, sizeof(msg)))
 		api_fault(r, 400, "%s", msg);
 	else if (!r->status)
 		api_no_content(r);
