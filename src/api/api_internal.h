@@ -89,6 +89,8 @@ struct vmm {
 
 /* The VMM's API counters in the metrics lines (before the first flush). */
 void metrics_set_api(struct metrics *m, const struct fc_api_metrics *api);
+/* The configured devices' ids for the per-device groups (steals ids, may be NULL). */
+void metrics_set_devices(struct metrics *m, json_t *ids);
 
 /* ---- responses ---- */
 

@@ -338,6 +338,9 @@ void h_device_put(struct vmm *vmm, const struct mvm_device_type *t, const char *
 		api_fault(r, 400, "%s", msg);
 	else if (!r->status)
 		api_no_content(r);
+	/* The metrics lines get a group per configured disk and interface. */
+	if (r->status == 204 && vmm->metrics)
+		metrics_set_devices(vmm->metrics, fc_metrics_device_ids(&vmm->cfg));
 	free(blob);
 }
 

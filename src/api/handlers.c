@@ -437,6 +437,7 @@ void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_
 		return;
 	}
 	metrics_set_api(m, &vmm->api_metrics);
+	metrics_set_devices(m, fc_metrics_device_ids(&vmm->cfg));
 	vmm->metrics = m;
 	api_no_content(r);
 }

@@ -144,6 +144,19 @@ def make_tap(name):
     return r.returncode == 0
 
 
+def read_all(fd):
+    data = b""
+    while True:
+        try:
+            d = os.read(fd, 65536)
+        except BlockingIOError:
+            break
+        if not d:
+            break
+        data += d
+    return data
+
+
 def expect_204(res, what):
     st, hdrs, _, raw = res
     return t.ok(st == 204 and not raw, what + " -> 204 No Content (the SDK's *NoContent)", st, raw[:300])
@@ -252,9 +265,19 @@ def replay_go_sdk():
         go.close()
     finally:
         rc = stop(p)
+        metrics = read_all(readers[1])
         for fd in readers:
             os.close(fd)
     t.ok(rc == 143, "SDK StopVMM (SIGTERM): exit 143", rc, open(err.name).read()[-400:])
+    # The line written at exit, as the SDK's metrics FIFO reader gets it: Firecracker's
+    # per-device groups beside the aggregates, with the aggregate's fields.
+    lines = [json.loads(ln) for ln in metrics.decode(errors="replace").splitlines() if ln.strip()]
+    last = lines[-1] if lines else {}
+    want = ["block_root_drive", "block_MN2HE43UOVRDA"] + (["net_1"] if net else [])
+    t.ok(all(g in last and set(last[g]) == set(last[g.split("_")[0]]) for g in want) and
+         not [g for g in last if g.startswith(("block_", "net_", "pmem_")) and g not in want],
+         "the metrics FIFO's last line has block_<drive_id> / net_<iface_id> groups for what was configured",
+         sorted(k for k in last if k.startswith(("block", "net", "pmem"))))
     out.close()
     err.close()
 

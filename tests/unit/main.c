@@ -52,5 +52,6 @@ int main(void)
 	failed += run_vmem_tests();
 	failed += run_sandbox_tests();
 	failed += run_boot_timer_tests();
+	failed += run_fc_metrics_tests();
 	return failed ? 1 : 0;
 }
