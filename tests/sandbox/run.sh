@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Containment tests: seccomp lists (minimal.sh), hardening (harden.sh), the
-# jailer (jailer.sh), stalled output readers (stall.py). Each prints "N passed, M failed, K skipped"; this sums them.
+# jailer (jailer.sh), stalled output readers (stall.py). Each prints
+# "N passed, M failed, K skipped"; this sums them.
 set -u
 cd "$(dirname "$0")"
 pass=0 fail=0 skip=0 rc=0
