@@ -128,16 +128,17 @@ static int config_section(struct vmm *vmm, const char *file, const struct sectio
 	/* As Firecracker's, "cpu-config" may be the path of a JSON file with the template. */
 	if (s->fn == h_put_cpu_config && json_is_string(v)) {
 		json_t *o = config_load(json_string_value(v), s->key);
-		int err;
+		int err = -EINVAL;
 
 		if (!o)
 			return -EINVAL;
-		err = json_is_object(o) ? config_apply(vmm, file, s->key, s->fn, t, NULL, o) : 0;
-		if (!json_is_object(o))
+		if (json_is_object(o))
+			err = config_apply(vmm, file, s->key, s->fn, t, NULL, o);
+		else
 			fprintf(stderr, "mvm: config file '%s': '%s': '%s' must hold an object\n",
 				file, s->key, json_string_value(v));
 		json_decref(o);
-		return json_is_object(o) ? err : -EINVAL;
+		return err;
 	}
 	if (s->array) {
 		if (!json_is_array(v)) {

@@ -921,6 +921,12 @@ static void test_cpu_config_file(void **state)
 	/* A bad template, a missing file: refused before any boot. */
 	assert_int_equal(config(vmm, "{\"cpu-config\": {\"kvm_capabilities\": [\"x\"]}}"), -EINVAL);
 	assert_int_equal(config(vmm, "{\"cpu-config\": \"/nonexistent/tmpl.json\"}"), -EINVAL);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[]", f);
+	fclose(f);
+	assert_int_equal(config(vmm, text), -EINVAL); /* a file that holds no object */
+	assert_int_equal(vmm->cfg.cpu_template->msrs[0].addr, 0x1a0);
 	unlink(path);
 	vmm_destroy(vmm);
 }
