@@ -154,10 +154,6 @@ check: check-style check-unit check-loader check-integration check-fault check-a
 check-style:
 	tests/check-style.sh
 
-check-unit: $(UNIT) $(X86_CPU_TEST)
-	$(UNIT)
-	$(X86_CPU_TEST)
-
 # The x86 arch's CPUID/MSR set-up (CPU templates, SMT) on the unit tests' fake KVM.
 X86_CPU_TEST := $(BUILD)/tests/x86-cpu-test
 X86_CPU_SRCS := tests/arch/x86_cpu_test.c tests/unit/fake_sys.c src/core/sys.c src/core/fault.c \
@@ -169,6 +165,10 @@ $(BUILD)/x86-obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+check-unit: $(UNIT) $(X86_CPU_TEST)
+	$(UNIT)
+	$(X86_CPU_TEST)
 
 # Boot loaders against Debian's stock cloud kernel (fetched once, cached).
 check-loader: $(LOADER) guests

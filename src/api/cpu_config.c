@@ -437,8 +437,7 @@ void h_put_cpu_config(struct vmm *vmm, const char *param, json_t *body, struct a
 	struct mvm_cpu_template *t;
 	char msg[MSG_LEN];
 
-	if (!vmm_preboot(vmm, "PUT /cpu-config", r))
-		return;
+	/* As Firecracker: the body is parsed first, then the state checked. */
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		api_fault(r, 500, MSG_OUT_OF_MEMORY);
@@ -447,6 +446,10 @@ void h_put_cpu_config(struct vmm *vmm, const char *param, json_t *body, struct a
 	if (cpu_template_from_json(body, t, msg, sizeof(msg))) {
 		free(t);
 		api_fault(r, 400, "%s", msg);
+		return;
+	}
+	if (!vmm_preboot(vmm, "PUT /cpu-config", r)) {
+		free(t);
 		return;
 	}
 	/* One template at a time, as Firecracker's: this one replaces a static one. */
