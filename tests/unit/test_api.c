@@ -681,6 +681,10 @@ static void test_start_runs(void **state)
 	expect_fault(vmm, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 400,
 		     "not supported after starting");
 	expect_fault(vmm, "PUT", "/logger", "{}", 400, "not supported after starting");
+	/* A CPU template: its body is parsed first, as Firecracker's; then refused. */
+	expect_fault(vmm, "PUT", "/cpu-config", "{\"kvm_capabilities\": [\"x\"]}", 400,
+		     "as a kvm capability");
+	expect_fault(vmm, "PUT", "/cpu-config", "{}", 400, "not supported after starting");
 	/* FlushMetrics without PUT /metrics: nothing to write, as Firecracker. */
 	assert_int_equal(
 		req(vmm, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", NULL, NULL),
@@ -935,6 +939,7 @@ static void test_vsock_api(void **state)
 {
 	struct vmm *vmm = new_vmm(boot_fails);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct api_response r;
 	char body[512], path[160];
 	json_t *j, *v;
 	int fd;
@@ -971,10 +976,15 @@ static void test_vsock_api(void **state)
 	snprintf(body, sizeof(body),
 		 "{\"guest_cid\": 3, \"uds_path\": \"%s/v.sock\", \"vsock_id\": \"vsock0\"}",
 		 tmpdir);
-	assert_int_equal(req(vmm, "PUT", "/vsock", body, NULL, NULL), 204);
+	/* vsock_id is deprecated in Firecracker: taken, answered with Deprecation. */
+	assert_int_equal(req(vmm, "PUT", "/vsock", body, NULL, &r), 204);
+	assert_true(r.deprecated);
+	api_response_free(&r);
 	/* Again: replaces it. */
 	snprintf(body, sizeof(body), "{\"guest_cid\": 42, \"uds_path\": \"%s/w.sock\"}", tmpdir);
-	assert_int_equal(req(vmm, "PUT", "/vsock", body, NULL, NULL), 204);
+	assert_int_equal(req(vmm, "PUT", "/vsock", body, NULL, &r), 204);
+	assert_false(r.deprecated);
+	api_response_free(&r);
 	j = get(vmm, "/vm/config");
 	v = json_object_get(j, "vsock");
 	assert_true(json_is_object(v));
