@@ -251,6 +251,35 @@ def replay_go_sdk():
         t.ok(st == 200 and drives == ["root_drive", "MN2HE43UOVRDA"] and
              (j.get("vsock") or {}).get("guest_cid") == 3 and (j.get("balloon") or {}).get("amount_mib") == 16,
              "GET /vm/config holds what the SDK configured, root drive first", st, raw[:400])
+        # The calls the SDK makes after the start, sent now: each body is taken (parsed as
+        # Firecracker parses it) and the answer is the pre-boot one Firecracker gives.
+        post = [
+            ("PATCH", "/drives/MN2HE43UOVRDA", {"drive_id": "MN2HE43UOVRDA", "path_on_host": rootfs},
+             "UpdateGuestDrive"),
+            ("PATCH", "/network-interfaces/1",
+             {"iface_id": "1", "rx_rate_limiter": {"bandwidth": {"refill_time": 1000, "size": 1048576}},
+              "tx_rate_limiter": {"ops": {"one_time_burst": 10, "refill_time": 1000, "size": 100}}},
+             "UpdateGuestNetworkInterfaceRateLimit"),
+            ("PATCH", "/vm", {"state": "Paused"}, "PauseVM"),
+            ("PATCH", "/vm", {"state": "Resumed"}, "ResumeVM"),
+            ("PATCH", "/balloon", {"amount_mib": 32}, "UpdateBalloon"),
+            ("PATCH", "/balloon/statistics", {"stats_polling_interval_s": 5}, "UpdateBalloonStats"),
+            ("PUT", "/actions", {"action_type": "SendCtrlAltDel"}, "Shutdown"),
+        ]
+        for method, url, body, name in post:
+            if url.startswith("/network-interfaces") and not net:
+                continue
+            st, _, j, raw = go.call(method, url, body)
+            t.ok(st == 400 and (j or {}).get("fault_message") ==
+                 "The requested operation is not supported before starting the microVM.",
+                 "SDK %s (%s %s) before the start: its body is taken, the call is post-boot" % (name, method, url),
+                 st, raw)
+        # UpdateMetadata: PATCH /mmds is allowed before the start too (a JSON merge patch).
+        expect_204(go.call("PATCH", "/mmds", {"latest": {"meta-data": {"local-ipv4": "10.0.0.3"}}}),
+                   "SDK UpdateMetadata: PATCH /mmds")
+        st, _, j, raw = go.call("GET", "/mmds")
+        t.ok(st == 200 and j and j["latest"]["meta-data"] == {"instance-id": vmid, "local-ipv4": "10.0.0.3"},
+             "GET /mmds: the patch merged", st, raw[:300])
         # startInstance: PUT /actions InstanceStart.
         if kvm_usable():
             skip("SDK startInstance and later (PATCH /drives, PATCH /mmds, PATCH /vm, SendCtrlAltDel): "
