@@ -56,16 +56,24 @@ static uint32_t cfg_rw(struct vdrv *d, unsigned int reg, uint32_t v, unsigned in
 	return v;
 }
 
-void vdrv_vm(struct vdrv *d, enum mvm_transport transport)
+void vdrv_adopt(struct vdrv *d, struct vm *vm)
 {
 	memset(d, 0, sizeof(*d));
-	fake_reset();
-	d->transport = transport;
-	d->vm = unit_vm(1);
-	d->vm->cfg.transport = transport;
+	d->vm = vm;
+	d->transport = vm->cfg.transport;
 	memset(mem_ptr(&d->vm->mem, 0, 0x40000), 0, 0x40000);
 	if (pci(d))
 		assert_false(IS_ERR(pci_host_create(d->vm, &host_desc)));
+}
+
+void vdrv_vm(struct vdrv *d, enum mvm_transport transport)
+{
+	struct vm *vm;
+
+	fake_reset();
+	vm = unit_vm(1);
+	vm->cfg.transport = transport;
+	vdrv_adopt(d, vm);
 }
 
 void vdrv_attach(struct vdrv *d, struct virtio_dev *vdev, uint16_t device_id)
@@ -190,6 +198,11 @@ void vdrv_driver_ok(struct vdrv *d)
 uint64_t vdrv_config(struct vdrv *d, uint64_t off, unsigned int len)
 {
 	return vdrv_rd(d, (pci(d) ? P_DEVCFG : M_CONFIG) + off, len);
+}
+
+void vdrv_config_write(struct vdrv *d, uint64_t off, uint64_t v, unsigned int len)
+{
+	vdrv_wr(d, (pci(d) ? P_DEVCFG : M_CONFIG) + off, v, len);
 }
 
 uint8_t vdrv_generation(struct vdrv *d)
