@@ -389,7 +389,7 @@ static bool loop_once(struct env *e, int timeout_ms)
 	if (epoll_wait(e->vm->loop.epfd, &ev, 1, timeout_ms) != 1)
 		return false;
 	h = ev.data.ptr;
-	h->fn(h, ev.events);
+	vdrv_loop_dispatch(h, ev.events);
 	return true;
 }
 

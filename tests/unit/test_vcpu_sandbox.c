@@ -161,8 +161,7 @@ static int guest_child(const struct guest_case *c, enum mvm_transport transport)
 }
 
 /* Runs one case in a child: its wait status; what it printed in err. */
-static int run_case(const struct guest_case *c, enum mvm_transport transport, char *err,
-		    size_t len)
+static int run_case(const struct guest_case *c, enum mvm_transport transport, char *err, size_t len)
 {
 	int pfd[2], status = -1;
 	ssize_t n, got = 0;

@@ -77,7 +77,7 @@ static unsigned int pump_wait(struct venv *e, int first_timeout_ms)
 		for (i = 0; i < n; i++) {
 			struct loop_handler *h = ev[i].data.ptr;
 
-			h->fn(h, ev[i].events);
+			vdrv_loop_dispatch(h, ev[i].events);
 		}
 		total += (unsigned int)n;
 		timeout = 0;
