@@ -143,15 +143,9 @@ static int parse_number(const json_t *v, uint64_t max, uint64_t *out, char *msg,
 	else if (!strncmp(s, "0x", 2))
 		k = parse_uint(s + 2, 16, max, out);
 	else
-		return fault(msg, len,
-			     "No supported number system prefix found in value [%.64s]. Make sure "
-			     "to prefix the number with '0x' for hexadecimal numbers or '0b' for "
-			     "binary numbers.",
-			     s);
+		return fault(msg, len, MSG_CPU_NUMBER_PREFIX, s);
 	if (k != PARSE_OK)
-		return fault(msg, len,
-			     "Failed to parse string [%.64s] as a number for CPU template - %s", s,
-			     parse_debug[k]);
+		return fault(msg, len, MSG_CPU_NUMBER, s, parse_debug[k]);
 	return 0;
 }
 
@@ -168,10 +162,7 @@ static int parse_bitmap(const json_t *v, unsigned int bits, struct mvm_bitmap *b
 	*b = (struct mvm_bitmap){ 0 };
 	for (size_t n = strlen(p); n-- > 0;) {
 		if (i == bits)
-			return fault(msg, len,
-				     "Failed to parse string [%.80s] as a bitmap - string is too "
-				     "long",
-				     s);
+			return fault(msg, len, MSG_CPU_BITMAP_LONG, s);
 		switch (p[n]) {
 		case '_':
 			continue;
@@ -184,10 +175,7 @@ static int parse_bitmap(const json_t *v, unsigned int bits, struct mvm_bitmap *b
 			b->filter |= 1ULL << i;
 			break;
 		default:
-			return fault(msg, len,
-				     "Failed to parse string [%.80s] as a bitmap - unknown "
-				     "character: %u",
-				     s, (unsigned char)p[n]);
+			return fault(msg, len, MSG_CPU_BITMAP_CHAR, s, (unsigned char)p[n]);
 		}
 		i++;
 	}
@@ -228,13 +216,10 @@ static int parse_caps(const json_t *a, struct mvm_cpu_template *t, char *msg, si
 			return -EINVAL;
 		k = parse_uint(s[0] == '!' ? s + 1 : s, 10, UINT32_MAX, &cap);
 		if (k != PARSE_OK)
-			return fault(msg, len,
-				     "Failed to parse string [%.64s] as a kvm capability - can not "
-				     "convert to numeric: %s",
-				     s, parse_display[k]);
+			return fault(msg, len, MSG_CPU_CAPABILITY, s, parse_display[k]);
 		if (t->nr_caps == MVM_CPU_TEMPLATE_MAX_CAPS)
-			return fault(msg, len, "mvm takes at most %d kvm_capabilities",
-				     MVM_CPU_TEMPLATE_MAX_CAPS);
+			return fault(msg, len, MSG_CPU_TOO_MANY, MVM_CPU_TEMPLATE_MAX_CAPS,
+				     "kvm_capabilities");
 		t->caps[t->nr_caps].cap = (uint32_t)cap;
 		t->caps[t->nr_caps++].remove = s[0] == '!';
 	}
@@ -254,7 +239,7 @@ static int parse_register(const json_t *v, enum mvm_cpuid_reg *reg, char *msg, s
 			*reg = (enum mvm_cpuid_reg)i;
 			return 0;
 		}
-	return fault(msg, len, "Invalid CPUID register. Must be one of [eax, ebx, ecx, edx]");
+	return fault(msg, len, MSG_CPU_REGISTER);
 }
 
 static int parse_leaf(const json_t *o, struct mvm_cpuid_modifier *m, char *msg, size_t len)
@@ -282,8 +267,8 @@ static int parse_leaf(const json_t *o, struct mvm_cpuid_modifier *m, char *msg, 
 		return -EINVAL;
 	json_array_foreach (mods, i, r) {
 		if (m->nr_regs == MVM_CPU_TEMPLATE_MAX_REGS)
-			return fault(msg, len, "mvm takes at most %d modifiers of a CPUID leaf",
-				     MVM_CPU_TEMPLATE_MAX_REGS);
+			return fault(msg, len, MSG_CPU_TOO_MANY, MVM_CPU_TEMPLATE_MAX_REGS,
+				     "modifiers of a CPUID leaf");
 		if (want_object(r, "CpuidRegisterModifier", msg, len) ||
 		    member(r, "register", &v, msg, len) ||
 		    parse_register(v, &m->regs[m->nr_regs].reg, msg, len) ||
@@ -337,8 +322,8 @@ int cpu_template_from_json(const json_t *j, struct mvm_cpu_template *t, char *ms
 			return -EINVAL;
 		json_array_foreach (v, i, e) {
 			if (t->nr_cpuid == MVM_CPU_TEMPLATE_MAX_LEAVES)
-				return fault(msg, len, "mvm takes at most %d cpuid_modifiers",
-					     MVM_CPU_TEMPLATE_MAX_LEAVES);
+				return fault(msg, len, MSG_CPU_TOO_MANY,
+					     MVM_CPU_TEMPLATE_MAX_LEAVES, "cpuid_modifiers");
 			if (parse_leaf(e, &t->cpuid[t->nr_cpuid++], msg, len))
 				return -EINVAL;
 		}
@@ -351,8 +336,8 @@ int cpu_template_from_json(const json_t *j, struct mvm_cpu_template *t, char *ms
 			return -EINVAL;
 		json_array_foreach (v, i, e) {
 			if (t->nr_msrs == MVM_CPU_TEMPLATE_MAX_MSRS)
-				return fault(msg, len, "mvm takes at most %d msr_modifiers",
-					     MVM_CPU_TEMPLATE_MAX_MSRS);
+				return fault(msg, len, MSG_CPU_TOO_MANY, MVM_CPU_TEMPLATE_MAX_MSRS,
+					     "msr_modifiers");
 			if (parse_msr(e, &t->msrs[t->nr_msrs++], msg, len))
 				return -EINVAL;
 		}

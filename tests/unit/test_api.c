@@ -891,6 +891,17 @@ static void test_cpu_config(void **state)
 		"string is too long");
 	expect_fault(vmm, "PUT", "/cpu-config", "{\"msr_modifiers\": {}}", 400,
 		     "invalid type: map, expected a sequence");
+	expect_fault(
+		vmm, "PUT", "/cpu-config",
+		"{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", \"flags\": 0, "
+		"\"modifiers\": [{\"register\": \"eax\", \"bitmap\": \"0b1\"}, "
+		"{\"register\": \"eax\", \"bitmap\": \"0b1\"}, {\"register\": \"eax\", "
+		"\"bitmap\": \"0b1\"}, {\"register\": \"eax\", \"bitmap\": \"0b1\"}, "
+		"{\"register\": \"eax\", \"bitmap\": \"0b1\"}, {\"register\": \"eax\", "
+		"\"bitmap\": \"0b1\"}, {\"register\": \"eax\", \"bitmap\": \"0b1\"}, "
+		"{\"register\": \"eax\", \"bitmap\": \"0b1\"}, {\"register\": \"ebx\", "
+		"\"bitmap\": \"0b1\"}]}]}",
+		400, "mvm takes at most 8 modifiers of a CPUID leaf");
 	/* The refused ones left the template as it was; "None" drops it, as Firecracker. */
 	assert_int_equal(vmm->cfg.cpu_template->nr_msrs, 1);
 	assert_int_equal(
