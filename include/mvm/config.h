@@ -31,6 +31,12 @@ enum mvm_transport {
 	MVM_TRANSPORT_MMIO,    /* virtio-mmio windows, no PCI (Firecracker's default) */
 };
 
+/* Where the interrupt controllers are (DESIGN.md §3). */
+enum mvm_irqchip {
+	MVM_IRQCHIP_KERNEL = 0, /* LAPICs, IOAPIC and PIC in KVM (KVM_CREATE_IRQCHIP) */
+	MVM_IRQCHIP_SPLIT,	/* LAPICs in KVM, the IOAPIC in mvm (src/hw/ioapic.c), no PIC */
+};
+
 struct mvm_config {
 	const char *name;		/* VM id; NULL: derived from the pid */
 	const char *kernel;		/* boot image */
@@ -41,6 +47,7 @@ struct mvm_config {
 	enum mvm_huge_pages huge_pages; /* what backs it */
 	unsigned int cpus;		/* vCPUs to create */
 	bool pit;			/* create KVM's in-kernel PIT (costly; off by default) */
+	enum mvm_irqchip irqchip;	/* kernel (default) or split */
 	int console_in;			/* serial input fd, -1 for none */
 	int console_out;		/* serial output fd */
 	enum mvm_console_kind console;	/* where console_in/out are connected */

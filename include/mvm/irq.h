@@ -20,6 +20,20 @@
 struct vm;
 
 #define VM_MAX_MSI_ROUTES 256
+/* Input pins of a user-space IOAPIC: GSIs 0..VM_IRQCHIP_PINS-1 (KVM_CAP_SPLIT_IRQCHIP). */
+#define VM_IRQCHIP_PINS 24
+
+/*
+ * A user-space interrupt controller (the split irqchip's IOAPIC): the core
+ * sends it the devices' lines (vm_irq_line) and the guest's EOIs of
+ * level-triggered vectors (KVM_EXIT_IOAPIC_EOI).
+ */
+struct vm_irqchip_ops {
+	/* Sets input `pin` to `level` (1 asserted). 0 or -errno. */
+	int (*set_line)(void *chip, unsigned int pin, int level);
+	/* A vCPU's EOI of `vector`. */
+	void (*eoi)(void *chip, unsigned int vector);
+};
 
 struct vm_msi_route {
 	uint64_t addr;
@@ -31,6 +45,14 @@ struct vm_msi_route {
 struct vm_irq {
 	pthread_mutex_t lock;
 	struct vm_msi_route msi[VM_MAX_MSI_ROUTES];
+	/*
+	 * With a user-space irqchip: the MSI route of each of its pins, written
+	 * instead of the arch's irqchip routes. KVM reads them to learn which
+	 * vectors are level-triggered, and exits on their EOI.
+	 */
+	struct vm_msi_route pins[VM_IRQCHIP_PINS];
+	const struct vm_irqchip_ops *chip_ops; /* NULL: the lines go to KVM (KVM_IRQ_LINE) */
+	void *chip;
 	mvm_counter_t commits; /* KVM_SET_GSI_ROUTING calls made (stats: msi_route_updates) */
 };
 
@@ -71,5 +93,19 @@ int vm_ioeventfd(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, u
  */
 int vm_ioeventfd_match(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, unsigned len,
 		       uint64_t data, bool assign);
+
+/*
+ * Attaches a user-space irqchip: vm_irq_line() and the EOI exits go to it
+ * from now on. Once, before the vCPUs run. -EBUSY if one is attached.
+ */
+int vm_irqchip_attach(struct vm *vm, const struct vm_irqchip_ops *ops, void *chip);
+void vm_irqchip_detach(struct vm *vm, void *chip);
+/* The guest's EOI of vector (KVM_EXIT_IOAPIC_EOI), for the attached irqchip. */
+void vm_irq_eoi(struct vm *vm, unsigned int vector);
+/*
+ * Sets (present) or clears the MSI route of a user-space irqchip's pin and
+ * rewrites the routing table only if it changed. 0 or -errno.
+ */
+int vm_irq_pin_route(struct vm *vm, unsigned int pin, bool present, uint64_t addr, uint32_t data);
 
 #endif

@@ -55,6 +55,9 @@ static void run_usage(FILE *f)
 		"      --no-api         no API socket and no runtime entry (invisible to 'mvm "
 		"ls')\n"
 		"      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
+		"      --irqchip kernel|split\n"
+		"                       interrupt controllers all in KVM (default), or the\n"
+		"                       LAPICs in KVM and the IOAPIC in mvm, without a PIC\n"
 		"      --huge-pages none|2M|transparent\n"
 		"                       back guest RAM with 2 MiB hugetlbfs pages (reserved at\n"
 		"                       start: see /proc/sys/vm/nr_hugepages) or ask for\n"
@@ -343,6 +346,7 @@ int cmd_run(int argc, char **argv)
 		OPT_CONSOLE,
 		OPT_SECCOMP,
 		OPT_TRANSPORT,
+		OPT_IRQCHIP,
 		OPT_DEVICE, /* + the index of a device type */
 	};
 	static const struct option core_opts[] = {
@@ -361,6 +365,7 @@ int cmd_run(int argc, char **argv)
 		{ "no-api", no_argument, NULL, OPT_NO_API },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -480,6 +485,17 @@ int cmd_run(int argc, char **argv)
 				cfg.transport = MVM_TRANSPORT_MMIO;
 			} else {
 				fprintf(stderr, "mvm run: --transport '%s': give pci or mmio\n",
+					optarg);
+				return MVM_EXIT_USAGE;
+			}
+			break;
+		case OPT_IRQCHIP:
+			if (!strcmp(optarg, "kernel")) {
+				cfg.irqchip = MVM_IRQCHIP_KERNEL;
+			} else if (!strcmp(optarg, "split")) {
+				cfg.irqchip = MVM_IRQCHIP_SPLIT;
+			} else {
+				fprintf(stderr, "mvm run: --irqchip '%s': give kernel or split\n",
 					optarg);
 				return MVM_EXIT_USAGE;
 			}
