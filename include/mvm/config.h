@@ -40,6 +40,7 @@ enum mvm_irqchip {
 struct mvm_config {
 	const char *name;		/* VM id; NULL: derived from the pid */
 	const char *kernel;		/* boot image */
+	const char *firmware;		/* x86: a raw image run from the reset vector, or NULL */
 	const char *cmdline;		/* kernel command line, may be NULL */
 	const char *initrd;		/* initial ramdisk, may be NULL */
 	bool no_default_cmdline;	/* Linux gets cmdline alone, without mvm's defaults */

@@ -839,6 +839,118 @@ static void test_pvh_elf_refused(void **state)
 	free(e64);
 }
 
+/* ---- a raw firmware image: where it goes, what is refused ---- */
+
+static void test_firmware_layout(void **state)
+{
+	static const struct {
+		uint64_t size, rom_gpa, rom_size, image_off, low_gpa;
+	} cases[] = {
+		{ 16, 0xfffff000, 0x1000, 0xff0, 0xffff0 },
+		{ 5000, 0xffffe000, 0x2000, 0x2000 - 5000, 0x100000 - 5000 },
+		{ 0x10000, 0xffff0000, 0x10000, 0, 0xf0000 },
+		{ 0x40000, 0xfffc0000, 0x40000, 0, 0xc0000 },
+	};
+	struct firmware_layout l;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		firmware_layout(cases[i].size, &l);
+		assert_int_equal(l.rom_gpa, cases[i].rom_gpa);
+		assert_int_equal(l.rom_size, cases[i].rom_size);
+		assert_int_equal(l.image_off, cases[i].image_off);
+		assert_int_equal(l.low_gpa, cases[i].low_gpa);
+		/* Both copies end where they must: the last 16 bytes hold the reset vector. */
+		assert_int_equal(l.rom_gpa + l.image_off + cases[i].size, 0x100000000ULL);
+		assert_int_equal(l.low_gpa + cases[i].size, 0x100000);
+		assert_int_equal(l.rom_gpa + l.image_off + cases[i].size - 16, 0xfffffff0);
+		/* Clear of the TSS and identity map pages KVM needs below it. */
+		assert_true(l.rom_gpa >= 0xfffc0000);
+	}
+}
+
+static void firmware_size_case(size_t size, bool good)
+{
+	uint8_t *img = calloc(1, size + 1);
+	char name[32], *path, *msg;
+	struct boot_image bi;
+	int r;
+
+	assert_non_null(img);
+	snprintf(name, sizeof(name), "fw-%zu.bin", size);
+	path = write_tmp(name, img, size);
+	assert_int_equal(boot_image_open(&bi, "firmware", path), 0);
+	capture_begin();
+	r = firmware_check(&bi);
+	msg = capture_end();
+	boot_image_close(&bi);
+	if (good) {
+		assert_int_equal(r, 0);
+		assert_string_equal(msg, "");
+	} else if (r != -ENOEXEC || !strstr(msg, path) || !strstr(msg, "16 bytes to 256 KiB") ||
+		   strchr(msg, '\n') != msg + strlen(msg) - 1) {
+		fail_msg("%zu bytes: want one line naming %s; got %d: %s", size, path, r, msg);
+	}
+	free(msg);
+	free(path);
+	free(img);
+}
+
+static void test_firmware_sizes(void **state)
+{
+	(void)state;
+	firmware_size_case(0, false);
+	firmware_size_case(15, false);
+	firmware_size_case(16, true);
+	firmware_size_case(0x40000, true);
+	firmware_size_case(0x40001, false);
+}
+
+/* The boot copy: from the read-only mapping to RAM below 1 MiB, and nothing else written. */
+static void test_firmware_load(void **state)
+{
+	const size_t size = 5000;
+	struct firmware_layout l;
+	uint8_t *rom, *low;
+	struct vm *vm;
+	unsigned int i;
+
+	(void)state;
+	firmware_layout(size, &l);
+	rom = calloc(1, l.rom_size);
+	assert_non_null(rom);
+	for (i = 0; i < size; i++)
+		rom[l.image_off + i] = (uint8_t)(i * 7 + 1);
+	vm = ram_vm(16ULL << 20, 1, NULL, "ignored", NULL);
+	vm->cfg.firmware = "fw.bin";
+	vm->mem.files[0] = (struct mem_file){ .gpa = l.rom_gpa,
+					      .size = l.rom_size,
+					      .hva = rom,
+					      .fd = -1,
+					      .read_only = true,
+					      .owner = "firmware" };
+	vm->mem.nr_files = 1;
+	vm->arch.firmware_size = size;
+	assert_int_equal(arch_vm_load_kernel(vm), 0);
+	assert_int_equal(vm->arch.boot.mode, X86_BOOT_RESET);
+	assert_int_equal(vm->arch.boot.entry, 0xfffffff0);
+	low = gpa(vm, 0, 0x100000);
+	assert_memory_equal(low + l.low_gpa, rom + l.image_off, size);
+	/* No boot data, command line or tables: RAM is zero outside the image. */
+	for (i = 0; i < l.low_gpa; i++)
+		if (low[i])
+			fail_msg("byte at 0x%x written (0x%02x)", i, low[i]);
+	/* A kernel as well: refused. */
+	vm->cfg.kernel = "vmlinuz";
+	capture_begin();
+	assert_int_equal(arch_vm_load_kernel(vm), -EINVAL);
+	free(capture_end());
+	vm->mem.nr_files = 0;
+	ram_vm_free(vm);
+	free(rom);
+}
+
 /*
  * A virtio-mmio device is announced from its description alone: on a Linux
  * command line (after the user's), as an LNRO0005 device in the DSDT with
@@ -982,6 +1094,9 @@ int main(void)
 		cmocka_unit_test(test_pvh_start_info),
 		cmocka_unit_test(test_pvh_elf32_and_elf64),
 		cmocka_unit_test(test_pvh_elf_refused),
+		cmocka_unit_test(test_firmware_layout),
+		cmocka_unit_test(test_firmware_sizes),
+		cmocka_unit_test(test_firmware_load),
 		cmocka_unit_test(test_tables_scale_with_cpus),
 		cmocka_unit_test(test_virtio_mmio_announced),
 		cmocka_unit_test(test_aml_pkglength),

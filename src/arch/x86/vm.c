@@ -8,6 +8,7 @@
 #include "mvm/log.h"
 #include "mvm/sys.h"
 #include "mvm/vm.h"
+#include "boot/boot.h"
 #include "x86.h"
 
 const struct platform_device_desc arch_platform_devices[] = {
@@ -103,6 +104,12 @@ int arch_vm_create(struct vm *vm)
 			       "KVM_SET_IDENTITY_MAP_ADDR");
 	if (err)
 		return err;
+	/* A memory slot: before the irqchip (see vm_create()). */
+	if (vm->cfg.firmware) {
+		err = firmware_map(vm);
+		if (err)
+			return err;
+	}
 	if (vm->cfg.irqchip == MVM_IRQCHIP_SPLIT) {
 		err = x86_split_irqchip_create(vm);
 		if (err)

@@ -16,6 +16,7 @@ struct vcpu;
 #define X86_HIGH_MEMORY	      0x100000ULL
 #define X86_IOAPIC_ADDR	      0xfec00000ULL
 #define X86_LAPIC_ADDR	      0xfee00000ULL
+#define X86_RESET_VECTOR      0xfffffff0ULL /* CS base 0xffff0000 + IP 0xfff0 */
 
 /* Fixed I/O ports and interrupts of the platform (vm.c's device table). */
 #define X86_SERIAL_PORT	    0x3f8
