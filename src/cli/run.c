@@ -315,7 +315,11 @@ static void *run_serve_thread(void *arg)
 {
 	struct run_control *ctl = arg;
 
-	/* The HTTP library is mapped before the filter, which forbids mapping code. */
+	/*
+	 * The HTTP library is mapped before the filter, which forbids mapping
+	 * code: a VM restarted with --reboot-restarts makes this thread again
+	 * under the VMM's filter, too late to load it on a first connection.
+	 */
 	pthread_setname_np(pthread_self(), "api-serve");
 	if (api_server_preload() == 0 && sandbox_enter(SANDBOX_API))
 		return NULL;
