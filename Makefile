@@ -39,7 +39,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 PUBLIC_INCLUDES := -Iinclude -Isrc/arch/$(ARCH)/include
 INCLUDES := -Iinclude -Isrc/include -Isrc -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
-LDLIBS := -luring -lseccomp -ljansson -lslirp # io_uring; src/sandbox/; the MMDS and the filter file: jansson; libslirp
+LDLIBS := -luring -lseccomp -ljansson # io_uring; src/sandbox/; the MMDS and the filter file: jansson (libslirp: dlopen()ed by src/net/mmds_stack.c)
 
 CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)

@@ -14,6 +14,8 @@
 #ifndef MVM_SANDBOX_H
 #define MVM_SANDBOX_H
 
+#include <stdbool.h>
+
 #include <stdio.h>
 
 enum sandbox_thread {
@@ -38,6 +40,11 @@ enum sandbox_mode {
 int sandbox_configure(enum sandbox_mode mode, const char *filter_file);
 /* Sets no_new_privs and installs type's filter on the calling thread. 0 or -errno. */
 int sandbox_enter(enum sandbox_thread type);
+/*
+ * Whether any thread has entered a filter: from then on a new thread may
+ * be under one (filters are inherited), and no library may be mapped.
+ */
+bool sandbox_entered(void);
 enum sandbox_mode sandbox_mode(void);
 const char *sandbox_thread_name(enum sandbox_thread type);
 /* "on", "off", "log". 0 or -EINVAL. */

@@ -40,6 +40,7 @@
 #include "messages.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/mmds.h"
 #include "mvm/sandbox.h"
 #include "mvm/sys.h"
 
@@ -101,6 +102,7 @@ struct api_server {
 	int wake;	 /* eventfd: stop waiting for a first connection */
 	pthread_t start_thread;
 	unsigned int timeout, conns;
+	bool filtered; /* made after some thread entered a filter: may map no code */
 	/* Requests begun and not completed: answers are drained before the stop. */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
@@ -342,7 +344,9 @@ int api_server_preload(void)
  * maps libmicrohttpd, GnuTLS and their dozen libraries (measured with
  * bench/api-footprint.sh). That thread is created before the caller enters
  * its sandbox, maps the library while it may still map code, then enters
- * the API's filter and starts MHD, whose thread inherits the filter.
+ * the API's filter and starts MHD, whose thread inherits the filter. Made
+ * by a thread under a filter already (mvm run's), it may map nothing: the
+ * caller loaded the library first (api_server_preload()).
  */
 static void *api_start_thread(void *arg)
 {
@@ -358,12 +362,15 @@ static void *api_start_thread(void *arg)
 			return NULL;
 	if (pfd[1].revents)
 		return NULL; /* stopped before anyone connected */
-	if (api_server_preload()) {
+	if (srv->filtered ? !mhd.loaded : api_server_preload() < 0) {
 		pr_err("API socket '%s': cannot load " LIBMHD_SONAME
 		       " (apt-get install libmicrohttpd12)",
 		       srv->path);
 		goto err;
 	}
+	/* InstanceStart may build an MMDS: its library too, while code may be mapped. */
+	if (!srv->filtered && mmds_net_preload())
+		pr_warn("API socket '%s': no MMDS: libslirp.so.0 cannot be loaded", srv->path);
 	if (sandbox_enter(SANDBOX_API))
 		goto err;
 	if (fault_should_fail(&mhd_site))
@@ -397,6 +404,7 @@ struct api_server *api_server_start(struct vmm *vmm, const char *path,
 	srv->body_max = opts && opts->max_payload ? opts->max_payload : MVM_API_BODY_MAX;
 	srv->timeout = opts && opts->timeout_s ? opts->timeout_s : API_TIMEOUT_DEFAULT;
 	srv->conns = opts && opts->max_conns ? opts->max_conns : API_MAX_CONNS_DEFAULT;
+	srv->filtered = sandbox_entered();
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
 	srv->fd = api_socket_create(srv, path);

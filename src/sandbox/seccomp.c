@@ -6,6 +6,7 @@
  * handler only writes and exits: both are on every list (the floor).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -168,6 +169,9 @@ err:
 	return err;
 }
 
+/* Some thread of the process has (or is about to have) a filter: threads inherit them. */
+static atomic_bool sb_entered;
+
 int sandbox_enter(enum sandbox_thread type)
 {
 	sigset_t sys;
@@ -181,6 +185,8 @@ int sandbox_enter(enum sandbox_thread type)
 		return -errno;
 	if (sb_mode == SANDBOX_OFF || !sb_compiled || (unsigned int)type >= SANDBOX_NR)
 		return 0;
+	/* Before the filter: a thread that sees the flag set may be filtered already. */
+	atomic_store(&sb_entered, true);
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &sb_progs[type]) < 0) {
 		int err = -errno;
 
@@ -189,6 +195,11 @@ int sandbox_enter(enum sandbox_thread type)
 		return err;
 	}
 	return 0;
+}
+
+bool sandbox_entered(void)
+{
+	return atomic_load(&sb_entered);
 }
 
 void sandbox_note_thread(enum sandbox_thread type)
