@@ -46,6 +46,10 @@ grep -q 'cmdline: "greetings from the host"' "$TMP/out" && ok "--cmdline reaches
 run run --kernel "$GUESTS/hello32.elf"
 expect "an ELF32 (i386) PVH guest boots" 0 "Hello from an mvm guest"
 
+run run --kernel "$GUESTS/ioapic.elf"
+expect "the IOAPIC's registers, and the UART's IRQ 4 through it to the LAPIC" 0 \
+	"ioapic: [0-9]+ passed, 0 failed"
+
 run run --firmware "$GUESTS/reset-vector.bin"
 expect "a firmware image runs from the reset vector" 0 "reset: running at the reset vector"
 expect "the firmware's copy below 1 MiB runs after its far jump" 0 "reset: running below 1 MiB"
