@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "mvm/bus.h"
+#include "mvm/loop.h"
 #include "mvm/stats.h"
 
 struct vm;
@@ -41,6 +42,17 @@ struct vm_msi_route {
 	bool used;
 };
 
+/*
+ * An irqfd on a pin of the user-space irqchip: KVM cannot inject there, so
+ * the VM's event loop reads the eventfd and pulses the pin (edge).
+ */
+struct vm_irqfd_relay {
+	struct loop_handler h; /* h.fd: the eventfd */
+	struct vm *vm;
+	unsigned int gsi;
+	bool used;
+};
+
 /* The VM's MSI routes (embedded in struct vm; GSI = ARCH_MSI_GSI_BASE + index). */
 struct vm_irq {
 	pthread_mutex_t lock;
@@ -53,6 +65,7 @@ struct vm_irq {
 	struct vm_msi_route pins[VM_IRQCHIP_PINS];
 	const struct vm_irqchip_ops *chip_ops; /* NULL: the lines go to KVM (KVM_IRQ_LINE) */
 	void *chip;
+	struct vm_irqfd_relay relays[VM_IRQCHIP_PINS];
 	mvm_counter_t commits; /* KVM_SET_GSI_ROUTING calls made (stats: msi_route_updates) */
 };
 
@@ -73,7 +86,10 @@ int vm_msi_route(struct vm *vm, int gsi_or_neg, uint64_t addr, uint32_t data, in
  * update is spent on teardown.
  */
 void vm_msi_route_free(struct vm *vm, int gsi);
-/* Binds (assign) or unbinds eventfd efd to gsi (KVM_IRQFD). 0 or -errno. */
+/*
+ * Binds (assign) or unbinds eventfd efd to gsi (KVM_IRQFD; on a pin of a
+ * user-space irqchip, a relay on the VM's loop instead). 0 or -errno.
+ */
 int vm_irqfd(struct vm *vm, int efd, unsigned int gsi, bool assign);
 /*
  * The same binding made on a create path: a fault-injection site (undo it

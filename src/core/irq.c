@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "mvm/arch.h"
 #include "mvm/irq.h"
@@ -144,6 +146,70 @@ int vm_msi(struct vm *vm, uint64_t addr, uint32_t data)
 	return 0;
 }
 
+/* ---- irqfds on the pins of a user-space irqchip ---- */
+
+static bool vm_irqfd_relayed(struct vm *vm, unsigned int gsi)
+{
+	return vm->irq.chip_ops && gsi < VM_IRQCHIP_PINS;
+}
+
+static void relay_fire(struct loop_handler *h, uint32_t events)
+{
+	struct vm_irqfd_relay *r = container_of(h, struct vm_irqfd_relay, h);
+	struct vm *vm = r->vm;
+	uint64_t n;
+
+	(void)events;
+	if (read(h->fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		return;
+	/* What KVM does for an irqfd on an irqchip pin: assert, then deassert. */
+	vm->irq.chip_ops->set_line(vm->irq.chip, r->gsi, 1);
+	vm->irq.chip_ops->set_line(vm->irq.chip, r->gsi, 0);
+}
+
+static int relay_add(struct vm *vm, int efd, unsigned int gsi)
+{
+	struct vm_irqfd_relay *r = NULL;
+	unsigned int i;
+	int err;
+
+	pthread_mutex_lock(&vm->irq.lock);
+	for (i = 0; i < ARRAY_SIZE(vm->irq.relays) && !r; i++)
+		if (!vm->irq.relays[i].used)
+			r = &vm->irq.relays[i];
+	if (r)
+		*r = (struct vm_irqfd_relay){ { efd, relay_fire }, vm, gsi, true };
+	pthread_mutex_unlock(&vm->irq.lock);
+	if (!r)
+		return -ENOSPC;
+	err = loop_add(&vm->loop, &r->h, EPOLLIN);
+	if (err) {
+		pthread_mutex_lock(&vm->irq.lock);
+		r->used = false;
+		pthread_mutex_unlock(&vm->irq.lock);
+	}
+	return err;
+}
+
+static int relay_del(struct vm *vm, int efd, unsigned int gsi)
+{
+	struct vm_irqfd_relay *r = NULL;
+	unsigned int i;
+
+	pthread_mutex_lock(&vm->irq.lock);
+	for (i = 0; i < ARRAY_SIZE(vm->irq.relays) && !r; i++)
+		if (vm->irq.relays[i].used && vm->irq.relays[i].h.fd == efd &&
+		    vm->irq.relays[i].gsi == gsi)
+			r = &vm->irq.relays[i];
+	if (r)
+		r->used = false;
+	pthread_mutex_unlock(&vm->irq.lock);
+	if (!r)
+		return -ENOENT;
+	loop_del(&vm->loop, &r->h);
+	return 0;
+}
+
 int vm_irqfd(struct vm *vm, int efd, unsigned int gsi, bool assign)
 {
 	struct kvm_irqfd irqfd = {
@@ -152,6 +218,8 @@ int vm_irqfd(struct vm *vm, int efd, unsigned int gsi, bool assign)
 		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
 	};
 
+	if (vm_irqfd_relayed(vm, gsi))
+		return assign ? relay_add(vm, efd, gsi) : relay_del(vm, efd, gsi);
 	if (mvm_ioctl_nofault(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
 		return -errno;
 	return 0;
@@ -164,6 +232,8 @@ int vm_irqfd_assign(struct vm *vm, int efd, unsigned int gsi)
 		.gsi = gsi,
 	};
 
+	if (vm_irqfd_relayed(vm, gsi))
+		return relay_add(vm, efd, gsi);
 	if (mvm_ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
 		return -errno;
 	return 0;

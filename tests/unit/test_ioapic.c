@@ -6,6 +6,9 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "fake.h"
 #include "mvm/err.h"
@@ -321,6 +324,52 @@ static void test_ioapic_routes_with_msi_routes(void **state)
 	assert_int_equal(vm_irq_pin_route(vm, IOAPIC_PINS, true, 0, 0), -EINVAL);
 }
 
+/* An irqfd on a pin (virtio-mmio's) goes through the IOAPIC, relayed by the VM's loop. */
+static void test_ioapic_irqfd_relay(void **state)
+{
+	struct vm *vm = ((struct ioapic_fixture *)*state)->vm;
+	struct vm_irqfd_relay *r = NULL;
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), msi_efd;
+	unsigned int i;
+
+	assert_true(efd >= 0);
+	assert_int_equal(vm_irqfd_assign(vm, efd, 5), 0);
+	assert_int_equal(fake_irqfd_gsi(efd), -1); /* not KVM's: it cannot inject there */
+	for (i = 0; i < ARRAY_SIZE(vm->irq.relays); i++)
+		if (vm->irq.relays[i].used && vm->irq.relays[i].h.fd == efd)
+			r = &vm->irq.relays[i];
+	assert_non_null(r);
+	assert_int_equal(r->gsi, 5);
+
+	rte_write(vm, 5, 0x0100000000000035ULL); /* edge, vector 0x35, CPU 1 */
+	assert_int_equal(eventfd_write(efd, 1), 0);
+	r->h.fn(&r->h, EPOLLIN); /* what the loop does when efd is readable */
+	assert_int_equal(fake_kvm.signal_msi, 1);
+	assert_int_equal(fake_kvm.last_msi_addr, 0xfee01000);
+	assert_int_equal(fake_kvm.last_msi_data, 0x35);
+	/* Each signal is a new edge; nothing pending is nothing sent. */
+	assert_int_equal(eventfd_write(efd, 1), 0);
+	r->h.fn(&r->h, EPOLLIN);
+	r->h.fn(&r->h, EPOLLIN);
+	assert_int_equal(fake_kvm.signal_msi, 2);
+	/* Masked: nothing. */
+	rte_write(vm, 5, 0x0100000000010035ULL);
+	assert_int_equal(eventfd_write(efd, 1), 0);
+	r->h.fn(&r->h, EPOLLIN);
+	assert_int_equal(fake_kvm.signal_msi, 2);
+
+	assert_int_equal(vm_irqfd(vm, efd, 5, false), 0);
+	assert_false(r->used);
+	assert_int_equal(vm_irqfd(vm, efd, 5, false), -ENOENT);
+	/* A GSI above the pins (an MSI route's) stays KVM's irqfd. */
+	msi_efd = eventfd(0, EFD_CLOEXEC);
+	assert_int_equal(vm_irqfd_assign(vm, msi_efd, ARCH_MSI_GSI_BASE), 0);
+	assert_int_equal(fake_irqfd_gsi(msi_efd), ARCH_MSI_GSI_BASE);
+	assert_int_equal(vm_irqfd(vm, msi_efd, ARCH_MSI_GSI_BASE, false), 0);
+	close(msi_efd);
+	close(efd);
+}
+
 static void test_ioapic_one_per_vm(void **state)
 {
 	struct vm *vm = ((struct ioapic_fixture *)*state)->vm;
@@ -363,6 +412,8 @@ int run_ioapic_tests(void)
 		cmocka_unit_test_setup_teardown(test_ioapic_level_remote_irr_eoi, ioapic_setup,
 						ioapic_teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_routes_with_msi_routes, ioapic_setup,
+						ioapic_teardown),
+		cmocka_unit_test_setup_teardown(test_ioapic_irqfd_relay, ioapic_setup,
 						ioapic_teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_one_per_vm, ioapic_setup,
 						ioapic_teardown),
