@@ -41,10 +41,11 @@ int sandbox_configure(enum sandbox_mode mode, const char *filter_file);
 /* Sets no_new_privs and installs type's filter on the calling thread. 0 or -errno. */
 int sandbox_enter(enum sandbox_thread type);
 /*
- * Whether any thread has entered a filter: from then on a new thread may
- * be under one (filters are inherited), and no library may be mapped.
+ * Whether the calling thread runs under a seccomp filter, its own or one
+ * inherited from the thread that made it (/proc/thread-self/status; true
+ * when that cannot be read): such a thread may map no library.
  */
-bool sandbox_entered(void);
+bool sandbox_thread_filtered(void);
 enum sandbox_mode sandbox_mode(void);
 const char *sandbox_thread_name(enum sandbox_thread type);
 /* "on", "off", "log". 0 or -EINVAL. */

@@ -102,7 +102,7 @@ struct api_server {
 	int wake;	 /* eventfd: stop waiting for a first connection */
 	pthread_t start_thread;
 	unsigned int timeout, conns;
-	bool filtered; /* made after some thread entered a filter: may map no code */
+	bool filtered; /* made by a thread under a filter: its start thread may map no code */
 	/* Requests begun and not completed: answers are drained before the stop. */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
@@ -404,7 +404,7 @@ struct api_server *api_server_start(struct vmm *vmm, const char *path,
 	srv->body_max = opts && opts->max_payload ? opts->max_payload : MVM_API_BODY_MAX;
 	srv->timeout = opts && opts->timeout_s ? opts->timeout_s : API_TIMEOUT_DEFAULT;
 	srv->conns = opts && opts->max_conns ? opts->max_conns : API_MAX_CONNS_DEFAULT;
-	srv->filtered = sandbox_entered();
+	srv->filtered = sandbox_thread_filtered();
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
 	srv->fd = api_socket_create(srv, path);

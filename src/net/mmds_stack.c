@@ -404,12 +404,14 @@ struct mmds_stack *mmds_stack_create(struct mmds *m, uint32_t ipv4, struct mvm_l
 {
 	struct mmds_stack *s;
 	SlirpConfig cfg = { 0 };
+	bool filtered;
 
 	/* Mapping code under a filter would kill the process: only before any. */
-	if (sandbox_entered() ? !sl.loaded : mmds_net_preload() < 0) {
+	filtered = sandbox_thread_filtered();
+	if (filtered ? !sl.loaded : mmds_net_preload() < 0) {
 		pr_err("MMDS: " LIBSLIRP_SONAME " %s",
-		       sandbox_entered() ? "was not loaded before the sandbox"
-					 : "cannot be loaded (apt-get install libslirp0)");
+		       filtered ? "was not loaded before the sandbox"
+				: "cannot be loaded (apt-get install libslirp0)");
 		return NULL;
 	}
 	s = mvm_zalloc(sizeof(*s));

@@ -6,7 +6,7 @@
  * handler only writes and exits: both are on every list (the floor).
  */
 #include <errno.h>
-#include <stdatomic.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -169,9 +169,6 @@ err:
 	return err;
 }
 
-/* Some thread of the process has (or is about to have) a filter: threads inherit them. */
-static atomic_bool sb_entered;
-
 int sandbox_enter(enum sandbox_thread type)
 {
 	sigset_t sys;
@@ -185,8 +182,6 @@ int sandbox_enter(enum sandbox_thread type)
 		return -errno;
 	if (sb_mode == SANDBOX_OFF || !sb_compiled || (unsigned int)type >= SANDBOX_NR)
 		return 0;
-	/* Before the filter: a thread that sees the flag set may be filtered already. */
-	atomic_store(&sb_entered, true);
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &sb_progs[type]) < 0) {
 		int err = -errno;
 
@@ -197,9 +192,22 @@ int sandbox_enter(enum sandbox_thread type)
 	return 0;
 }
 
-bool sandbox_entered(void)
+bool sandbox_thread_filtered(void)
 {
-	return atomic_load(&sb_entered);
+	char buf[2048];
+	const char *p;
+	ssize_t n;
+	int fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return true; /* cannot tell: assume the worst */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	p = strstr(buf, "\nSeccomp:");
+	return !p || strtol(p + 9, NULL, 10) != 0;
 }
 
 void sandbox_note_thread(enum sandbox_thread type)
