@@ -41,9 +41,11 @@ int sandbox_configure(enum sandbox_mode mode, const char *filter_file);
 /* Sets no_new_privs and installs type's filter on the calling thread. 0 or -errno. */
 int sandbox_enter(enum sandbox_thread type);
 /*
- * Whether the calling thread runs under a seccomp filter, its own or one
- * inherited from the thread that made it (/proc/thread-self/status; true
- * when that cannot be read): such a thread may map no library.
+ * Whether the calling thread runs under a seccomp filter: one it entered,
+ * or one inherited from the thread that made it (seen in
+ * /proc/thread-self/status; without /proc, as in a jail, only the first).
+ * Such a thread may map no library. Library loads are once per process
+ * (pthread_once), so only a first attempt on a filtered thread is a risk.
  */
 bool sandbox_thread_filtered(void);
 enum sandbox_mode sandbox_mode(void);

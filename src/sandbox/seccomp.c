@@ -169,6 +169,9 @@ err:
 	return err;
 }
 
+/* This thread installed a filter itself (sandbox_thread_filtered()). */
+static __thread bool sb_thread_filtered;
+
 int sandbox_enter(enum sandbox_thread type)
 {
 	sigset_t sys;
@@ -189,6 +192,7 @@ int sandbox_enter(enum sandbox_thread type)
 		       strerror(-err));
 		return err;
 	}
+	sb_thread_filtered = true;
 	return 0;
 }
 
@@ -197,17 +201,21 @@ bool sandbox_thread_filtered(void)
 	char buf[2048];
 	const char *p;
 	ssize_t n;
-	int fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+	int fd;
 
+	if (sb_thread_filtered)
+		return true;
+	/* A filter inherited from the thread that made this one shows in /proc only. */
+	fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return true; /* cannot tell: assume the worst */
+		return false; /* no /proc (a jail): what this thread entered is all we know */
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return true;
+		return false;
 	buf[n] = '\0';
 	p = strstr(buf, "\nSeccomp:");
-	return !p || strtol(p + 9, NULL, 10) != 0;
+	return p && strtol(p + 9, NULL, 10) != 0;
 }
 
 void sandbox_note_thread(enum sandbox_thread type)
