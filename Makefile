@@ -7,6 +7,7 @@
 #   make check SAN=1   the same, built with ASan + UBSan            (build-san/)
 #   make check-linux   slow tier: boot real Linux (builds a test kernel once, ~6 min)
 #   make bench         benchmarks (print figures; assert nothing)
+#   make bench-startup tiny-guest start-up/teardown and life cycles/s vs the floor and QEMU
 #   make bench-linux   Linux boot time, mvm against qemu -M microvm
 #   make bench-vsock   virtio-vsock's host-side path (fake KVM, no /dev/kvm) vs a socket pair
 #   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs
@@ -38,7 +39,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 PUBLIC_INCLUDES := -Iinclude -Isrc/arch/$(ARCH)/include
 INCLUDES := -Iinclude -Isrc/include -Isrc -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
-LDLIBS := -luring -lseccomp -ljansson -lslirp # io_uring; src/sandbox/; the MMDS and the filter file: jansson; libslirp
+LDLIBS := -luring -lseccomp -ljansson # io_uring; src/sandbox/; the MMDS and the filter file: jansson (libslirp: dlopen()ed by src/net/mmds_stack.c)
 
 CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)
@@ -78,7 +79,7 @@ BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/
 
 .PHONY: all deps demo check check-style check-sandbox check-unit check-loader check-integration check-fault check-api check-linux \
 	check-vsock check-linux-vsock bench-vsock \
-	check-linux-virtio fuzz-api fuzz-virtio bench bench-linux bench-blk format guests clean
+	check-linux-virtio fuzz-api fuzz-virtio bench bench-startup bench-linux bench-blk format guests clean
 
 all: $(MVM) $(LIBMVM) guests
 
@@ -176,6 +177,7 @@ check-loader: $(LOADER) guests
 
 check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/run.sh
+	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) IRQCHIP=split tests/integration/run.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/manage.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/virtio.sh
 	MVM=$(abspath $(MVM)) tests/integration/net.sh
@@ -230,6 +232,28 @@ bench: all $(BENCH_BINS) $(BUILD)/bench/api-bench
 	$(BUILD)/bench/api-bench $(abspath $(MVM)) $(abspath $(BUILD)/bench/kvm-floor) $(abspath $(GUEST_DIR))/hello.elf
 	bench/blk-bench.py $(abspath $(MVM)) $(abspath $(GUEST_DIR))/vblk.elf
 	bench/seccomp-startup.sh $(abspath $(MVM))
+
+# Start-up and teardown of a tiny guest against the raw-KVM floor and QEMU microvm, in
+# one interleaved run (../shared/bench/startup.sh: CI has shared/ beside the clone), then
+# whole life cycles 8 in parallel. Needs /dev/kvm: prints SKIP without. Not in make check.
+STARTUP_SH ?= ../shared/bench/startup.sh
+STARTUP_OUT := $(abspath $(BUILD)/bench/startup)
+bench-startup: all
+	@if [ ! -c /dev/kvm ] || [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then \
+		echo "SKIP: bench-startup: /dev/kvm is missing or not accessible"; exit 0; fi; \
+	if [ ! -x $(STARTUP_SH) ]; then \
+		echo "SKIP: bench-startup: no $(STARTUP_SH) (shared/ beside the clone)"; exit 0; fi; \
+	set -e; \
+	$(STARTUP_SH) --no-extra --out $(STARTUP_OUT) -n $(or $(RUNS),30) \
+		--vmm 'mvm-no-api=$(abspath $(MVM)) run --no-api -m 128 --kernel {guest-pvh}' \
+		--vmm 'mvm=$(abspath $(MVM)) run -m 128 --kernel {guest-pvh}' \
+		--vmm 'mvm-split-no-api=$(abspath $(MVM)) run --no-api --irqchip split -m 128 --kernel {guest-pvh}' \
+		--vmm 'mvm-fw-no-api=$(abspath $(MVM)) run --no-api -m 128 --firmware {guest}'; \
+	bench/lifecycle-rate.sh -j 8 \
+		'floor=$(STARTUP_OUT)/kvm_floor -m 128 $(STARTUP_OUT)/guest.bin' \
+		'mvm-no-api=$(abspath $(MVM)) run --no-api -m 128 --kernel $(STARTUP_OUT)/guest-pvh.elf' \
+		'mvm=$(abspath $(MVM)) run -m 128 --kernel $(STARTUP_OUT)/guest-pvh.elf' \
+		'mvm-split-no-api=$(abspath $(MVM)) run --no-api --irqchip split -m 128 --kernel $(STARTUP_OUT)/guest-pvh.elf'
 
 # Linux to userspace, mvm against qemu -M microvm (needs make check-linux's kernels).
 bench-linux: $(MVM)

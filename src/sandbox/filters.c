@@ -122,7 +122,7 @@ const struct sandbox_list sandbox_floor = LIST(floor_rules);
 		IOCTL(KVM_SET_USER_MEMORY_REGION, fl), IOCTL(KVM_CREATE_VCPU, fl),                \
 		IOCTL(KVM_GET_STATS_FD, fl), IOCTL(KVM_SET_CPUID2, fl), IOCTL(KVM_SET_MSRS, fl),  \
 		IOCTL(KVM_GET_LAPIC, fl), IOCTL(KVM_SET_LAPIC, fl), IOCTL(KVM_SET_FPU, fl),       \
-		IOCTL(KVM_SET_REGS, fl), IOCTL(KVM_SET_SREGS, fl),                                \
+		IOCTL(KVM_SET_REGS, fl), IOCTL(KVM_SET_SREGS, fl), IOCTL(KVM_ENABLE_CAP, fl),     \
 		IOCTL(KVM_GET_MSRS, fl) /* a CPU template's MSRs that mvm does not set */
 
 /*
@@ -274,6 +274,7 @@ static const struct sandbox_rule api_rules[] = {
 	/* building the VM (InstanceStart) */
 	VM_BUILD_RULES(G),
 	IOCTL(KVM_IRQ_LINE, G),
+	IOCTL(KVM_SIGNAL_MSI, G), /* a line of the split irqchip's IOAPIC */
 	IOCTL(KVM_SET_GSI_ROUTING, G),
 	IOCTL(KVM_IOEVENTFD, G),
 	IOCTL(KVM_IRQFD, G),

@@ -49,6 +49,7 @@
 #endif
 
 static char hello[4096];
+static char reset_vector[4096];
 static int null_fd = -1;
 static unsigned long total_points;
 
@@ -193,6 +194,8 @@ struct scenario {
 	bool vsock;	  /* virtio-vsock: its listening socket at vsock_path */
 	bool net;	  /* two virtio-net interfaces (taps in a namespace), MMDS on one */
 	bool balloon;	  /* virtio-balloon (statistics, reporting), transparent huge pages */
+	bool split;	  /* --irqchip split: the user-space IOAPIC */
+	bool firmware;	  /* --firmware reset-vector.bin instead of a kernel */
 };
 
 static struct mmds *net_mmds; /* the store test_boot_virtio_net made, outliving each boot */
@@ -214,6 +217,12 @@ static int scenario_run(const struct scenario *sc)
 	cfg.cpus = sc->cpus;
 	cfg.pit = sc->pit;
 	cfg.initrd = sc->initrd ? hello : NULL; /* any file will do */
+	if (sc->split)
+		cfg.irqchip = MVM_IRQCHIP_SPLIT;
+	if (sc->firmware) {
+		cfg.kernel = NULL;
+		cfg.firmware = reset_vector;
+	}
 	cfg.console_out = null_fd;
 	if (sc->console_in) {
 		if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK))
@@ -548,6 +557,30 @@ static void test_boot_virtio_net(void **state)
 	close(orig);
 }
 
+static void test_boot_split_irqchip(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, 2 vCPUs, split irqchip (the IOAPIC in mvm)",
+		.cpus = 2,
+		.split = true,
+	};
+
+	(void)state;
+	run_scenario(&sc);
+}
+
+static void test_boot_firmware(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, a firmware image from the reset vector",
+		.cpus = 1,
+		.firmware = true,
+	};
+
+	(void)state;
+	run_scenario(&sc);
+}
+
 static void test_boot_virtio_balloon(void **state)
 {
 	static const struct scenario sc = {
@@ -598,6 +631,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_boot_virtio_vsock),
 		cmocka_unit_test(test_boot_virtio_net),
 		cmocka_unit_test(test_boot_virtio_balloon),
+		cmocka_unit_test(test_boot_split_irqchip),
+		cmocka_unit_test(test_boot_firmware),
 		cmocka_unit_test(test_every_site_covered),
 	};
 	const char *dir = getenv("GUESTS");
@@ -616,6 +651,8 @@ int main(int argc, char **argv)
 	}
 
 	snprintf(hello, sizeof(hello), "%s/hello.elf", dir ? dir : "build/guest");
+	snprintf(reset_vector, sizeof(reset_vector), "%s/reset-vector.bin",
+		 dir ? dir : "build/guest");
 	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	/* Failures are injected on purpose: their messages are noise here. */
 	mvm_log_set_level(-1);

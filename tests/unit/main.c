@@ -60,5 +60,6 @@ int main(void)
 	failed += run_vcpu_sandbox_tests();
 	failed += run_boot_timer_tests();
 	failed += run_fc_metrics_tests();
+	failed += run_ioapic_tests();
 	return failed ? 1 : 0;
 }

@@ -37,6 +37,7 @@ int run_sandbox_tests(void);
 int run_vcpu_sandbox_tests(void);
 int run_boot_timer_tests(void);
 int run_fc_metrics_tests(void);
+int run_ioapic_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
