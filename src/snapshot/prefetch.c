@@ -101,8 +101,8 @@ static int record_region(int pm_fd, const struct snapshot_mem_region *r, struct 
 	for (i = 0; i < pages; i += per) {
 		uint64_t n = pages - i < per ? pages - i : per;
 
-		err = pages_present(pm_fd, (char *)r->host_addr + i * r->page_size, r->page_size,
-				    n, present);
+		err = pages_present(pm_fd, (char *)r->host_addr + i * r->page_size, r->page_size, n,
+				    present);
 		if (err)
 			return err;
 		for (j = 0; j < n; j++)
@@ -253,8 +253,8 @@ static void *prefetch_main(void *arg)
 	return NULL;
 }
 
-struct prefetch_thread *prefetch_start(const struct snapshot_mem_region *regions,
-				       unsigned int nr, const struct prefetch_list *l)
+struct prefetch_thread *prefetch_start(const struct snapshot_mem_region *regions, unsigned int nr,
+				       const struct prefetch_list *l)
 {
 	struct prefetch_thread *t;
 	int err;

@@ -37,7 +37,8 @@ static bool list_valid(const struct prefetch_list *l, uint64_t mem_pages)
 
 		/* Sorted, apart from the previous run by a gap, no wrap, in range. */
 		if (!r->count || r->first < next || (i && r->first == next) ||
-		    r->first + r->count < r->first || (mem_pages && r->first + r->count > mem_pages))
+		    r->first + r->count < r->first ||
+		    (mem_pages && r->first + r->count > mem_pages))
 			return false;
 		next = r->first + r->count;
 	}

@@ -110,7 +110,8 @@ static int uffd_setup(struct uffd_backend *b)
 			return -errno;
 		}
 		if (!(reg.ioctls & (1ULL << _UFFDIO_COPY))) {
-			pr_err("snapshot load: region %u: the kernel offers no UFFDIO_COPY there", i);
+			pr_err("snapshot load: region %u: the kernel offers no UFFDIO_COPY there",
+			       i);
 			return -EOPNOTSUPP;
 		}
 	}
@@ -137,7 +138,8 @@ static char *layout_json(const struct uffd_backend *b)
 		obj = json_pack("{s:I, s:I, s:I, s:I, s:I}", "base_host_virt_addr",
 				(json_int_t)(uintptr_t)r->host_addr, "size", (json_int_t)r->size,
 				"offset", (json_int_t)r->offset, "page_size",
-				(json_int_t)r->page_size, "page_size_kib", (json_int_t)r->page_size);
+				(json_int_t)r->page_size, "page_size_kib",
+				(json_int_t)r->page_size);
 		if (!obj || json_array_append_new(arr, obj))
 			goto out;
 	}
@@ -286,8 +288,8 @@ out:
 	return err;
 }
 
-struct uffd_backend *uffd_backend_create(const struct snapshot_mem_region *regions,
-					 unsigned int nr, const char *backend_path, int timeout_ms)
+struct uffd_backend *uffd_backend_create(const struct snapshot_mem_region *regions, unsigned int nr,
+					 const char *backend_path, int timeout_ms)
 {
 	struct uffd_backend *b;
 	int err;

@@ -35,6 +35,7 @@
 #include "mvm/err.h"
 #include "mvm/fault.h"
 #include "mvm/log.h"
+#include "mvm/sandbox.h"
 #include "mvm/snapshot_mem.h"
 
 #define PAGE	   4096UL
@@ -49,7 +50,7 @@ static char memfile[128], sock_path[108];
 static const char *handler_bin;
 static uint8_t *expected; /* the memory file's contents, holes as zeroes */
 
-/* ---- helpers ---- */
+/* ---- the memory file, guest memory, the handler process ---- */
 
 static uint64_t ms_now(void)
 {
@@ -96,10 +97,10 @@ static bool uffd_available(void)
 	return true;
 }
 
-#define REQUIRE_UFFD()                   \
-	do {                             \
-		if (!uffd_available())   \
-			skip();          \
+#define REQUIRE_UFFD()                 \
+	do {                           \
+		if (!uffd_available()) \
+			skip();        \
 	} while (0)
 
 /*
@@ -216,7 +217,8 @@ static void handler_stats(unsigned long *copies, unsigned long *zeros, unsigned 
 	assert_non_null(f);
 	assert_non_null(fgets(line, sizeof(line), f));
 	fclose(f);
-	assert_int_equal(sscanf(line, "uffd-handler: faults=%lu copies=%lu zeropages=%lu removes=%lu",
+	assert_int_equal(sscanf(line,
+				"uffd-handler: faults=%lu copies=%lu zeropages=%lu removes=%lu",
 				&faults, copies, zeros, removes),
 			 4);
 }
@@ -460,7 +462,7 @@ static void test_message_format(void **state)
 	arr = json_loads(s.last, 0, &jerr);
 	assert_non_null(arr);
 	assert_int_equal(json_array_size(arr), 2);
-	json_array_foreach(arr, i, o) {
+	json_array_foreach (arr, i, o) {
 		void *iter = json_object_iter(o);
 		unsigned int k;
 
@@ -527,7 +529,9 @@ static unsigned long touch_all(struct guest_mem *g, bool check)
 	unsigned int i;
 
 	for (i = 0; i < THREADS; i++) {
-		t[i] = (struct toucher){ .g = g, .id = i, .first = 0, .count = MEM_PAGES, .check = check };
+		t[i] = (struct toucher){
+			.g = g, .id = i, .first = 0, .count = MEM_PAGES, .check = check
+		};
 		assert_int_equal(pthread_create(&th[i], NULL, touch_main, &t[i]), 0);
 	}
 	for (i = 0; i < THREADS; i++) {
@@ -826,8 +830,9 @@ static void test_prefetch_record(void **state)
 
 static void test_prefetch_encode_decode(void **state)
 {
-	struct prefetch_run runs[] = { { 0, 3 }, { 10, 1 }, { 100, 21 }, { 1000, 1000 },
-				       { MEM_PAGES - 1, 1 } };
+	struct prefetch_run runs[] = {
+		{ 0, 3 }, { 10, 1 }, { 100, 21 }, { 1000, 1000 }, { MEM_PAGES - 1, 1 }
+	};
 	struct prefetch_list l = { PAGE, 5, runs }, back;
 	uint8_t buf[256];
 	long n;
@@ -899,11 +904,16 @@ static void test_prefetch_malformed(void **state)
 	struct {
 		unsigned int at;
 		uint8_t val;
-	} flips[] = { { 0, 'X' }, { 4, 2 }, { 9, 0x20 }, { 16, 3 }, { 23, 0x80 },
+	} flips[] = { { 0, 'X' },
+		      { 4, 2 },
+		      { 9, 0x20 },
+		      { 16, 3 },
+		      { 23, 0x80 },
 		      /* runs: gap 4, count 2, gap 3, count 3 at 24..27 */
-		      { 26, 0 },   /* a run touching the previous one */
-		      { 25, 0 },   /* an empty run */
-		      { 24, 0x84 } /* an unfinished LEB128: the next byte joins, the end is short */ };
+		      { 26, 0 }, /* a run touching the previous one */
+		      { 25, 0 }, /* an empty run */
+		      { 24,
+			0x84 } /* an unfinished LEB128: the next byte joins, the end is short */ };
 	for (i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
 		memcpy(mut, buf, (size_t)n);
 		mut[flips[i].at] = flips[i].val;
@@ -916,8 +926,8 @@ static void test_prefetch_malformed(void **state)
 	prefetch_list_free(&out);
 	/* A padded LEB128 (0x84 0x00 for 4), an 11-byte one, one over 64 bits. */
 	{
-		uint8_t padded[] = { 'M', 'V', 'W', 'S', 1, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0,
-				     1,	  0,   0,   0,	 0, 0, 0, 0, 0x84, 0, 1 };
+		uint8_t padded[] = { 'M', 'V', 'W', 'S', 1, 0, 0, 0, 0, 0x10, 0,    0, 0, 0,
+				     0,	  0,   1,   0,	 0, 0, 0, 0, 0, 0,    0x84, 0, 1 };
 		uint8_t huge[24 + 12] = { 'M', 'V', 'W', 'S', 1, 0, 0, 0, 0, 0x10, 0, 0,
 					  0,   0,   0,	 0,   1, 0, 0, 0, 0, 0,	   0, 0 };
 
@@ -1063,6 +1073,64 @@ static void test_prefetch_faults(void **state)
 	munmap(p, MEM_SIZE);
 }
 
+/*
+ * Under the seccomp filters of the threads that will call them (the API
+ * thread at PUT /snapshot/load, the main thread and its event loop): the
+ * handshake, the handler watch, the prefetch thread and the recording.
+ * A call missing from a list kills the child with SIGSYS.
+ */
+static void test_under_seccomp(void **state)
+{
+	const enum sandbox_thread types[] = { SANDBOX_API, SANDBOX_VMM };
+	unsigned int k;
+
+	(void)state;
+	REQUIRE_UFFD();
+	for (k = 0; k < 2; k++) {
+		pid_t handler = handler_start(NULL, NULL), child;
+		int status;
+
+		child = fork();
+		assert_true(child >= 0);
+		if (!child) {
+			struct prefetch_run runs[] = { { 5, 100 }, { 1530, 40 } };
+			struct prefetch_list l = { PAGE, 2, runs }, got;
+			struct prefetch_thread *t;
+			struct uffd_backend *b;
+			struct guest_mem g;
+			struct pollfd p;
+
+			guest_map(&g);
+			if (sandbox_configure(SANDBOX_ON, NULL) || sandbox_enter(types[k]))
+				_exit(10);
+			b = uffd_backend_create(g.r, 2, sock_path, TIMEOUT_MS);
+			if (IS_ERR(b))
+				_exit(11);
+			p = (struct pollfd){ .fd = uffd_backend_watch_fd(b), .events = POLLIN };
+			if (poll(&p, 1, 0) != 0)
+				_exit(12);
+			t = prefetch_start(g.r, 2, &l);
+			if (IS_ERR(t) || prefetch_join(t))
+				_exit(13);
+			if (prefetch_record(g.r, 2, &got) || got.nr_runs != 2)
+				_exit(14);
+			prefetch_list_free(&got);
+			if (memcmp(guest_page(&g, 1569), expected + 1569 * PAGE, PAGE))
+				_exit(15);
+			if (uffd_backend_handler_gone(b) != -EPIPE)
+				_exit(16);
+			uffd_backend_destroy(b);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(child, &status, 0), child);
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			fail_msg("under the %s filter: %s %d", sandbox_thread_name(types[k]),
+				 WIFEXITED(status) ? "exit status" : "killed by signal",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		assert_int_equal(handler_wait(handler), 0);
+	}
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -1102,6 +1170,7 @@ int main(void)
 		cmocka_unit_test(test_prefetch_apply_file),
 		cmocka_unit_test(test_prefetch_apply_uffd),
 		cmocka_unit_test(test_prefetch_faults),
+		cmocka_unit_test(test_under_seccomp),
 	};
 
 	/* Errors are provoked on purpose: their messages are noise here. */

@@ -137,7 +137,7 @@ static void parse_layout(json_t *arr)
 
 	if (!json_is_array(arr) || !json_array_size(arr) || json_array_size(arr) > MAX_REGIONS)
 		fail("the memory layout is not an array of 1 to 64 regions");
-	json_array_foreach(arr, i, obj) {
+	json_array_foreach (arr, i, obj) {
 		struct region *r = &regions[i];
 		bool ok = json_is_object(obj);
 
@@ -147,8 +147,8 @@ static void parse_layout(json_t *arr)
 		/* page_size; older VMMs sent only page_size_kib (bytes, despite its name). */
 		r->page_size = json_object_get(obj, "page_size") ? field(obj, "page_size", &ok)
 								 : field(obj, "page_size_kib", &ok);
-		if (!ok || r->page_size < 4096 || (r->page_size & (r->page_size - 1)) ||
-		    !r->size || (r->base | r->size | r->offset) % r->page_size)
+		if (!ok || r->page_size < 4096 || (r->page_size & (r->page_size - 1)) || !r->size ||
+		    (r->base | r->size | r->offset) % r->page_size)
 			fail("a region of the memory layout is malformed");
 		r->removed = calloc(r->size / r->page_size, 1);
 		if (!r->removed)
@@ -251,8 +251,9 @@ int main(int argc, char **argv)
 	struct stat st;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s SOCKET MEMFILE [--exit-after-faults N] "
-				"[--timeout-ms MS]\n",
+		fprintf(stderr,
+			"usage: %s SOCKET MEMFILE [--exit-after-faults N] "
+			"[--timeout-ms MS]\n",
 			argv[0]);
 		return 1;
 	}
@@ -273,8 +274,8 @@ int main(int argc, char **argv)
 		if (mem == MAP_FAILED)
 			die("mmap of the memory file");
 	}
-	zero_page = mmap(NULL, 1 << 30, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			 -1, 0);
+	zero_page =
+		mmap(NULL, 1 << 30, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (zero_page == MAP_FAILED)
 		die("mmap");
 

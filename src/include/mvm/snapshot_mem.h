@@ -47,8 +47,8 @@ struct uffd_backend;
  * handler listens there), -ETIMEDOUT (the handler did not take the message in
  * time), -EPERM (userfaultfd not allowed), or what a call failed with.
  */
-struct uffd_backend *uffd_backend_create(const struct snapshot_mem_region *regions,
-					 unsigned int nr, const char *backend_path, int timeout_ms);
+struct uffd_backend *uffd_backend_create(const struct snapshot_mem_region *regions, unsigned int nr,
+					 const char *backend_path, int timeout_ms);
 
 /*
  * An fd that becomes readable (EPOLLIN) when the handler is gone: a pidfd of
@@ -134,8 +134,8 @@ int prefetch_apply(const struct snapshot_mem_region *regions, unsigned int nr,
 /* The same on a thread of its own, so that the vCPUs can start meanwhile. */
 struct prefetch_thread;
 /* The regions and the list are copied. ERR_PTR on failure. */
-struct prefetch_thread *prefetch_start(const struct snapshot_mem_region *regions,
-				       unsigned int nr, const struct prefetch_list *l);
+struct prefetch_thread *prefetch_start(const struct snapshot_mem_region *regions, unsigned int nr,
+				       const struct prefetch_list *l);
 /* Waits for the pass to end; its result (as prefetch_apply()). Frees. */
 int prefetch_join(struct prefetch_thread *t);
 
