@@ -30,7 +30,8 @@
 struct uffd_backend {
 	int uffd;
 	int sock;     /* the connection to the handler, kept open as Firecracker does */
-	int watch_fd; /* a pidfd of the handler, or sock */
+	int watch_fd; /* a pidfd of the handler, or sock; -1 once it is gone */
+	int gone_err; /* uffd_backend_handler_gone()'s answer, once it is gone */
 	unsigned int nr;
 	struct snapshot_mem_region regions[];
 };
@@ -345,11 +346,30 @@ static bool region_loaded(const struct snapshot_mem_region *r)
 	return true;
 }
 
+/* Readable watch fd: a pidfd says the process ended; a socket may only have data. */
+static bool handler_really_gone(struct uffd_backend *b)
+{
+	struct pollfd p = { .fd = b->watch_fd, .events = POLLIN };
+	char scratch[256];
+	ssize_t n;
+
+	if (b->watch_fd != b->sock)
+		return poll(&p, 1, 0) == 1;
+	/* Firecracker's handlers send nothing; bytes from another one are no hangup. */
+	while ((n = recv(b->sock, scratch, sizeof(scratch), MSG_DONTWAIT)) > 0)
+		;
+	return n == 0 || (errno != EAGAIN && errno != EINTR);
+}
+
 int uffd_backend_handler_gone(struct uffd_backend *b)
 {
 	bool loaded = true;
 	unsigned int i;
 
+	if (b->watch_fd < 0)
+		return b->gone_err;
+	if (!handler_really_gone(b))
+		return -EAGAIN;
 	for (i = 0; i < b->nr; i++)
 		loaded = loaded && region_loaded(&b->regions[i]);
 	for (i = 0; i < b->nr; i++) {
@@ -369,11 +389,13 @@ int uffd_backend_handler_gone(struct uffd_backend *b)
 	if (loaded) {
 		pr_info("snapshot memory: the page fault handler is gone; all guest memory was "
 			"loaded, the VM goes on");
-		return 0;
+		b->gone_err = 0;
+	} else {
+		pr_err("snapshot memory: the page fault handler is gone while guest memory was "
+		       "still missing pages");
+		b->gone_err = -EPIPE;
 	}
-	pr_err("snapshot memory: the page fault handler is gone while guest memory was still "
-	       "missing pages");
-	return -EPIPE;
+	return b->gone_err;
 }
 
 void uffd_backend_destroy(struct uffd_backend *b)

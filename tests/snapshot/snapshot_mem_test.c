@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -487,6 +488,9 @@ static void test_message_format(void **state)
 
 		assert_true(p.fd >= 0);
 		assert_int_equal(poll(&p, 1, 0), 0);
+		/* Asked anyway: the handler is there, nothing changes. */
+		assert_int_equal(uffd_backend_handler_gone(b), -EAGAIN);
+		assert_int_equal(uffd_backend_watch_fd(b), p.fd);
 	}
 	uffd_backend_destroy(b);
 	sink_stop(&s);
@@ -630,6 +634,7 @@ static void test_handler_dies_midway(void **state)
 	assert_false(atomic_load(&job.done)); /* stuck on missing pages */
 	assert_int_equal(uffd_backend_handler_gone(b), -EPIPE);
 	assert_int_equal(uffd_backend_watch_fd(b), -1);
+	assert_int_equal(uffd_backend_handler_gone(b), -EPIPE); /* asked again: same answer */
 	for (end = ms_now() + 10000; !atomic_load(&job.done) && ms_now() < end;)
 		usleep(1000);
 	assert_true(atomic_load(&job.done));
@@ -637,6 +642,75 @@ static void test_handler_dies_midway(void **state)
 	print_message("handler died after 16 faults: detected, touching threads released\n");
 	uffd_backend_destroy(b);
 	guest_unmap(&g);
+}
+
+/*
+ * The VMM in a PID namespace of its own (a jail) cannot name the handler's
+ * process: the connection is watched instead, and its hangup says the same.
+ */
+static void test_handler_gone_socket_watch(void **state)
+{
+	pid_t handler, child;
+	int status;
+
+	(void)state;
+	REQUIRE_UFFD();
+	handler = handler_start("--exit-after-faults", "32");
+	child = fork();
+	assert_true(child >= 0);
+	if (!child) {
+		pid_t inner;
+
+		if (unshare(CLONE_NEWPID))
+			_exit(77);
+		inner = fork();
+		if (inner < 0)
+			_exit(20);
+		if (!inner) {
+			struct touch_job job = { 0 };
+			struct uffd_backend *b;
+			struct guest_mem g;
+			struct pollfd p;
+			pthread_t th;
+			char link[64], target[64] = "";
+			ssize_t n;
+
+			guest_map(&g);
+			b = uffd_backend_create(g.r, 2, sock_path, TIMEOUT_MS);
+			if (IS_ERR(b))
+				_exit(21);
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", uffd_backend_watch_fd(b));
+			n = readlink(link, target, sizeof(target) - 1);
+			target[n > 0 ? n : 0] = '\0';
+			if (!strstr(target, "socket:"))
+				_exit(22);
+			if (uffd_backend_handler_gone(b) != -EAGAIN)
+				_exit(23);
+			/* Touching every page: the handler dies after 32, the rest wait. */
+			job.g = &g;
+			if (pthread_create(&th, NULL, touch_job_main, &job))
+				_exit(24);
+			p = (struct pollfd){ .fd = uffd_backend_watch_fd(b), .events = POLLIN };
+			if (poll(&p, 1, 10000) != 1 || uffd_backend_handler_gone(b) != -EPIPE)
+				_exit(25);
+			pthread_join(th, NULL);
+			uffd_backend_destroy(b);
+			_exit(atomic_load(&job.done) ? 0 : 28);
+		}
+		if (waitpid(inner, &status, 0) != inner)
+			_exit(26);
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 27);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		kill(handler, SIGKILL);
+		handler_wait(handler);
+		print_message("SKIP: no PID namespace can be made here\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(handler_wait(handler), 3);
 }
 
 /* The handler goes after every page was loaded: nothing is lost, the VM may go on. */
@@ -1087,7 +1161,8 @@ static void test_under_seccomp(void **state)
 	(void)state;
 	REQUIRE_UFFD();
 	for (k = 0; k < 2; k++) {
-		pid_t handler = handler_start(NULL, NULL), child;
+		/* It exits after the prefetch's 140 pages: the watch and its aftermath too. */
+		pid_t handler = handler_start("--exit-after-faults", "140"), child;
 		int status;
 
 		child = fork();
@@ -1117,7 +1192,8 @@ static void test_under_seccomp(void **state)
 			prefetch_list_free(&got);
 			if (memcmp(guest_page(&g, 1569), expected + 1569 * PAGE, PAGE))
 				_exit(15);
-			if (uffd_backend_handler_gone(b) != -EPIPE)
+			p = (struct pollfd){ .fd = uffd_backend_watch_fd(b), .events = POLLIN };
+			if (poll(&p, 1, 10000) != 1 || uffd_backend_handler_gone(b) != -EPIPE)
 				_exit(16);
 			uffd_backend_destroy(b);
 			_exit(0);
@@ -1127,7 +1203,7 @@ static void test_under_seccomp(void **state)
 			fail_msg("under the %s filter: %s %d", sandbox_thread_name(types[k]),
 				 WIFEXITED(status) ? "exit status" : "killed by signal",
 				 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-		assert_int_equal(handler_wait(handler), 0);
+		assert_int_equal(handler_wait(handler), 3);
 	}
 }
 
@@ -1162,6 +1238,7 @@ int main(void)
 		cmocka_unit_test(test_message_format),
 		cmocka_unit_test(test_serve_pages),
 		cmocka_unit_test(test_handler_dies_midway),
+		cmocka_unit_test(test_handler_gone_socket_watch),
 		cmocka_unit_test(test_handler_gone_after_full_load),
 		cmocka_unit_test(test_create_faults),
 		cmocka_unit_test(test_prefetch_record),
@@ -1175,6 +1252,8 @@ int main(void)
 
 	/* Errors are provoked on purpose: their messages are noise here. */
 	mvm_log_set_level(-1);
+	/* A test that waits on memory nobody serves must fail, not hang the test run. */
+	alarm(300);
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("snapshot memory (Uffd backend, working-set prefetch)",
 					   tests, group_setup, group_teardown);

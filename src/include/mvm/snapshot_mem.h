@@ -59,11 +59,13 @@ struct uffd_backend *uffd_backend_create(const struct snapshot_mem_region *regio
 int uffd_backend_watch_fd(const struct uffd_backend *b);
 
 /*
- * Call when the watch fd is readable. Nobody serves faults any more: every
- * region is unregistered, which also wakes any thread blocked on a missing
- * page. 0 if all guest memory had been loaded (it is ordinary memory now and
- * the VM may go on), -EPIPE if pages were still missing: those now read as
- * zero, so the caller must fail the VM (stop its vCPUs first).
+ * Call when the watch fd is readable. -EAGAIN if the handler is still there
+ * (the connection only had data: keep watching). Else nobody serves faults
+ * any more: every region is unregistered, which also wakes any thread blocked
+ * on a missing page, and the watch fd is closed. 0 if all guest memory had
+ * been loaded (it is ordinary memory now and the VM may go on), -EPIPE if
+ * pages were still missing: those now read as zero, so the caller must fail
+ * the VM (stop its vCPUs first). Later calls give the same answer.
  */
 int uffd_backend_handler_gone(struct uffd_backend *b);
 
@@ -133,7 +135,10 @@ int prefetch_apply(const struct snapshot_mem_region *regions, unsigned int nr,
 
 /* The same on a thread of its own, so that the vCPUs can start meanwhile. */
 struct prefetch_thread;
-/* The regions and the list are copied. ERR_PTR on failure. */
+/*
+ * The regions and the list are copied; the memory must stay mapped until
+ * prefetch_join(). ERR_PTR on failure.
+ */
 struct prefetch_thread *prefetch_start(const struct snapshot_mem_region *regions, unsigned int nr,
 				       const struct prefetch_list *l);
 /* Waits for the pass to end; its result (as prefetch_apply()). Frees. */
