@@ -247,6 +247,7 @@ int main(int argc, char **argv)
 	unsigned int nr_pending = 0;
 	long exit_after = -1, timeout_ms = 30000;
 	int lfd, conn, uffd, i;
+	json_t *layout;
 	struct pollfd p;
 	struct stat st;
 
@@ -287,7 +288,9 @@ int main(int argc, char **argv)
 	if (conn < 0)
 		die("accept");
 	close(lfd);
-	parse_layout(receive_layout(conn, &uffd));
+	layout = receive_layout(conn, &uffd);
+	parse_layout(layout);
+	json_decref(layout);
 	if (uffd < 0)
 		fail("the memory layout came without a userfaultfd");
 
@@ -343,5 +346,7 @@ int main(int argc, char **argv)
 		}
 	}
 	print_stats();
+	for (i = 0; i < (int)nr_regions; i++)
+		free(regions[i].removed);
 	return 0;
 }
