@@ -14,8 +14,10 @@
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, the
 #                      virtio-pci and virtio-mmio transports, virtio-vsock's TX path,
 #                      virtio-net's frame paths, the MMDS's HTTP handling, and the
-#                      balloon, pmem and virtio-mem request parsers
-#                      (clang; FUZZ_TIME seconds each, default 30)
+#                      balloon, pmem and virtio-mem request parsers, and a snapshot's
+#                      working-set list decoder (clang; FUZZ_TIME seconds each, default 30)
+#   make check-snapshot-mem  lazy snapshot memory on real userfaultfd, no KVM (part of check)
+#   make bench-uffd    touching 128 MiB restored lazily: anonymous, File, prefetch, Uffd
 #   make format        clang-format the sources
 #   make check-style   clang-format clean, no issue references in comments (part of check)
 

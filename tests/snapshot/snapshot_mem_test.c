@@ -139,15 +139,22 @@ struct guest_mem {
 	struct snapshot_mem_region r[2];
 };
 
-static void guest_map(struct guest_mem *g)
+static void guest_map_from(struct guest_mem *g, int memfd)
 {
-	void *a = mmap(NULL, REGION0, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	void *b = mmap(NULL, MEM_SIZE - REGION0, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int flags = memfd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
+	void *a = mmap(NULL, REGION0, PROT_READ | PROT_WRITE, flags, memfd, 0);
+	void *b = mmap(NULL, MEM_SIZE - REGION0, PROT_READ | PROT_WRITE, flags, memfd,
+		       memfd < 0 ? 0 : (off_t)REGION0);
 
 	assert_true(a != MAP_FAILED && b != MAP_FAILED);
 	g->r[0] = (struct snapshot_mem_region){ a, REGION0, 0, PAGE };
 	g->r[1] = (struct snapshot_mem_region){ b, MEM_SIZE - REGION0, REGION0, PAGE };
+}
+
+/* Anonymous memory, as Firecracker's Uffd backend maps it. */
+static void guest_map(struct guest_mem *g)
+{
+	guest_map_from(g, -1);
 }
 
 static void guest_unmap(struct guest_mem *g)
@@ -583,6 +590,40 @@ static void test_serve_pages(void **state)
 	assert_int_equal(removes, 1);
 	assert_int_equal(count_fds(), fds);
 	guest_unmap(&g);
+}
+
+/* Guest RAM as mvm maps it (a memfd, MAP_SHARED): served the same way. */
+static void test_serve_memfd(void **state)
+{
+	unsigned long copies, zeros, removes;
+	struct uffd_backend *b;
+	struct guest_mem g;
+	int memfd;
+	pid_t pid;
+
+	(void)state;
+	REQUIRE_UFFD();
+	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, (off_t)MEM_SIZE), 0);
+	guest_map_from(&g, memfd);
+	pid = handler_start(NULL, NULL);
+	b = uffd_backend_create(g.r, 2, sock_path, TIMEOUT_MS);
+	assert_false(IS_ERR(b));
+	assert_int_equal(touch_all(&g, true), 0);
+	uffd_backend_destroy(b);
+	assert_int_equal(handler_wait(pid), 0);
+	handler_stats(&copies, &zeros, &removes);
+	assert_int_equal(copies + zeros, MEM_PAGES);
+	/* The pages landed in the memfd itself. */
+	{
+		uint8_t page[PAGE];
+
+		assert_int_equal(pread(memfd, page, PAGE, (off_t)(1700 * PAGE)), (ssize_t)PAGE);
+		assert_memory_equal(page, expected + 1700 * PAGE, PAGE);
+	}
+	guest_unmap(&g);
+	close(memfd);
 }
 
 static bool watch_readable(struct uffd_backend *b, int ms)
@@ -1237,6 +1278,7 @@ int main(void)
 		cmocka_unit_test(test_handler_never_reads),
 		cmocka_unit_test(test_message_format),
 		cmocka_unit_test(test_serve_pages),
+		cmocka_unit_test(test_serve_memfd),
 		cmocka_unit_test(test_handler_dies_midway),
 		cmocka_unit_test(test_handler_gone_socket_watch),
 		cmocka_unit_test(test_handler_gone_after_full_load),
