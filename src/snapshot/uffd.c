@@ -242,11 +242,8 @@ static int handler_watch_fd(int sock)
 
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) || cred.pid <= 0)
 		return sock;
-	fd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
-	if (fd < 0)
-		return sock;
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	return fd;
+	fd = (int)syscall(SYS_pidfd_open, cred.pid, 0); /* close-on-exec, always */
+	return fd < 0 ? sock : fd;
 }
 
 static int handler_handshake(struct uffd_backend *b, const char *path, int timeout_ms)

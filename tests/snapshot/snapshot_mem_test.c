@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -943,6 +944,56 @@ static void test_prefetch_record(void **state)
 	munmap(p, MEM_SIZE);
 }
 
+/*
+ * Without /proc/self/pagemap (no /proc in a jail): mincore(), which counts
+ * pages that are in the page cache, mapped here or not (readahead's too: a
+ * superset of the pages touched; exact here, read-around being off).
+ */
+static void test_prefetch_record_mincore(void **state)
+{
+	pid_t child;
+	int status;
+
+	(void)state;
+	drop_cache(memfile);
+	child = fork();
+	assert_true(child >= 0);
+	if (!child) {
+		struct snapshot_mem_region r;
+		struct prefetch_list l;
+		uint64_t i, total = 0;
+		uint8_t *p = map_memfile();
+
+		if (unshare(CLONE_NEWNS) || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("none", "/proc", "tmpfs", 0, NULL))
+			_exit(77);
+		if (!access("/proc/self/pagemap", F_OK))
+			_exit(20);
+		r = (struct snapshot_mem_region){ p, MEM_SIZE, 0, PAGE };
+		/* No read-around: the page cache gets only the pages faulted. */
+		if (madvise(p, MEM_SIZE, MADV_RANDOM))
+			_exit(24);
+		p[12 * PAGE] = 1;
+		p[700 * PAGE] = 1;
+		p[2047 * PAGE] = 1;
+		if (prefetch_record(&r, 1, &l) || !prefetch_list_valid(&l, MEM_PAGES))
+			_exit(21);
+		if (!list_has(&l, 12) || !list_has(&l, 700) || !list_has(&l, 2047))
+			_exit(22);
+		for (i = 0; i < l.nr_runs; i++)
+			total += l.runs[i].count;
+		prefetch_list_free(&l);
+		_exit(total == 3 ? 0 : 23);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		print_message("SKIP: no mount namespace can be made here\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_prefetch_encode_decode(void **state)
 {
 	struct prefetch_run runs[] = {
@@ -1284,6 +1335,7 @@ int main(void)
 		cmocka_unit_test(test_handler_gone_after_full_load),
 		cmocka_unit_test(test_create_faults),
 		cmocka_unit_test(test_prefetch_record),
+		cmocka_unit_test(test_prefetch_record_mincore),
 		cmocka_unit_test(test_prefetch_encode_decode),
 		cmocka_unit_test(test_prefetch_malformed),
 		cmocka_unit_test(test_prefetch_apply_file),

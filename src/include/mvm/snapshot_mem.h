@@ -99,8 +99,11 @@ bool prefetch_list_valid(const struct prefetch_list *l, uint64_t mem_pages);
 /*
  * The pages of the regions that are mapped in this process now (pagemap's
  * present or swapped bits; mincore() where /proc/self/pagemap cannot be
- * read, which also counts pages that are only in the page cache). Every
- * region must have the same page size. 0 or -errno; *out is filled on success.
+ * read, which also counts pages that are only in the page cache). On a file
+ * mapping a read fault also maps up to 16 neighbours already in the page
+ * cache (fault-around): the list may hold a few pages more than were
+ * touched; on anonymous (Uffd) memory it is exact. Every region must have
+ * the same page size. 0 or -errno; *out is filled on success.
  */
 int prefetch_record(const struct snapshot_mem_region *regions, unsigned int nr,
 		    struct prefetch_list *out);
