@@ -12,6 +12,7 @@
 #include <linux/sockios.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -30,8 +31,9 @@
 struct uffd_backend {
 	int uffd;
 	int sock;     /* the connection to the handler, kept open as Firecracker does */
-	int watch_fd; /* a pidfd of the handler, or sock; -1 once it is gone */
-	int gone_err; /* uffd_backend_handler_gone()'s answer, once it is gone */
+	int watch_fd; /* a pidfd of the handler, or sock */
+	bool gone;    /* uffd_backend_handler_gone() found it gone: */
+	int gone_err; /* its answer */
 	unsigned int nr;
 	struct snapshot_mem_region regions[];
 };
@@ -363,7 +365,7 @@ int uffd_backend_handler_gone(struct uffd_backend *b)
 	bool loaded = true;
 	unsigned int i;
 
-	if (b->watch_fd < 0)
+	if (b->gone)
 		return b->gone_err;
 	if (!handler_really_gone(b))
 		return -EAGAIN;
@@ -380,9 +382,7 @@ int uffd_backend_handler_gone(struct uffd_backend *b)
 			pr_err("snapshot memory: UFFDIO_UNREGISTER of region %u: %s", i,
 			       strerror(errno));
 	}
-	if (b->watch_fd != b->sock)
-		close(b->watch_fd);
-	b->watch_fd = -1;
+	b->gone = true;
 	if (loaded) {
 		pr_info("snapshot memory: the page fault handler is gone; all guest memory was "
 			"loaded, the VM goes on");

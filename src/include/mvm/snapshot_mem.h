@@ -54,18 +54,19 @@ struct uffd_backend *uffd_backend_create(const struct snapshot_mem_region *regio
  * An fd that becomes readable (EPOLLIN) when the handler is gone: a pidfd of
  * the process that listens on backend_path, or where none can be had (no
  * pidfd_open, the handler in another PID namespace) the connection itself,
- * readable at hangup. -1 once uffd_backend_handler_gone() has run.
+ * readable at hangup. Owned by the backend: open until uffd_backend_destroy().
  */
 int uffd_backend_watch_fd(const struct uffd_backend *b);
 
 /*
  * Call when the watch fd is readable. -EAGAIN if the handler is still there
  * (the connection only had data: keep watching). Else nobody serves faults
- * any more: every region is unregistered, which also wakes any thread blocked
- * on a missing page, and the watch fd is closed. 0 if all guest memory had
- * been loaded (it is ordinary memory now and the VM may go on), -EPIPE if
- * pages were still missing: those now read as zero, so the caller must fail
- * the VM (stop its vCPUs first). Later calls give the same answer.
+ * any more, and the caller stops watching (the fd stays readable): every
+ * region is unregistered, which also wakes any thread blocked on a missing
+ * page. 0 if all guest memory had been loaded (it is ordinary memory now and
+ * the VM may go on), -EPIPE if pages were still missing: those now read as
+ * zero, so the caller must fail the VM (stop its vCPUs first). Later calls
+ * give the same answer.
  */
 int uffd_backend_handler_gone(struct uffd_backend *b);
 
