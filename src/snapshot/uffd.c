@@ -30,10 +30,11 @@
 
 struct uffd_backend {
 	int uffd;
-	int sock;     /* the connection to the handler, kept open as Firecracker does */
-	int watch_fd; /* a pidfd of the handler, or sock */
-	bool gone;    /* uffd_backend_handler_gone() found it gone: */
-	int gone_err; /* its answer */
+	int sock;	 /* the connection to the handler, kept open as Firecracker does */
+	int watch_fd;	 /* a pidfd of the handler, or sock */
+	bool registered; /* guest memory is the handler's to fill (a handshake made) */
+	bool gone;	 /* uffd_backend_handler_gone() found it gone: */
+	int gone_err;	 /* its answer */
 	unsigned int nr;
 	struct snapshot_mem_region regions[];
 };
@@ -283,6 +284,7 @@ static int handler_handshake(struct uffd_backend *b, const char *path, int timeo
 		       path, strerror(-err));
 	else
 		b->watch_fd = handler_watch_fd(b->sock);
+	b->registered = !err;
 out:
 	free(msg);
 	return err;
@@ -360,6 +362,27 @@ static bool handler_really_gone(struct uffd_backend *b)
 	return n == 0 || (errno != EAGAIN && errno != EINTR);
 }
 
+/*
+ * Nobody will fill guest memory any more: every region unregistered, which
+ * also wakes the threads waiting for a page there (they get zeroes).
+ */
+static void unregister_all(struct uffd_backend *b, bool quiet)
+{
+	unsigned int i;
+
+	for (i = 0; b->registered && i < b->nr; i++) {
+		struct uffdio_range range = {
+			.start = (uintptr_t)b->regions[i].host_addr,
+			.len = b->regions[i].size,
+		};
+
+		if (mvm_ioctl_nofault(b->uffd, UFFDIO_UNREGISTER, &range) && !quiet)
+			pr_err("snapshot memory: UFFDIO_UNREGISTER of region %u: %s", i,
+			       strerror(errno));
+	}
+	b->registered = false;
+}
+
 int uffd_backend_handler_gone(struct uffd_backend *b)
 {
 	bool loaded = true;
@@ -371,17 +394,7 @@ int uffd_backend_handler_gone(struct uffd_backend *b)
 		return -EAGAIN;
 	for (i = 0; i < b->nr; i++)
 		loaded = loaded && region_loaded(&b->regions[i]);
-	for (i = 0; i < b->nr; i++) {
-		struct uffdio_range range = {
-			.start = (uintptr_t)b->regions[i].host_addr,
-			.len = b->regions[i].size,
-		};
-
-		/* Also wakes the threads waiting for a page here. */
-		if (mvm_ioctl_nofault(b->uffd, UFFDIO_UNREGISTER, &range))
-			pr_err("snapshot memory: UFFDIO_UNREGISTER of region %u: %s", i,
-			       strerror(errno));
-	}
+	unregister_all(b, false);
 	b->gone = true;
 	if (loaded) {
 		pr_info("snapshot memory: the page fault handler is gone; all guest memory was "
@@ -399,6 +412,12 @@ void uffd_backend_destroy(struct uffd_backend *b)
 {
 	if (IS_ERR_OR_NULL(b))
 		return;
+	/*
+	 * The handler keeps the userfaultfd (and the registration) alive after
+	 * ours is closed: a thread waiting on a page it will never serve (a
+	 * stalled handler) is released here. The memory may be unmapped already.
+	 */
+	unregister_all(b, true);
 	if (b->watch_fd >= 0 && b->watch_fd != b->sock)
 		close(b->watch_fd);
 	if (b->sock >= 0)

@@ -837,6 +837,42 @@ static void test_handler_gone_socket_watch(void **state)
 	assert_int_equal(handler_wait(handler), 3);
 }
 
+/*
+ * A handler that takes the layout and then hangs, holding the uffd: threads
+ * wait on their pages, and a teardown (uffd_backend_destroy()) releases them
+ * although the registration lives on in the handler's uffd.
+ */
+static void test_handler_stalls(void **state)
+{
+	struct touch_job job = { 0 };
+	struct uffd_backend *b;
+	struct guest_mem g;
+	pthread_t th;
+	uint64_t end;
+	pid_t pid;
+
+	(void)state;
+	REQUIRE_UFFD();
+	guest_map(&g);
+	job.g = &g;
+	pid = handler_start("--no-serve", "1");
+	b = uffd_backend_create(g.r, 2, sock_path, TIMEOUT_MS);
+	assert_false(IS_ERR(b));
+	assert_int_equal(pthread_create(&th, NULL, touch_job_main, &job), 0);
+	usleep(100000);
+	assert_false(atomic_load(&job.done));
+	assert_false(watch_readable(b, 0)); /* it is alive, only stalled */
+	uffd_backend_destroy(b);
+	for (end = ms_now() + 10000; !atomic_load(&job.done) && ms_now() < end;)
+		usleep(1000);
+	assert_true(atomic_load(&job.done));
+	pthread_join(th, NULL);
+	assert_int_equal(guest_page(&g, 100)[8], 0);
+	kill(pid, SIGKILL);
+	assert_int_equal(handler_wait(pid), -1);
+	guest_unmap(&g);
+}
+
 /* The handler goes after every page was loaded: nothing is lost, the VM may go on. */
 static void test_handler_gone_after_full_load(void **state)
 {
@@ -1415,6 +1451,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_serve_hugetlb, restore_hugepages),
 		cmocka_unit_test(test_handler_dies_midway),
 		cmocka_unit_test(test_handler_gone_socket_watch),
+		cmocka_unit_test(test_handler_stalls),
 		cmocka_unit_test(test_handler_gone_after_full_load),
 		cmocka_unit_test(test_create_faults),
 		cmocka_unit_test(test_prefetch_record),

@@ -8,11 +8,13 @@
  * UFFD_EVENT_REMOVE took away (a balloon's), and exits when the VMM closes its
  * end of the connection (the VMM is gone or done).
  *
- *   uffd-handler SOCKET MEMFILE [--exit-after-faults N] [--timeout-ms MS]
+ *   uffd-handler SOCKET MEMFILE [--exit-after-faults N] [--no-serve 1] [--timeout-ms MS]
  *
  * The socket appears only once it listens (bound under a temporary name,
  * then renamed). --exit-after-faults makes it die abruptly after serving N
- * faults, as a crashed handler would. At exit it prints one line:
+ * faults, as a crashed handler would; --no-serve 1 takes the layout and the
+ * uffd, then hangs: it serves nothing and holds the uffd until killed.
+ * At exit it prints one line:
  *   uffd-handler: faults=F copies=C zeropages=Z removes=R
  * Exit status 0, or 1 with a message on stderr.
  */
@@ -246,6 +248,7 @@ int main(int argc, char **argv)
 	static uint64_t pending[PENDING_MAX];
 	unsigned int nr_pending = 0;
 	long exit_after = -1, timeout_ms = 30000;
+	bool no_serve = false;
 	int lfd, conn, uffd, i;
 	json_t *layout;
 	struct pollfd p;
@@ -261,6 +264,8 @@ int main(int argc, char **argv)
 	for (i = 3; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--exit-after-faults"))
 			exit_after = strtol(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--no-serve"))
+			no_serve = !!strtol(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--timeout-ms"))
 			timeout_ms = strtol(argv[i + 1], NULL, 0);
 		else
@@ -293,8 +298,10 @@ int main(int argc, char **argv)
 	json_decref(layout);
 	if (uffd < 0)
 		fail("the memory layout came without a userfaultfd");
+	while (no_serve) /* hung: holds the uffd, heeds nothing, until killed */
+		pause();
 
-	for (;;) {
+	while (!no_serve) {
 		struct pollfd fds[2] = {
 			{ .fd = uffd, .events = POLLIN },
 			{ .fd = conn, .events = POLLIN | POLLRDHUP },

@@ -70,7 +70,13 @@ int uffd_backend_watch_fd(const struct uffd_backend *b);
  */
 int uffd_backend_handler_gone(struct uffd_backend *b);
 
-/* Closes the uffd and the connection, frees. NULL or ERR_PTR: nothing. */
+/*
+ * Unregisters guest memory, closes the uffd and the connection, frees. The
+ * handler's copy of the uffd outlives ours: unregistering is what releases a
+ * thread waiting on a page that a stalled handler will never serve (it reads
+ * zeroes), so in a teardown call this before joining threads that touch guest
+ * memory; the memory may stay mapped or be gone. NULL or ERR_PTR: nothing.
+ */
 void uffd_backend_destroy(struct uffd_backend *b);
 
 /* ---- the working-set prefetch ---- */
