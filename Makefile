@@ -15,8 +15,10 @@
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, the
 #                      virtio-pci and virtio-mmio transports, virtio-vsock's TX path,
 #                      virtio-net's frame paths, the MMDS's HTTP handling, and the
-#                      balloon, pmem and virtio-mem request parsers
-#                      (clang; FUZZ_TIME seconds each, default 30)
+#                      balloon, pmem and virtio-mem request parsers, and a snapshot's
+#                      working-set list decoder (clang; FUZZ_TIME seconds each, default 30)
+#   make check-snapshot-mem  lazy snapshot memory on real userfaultfd, no KVM (part of check)
+#   make bench-uffd    touching 128 MiB restored lazily: anonymous, File, prefetch, Uffd
 #   make format        clang-format the sources
 #   make check-style   clang-format clean, no issue references in comments (part of check)
 
@@ -46,7 +48,9 @@ HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
 VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c src/vsock/*.c src/net/*.c)
 SANDBOX_SRCS := $(wildcard src/sandbox/*.c)
-LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS)
+# A snapshot's guest memory loaded lazily: the Uffd backend, the working-set prefetch.
+SNAPSHOT_MEM_SRCS := $(addprefix src/snapshot/,regions.c uffd.c prefetch.c prefetch_list.c)
+LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) $(SNAPSHOT_MEM_SRCS)
 # The control plane (API server, stats rendering, metrics, runtime registry).
 API_SRCS := $(wildcard src/api/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
@@ -79,7 +83,8 @@ BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/
 
 .PHONY: all deps demo check check-style check-sandbox check-unit check-loader check-integration check-fault check-api check-linux \
 	check-vsock check-linux-vsock bench-vsock \
-	check-linux-virtio fuzz-api fuzz-virtio bench bench-startup bench-linux bench-blk format guests clean
+	check-linux-virtio fuzz-api fuzz-virtio bench bench-startup bench-linux bench-blk format guests clean \
+	check-snapshot-mem bench-uffd
 
 all: $(MVM) $(LIBMVM) guests
 
@@ -150,7 +155,8 @@ deps:
 demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
-check: check-style check-unit check-loader check-integration check-fault check-api check-sandbox
+check: check-style check-unit check-loader check-integration check-fault check-api check-sandbox \
+	check-snapshot-mem
 
 check-style:
 	tests/check-style.sh
@@ -317,6 +323,12 @@ $(FUZZ_DIR)/vsock_tx: fuzz/vsock_tx.c $(FUZZ_PCI_SRCS)
 
 FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio mmio_virtio vsock_tx net_tx mmds_http
 
+# The working-set list decoder (libFuzzer; run by fuzz-virtio too).
+$(FUZZ_DIR)/prefetch_list: fuzz/prefetch_list.c src/snapshot/prefetch_list.c $(FUZZ_SUPPORT)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+FUZZ_ALL += prefetch_list
+
 # vsock-path: virtio-vsock's host-side path on the fake KVM against a socket pair (no KVM).
 $(BUILD)/bench/vsock-path: bench/vsock-path.c $(FUZZ_PCI_SRCS)
 	@mkdir -p $(dir $@)
@@ -339,6 +351,26 @@ fuzz-virtio: $(FUZZ_ALL:%=$(FUZZ_DIR)/%)
 		grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $(FUZZ_DIR)/$$f.log; \
 		echo "fuzz $$f: ok"; \
 	done
+
+# Lazy snapshot memory on real userfaultfd (no KVM): the Uffd backend against the test
+# page-fault handler, the working-set prefetch on file mappings.
+SNAPSHOT_MEM_TEST := $(BUILD)/tests/snapshot-mem-test
+UFFD_HANDLER := $(BUILD)/tests/uffd-handler
+$(UFFD_HANDLER): tests/snapshot/uffd_handler.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LDFLAGS) -ljansson -o $@
+$(SNAPSHOT_MEM_TEST): $(BUILD)/obj/tests/snapshot/snapshot_mem_test.o $(LIBMVM)
+	@mkdir -p $(dir $@)
+	$(CC) $< $(LIBMVM) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+check-snapshot-mem: $(SNAPSHOT_MEM_TEST) $(UFFD_HANDLER)
+	UFFD_HANDLER=$(abspath $(UFFD_HANDLER)) $(SNAPSHOT_MEM_TEST)
+
+# Touching every page of 128 MiB: anonymous, File backend (lazy, prefetched), Uffd.
+$(BUILD)/bench/uffd-bench: $(BUILD)/obj/bench/uffd_bench.o $(LIBMVM)
+	@mkdir -p $(dir $@)
+	$(CC) $< $(LIBMVM) $(LDFLAGS) $(LDLIBS) -o $@
+bench-uffd: $(BUILD)/bench/uffd-bench $(UFFD_HANDLER)
+	$(BUILD)/bench/uffd-bench $(abspath $(UFFD_HANDLER))
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -24,6 +24,7 @@
 
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/userfaultfd.h>
 #include <linux/sockios.h>
 #include <linux/seccomp.h>
 
@@ -146,6 +147,22 @@ const struct sandbox_list sandbox_floor = LIST(floor_rules);
 		R(getrandom, fl), R(clock_gettime, fl), R(gettimeofday, fl), R(mremap, fl)
 
 /*
+ * A snapshot's guest memory loaded lazily (src/snapshot/), on the thread that
+ * restores the VM (the API thread's PUT /snapshot/load, the main thread's
+ * mvm run --restore) and on the event loop: the Uffd backend makes and
+ * registers the userfaultfd (the syscall, or /dev/userfaultfd), hands it to
+ * the page-fault handler, waits for it to read the message (SIOCOUTQ, short
+ * sleeps), watches it (pidfd), and unregisters guest memory when it is gone
+ * (mincore: was everything loaded); the working set is recorded (pagemap,
+ * mincore) and prefetched (madvise, on a thread of the same filter).
+ */
+#define SNAPSHOT_MEM_RULES(fl)                                                                 \
+	R(userfaultfd, fl), IOCTL(USERFAULTFD_IOC_NEW, fl), IOCTL(UFFDIO_API, fl),             \
+		IOCTL(UFFDIO_REGISTER, fl), IOCTL(UFFDIO_UNREGISTER, fl), IOCTL(SIOCOUTQ, fl), \
+		R(pidfd_open, fl), R(poll, fl), R(clock_nanosleep, fl), R(mincore, fl),        \
+		R(pread64, fl), R(madvise, fl)
+
+/*
  * The main thread: waits for InstanceStart (mvm --api-sock) or has built
  * the VM (mvm run), runs the VM's event loop (device back ends: console,
  * io_uring or synchronous disk I/O, virtqueue kicks, MSI-X, signals), starts
@@ -223,6 +240,7 @@ static const struct sandbox_rule vmm_rules[] = {
 	R(io_uring_setup, G),
 	R(io_uring_register, G),
 	DEVICE_RULES(G),
+	SNAPSHOT_MEM_RULES(G),
 };
 
 /*
@@ -284,6 +302,7 @@ static const struct sandbox_rule api_rules[] = {
 	R(io_uring_setup, G),
 	R(io_uring_register, G),
 	DEVICE_RULES(G),
+	SNAPSHOT_MEM_RULES(G),
 };
 
 /*
