@@ -43,7 +43,7 @@ LDLIBS := -luring -lseccomp -ljansson -lslirp # io_uring; src/sandbox/; the MMDS
 CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
-VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c src/vsock/*.c src/net/*.c)
+VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c src/vsock/*.c src/net/*.c src/vfio/*.c)
 SANDBOX_SRCS := $(wildcard src/sandbox/*.c)
 LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS)
 # The control plane (API server, stats rendering, metrics, runtime registry).
