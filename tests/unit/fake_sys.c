@@ -37,7 +37,19 @@ static int fake_fd(enum fake_fd_kind kind)
 
 static enum fake_fd_kind kind_of(int fd)
 {
-	return fd >= 0 && fd < 4096 ? fd_kind[fd] : FD_NONE;
+	char path[32], link[64];
+	ssize_t n;
+
+	if (fd < 0 || fd >= 4096 || fd_kind[fd] == FD_NONE)
+		return FD_NONE;
+	/* The number may be a fake fd's closed since and reused (a received fd, say). */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0 || !memmem(link, (size_t)n, "eventfd", 7)) {
+		fd_kind[fd] = FD_NONE;
+		return FD_NONE;
+	}
+	return fd_kind[fd];
 }
 
 int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)

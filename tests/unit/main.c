@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of the core: no /dev/kvm needed (fake KVM, fake arch). */
+#include <stdlib.h>
+
 #include "fake.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
@@ -25,7 +27,7 @@ int main(void)
 	int failed = 0;
 
 	/* Error paths are exercised on purpose: keep their messages quiet. */
-	mvm_log_set_level(-1);
+	mvm_log_set_level(getenv("UNIT_LOG") ? 3 : -1);
 	failed += run_memory_tests();
 	failed += run_bus_tests();
 	failed += run_device_tests();
@@ -51,5 +53,6 @@ int main(void)
 	failed += run_pmem_tests();
 	failed += run_vmem_tests();
 	failed += run_sandbox_tests();
+	failed += run_vfio_user_tests();
 	return failed ? 1 : 0;
 }

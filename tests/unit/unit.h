@@ -34,6 +34,8 @@ int run_hugepage_tests(void);
 int run_pmem_tests(void);
 int run_vmem_tests(void);
 int run_sandbox_tests(void);
+int run_vfio_user_tests(void);
+int run_vfio_kernel_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
