@@ -26,22 +26,6 @@ void vfio_dev_fail(struct vfio_dev *v, const char *why)
 		       v->bops->type, v->host, why);
 }
 
-bool vfio_areas_valid(const struct vfio_region *r)
-{
-	unsigned int i;
-
-	if (r->nr_areas > VFIO_MAX_AREAS)
-		return false;
-	for (i = 0; i < r->nr_areas; i++) {
-		const struct vfio_area *a = &r->areas[i];
-
-		if (!a->size || (a->off | a->size) & (PAGE_SIZE_4K - 1) || a->off > r->size ||
-		    a->size > r->size - a->off)
-			return false;
-	}
-	return true;
-}
-
 static uint16_t cfg16(const uint8_t *c, unsigned int off)
 {
 	return (uint16_t)(c[off] | c[off + 1] << 8);
@@ -423,14 +407,23 @@ static int vfio_setup_bars(struct vfio_dev *v, const struct msix_cap *m, bool ms
 	return 0;
 }
 
+/* The vectors of IRQ index `index` (0 when the device has no such index). 0 or -errno. */
+static int vfio_irq_count(struct vfio_dev *v, unsigned int index, uint32_t *count)
+{
+	*count = 0;
+	return index < v->num_irqs ? v->bops->irq_info(v, index, count) : 0;
+}
+
 static int vfio_setup_irqs(struct vfio_dev *v, const struct msix_cap *m, bool msix)
 {
-	uint32_t count = 0;
+	uint32_t count;
 	unsigned int i;
 	int err;
 
-	if (msix && v->num_irqs > VFIO_IRQ_MSIX &&
-	    !v->bops->irq_info(v, VFIO_IRQ_MSIX, &count) && count) {
+	err = vfio_irq_count(v, VFIO_IRQ_MSIX, &count);
+	if (err)
+		return err;
+	if (msix && count) {
 		unsigned int nr = m->nr < count ? m->nr : count;
 
 		if (nr > PCI_MSIX_MAX_VECTORS)
@@ -445,9 +438,10 @@ static int vfio_setup_irqs(struct vfio_dev *v, const struct msix_cap *m, bool ms
 			v->msix_nr = i + 1;
 		}
 	}
-	count = 0;
-	if (v->dev_cfg[PCI_INTERRUPT_PIN] && v->num_irqs > VFIO_IRQ_INTX &&
-	    !v->bops->irq_info(v, VFIO_IRQ_INTX, &count) && count) {
+	err = vfio_irq_count(v, VFIO_IRQ_INTX, &count);
+	if (err)
+		return err;
+	if (v->dev_cfg[PCI_INTERRUPT_PIN] && count) {
 		pci_dev_set_intx(&v->pdev, 1);
 		err = vfio_irq_open(v, &v->intx, ~0u);
 		if (err)

@@ -13,8 +13,6 @@
 #define DMA_MAP_SIZE	 32
 #define DMA_UNMAP_SIZE	 24
 #define DMA_ACCESS_SIZE	 16 /* addr, count */
-#define CAP_SPARSE_MMAP	 1
-#define MAX_CAP_HOPS	 16
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -309,40 +307,6 @@ int vfu_parse_device_info(const struct vfu_msg *m, uint32_t *num_regions, uint32
 	return 0;
 }
 
-/* The sparse mmap capability of a region info reply, if any. */
-static int parse_region_caps(const struct vfu_msg *m, uint32_t cap_off, struct vfio_region *r)
-{
-	const uint8_t *p = m->payload;
-	unsigned int hops, i;
-
-	for (hops = 0; cap_off; hops++) {
-		uint16_t id;
-		uint32_t next, nr;
-
-		if (hops == MAX_CAP_HOPS || cap_off < REGION_INFO_SIZE || cap_off % 4 ||
-		    cap_off > m->len || m->len - cap_off < 8)
-			return -EPROTO;
-		id = get16(p + cap_off);
-		next = get32(p + cap_off + 4);
-		if (id == CAP_SPARSE_MMAP) {
-			if (m->len - cap_off < 16)
-				return -EPROTO;
-			nr = get32(p + cap_off + 8);
-			if (nr > VFIO_MAX_AREAS || (m->len - cap_off - 16) / 16 < nr)
-				return -EPROTO;
-			r->nr_areas = nr;
-			for (i = 0; i < nr; i++) {
-				r->areas[i].off = get64(p + cap_off + 16 + 16 * i);
-				r->areas[i].size = get64(p + cap_off + 24 + 16 * i);
-			}
-		}
-		if (next && next <= cap_off)
-			return -EPROTO; /* forward only: no loops */
-		cap_off = next;
-	}
-	return 0;
-}
-
 int vfu_parse_region_info(const struct vfu_msg *m, uint32_t index, struct vfio_region *r,
 			  uint32_t *argsz_needed)
 {
@@ -369,7 +333,7 @@ int vfu_parse_region_info(const struct vfu_msg *m, uint32_t index, struct vfio_r
 	r->fd = -1;
 	if (r->size > VFIO_MAX_REGION || r->offset > (1ULL << 62))
 		return -EPROTO;
-	err = parse_region_caps(m, cap_off, r);
+	err = vfio_region_caps_parse(m->payload, m->len, cap_off, REGION_INFO_SIZE, r);
 	if (err)
 		return err;
 	if (!m->nfds) {

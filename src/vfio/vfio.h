@@ -149,5 +149,13 @@ struct vfio_dev *vfio_pci_create(struct vm *vm, const char *addr, const char *sy
 
 /* A region's sparse areas checked against its size (page-aligned, in range, <= VFIO_MAX_AREAS). */
 bool vfio_areas_valid(const struct vfio_region *r);
+/*
+ * The capability chain of a region info (the kernel's struct
+ * vfio_region_info and the vfio-user reply share it) of len bytes, from
+ * cap_off; fills r's sparse mmap areas. Offsets below hdr_len, outside the
+ * buffer or going backwards are refused. 0 or -EPROTO.
+ */
+int vfio_region_caps_parse(const uint8_t *info, size_t len, uint32_t cap_off, size_t hdr_len,
+			   struct vfio_region *r);
 
 #endif

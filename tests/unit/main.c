@@ -54,5 +54,6 @@ int main(void)
 	failed += run_vmem_tests();
 	failed += run_sandbox_tests();
 	failed += run_vfio_user_tests();
+	failed += run_vfio_kernel_tests();
 	return failed ? 1 : 0;
 }
