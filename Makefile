@@ -14,7 +14,7 @@
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, the
 #                      virtio-pci and virtio-mmio transports, virtio-vsock's TX path,
 #                      virtio-net's frame paths, the MMDS's HTTP handling, and the
-#                      balloon, pmem and virtio-mem request parsers
+#                      balloon, pmem and virtio-mem request parsers, the vfio-user codec
 #                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
 #   make check-style   clang-format clean, no issue references in comments (part of check)
@@ -276,7 +276,12 @@ $(FUZZ_DIR)/vsock_tx: fuzz/vsock_tx.c $(FUZZ_PCI_SRCS)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
 		$(LDLIBS) -o $@
 
-FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio mmio_virtio vsock_tx net_tx mmds_http
+# vfio_user_msg: the vfio-user codec on what a server sends.
+$(FUZZ_DIR)/vfio_user_msg: fuzz/vfio_user_msg.c src/vfio/user_msg.c src/vfio/region_caps.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -ljansson -o $@
+
+FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio mmio_virtio vsock_tx net_tx mmds_http vfio_user_msg
 
 # vsock-path: virtio-vsock's host-side path on the fake KVM against a socket pair (no KVM).
 $(BUILD)/bench/vsock-path: bench/vsock-path.c $(FUZZ_PCI_SRCS)

@@ -116,8 +116,8 @@ static void vfio_bar_read(struct pci_dev *pdev, unsigned int bar, uint64_t off, 
 	vfio_bar_rw(to_vfio(pdev), bar, off, data, len, false);
 }
 
-static void vfio_bar_write(struct pci_dev *pdev, unsigned int bar, uint64_t off,
-			   const void *data, unsigned int len)
+static void vfio_bar_write(struct pci_dev *pdev, unsigned int bar, uint64_t off, const void *data,
+			   unsigned int len)
 {
 	vfio_bar_rw(to_vfio(pdev), bar, off, (void *)data, len, true);
 }
@@ -291,8 +291,7 @@ static int vfio_probe_regions(struct vfio_dev *v)
 }
 
 /* Maps the mappable areas of BAR i that do not hold the MSI-X table or PBA. */
-static int vfio_map_areas(struct vfio_dev *v, unsigned int bar, uint64_t msix_lo,
-			  uint64_t msix_hi)
+static int vfio_map_areas(struct vfio_dev *v, unsigned int bar, uint64_t msix_lo, uint64_t msix_hi)
 {
 	struct vfio_region *r = &v->regions[bar];
 	unsigned int i;

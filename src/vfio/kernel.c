@@ -25,8 +25,8 @@
 #include "vfio/kernel_uapi.h"
 #include "vfio/vfio.h"
 
-#define HOSTADDR_MAX	 16 /* "0000:00:00.0" */
-#define REGION_INFO_MAX	 4096
+#define HOSTADDR_MAX	16 /* "0000:00:00.0" */
+#define REGION_INFO_MAX 4096
 
 struct vfio_pci_config {
 	char host[HOSTADDR_MAX + 1];
@@ -483,12 +483,12 @@ static int kvfio_dma_unmap(struct vfio_dev *v, uint64_t iova, uint64_t size)
 
 		return mvm_ioctl_nofault(k->iommu_fd, IOMMU_IOAS_UNMAP, &u) < 0 ? -errno : 0;
 	} else {
-		struct vfio_iommu_type1_dma_unmap u = {
-			.argsz = sizeof(u), .iova = iova, .size = size
-		};
+		struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u),
+							.iova = iova,
+							.size = size };
 
 		return mvm_ioctl_nofault(k->container_fd, VFIO_IOMMU_UNMAP_DMA, &u) < 0 ? -errno
-											 : 0;
+											: 0;
 	}
 }
 

@@ -25,9 +25,9 @@
 #include "vfio/user_msg.h"
 #include "vfio/vfio.h"
 
-#define VFU_SOCKET_MAX	 107
-#define VFU_ID_MAX	 64
-#define VFU_TIMEOUT_DEF	 "5000"
+#define VFU_SOCKET_MAX	107
+#define VFU_ID_MAX	64
+#define VFU_TIMEOUT_DEF "5000"
 
 struct vfio_user_config {
 	char socket[VFU_SOCKET_MAX + 1];
@@ -139,7 +139,9 @@ static int recv_all(struct vfu_client *c, uint8_t *buf, size_t len, bool *too_ma
 
 	while (done < len) {
 		struct iovec iov = { buf + done, len - done };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = ctl.buf,
 				     .msg_controllen = sizeof(ctl.buf) };
 		struct cmsghdr *cm;
 		ssize_t n;
@@ -253,8 +255,7 @@ static void client_fail(struct vfu_client *c, const char *what, int err)
  * (its fds in c->fds until the next message), or -errno; a transport or
  * protocol error fails the device.
  */
-static int call(struct vfu_client *c, int len, const int *fds, unsigned int nfds,
-		struct vfu_msg *m)
+static int call(struct vfu_client *c, int len, const int *fds, unsigned int nfds, struct vfu_msg *m)
 {
 	struct vfu_hdr h;
 	int err;
@@ -318,7 +319,8 @@ static int vfu_device_info(struct vfio_dev *v, uint32_t *num_regions, uint32_t *
 	pthread_mutex_lock(&c->lock);
 	err = call(c, vfu_build_device_info(c->tx, VFU_MAX_MSG, next_id(c)), NULL, 0, &m);
 	if (!err)
-		err = parsed(c, "DEVICE_GET_INFO", vfu_parse_device_info(&m, num_regions, num_irqs));
+		err = parsed(c, "DEVICE_GET_INFO",
+			     vfu_parse_device_info(&m, num_regions, num_irqs));
 	drop_fds(c);
 	pthread_mutex_unlock(&c->lock);
 	return err;
@@ -364,8 +366,8 @@ static int vfu_region_rw(struct vfio_dev *v, unsigned int index, uint64_t off, v
 
 	pthread_mutex_lock(&c->lock);
 	while (!err && done < len) {
-		uint32_t n = len - done < c->caps.max_data_xfer ? len - done
-								: c->caps.max_data_xfer;
+		uint32_t n =
+			len - done < c->caps.max_data_xfer ? len - done : c->caps.max_data_xfer;
 
 		err = call(c,
 			   vfu_build_region_access(c->tx, VFU_MAX_MSG, next_id(c), write, index,
@@ -409,7 +411,8 @@ static int vfu_set_irqs(struct vfio_dev *v, unsigned int index, uint32_t start, 
 
 	pthread_mutex_lock(&c->lock);
 	if (!count)
-		err = call(c, vfu_build_set_irqs(c->tx, VFU_MAX_MSG, next_id(c), index, 0, 0, false),
+		err = call(c,
+			   vfu_build_set_irqs(c->tx, VFU_MAX_MSG, next_id(c), index, 0, 0, false),
 			   NULL, 0, &m);
 	/* No more fds in one message than the server takes. */
 	while (!err && done < count) {
@@ -451,8 +454,7 @@ static int vfu_dma_unmap(struct vfio_dev *v, uint64_t iova, uint64_t size)
 	int err;
 
 	pthread_mutex_lock(&c->lock);
-	err = call(c, vfu_build_dma_unmap(c->tx, VFU_MAX_MSG, next_id(c), iova, size), NULL, 0,
-		   &m);
+	err = call(c, vfu_build_dma_unmap(c->tx, VFU_MAX_MSG, next_id(c), iova, size), NULL, 0, &m);
 	drop_fds(c);
 	pthread_mutex_unlock(&c->lock);
 	return err;

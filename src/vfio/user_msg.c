@@ -149,8 +149,8 @@ int vfu_build_set_irqs(void *buf, size_t cap, uint16_t id, uint32_t index, uint3
 	if (!p)
 		return -ENOSPC;
 	put32(p, IRQ_SET_SIZE);
-	put32(p + 4, (eventfds ? VFU_IRQ_DATA_EVENTFD : VFU_IRQ_DATA_NONE) |
-			     VFU_IRQ_ACTION_TRIGGER);
+	put32(p + 4,
+	      (eventfds ? VFU_IRQ_DATA_EVENTFD : VFU_IRQ_DATA_NONE) | VFU_IRQ_ACTION_TRIGGER);
 	put32(p + 8, index);
 	put32(p + 12, start_);
 	put32(p + 16, count);

@@ -39,16 +39,16 @@ enum vfu_cmd {
 #define VFU_F_NO_REPLY	 0x10
 #define VFU_F_ERROR	 0x20
 
-#define VFU_MAJOR	    0
-#define VFU_MINOR	    1
-#define VFU_HDR_SIZE	    16
-#define VFU_MAX_FDS	    8	       /* fds we take with one message */
-#define VFU_MAX_XFER	    (1u << 20) /* our largest data transfer */
-#define VFU_MAX_MSG	    (VFU_MAX_XFER + 64)
-#define VFU_DMA_F_READ	    1u
-#define VFU_DMA_F_WRITE	    2u
-#define VFU_IRQ_DATA_NONE   (1u << 0)
-#define VFU_IRQ_DATA_EVENTFD (1u << 2)
+#define VFU_MAJOR	       0
+#define VFU_MINOR	       1
+#define VFU_HDR_SIZE	       16
+#define VFU_MAX_FDS	       8	  /* fds we take with one message */
+#define VFU_MAX_XFER	       (1u << 20) /* our largest data transfer */
+#define VFU_MAX_MSG	       (VFU_MAX_XFER + 64)
+#define VFU_DMA_F_READ	       1u
+#define VFU_DMA_F_WRITE	       2u
+#define VFU_IRQ_DATA_NONE      (1u << 0)
+#define VFU_IRQ_DATA_EVENTFD   (1u << 2)
 #define VFU_IRQ_ACTION_TRIGGER (1u << 5)
 
 struct vfu_hdr {

@@ -30,15 +30,15 @@
 #include "mvm/pci.h"
 
 /* Region indexes of a VFIO PCI device (linux/vfio.h). */
-#define VFIO_BAR0	  0
-#define VFIO_ROM	  6
-#define VFIO_CONFIG	  7
-#define VFIO_NR_REGIONS	  9
-#define VFIO_MAX_AREAS	  4
-#define VFIO_IRQ_INTX	  0
-#define VFIO_IRQ_MSIX	  2
-#define VFIO_HOST_SIZE	  108 /* a socket path or a host PCI address */
-#define VFIO_MAX_REGION	  (1ULL << 40)
+#define VFIO_BAR0	0
+#define VFIO_ROM	6
+#define VFIO_CONFIG	7
+#define VFIO_NR_REGIONS 9
+#define VFIO_MAX_AREAS	4
+#define VFIO_IRQ_INTX	0
+#define VFIO_IRQ_MSIX	2
+#define VFIO_HOST_SIZE	108 /* a socket path or a host PCI address */
+#define VFIO_MAX_REGION (1ULL << 40)
 
 /* Region flags (as VFIO_REGION_INFO_FLAG_*). */
 #define VFIO_RF_READ  1u

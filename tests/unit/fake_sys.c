@@ -56,8 +56,8 @@ static enum fake_fd_kind kind_of(int fd)
 	/* The number may be a fake fd's closed since and reused (a received fd, say). */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0 || (!memmem(link, (size_t)n, "eventfd", 7) &&
-		      !memmem(link, (size_t)n, "fake-vfio", 9))) {
+	if (n < 0 ||
+	    (!memmem(link, (size_t)n, "eventfd", 7) && !memmem(link, (size_t)n, "fake-vfio", 9))) {
 		fd_kind[fd] = FD_NONE;
 		return FD_NONE;
 	}
@@ -342,7 +342,6 @@ static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 	return -1;
 }
 
-
 /* ---- the fake host VFIO ---- */
 
 #define FV_CFG_MSIX 0x40
@@ -369,9 +368,9 @@ static int fake_vfio_device_fd(void)
 	cfg[0x34] = FV_CFG_MSIX;
 	cfg[0x3d] = 1;
 	cfg[FV_CFG_MSIX] = 0x11;
-	cfg[FV_CFG_MSIX + 2] = 3;     /* 4 vectors */
-	cfg[FV_CFG_MSIX + 4] = 3;     /* table: BAR3 at 0 */
-	cfg[FV_CFG_MSIX + 8] = 3;     /* PBA: BAR3 at 0x800 */
+	cfg[FV_CFG_MSIX + 2] = 3; /* 4 vectors */
+	cfg[FV_CFG_MSIX + 4] = 3; /* table: BAR3 at 0 */
+	cfg[FV_CFG_MSIX + 8] = 3; /* PBA: BAR3 at 0x800 */
 	cfg[FV_CFG_MSIX + 9] = 0x08;
 	if (pwrite(fd, cfg, sizeof(cfg), (off_t)FAKE_VFIO_REGION(7)) != sizeof(cfg)) {
 		close(fd);

@@ -161,8 +161,12 @@ static void exercise(struct vfio_dev *v)
 static void test_kernel_iommufd(void **state)
 {
 	static const unsigned long seq[] = {
-		VFIO_DEVICE_BIND_IOMMUFD, IOMMU_IOAS_ALLOC,	       VFIO_DEVICE_ATTACH_IOMMUFD_PT,
-		VFIO_DEVICE_GET_INFO,	  VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_GET_IRQ_INFO,
+		VFIO_DEVICE_BIND_IOMMUFD,
+		IOMMU_IOAS_ALLOC,
+		VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+		VFIO_DEVICE_GET_INFO,
+		VFIO_DEVICE_GET_REGION_INFO,
+		VFIO_DEVICE_GET_IRQ_INFO,
 		IOMMU_IOAS_MAP,
 	};
 	struct kenv *k = new_kenv("vfio-pci", true, true);
@@ -191,9 +195,11 @@ static void test_kernel_iommufd(void **state)
 static void test_kernel_group(void **state)
 {
 	static const unsigned long seq[] = {
-		VFIO_GET_API_VERSION,	  VFIO_CHECK_EXTENSION,	       VFIO_GROUP_GET_STATUS,
-		VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU,	       VFIO_GROUP_GET_DEVICE_FD,
-		VFIO_DEVICE_GET_INFO,	  VFIO_DEVICE_GET_REGION_INFO, VFIO_IOMMU_MAP_DMA,
+		VFIO_GET_API_VERSION,  VFIO_CHECK_EXTENSION,
+		VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER,
+		VFIO_SET_IOMMU,	       VFIO_GROUP_GET_DEVICE_FD,
+		VFIO_DEVICE_GET_INFO,  VFIO_DEVICE_GET_REGION_INFO,
+		VFIO_IOMMU_MAP_DMA,
 	};
 	struct kenv *k;
 	struct vfio_dev *v;
@@ -238,8 +244,7 @@ static void test_kernel_refusals(void **state)
 	/* No such device; not an address (nothing may walk out of sysfs). */
 	assert_int_equal(PTR_ERR(vfio_pci_create(k->vm, "0000:02:00.0", k->root, 0)), -ENODEV);
 	assert_int_equal(PTR_ERR(vfio_pci_create(k->vm, "../../../etc", k->root, 0)), -EINVAL);
-	assert_int_equal(PTR_ERR(vfio_pci_create(k->vm, "0000:01:00.0/..", k->root, 0)),
-			 -EINVAL);
+	assert_int_equal(PTR_ERR(vfio_pci_create(k->vm, "0000:01:00.0/..", k->root, 0)), -EINVAL);
 	free_kenv(k);
 	k = new_kenv("vfio-pci", false, true);
 	fake_vfio.group_not_viable = true;

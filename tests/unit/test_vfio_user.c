@@ -34,8 +34,9 @@
 
 static struct vfu_msg msg_of(const uint8_t *buf, size_t total, const int *fds, unsigned int nfds)
 {
-	struct vfu_msg m = { .payload = buf + VFU_HDR_SIZE, .len = total - VFU_HDR_SIZE,
-			     .fds = fds, .nfds = nfds };
+	struct vfu_msg m = {
+		.payload = buf + VFU_HDR_SIZE, .len = total - VFU_HDR_SIZE, .fds = fds, .nfds = nfds
+	};
 
 	assert_int_equal(vfu_hdr_decode(buf, &m.hdr, VFU_MAX_MSG), 0);
 	return m;

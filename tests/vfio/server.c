@@ -152,7 +152,9 @@ static int recv_full(struct server *s, uint8_t *buf, size_t len)
 
 	while (done < len) {
 		struct iovec iov = { buf + done, len - done };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = ctl,
 				     .msg_controllen = sizeof(ctl) };
 		struct cmsghdr *cm;
 		ssize_t n = recvmsg(s->sock, &mh, MSG_CMSG_CLOEXEC);
@@ -421,8 +423,8 @@ static int handle_access(struct server *s, const uint8_t *req, bool write)
 	const uint8_t *data = req + HDR + 16;
 	uint8_t *p = s->out + HDR;
 
-	if (count > (1u << 20) || off > region_size(region) ||
-	    count > region_size(region) - off || (write && get32(req + 4) != HDR + 16 + count))
+	if (count > (1u << 20) || off > region_size(region) || count > region_size(region) - off ||
+	    (write && get32(req + 4) != HDR + 16 + count))
 		return reply_error(s, req, EINVAL);
 	if (!write && region == 0 && off == VTS_REG_HANG && (s->flags & VTS_HANG))
 		return 0; /* never answered */
@@ -496,8 +498,8 @@ static int handle_dma_map(struct server *s, const uint8_t *req)
 		return reply_error(s, req, ENOSPC);
 	s->dma[i] = (struct dma_map){ iova, size, NULL };
 	if (!(s->flags & VTS_NO_MAP) && s->nfds == 1) {
-		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fds[0],
-			       (off_t)off);
+		void *p =
+			mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fds[0], (off_t)off);
 
 		if (p == MAP_FAILED)
 			return reply_error(s, req, errno);
@@ -652,8 +654,9 @@ int main(int argc, char **argv)
 	int i, lfd, sock;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s SOCKET [--no-map] [--misbehave=hang|bad-area|"
-				"bad-reply|extra-fds]\n",
+		fprintf(stderr,
+			"usage: %s SOCKET [--no-map] [--misbehave=hang|bad-area|"
+			"bad-reply|extra-fds]\n",
 			argv[0]);
 		return 2;
 	}
