@@ -127,9 +127,10 @@ $(LOADER): $(BUILD)/obj/tests/loader/loader_test.o $(LIBMVM)
 	@mkdir -p $(dir $@)
 	$(CC) $< $(WHOLE_LIBMVM) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
-$(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(LIBMVM_API) $(LIBMVM)
+$(FAULT): $(BUILD)/obj/tests/fault/fault_test.o $(BUILD)/obj/tests/fault/vfio_server.o $(LIBMVM_API) \
+		$(LIBMVM)
 	@mkdir -p $(dir $@)
-	$(CC) $< $(LIBMVM_API) $(WHOLE_LIBMVM) $(LDFLAGS) -lcmocka $(API_LIBS) $(LDLIBS) -lm -o $@
+	$(CC) $(filter %.o,$^) $(LIBMVM_API) $(WHOLE_LIBMVM) $(LDFLAGS) -lcmocka $(API_LIBS) $(LDLIBS) -lm -o $@
 
 $(BUILD)/bench/api-bench: bench/api-bench.c
 	@mkdir -p $(dir $@)

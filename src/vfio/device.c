@@ -4,6 +4,7 @@
  * built from what the back end reports, served through its ops.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -580,6 +581,15 @@ static const struct mvm_device_ops vfio_pci_dev_ops = {
 	.unregister = pci_dev_unregister_op,
 	.release = vfio_release,
 };
+
+int vfio_check_config(const struct mvm_config *cfg, char *msg, size_t len)
+{
+	if (cfg->transport != MVM_TRANSPORT_PCI) {
+		snprintf(msg, len, "a VFIO device is a PCI function: the VM needs PCI (--enable-pci)");
+		return -EINVAL;
+	}
+	return 0;
+}
 
 struct vfio_dev *vfio_dev_create(struct vm *vm, const char *name, const struct vfio_open_args *a)
 {

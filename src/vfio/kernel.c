@@ -540,6 +540,8 @@ static int vfio_pci_check(const struct mvm_config *cfg, const void *blob, int se
 	const struct vfio_pci_config *c = blob;
 	char devdir[PATH_MAX];
 
+	if (vfio_check_config(cfg, msg, len))
+		return -EINVAL;
 	return kvfio_host_check("/sys", c->host, devdir, sizeof(devdir), msg, len);
 }
 

@@ -645,6 +645,12 @@ static const struct mvm_opt vfio_user_opts[] = {
 	MVM_OPT_END,
 };
 
+static int vfio_user_check(const struct mvm_config *cfg, const void *blob, int self, char *msg,
+			   size_t len)
+{
+	return vfio_check_config(cfg, msg, len);
+}
+
 static int vfio_user_type_create(struct vm *vm, const void *blob, unsigned int index)
 {
 	const struct vfio_user_config *c = blob;
@@ -663,6 +669,7 @@ static const struct mvm_device_type vfio_user_type = {
 	.max = 8,
 	.config_size = sizeof(struct vfio_user_config),
 	.opts = vfio_user_opts,
+	.check = vfio_user_check,
 	.create = vfio_user_type_create,
 };
 MVM_DEVICE_TYPE(vfio_user_type);

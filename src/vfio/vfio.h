@@ -24,6 +24,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mvm/loop.h"
@@ -146,6 +147,10 @@ struct vfio_dev *vfio_user_create(struct vm *vm, const char *socket, unsigned in
  */
 struct vfio_dev *vfio_pci_create(struct vm *vm, const char *addr, const char *sysfs_root,
 				 unsigned int index);
+
+struct mvm_config;
+/* The device types' common check: VFIO devices are PCI functions. 0 or -EINVAL with msg. */
+int vfio_check_config(const struct mvm_config *cfg, char *msg, size_t len);
 
 /* A region's sparse areas checked against its size (page-aligned, in range, <= VFIO_MAX_AREAS). */
 bool vfio_areas_valid(const struct vfio_region *r);

@@ -155,7 +155,8 @@ static int region_reply(uint8_t *buf, uint32_t index, uint32_t flags, uint64_t s
 	put32(p + 12, cap_off);
 	put64(p + 16, size);
 	put64(p + 24, 0x1000);
-	memcpy(p + 32, caps, caps_len);
+	if (caps_len)
+		memcpy(p + 32, caps, caps_len);
 	return (int)h.size;
 }
 
