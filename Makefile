@@ -9,6 +9,8 @@
 #   make bench         benchmarks (print figures; assert nothing)
 #   make bench-linux   Linux boot time, mvm against qemu -M microvm
 #   make bench-vsock   virtio-vsock's host-side path (fake KVM, no /dev/kvm) vs a socket pair
+#   make bench-vfio    vfio-user: BAR latency trapped vs mapped, DMA-copy throughput (fake KVM)
+#   make check-vfio    vfio-user end to end from a test guest (needs KVM)
 #   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs
 #                      fio; also part of make bench, which says so when fio is missing)
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, the
@@ -77,7 +79,7 @@ LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
 .PHONY: all deps demo check check-style check-sandbox check-unit check-loader check-integration check-fault check-api check-linux \
-	check-vsock check-linux-vsock bench-vsock \
+	check-vsock check-linux-vsock bench-vsock bench-vfio check-vfio \
 	check-linux-virtio fuzz-api fuzz-virtio bench bench-linux bench-blk format guests clean
 
 all: $(MVM) $(LIBMVM) guests
@@ -293,6 +295,27 @@ $(BUILD)/bench/vsock-path: bench/vsock-path.c $(FUZZ_PCI_SRCS)
 
 bench-vsock: $(BUILD)/bench/vsock-path
 	$(BUILD)/bench/vsock-path
+
+# vfio-user from the host side: BAR latency trapped vs mapped, DMA-copy throughput (fake KVM).
+$(BUILD)/bench/vfio-user: bench/vfio-user.c bench/vfio-server-lib.c $(FUZZ_PCI_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wno-unused-parameter \
+		-Wno-format-truncation -Iinclude -Isrc/include -Isrc \
+		-Itests/unit/include -Itests/unit $^ $(LDLIBS) -o $@
+
+# The test vfio-user server on its own (tests/vfio/server.c), for guests and by hand.
+$(BUILD)/tests/vfio-user-server: tests/vfio/server.c tests/vfio/server.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror $< -o $@
+
+# vfio-user end to end from a guest (guest/tests/vfio_user.c); needs KVM. Not yet in
+# `make check`: written where there is no /dev/kvm, it has not run against a guest.
+check-vfio: all $(BUILD)/tests/vfio-user-server
+	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) \
+		SERVER=$(abspath $(BUILD)/tests/vfio-user-server) tests/integration/vfio-user.sh
+
+bench-vfio: $(BUILD)/bench/vfio-user
+	$(BUILD)/bench/vfio-user
 
 fuzz-virtio: $(FUZZ_ALL:%=$(FUZZ_DIR)/%)
 	$(Q)for f in $(FUZZ_ALL); do \

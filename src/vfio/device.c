@@ -22,9 +22,31 @@
 
 void vfio_dev_fail(struct vfio_dev *v, const char *why)
 {
-	if (!atomic_exchange(&v->failed, true))
-		pr_err("%s (%s %s): %s; it reads all-ones from now on", v->pdev.dev.name,
-		       v->bops->type, v->host, why);
+	uint64_t one = 1;
+
+	if (atomic_exchange(&v->failed, true))
+		return;
+	pr_err("%s (%s %s): %s; it reads all-ones from now on", v->pdev.dev.name, v->bops->type,
+	       v->host, why);
+	/* The caller may hold the device's lock: the loop unmaps the BARs' slots. */
+	if (v->failed_h.fd >= 0 && write(v->failed_h.fd, &one, sizeof(one)) < 0)
+		pr_warn("%s: %s", v->pdev.dev.name, strerror(errno));
+}
+
+/* Event loop: a failed device's mapped BARs trap again (and read all-ones). */
+static void vfio_failed_event(struct loop_handler *h, uint32_t events)
+{
+	struct vfio_dev *v = container_of(h, struct vfio_dev, failed_h);
+	unsigned int i, j;
+	uint64_t n;
+
+	if (read(h->fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	pthread_mutex_lock(&v->pdev.lock);
+	for (i = 0; i < VFIO_NR_REGIONS; i++)
+		for (j = 0; j < v->regions[i].nr_areas; j++)
+			vm_device_memory_unmap(v->pdev.dev.vm, &v->regions[i].areas[j].slot);
+	pthread_mutex_unlock(&v->pdev.lock);
 }
 
 static uint16_t cfg16(const uint8_t *c, unsigned int off)
@@ -136,7 +158,7 @@ static int vfio_bar_remap(struct pci_dev *pdev, unsigned int bar, uint64_t addr)
 
 		if (!a->hva)
 			continue;
-		if (!addr) {
+		if (!addr || vfio_dev_failed(v)) {
 			vm_device_memory_unmap(pdev->dev.vm, &a->slot);
 			continue;
 		}
@@ -251,6 +273,9 @@ static void vfio_unregister(struct pci_dev *pdev)
 	for (i = 0; i < v->msix_nr; i++)
 		vfio_irq_unwatch(v, &v->msix[i]);
 	vfio_irq_unwatch(v, &v->intx);
+	if (v->failed_watched)
+		loop_del(&pdev->dev.vm->loop, &v->failed_h);
+	v->failed_watched = false;
 }
 
 static const struct pci_dev_ops vfio_pci_ops = {
@@ -488,6 +513,34 @@ static void vfio_dma_unmap_ram(struct vfio_dev *v)
 	}
 }
 
+static int vfio_failed_open(struct vfio_dev *v)
+{
+	int err;
+
+	v->failed_h.fn = vfio_failed_event;
+	v->failed_h.fd = mvm_eventfd(0, EFD_NONBLOCK);
+	if (v->failed_h.fd < 0)
+		return -errno;
+	err = loop_add(&v->pdev.dev.vm->loop, &v->failed_h, EPOLLIN);
+	if (err) {
+		close(v->failed_h.fd);
+		v->failed_h.fd = -1;
+		return err;
+	}
+	v->failed_watched = true;
+	return 0;
+}
+
+static void vfio_failed_close(struct vfio_dev *v)
+{
+	if (v->failed_watched)
+		loop_del(&v->pdev.dev.vm->loop, &v->failed_h);
+	v->failed_watched = false;
+	if (v->failed_h.fd >= 0)
+		close(v->failed_h.fd);
+	v->failed_h.fd = -1;
+}
+
 /* Undoes vfio_init() from whatever point it reached. */
 static void vfio_teardown(struct vfio_dev *v, bool pci_inited)
 {
@@ -508,6 +561,7 @@ static void vfio_teardown(struct vfio_dev *v, bool pci_inited)
 	if (pci_inited)
 		pci_dev_release(&v->pdev);
 	v->bops->close(v);
+	vfio_failed_close(v);
 }
 
 static int vfio_init(struct mvm_device *dev, const void *args)
@@ -523,6 +577,7 @@ static int vfio_init(struct mvm_device *dev, const void *args)
 	v->bops = a->bops;
 	snprintf(v->host, sizeof(v->host), "%s", a->host);
 	v->intx.h.fd = -1;
+	v->failed_h.fd = -1;
 	for (i = 0; i < PCI_MSIX_MAX_VECTORS; i++)
 		v->msix[i].h.fd = -1;
 	for (i = 0; i < VFIO_NR_REGIONS; i++) {
@@ -530,9 +585,14 @@ static int vfio_init(struct mvm_device *dev, const void *args)
 		for (j = 0; j < VFIO_MAX_AREAS; j++)
 			v->regions[i].areas[j].slot = -1;
 	}
-	err = v->bops->open(v, a->backend_args);
+	err = vfio_failed_open(v);
 	if (err)
 		return err;
+	err = v->bops->open(v, a->backend_args);
+	if (err) {
+		vfio_failed_close(v);
+		return err;
+	}
 	err = v->bops->device_info(v, &v->num_regions, &v->num_irqs);
 	if (!err)
 		err = vfio_probe_regions(v);
@@ -560,6 +620,7 @@ err_teardown:
 err_close:
 	vfio_unmap_areas(v);
 	v->bops->close(v);
+	vfio_failed_close(v);
 	return err;
 }
 
@@ -585,7 +646,8 @@ static const struct mvm_device_ops vfio_pci_dev_ops = {
 int vfio_check_config(const struct mvm_config *cfg, char *msg, size_t len)
 {
 	if (cfg->transport != MVM_TRANSPORT_PCI) {
-		snprintf(msg, len, "a VFIO device is a PCI function: the VM needs PCI (--enable-pci)");
+		snprintf(msg, len,
+			 "a VFIO device is a PCI function: the VM needs PCI (--enable-pci)");
 		return -EINVAL;
 	}
 	return 0;

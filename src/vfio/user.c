@@ -194,8 +194,9 @@ static int recv_msg(struct vfu_client *c, struct vfu_msg *m, bool wait)
 	int err;
 
 	drop_fds(c);
-	err = wait_sock(c, POLLIN, wait ? c->timeout_ms : 0);
-	if (err == -ETIMEDOUT && !wait)
+	/* Waiting: recv_all polls when nothing is there yet, up to the timeout. */
+	err = wait ? 0 : wait_sock(c, POLLIN, 0);
+	if (err == -ETIMEDOUT)
 		return -EAGAIN;
 	if (!err)
 		err = recv_all(c, c->rx, VFU_HDR_SIZE, &too_many);

@@ -113,6 +113,9 @@ struct vfio_dev {
 	struct vfio_irq msix[PCI_MSIX_MAX_VECTORS];
 	struct vfio_irq intx;
 	bool intx_on;
+	/* Signalled on failure: the event loop takes the mapped BARs away from the guest. */
+	struct loop_handler failed_h;
+	bool failed_watched;
 	unsigned int nr_dma; /* RAM regions mapped for DMA */
 };
 

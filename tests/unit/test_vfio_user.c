@@ -570,9 +570,18 @@ static void test_user_server_killed(void **state)
 	bar_write(v, 0, VTS_REG_SCRATCH, 1, 8);
 	assert_int_equal(bar_read(v, 0, VTS_REG_SCRATCH, 4), 0xffffffffu);
 	assert_int_equal(bar_read(v, 1, 0, 4), 0xffffffffu);
-	/* The event loop sees the socket's end and stops watching it. */
+	/* The event loop takes BAR1's slot away (the guest's accesses trap) and the socket. */
+	assert_true(v->regions[1].areas[0].slot >= 0);
 	while (loop_once(e->vm, 0))
 		;
+	assert_int_equal(v->regions[1].areas[0].slot, -1);
+	/* A BAR moved now stays trapped. */
+	{
+		uint32_t bar1 = (uint32_t)pci_bar_addr(&v->pdev, 1) + 0x10000;
+
+		pci_cfg_write(&v->pdev, PCI_BASE_ADDRESS_0 + 4, &bar1, 4);
+		assert_int_equal(v->regions[1].areas[0].slot, -1);
+	}
 	free_env(e);
 }
 
