@@ -146,8 +146,8 @@ static double copies(struct env *e, unsigned int n)
 	}
 	t0 = now() - t0;
 	bar_rw(e, 0, VTS_REG_STATUS, &status, false);
-	if (status != n || memcmp(mem_ptr(&e->vm->mem, dst, len), mem_ptr(&e->vm->mem, src, len),
-				  len))
+	if (status != n ||
+	    memcmp(mem_ptr(&e->vm->mem, dst, len), mem_ptr(&e->vm->mem, src, len), len))
 		die("the copies did not all complete");
 	return (double)n * COPY_SIZE / t0 / (1 << 20);
 }

@@ -598,6 +598,11 @@ static int vfio_init(struct mvm_device *dev, const void *args)
 		err = vfio_probe_regions(v);
 	if (err)
 		goto err_close;
+	/* The guest gets the device as from power-on, where the device can be reset. */
+	if (v->bops->reset(v) && vfio_dev_failed(v)) {
+		err = -EIO;
+		goto err_close;
+	}
 
 	pci_dev_init(&v->pdev, &vfio_pci_ops, cfg16(c, PCI_VENDOR_ID), cfg16(c, PCI_DEVICE_ID),
 		     c[PCI_REVISION_ID], cfg32(c, PCI_CLASS_PROG - 1) >> 8,

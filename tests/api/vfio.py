@@ -8,6 +8,7 @@ InstanceStart: no KVM needed.
 """
 import json
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -72,6 +73,22 @@ def main():
                  st, body)
     finally:
         vmm.close()
+    # The command line refuses before anything is built, with the same words.
+    r = subprocess.run([MVM, "run", "--vfio-pci", "0000:00:00.0", "--kernel", "/nonexistent"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    if not os.path.isdir("/sys/module/vfio"):
+        t.ok(r.returncode == 2 and "this host has no VFIO" in r.stderr,
+             "mvm run --vfio-pci on a host without VFIO: exit 2, 'this host has no VFIO'",
+             r.returncode, r.stderr[-300:])
+    r = subprocess.run([MVM, "run", "--vfio-pci", "../../../etc", "--kernel", "/nonexistent"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    t.ok(r.returncode == 2 and "not a host PCI address" in r.stderr,
+         "mvm run --vfio-pci with a path: exit 2, 'not a host PCI address'", r.returncode,
+         r.stderr[-300:])
+    r = subprocess.run([MVM, "run", "--help"], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=30)
+    t.ok("--vfio-user SOCKET" in r.stdout + r.stderr and "--vfio-pci HOSTADDR" in r.stdout + r.stderr,
+         "mvm run --help lists --vfio-user SOCKET and --vfio-pci HOSTADDR")
     return t.summary()
 
 
