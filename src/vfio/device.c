@@ -454,8 +454,14 @@ static int vfio_setup_irqs(struct vfio_dev *v, const struct msix_cap *m, bool ms
 		if (nr > PCI_MSIX_MAX_VECTORS)
 			nr = PCI_MSIX_MAX_VECTORS;
 		err = pci_dev_add_msix(&v->pdev, nr, m->bar, m->table_off, m->pba_off);
-		if (err)
+		if (err == -EINVAL) {
+			/* A table or PBA outside its BAR, overlapping, unaligned: no MSI-X then. */
+			pr_warn("%s: the device's MSI-X table cannot be emulated; INTx only",
+				v->pdev.dev.name);
+			nr = 0;
+		} else if (err) {
 			return err;
+		}
 		for (i = 0; i < nr; i++) {
 			err = vfio_irq_open(v, &v->msix[i], i);
 			if (err)
@@ -616,6 +622,7 @@ static int vfio_init(struct mvm_device *dev, const void *args)
 	if (err)
 		goto err_teardown;
 	dev->type = v->bops->type;
+	dev->transport = "pci";
 	dev->host = v->host;
 	return 0;
 

@@ -22,6 +22,7 @@
 #include "../vfio/server.h"
 #include "fake.h"
 #include "mvm/bus.h"
+#include "mvm/control.h"
 #include "mvm/fault.h"
 #include "mvm/hw.h"
 #include "mvm/pci.h"
@@ -441,6 +442,28 @@ static uint64_t efd_count(int fd)
 	return n;
 }
 
+/* GET /devices (and mvm devices): type, transport, PCI address, the socket, bound. */
+static void assert_device_listed(struct vm *vm, const char *sock)
+{
+	json_t *devs = vm_devices_json(vm), *d;
+	unsigned int found = 0;
+	size_t i;
+
+	assert_non_null(devs);
+	json_array_foreach (devs, i, d) {
+		if (strcmp(json_string_value(json_object_get(d, "type")) ?: "", "vfio-user"))
+			continue;
+		found++;
+		assert_string_equal(json_string_value(json_object_get(d, "host")), sock);
+		assert_string_equal(json_string_value(json_object_get(d, "transport")), "pci");
+		assert_true(json_is_true(json_object_get(d, "bound")));
+		assert_non_null(json_string_value(json_object_get(d, "address")));
+		assert_int_equal(json_array_size(json_object_get(d, "bars")), 3);
+	}
+	json_decref(devs);
+	assert_int_equal(found, 1);
+}
+
 static void test_user_device(void **state)
 {
 	struct env *e = new_env();
@@ -457,6 +480,7 @@ static void test_user_device(void **state)
 	assert_string_equal(v->pdev.dev.type, "vfio-user");
 	assert_string_equal(v->pdev.dev.host, e->sock);
 	assert_true(v->pdev.dev.fw.pci.present);
+	assert_device_listed(e->vm, e->sock);
 
 	/* Config space: the server's identity, our BARs and MSI-X. */
 	pci_cfg_read(&v->pdev, PCI_VENDOR_ID, &vendor, 2);
@@ -623,6 +647,19 @@ static void test_user_misbehaving(void **state)
 	start_server(e, VTS_EXTRA_FDS);
 	v = vfio_user_create(e->vm, e->sock, 0, 5000);
 	assert_true(IS_ERR(v));
+	free_env(e);
+
+	/* An MSI-X table outside its BAR: the function comes up with INTx only. */
+	e = new_env();
+	start_server(e, VTS_BAD_MSIX);
+	v = vfio_user_create(e->vm, e->sock, 0, 5000);
+	assert_false(IS_ERR(v));
+	assert_int_equal(v->pdev.msix.nr, 0);
+	assert_int_equal(v->pdev.intx_pin, 1);
+	assert_false(vfio_dev_failed(v));
+	vm_destroy(e->vm);
+	e->vm = NULL;
+	assert_int_equal(wait_server(e), 0);
 	free_env(e);
 
 	/* Nobody listening. */

@@ -16,7 +16,7 @@
  * it lie on purpose (the client must survive): "hang" never answers a read
  * of BAR0's HANG register, "bad-area" reports a mmap area outside BAR1,
  * "bad-reply" answers a read with the wrong length, "extra-fds" sends fds
- * with DEVICE_GET_INFO.
+ * with DEVICE_GET_INFO, "bad-msix" puts the MSI-X table outside its BAR.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -364,7 +364,7 @@ static void setup_device(struct server *s)
 	c[0x40] = 0x11;
 	c[0x41] = 0;
 	put16(c + 0x42, MSIX_NR - 1);
-	put32(c + 0x44, VTS_MSIX_TABLE | 2);
+	put32(c + 0x44, ((s->flags & VTS_BAD_MSIX) ? 0x2000 : VTS_MSIX_TABLE) | 2);
 	put32(c + 0x48, VTS_MSIX_PBA | 2);
 	s->regs[VTS_REG_ID / 8] = VTS_ID;
 	for (i = 0; i < MSIX_NR; i++)
@@ -656,7 +656,7 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		fprintf(stderr,
 			"usage: %s SOCKET [--no-map] [--misbehave=hang|bad-area|"
-			"bad-reply|extra-fds]\n",
+			"bad-reply|extra-fds|bad-msix]\n",
 			argv[0]);
 		return 2;
 	}
@@ -671,6 +671,8 @@ int main(int argc, char **argv)
 			flags |= VTS_BAD_REPLY;
 		else if (!strcmp(argv[i], "--misbehave=extra-fds"))
 			flags |= VTS_EXTRA_FDS;
+		else if (!strcmp(argv[i], "--misbehave=bad-msix"))
+			flags |= VTS_BAD_MSIX;
 		else {
 			fprintf(stderr, "%s: unknown option %s\n", argv[0], argv[i]);
 			return 2;

@@ -32,6 +32,7 @@
 #define VTS_BAD_AREA  0x04
 #define VTS_BAD_REPLY 0x08
 #define VTS_EXTRA_FDS 0x10
+#define VTS_BAD_MSIX  0x20 /* an MSI-X table outside its BAR */
 
 /* Serves one client on sock until it leaves: 0 then, 1 on error. */
 int vts_serve(int sock, unsigned int flags);
