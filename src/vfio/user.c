@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mvm/devtype.h"
@@ -39,6 +40,7 @@ struct vfu_client {
 	struct vfio_dev *v;
 	int sock;
 	int timeout_ms;
+	int64_t deadline_ms;  /* of the exchange under way (CLOCK_MONOTONIC) */
 	pthread_mutex_t lock; /* one request at a time; the buffers */
 	uint16_t next_id;
 	struct vfu_caps caps;
@@ -64,15 +66,34 @@ static void drop_fds(struct vfu_client *c)
 	}
 }
 
-/* Waits up to the timeout for `events`; 0, -ETIMEDOUT or -errno. */
-static int wait_sock(struct vfu_client *c, short events, int timeout_ms)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A whole exchange (a request, what the server asks meanwhile, its reply) gets one timeout. */
+static void start_exchange(struct vfu_client *c)
+{
+	c->deadline_ms = now_ms() + c->timeout_ms;
+}
+
+/*
+ * Waits for `events` until the exchange's deadline (now_only: not at all);
+ * 0, -ETIMEDOUT or -errno. A server trickling bytes cannot stretch it.
+ */
+static int wait_sock(struct vfu_client *c, short events, bool now_only)
 {
 	struct pollfd p = { .fd = c->sock, .events = events };
+	int64_t left;
 	int n;
 
-	do
-		n = poll(&p, 1, timeout_ms);
-	while (n < 0 && errno == EINTR);
+	do {
+		left = now_only ? 0 : c->deadline_ms - now_ms();
+		n = left < 0 ? 0 : poll(&p, 1, (int)left);
+	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	if (n == 0)
@@ -115,7 +136,7 @@ static int send_all(struct vfu_client *c, const void *buf, size_t len, const int
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			err = wait_sock(c, POLLOUT, c->timeout_ms);
+			err = wait_sock(c, POLLOUT, false);
 			if (err)
 				return err;
 			continue;
@@ -150,7 +171,7 @@ static int recv_all(struct vfu_client *c, uint8_t *buf, size_t len, bool *too_ma
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			err = wait_sock(c, POLLIN, c->timeout_ms);
+			err = wait_sock(c, POLLIN, false);
 			if (err)
 				return err;
 			continue;
@@ -195,9 +216,11 @@ static int recv_msg(struct vfu_client *c, struct vfu_msg *m, bool wait)
 
 	drop_fds(c);
 	/* Waiting: recv_all polls when nothing is there yet, up to the timeout. */
-	err = wait ? 0 : wait_sock(c, POLLIN, 0);
+	err = wait ? 0 : wait_sock(c, POLLIN, true);
 	if (err == -ETIMEDOUT)
 		return -EAGAIN;
+	if (!wait)
+		start_exchange(c); /* a message has begun: it must arrive whole in time */
 	if (!err)
 		err = recv_all(c, c->rx, VFU_HDR_SIZE, &too_many);
 	if (!err)
@@ -266,6 +289,7 @@ static int call(struct vfu_client *c, int len, const int *fds, unsigned int nfds
 	if (len < 0)
 		return len;
 	vfu_hdr_decode(c->tx, &h, VFU_MAX_MSG);
+	start_exchange(c);
 	err = send_all(c, c->tx, (size_t)len, fds, nfds);
 	if (err) {
 		client_fail(c, "sending", err);
