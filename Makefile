@@ -189,8 +189,8 @@ check-fault: $(FAULT) guests
 	tests/fault/raw-calls.sh
 	GUESTS=$(abspath $(GUEST_DIR)) $(FAULT)
 
-check-linux: $(MVM)
-	MVM=$(abspath $(MVM)) tests/linux/run.sh
+check-linux: $(MVM) $(BUILD)/tests/vfio-user-server
+	MVM=$(abspath $(MVM)) SERVER=$(abspath $(BUILD)/tests/vfio-user-server) tests/linux/run.sh
 
 # Seccomp (each list minimal and sufficient), host-side hardening, the jailer.
 check-sandbox: all
