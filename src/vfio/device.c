@@ -243,7 +243,24 @@ static void vfio_irq_close(struct vfio_dev *v, struct vfio_irq *irq)
 	irq->h.fd = -1;
 }
 
-/* MSI-X turned on or off in the guest: the back end's triggers follow. pdev->lock held. */
+/* The back end's INTx trigger on or off. 0 or -errno. */
+static int vfio_intx_switch(struct vfio_dev *v, bool on)
+{
+	int err;
+
+	if (on == v->intx_on || v->intx.h.fd < 0)
+		return 0;
+	err = v->bops->set_irqs(v, VFIO_IRQ_INTX, 0, on ? 1 : 0, &v->intx.h.fd);
+	if (!err)
+		v->intx_on = on;
+	return err;
+}
+
+/*
+ * MSI-X turned on or off in the guest: the back end's triggers follow. A
+ * VFIO device takes one interrupt type at a time, so INTx is off while MSI-X
+ * is on. pdev->lock held.
+ */
 static void vfio_msix_changed(struct pci_dev *pdev)
 {
 	struct vfio_dev *v = to_vfio(pdev);
@@ -256,12 +273,17 @@ static void vfio_msix_changed(struct pci_dev *pdev)
 		return;
 	for (i = 0; i < v->msix_nr; i++)
 		fds[i] = v->msix[i].h.fd;
-	err = v->bops->set_irqs(v, VFIO_IRQ_MSIX, 0, on ? v->msix_nr : 0, fds);
+	err = on ? vfio_intx_switch(v, false) : 0;
+	if (!err)
+		err = v->bops->set_irqs(v, VFIO_IRQ_MSIX, 0, on ? v->msix_nr : 0, fds);
+	if (!err) {
+		v->msix_on = on;
+		if (!on)
+			err = vfio_intx_switch(v, true);
+	}
 	if (err)
 		pr_warn_ratelimited("%s: MSI-X %s: %s", pdev->dev.name, on ? "on" : "off",
 				    strerror(-err));
-	else
-		v->msix_on = on;
 }
 
 static void vfio_unregister(struct pci_dev *pdev)
@@ -477,10 +499,9 @@ static int vfio_setup_irqs(struct vfio_dev *v, const struct msix_cap *m, bool ms
 		err = vfio_irq_open(v, &v->intx, ~0u);
 		if (err)
 			return err;
-		err = v->bops->set_irqs(v, VFIO_IRQ_INTX, 0, 1, &v->intx.h.fd);
+		err = vfio_intx_switch(v, true);
 		if (err)
 			return err;
-		v->intx_on = true;
 	}
 	return 0;
 }

@@ -545,6 +545,12 @@ static int fake_ioctl_vfio(enum fake_fd_kind kind, unsigned long req, void *arg)
 			errno = EINVAL;
 			return -1;
 		}
+		/* vfio-pci: one interrupt type at a time (INTx off before MSI-X on). */
+		if (set->count && fake_vfio.irq_count[set->index ? 0 : 2] +
+					  fake_vfio.irq_count[set->index ? 2 : 0]) {
+			errno = EINVAL;
+			return -1;
+		}
 		fake_vfio.irq_count[set->index] = set->count;
 		if (set->count)
 			memcpy(&fake_vfio.irq_fds[set->index][set->start], set->data,

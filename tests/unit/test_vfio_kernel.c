@@ -144,16 +144,22 @@ static void exercise(struct vfio_dev *v)
 	/* The command register reached the device's config space. */
 	assert_int_equal(pread(fake_vfio.last_dev_fd, &cmd, 2, (off_t)FAKE_VFIO_REGION(7) + 4), 2);
 	assert_int_equal(cmd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	/* MSI-X on: the device gets one eventfd per vector; off: none. */
+	/* INTx is wired at open. */
+	assert_int_equal(fake_vfio.irq_count[VFIO_IRQ_INTX], 1);
+	assert_int_equal(fake_vfio.irq_fds[VFIO_IRQ_INTX][0], v->intx.h.fd);
+	/* MSI-X on: INTx off first (one type at a time), one eventfd per vector. */
 	ctrl = PCI_MSIX_ENABLE;
 	pci_cfg_write(&v->pdev, v->pdev.msix.cap + PCI_MSIX_FLAGS, &ctrl, 2);
+	assert_true(v->msix_on);
+	assert_int_equal(fake_vfio.irq_count[VFIO_IRQ_INTX], 0);
 	assert_int_equal(fake_vfio.irq_count[VFIO_IRQ_MSIX], 4);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(fake_vfio.irq_fds[VFIO_IRQ_MSIX][i], v->msix[i].h.fd);
+	/* Off: no vector, INTx back. */
 	ctrl = 0;
 	pci_cfg_write(&v->pdev, v->pdev.msix.cap + PCI_MSIX_FLAGS, &ctrl, 2);
+	assert_false(v->msix_on);
 	assert_int_equal(fake_vfio.irq_count[VFIO_IRQ_MSIX], 0);
-	/* INTx was wired at open. */
 	assert_int_equal(fake_vfio.irq_count[VFIO_IRQ_INTX], 1);
 	assert_int_equal(v->bops->reset(v), 0);
 }
