@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mvm/dev_mem.h"
+#include "mvm/irq.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"
 #include "mvm/vm.h"
@@ -199,12 +200,6 @@ static void vfio_irq_fired(struct loop_handler *h, uint32_t events)
 
 	if (read(h->fd, &n, sizeof(n)) != sizeof(n) || vfio_dev_failed(v))
 		return;
-	if (irq->vector == ~0u) {
-		/* INTx as a pulse: VFIO masks the line itself until it is unmasked. */
-		pci_intx_set(&v->pdev, true);
-		pci_intx_set(&v->pdev, false);
-		return;
-	}
 	pci_msix_notify(&v->pdev, irq->vector);
 }
 
@@ -243,17 +238,46 @@ static void vfio_irq_close(struct vfio_dev *v, struct vfio_irq *irq)
 	irq->h.fd = -1;
 }
 
-/* The back end's INTx trigger on or off. 0 or -errno. */
+/*
+ * The back end's INTx trigger (and, on, its unmask eventfd: VFIO drops it
+ * with the trigger) on or off. 0 or -errno.
+ */
 static int vfio_intx_switch(struct vfio_dev *v, bool on)
 {
 	int err;
 
-	if (on == v->intx_on || v->intx.h.fd < 0)
+	if (on == v->intx_on || !v->intx_irqfd)
 		return 0;
-	err = v->bops->set_irqs(v, VFIO_IRQ_INTX, 0, on ? 1 : 0, &v->intx.h.fd);
+	err = v->bops->set_irqs(v, VFIO_IRQ_INTX, 0, on ? 1 : 0, &v->intx_fd);
+	if (!err && on) {
+		err = v->bops->intx_unmask_fd(v, v->intx_unmask);
+		if (err)
+			v->bops->set_irqs(v, VFIO_IRQ_INTX, 0, 0, NULL);
+	}
 	if (!err)
 		v->intx_on = on;
 	return err;
+}
+
+/*
+ * Once bound (the slot gives the GSI): INTx becomes a level-triggered KVM
+ * source on the function's GSI; the guest's EOI signals the device's unmask
+ * eventfd. 0 or -errno.
+ */
+static int vfio_intx_connect(struct vfio_dev *v)
+{
+	int err;
+
+	if (v->intx_fd < 0)
+		return 0;
+	v->intx_gsi = v->pdev.intx_gsi;
+	err = vm_irqfd_resample(v->pdev.dev.vm, v->intx_fd, v->intx_unmask, v->intx_gsi);
+	if (err) {
+		pr_err("%s: INTx on GSI %u: %s", v->pdev.dev.name, v->intx_gsi, strerror(-err));
+		return err;
+	}
+	v->intx_irqfd = true;
+	return vfio_intx_switch(v, true);
 }
 
 /*
@@ -294,7 +318,6 @@ static void vfio_unregister(struct pci_dev *pdev)
 	/* The loop stops with the VM: nothing may fire into a device being torn down. */
 	for (i = 0; i < v->msix_nr; i++)
 		vfio_irq_unwatch(v, &v->msix[i]);
-	vfio_irq_unwatch(v, &v->intx);
 	if (v->failed_watched)
 		loop_del(&pdev->dev.vm->loop, &v->failed_h);
 	v->failed_watched = false;
@@ -495,13 +518,14 @@ static int vfio_setup_irqs(struct vfio_dev *v, const struct msix_cap *m, bool ms
 	if (err)
 		return err;
 	if (v->dev_cfg[PCI_INTERRUPT_PIN] && count) {
+		/* Wired to its GSI once bound (vfio_intx_connect). */
 		pci_dev_set_intx(&v->pdev, 1);
-		err = vfio_irq_open(v, &v->intx, ~0u);
-		if (err)
-			return err;
-		err = vfio_intx_switch(v, true);
-		if (err)
-			return err;
+		v->intx_fd = mvm_eventfd(0, EFD_NONBLOCK);
+		if (v->intx_fd < 0)
+			return -errno;
+		v->intx_unmask = mvm_eventfd(0, EFD_NONBLOCK);
+		if (v->intx_unmask < 0)
+			return -errno;
 	}
 	return 0;
 }
@@ -582,7 +606,14 @@ static void vfio_teardown(struct vfio_dev *v, bool pci_inited)
 	v->msix_on = v->intx_on = false;
 	for (i = 0; i < PCI_MSIX_MAX_VECTORS; i++)
 		vfio_irq_close(v, &v->msix[i]);
-	vfio_irq_close(v, &v->intx);
+	if (v->intx_irqfd)
+		vm_irqfd(v->pdev.dev.vm, v->intx_fd, v->intx_gsi, false);
+	v->intx_irqfd = false;
+	if (v->intx_fd >= 0)
+		close(v->intx_fd);
+	if (v->intx_unmask >= 0)
+		close(v->intx_unmask);
+	v->intx_fd = v->intx_unmask = -1;
 	vfio_dma_unmap_ram(v);
 	vfio_unmap_areas(v);
 	if (pci_inited)
@@ -603,7 +634,7 @@ static int vfio_init(struct mvm_device *dev, const void *args)
 
 	v->bops = a->bops;
 	snprintf(v->host, sizeof(v->host), "%s", a->host);
-	v->intx.h.fd = -1;
+	v->intx_fd = v->intx_unmask = -1;
 	v->failed_h.fd = -1;
 	for (i = 0; i < PCI_MSIX_MAX_VECTORS; i++)
 		v->msix[i].h.fd = -1;
@@ -703,6 +734,13 @@ struct vfio_dev *vfio_dev_create(struct vm *vm, const char *name, const struct v
 		return v;
 	err = pci_dev_register(&v->pdev);
 	if (err) {
+		mvm_device_put(&v->pdev.dev);
+		return ERR_PTR(err);
+	}
+	/* No vCPU runs yet: INTx is wired before the guest can use it. */
+	err = vfio_intx_connect(v);
+	if (err) {
+		mvm_device_unregister(&v->pdev.dev);
 		mvm_device_put(&v->pdev.dev);
 		return ERR_PTR(err);
 	}

@@ -442,6 +442,20 @@ static int kvfio_set_irqs(struct vfio_dev *v, unsigned int index, uint32_t start
 	return mvm_ioctl_nofault(kv_of(v)->dev_fd, VFIO_DEVICE_SET_IRQS, &s) < 0 ? -errno : 0;
 }
 
+static int kvfio_intx_unmask_fd(struct vfio_dev *v, int fd)
+{
+	struct {
+		struct vfio_irq_set set;
+		int32_t fd;
+	} s = { .set = { .argsz = sizeof(s),
+			 .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK,
+			 .index = VFIO_PCI_INTX_IRQ_INDEX,
+			 .count = 1 },
+		.fd = fd };
+
+	return mvm_ioctl_nofault(kv_of(v)->dev_fd, VFIO_DEVICE_SET_IRQS, &s) < 0 ? -errno : 0;
+}
+
 static int kvfio_dma_map(struct vfio_dev *v, uint64_t iova, uint64_t size, void *hva, int fd,
 			 uint64_t fd_off)
 {
@@ -506,6 +520,7 @@ const struct vfio_backend_ops vfio_kernel_ops = {
 	.region_rw = kvfio_region_rw,
 	.irq_info = kvfio_irq_info,
 	.set_irqs = kvfio_set_irqs,
+	.intx_unmask_fd = kvfio_intx_unmask_fd,
 	.dma_map = kvfio_dma_map,
 	.dma_unmap = kvfio_dma_unmap,
 	.reset = kvfio_reset,

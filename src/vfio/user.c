@@ -437,7 +437,8 @@ static int vfu_set_irqs(struct vfio_dev *v, unsigned int index, uint32_t start, 
 	pthread_mutex_lock(&c->lock);
 	if (!count)
 		err = call(c,
-			   vfu_build_set_irqs(c->tx, VFU_MAX_MSG, next_id(c), index, 0, 0, false),
+			   vfu_build_set_irqs(c->tx, VFU_MAX_MSG, next_id(c), index, 0, 0,
+					      VFU_IRQ_DATA_NONE | VFU_IRQ_ACTION_TRIGGER),
 			   NULL, 0, &m);
 	/* No more fds in one message than the server takes. */
 	while (!err && done < count) {
@@ -445,11 +446,27 @@ static int vfu_set_irqs(struct vfio_dev *v, unsigned int index, uint32_t start, 
 
 		err = call(c,
 			   vfu_build_set_irqs(c->tx, VFU_MAX_MSG, next_id(c), index, start + done,
-					      n, true),
+					      n, VFU_IRQ_DATA_EVENTFD | VFU_IRQ_ACTION_TRIGGER),
 			   fds + done, n, &m);
 		drop_fds(c);
 		done += n;
 	}
+	drop_fds(c);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+static int vfu_intx_unmask_fd(struct vfio_dev *v, int fd)
+{
+	struct vfu_client *c = client_of(v);
+	struct vfu_msg m;
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = call(c,
+		   vfu_build_set_irqs(c->tx, VFU_MAX_MSG, next_id(c), VFIO_IRQ_INTX, 0, 1,
+				      VFU_IRQ_DATA_EVENTFD | VFU_IRQ_ACTION_UNMASK),
+		   &fd, 1, &m);
 	drop_fds(c);
 	pthread_mutex_unlock(&c->lock);
 	return err;
@@ -639,6 +656,7 @@ const struct vfio_backend_ops vfio_user_ops = {
 	.region_rw = vfu_region_rw,
 	.irq_info = vfu_irq_info,
 	.set_irqs = vfu_set_irqs,
+	.intx_unmask_fd = vfu_intx_unmask_fd,
 	.dma_map = vfu_dma_map,
 	.dma_unmap = vfu_dma_unmap,
 	.reset = vfu_reset,

@@ -142,15 +142,14 @@ int vfu_build_irq_info(void *buf, size_t cap, uint16_t id, uint32_t index)
 }
 
 int vfu_build_set_irqs(void *buf, size_t cap, uint16_t id, uint32_t index, uint32_t start_,
-		       uint32_t count, bool eventfds)
+		       uint32_t count, uint32_t flags)
 {
 	uint8_t *p = start(buf, cap, id, VFU_DEVICE_SET_IRQS, IRQ_SET_SIZE);
 
 	if (!p)
 		return -ENOSPC;
 	put32(p, IRQ_SET_SIZE);
-	put32(p + 4,
-	      (eventfds ? VFU_IRQ_DATA_EVENTFD : VFU_IRQ_DATA_NONE) | VFU_IRQ_ACTION_TRIGGER);
+	put32(p + 4, flags);
 	put32(p + 8, index);
 	put32(p + 12, start_);
 	put32(p + 16, count);

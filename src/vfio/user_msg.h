@@ -49,6 +49,7 @@ enum vfu_cmd {
 #define VFU_DMA_F_WRITE	       2u
 #define VFU_IRQ_DATA_NONE      (1u << 0)
 #define VFU_IRQ_DATA_EVENTFD   (1u << 2)
+#define VFU_IRQ_ACTION_UNMASK  (1u << 4)
 #define VFU_IRQ_ACTION_TRIGGER (1u << 5)
 
 struct vfu_hdr {
@@ -97,8 +98,9 @@ int vfu_build_simple(void *buf, size_t cap, uint16_t id, enum vfu_cmd cmd);
 int vfu_build_device_info(void *buf, size_t cap, uint16_t id);
 int vfu_build_region_info(void *buf, size_t cap, uint16_t id, uint32_t index, uint32_t argsz);
 int vfu_build_irq_info(void *buf, size_t cap, uint16_t id, uint32_t index);
+/* flags: VFU_IRQ_DATA_* | VFU_IRQ_ACTION_* */
 int vfu_build_set_irqs(void *buf, size_t cap, uint16_t id, uint32_t index, uint32_t start,
-		       uint32_t count, bool eventfds);
+		       uint32_t count, uint32_t flags);
 int vfu_build_region_access(void *buf, size_t cap, uint16_t id, bool write, uint32_t region,
 			    uint64_t off, const void *data, uint32_t count);
 int vfu_build_dma_map(void *buf, size_t cap, uint16_t id, uint64_t iova, uint64_t size,

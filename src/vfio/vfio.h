@@ -12,7 +12,10 @@
  *     slots (mvm/dev_mem.h), the rest is trapped and forwarded;
  *   - MSI-X: table and PBA trapped and emulated by the PCI core; each vector
  *     has an eventfd the back end signals, relayed by the event loop to
- *     pci_msix_notify() (masking stays the core's); INTx likewise;
+ *     pci_msix_notify() (masking stays the core's); INTx is a KVM resample
+ *     irqfd on the function's GSI whose resample fd is the device's unmask
+ *     eventfd (level semantics, as VFIO masks INTx when it fires); one
+ *     interrupt type at a time, as VFIO wants;
  *   - DMA: guest RAM is mapped for the device at iova = guest-physical.
  *
  * A back end that fails (a dead or misbehaving vfio-user server) marks the
@@ -83,6 +86,8 @@ struct vfio_backend_ops {
 	/* Triggers of vectors [start, start + count) become fds[]; count 0: all off. */
 	int (*set_irqs)(struct vfio_dev *v, unsigned int index, uint32_t start, uint32_t count,
 			const int *fds);
+	/* INTx's unmask eventfd: a write unmasks the line (after the guest's EOI). */
+	int (*intx_unmask_fd)(struct vfio_dev *v, int fd);
 	/* Guest RAM [iova, iova + size) is hva, offset fd_off in fd (the memfd). */
 	int (*dma_map)(struct vfio_dev *v, uint64_t iova, uint64_t size, void *hva, int fd,
 		       uint64_t fd_off);
@@ -93,7 +98,7 @@ struct vfio_backend_ops {
 struct vfio_irq {
 	struct loop_handler h;
 	struct vfio_dev *v;
-	unsigned int vector; /* MSI-X vector, or ~0u for INTx */
+	unsigned int vector; /* MSI-X vector */
 	bool watched;
 };
 
@@ -111,8 +116,11 @@ struct vfio_dev {
 	unsigned int msix_nr; /* vectors given to the guest */
 	bool msix_on;	      /* the back end triggers our eventfds */
 	struct vfio_irq msix[PCI_MSIX_MAX_VECTORS];
-	struct vfio_irq intx;
-	bool intx_on;
+	int intx_fd;	 /* INTx trigger: a KVM irqfd on the function's GSI */
+	int intx_unmask; /* its resample fd: the device's unmask eventfd */
+	bool intx_irqfd; /* the irqfd is bound, on intx_gsi */
+	unsigned int intx_gsi;
+	bool intx_on; /* the back end triggers intx_fd */
 	/* Signalled on failure: the event loop takes the mapped BARs away from the guest. */
 	struct loop_handler failed_h;
 	bool failed_watched;

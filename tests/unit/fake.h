@@ -85,7 +85,8 @@ struct fake_vfio {
 	/* VFIO_DEVICE_SET_IRQS: the eventfds of each index, count 0 when off. */
 	int irq_fds[3][32];
 	unsigned int irq_count[3];
-	int last_dev_fd; /* the device fd last handed out */
+	int intx_unmask_fd; /* INTx's unmask eventfd (VFIO_IRQ_SET_ACTION_UNMASK) */
+	int last_dev_fd;    /* the device fd last handed out */
 };
 
 extern struct fake_vfio fake_vfio;

@@ -545,6 +545,15 @@ static int fake_ioctl_vfio(enum fake_fd_kind kind, unsigned long req, void *arg)
 			errno = EINVAL;
 			return -1;
 		}
+		if (set->flags & VFIO_IRQ_SET_ACTION_UNMASK) {
+			/* INTx's unmask eventfd: only while INTx is on. */
+			if (set->index || !fake_vfio.irq_count[0] || set->count != 1) {
+				errno = EINVAL;
+				return -1;
+			}
+			memcpy(&fake_vfio.intx_unmask_fd, set->data, sizeof(int));
+			return 0;
+		}
 		/* vfio-pci: one interrupt type at a time (INTx off before MSI-X on). */
 		if (set->count && fake_vfio.irq_count[set->index ? 0 : 2] +
 					  fake_vfio.irq_count[set->index ? 2 : 0]) {
@@ -552,6 +561,8 @@ static int fake_ioctl_vfio(enum fake_fd_kind kind, unsigned long req, void *arg)
 			return -1;
 		}
 		fake_vfio.irq_count[set->index] = set->count;
+		if (!set->index && !set->count)
+			fake_vfio.intx_unmask_fd = -1; /* goes with the trigger */
 		if (set->count)
 			memcpy(&fake_vfio.irq_fds[set->index][set->start], set->data,
 			       sizeof(int) * set->count);

@@ -144,14 +144,17 @@ static void exercise(struct vfio_dev *v)
 	/* The command register reached the device's config space. */
 	assert_int_equal(pread(fake_vfio.last_dev_fd, &cmd, 2, (off_t)FAKE_VFIO_REGION(7) + 4), 2);
 	assert_int_equal(cmd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	/* INTx is wired at open. */
+	/* INTx: a resample irqfd on the function's GSI, the resample fd as the unmask eventfd. */
 	assert_int_equal(fake_vfio.irq_count[VFIO_IRQ_INTX], 1);
-	assert_int_equal(fake_vfio.irq_fds[VFIO_IRQ_INTX][0], v->intx.h.fd);
+	assert_int_equal(fake_vfio.irq_fds[VFIO_IRQ_INTX][0], v->intx_fd);
+	assert_int_equal(fake_vfio.intx_unmask_fd, v->intx_unmask);
+	assert_int_equal(fake_irqfd_gsi(v->intx_fd), (int)v->pdev.intx_gsi);
 	/* MSI-X on: INTx off first (one type at a time), one eventfd per vector. */
 	ctrl = PCI_MSIX_ENABLE;
 	pci_cfg_write(&v->pdev, v->pdev.msix.cap + PCI_MSIX_FLAGS, &ctrl, 2);
 	assert_true(v->msix_on);
 	assert_int_equal(fake_vfio.irq_count[VFIO_IRQ_INTX], 0);
+	assert_int_equal(fake_vfio.intx_unmask_fd, -1);
 	assert_int_equal(fake_vfio.irq_count[VFIO_IRQ_MSIX], 4);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(fake_vfio.irq_fds[VFIO_IRQ_MSIX][i], v->msix[i].h.fd);
@@ -161,6 +164,7 @@ static void exercise(struct vfio_dev *v)
 	assert_false(v->msix_on);
 	assert_int_equal(fake_vfio.irq_count[VFIO_IRQ_MSIX], 0);
 	assert_int_equal(fake_vfio.irq_count[VFIO_IRQ_INTX], 1);
+	assert_int_equal(fake_vfio.intx_unmask_fd, v->intx_unmask);
 	assert_int_equal(v->bops->reset(v), 0);
 }
 
@@ -194,6 +198,8 @@ static void test_kernel_iommufd(void **state)
 	k->vm = NULL;
 	assert_int_equal(fake_vfio_maps(), 0);
 	assert_true(fake_vfio_call_index(IOMMU_IOAS_UNMAP, 0) >= 0);
+	for (unsigned int i = 0; i < FAKE_MAX_IRQFDS; i++)
+		assert_false(fake_kvm.irqfds[i].used);
 	assert_true(open_fds() < fds); /* the VM's own fds went too */
 	free_kenv(k);
 }

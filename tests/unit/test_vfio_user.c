@@ -508,6 +508,11 @@ static void test_user_device(void **state)
 	assert_int_equal(word, 0xdeadbeefcafef00dULL);
 	assert_int_equal(bar_read(v, 1, 0x100, 8), 0xdeadbeefcafef00dULL);
 
+	/* INTx: the server's trigger is a resample irqfd on the function's GSI. */
+	assert_int_equal(fake_irqfd_gsi(v->intx_fd), (int)v->pdev.intx_gsi);
+	bar_write(v, 0, VTS_REG_INTX, 1, 8);
+	assert_int_equal(efd_count(v->intx_fd), 1); /* the fake KVM leaves it unread */
+
 	/* MSI-X: vector 1 programmed and unmasked, then MSI-X on (the server gets the fds). */
 	bar_write(v, 2, VTS_MSIX_TABLE + 16 + 0, 0xfee00000, 4);
 	bar_write(v, 2, VTS_MSIX_TABLE + 16 + 8, 0x41, 4);
@@ -515,6 +520,9 @@ static void test_user_device(void **state)
 	ctrl = PCI_MSIX_ENABLE;
 	pci_cfg_write(&v->pdev, v->pdev.msix.cap + PCI_MSIX_FLAGS, &ctrl, 2);
 	assert_true(v->msix_on);
+	/* INTx is off meanwhile: the server has no trigger. */
+	bar_write(v, 0, VTS_REG_INTX, 1, 8);
+	assert_int_equal(efd_count(v->intx_fd), 0);
 
 	/* A DMA copy through guest RAM (the server mapped the memfd), then vector 1. */
 	assert_int_equal(mem_write(&e->vm->mem, 0x10000, "vfio-user dma copy!", 20), 0);

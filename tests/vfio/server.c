@@ -61,6 +61,7 @@ enum {
 #define MAX_DMA	      8
 #define IRQ_DATA_NONE 1u
 #define IRQ_DATA_EFD  4u
+#define IRQ_UNMASK    0x10u
 
 struct dma_map {
 	uint64_t iova, size;
@@ -77,6 +78,7 @@ struct server {
 	uint8_t *bar1;
 	int msix_fd[MSIX_NR];
 	int intx_fd;
+	int intx_unmask_fd; /* the client's; kept, unused: this device's INTx is a pulse */
 	struct dma_map dma[MAX_DMA];
 	uint8_t *in, *out;
 	uint8_t *dma_buf; /* our DMA requests and their replies */
@@ -370,6 +372,7 @@ static void setup_device(struct server *s)
 	for (i = 0; i < MSIX_NR; i++)
 		s->msix_fd[i] = -1;
 	s->intx_fd = -1;
+	s->intx_unmask_fd = -1;
 }
 
 static uint64_t region_size(unsigned int i)
@@ -468,6 +471,15 @@ static int handle_set_irqs(struct server *s, const uint8_t *req)
 		if (s->intx_fd >= 0)
 			close(s->intx_fd);
 		s->intx_fd = -1;
+		return reply(s, req, NULL, 0, NULL, 0);
+	}
+	if (index == 0 && (flags & IRQ_UNMASK) && (flags & IRQ_DATA_EFD) && !start && count == 1 &&
+	    s->nfds == 1) {
+		if (s->intx_unmask_fd >= 0)
+			close(s->intx_unmask_fd);
+		s->intx_unmask_fd = s->fds[0];
+		s->fds[0] = -1;
+		s->nfds = 0;
 		return reply(s, req, NULL, 0, NULL, 0);
 	}
 	if (!(flags & IRQ_DATA_EFD) || s->nfds != count ||
@@ -619,6 +631,8 @@ out:
 			close(s->msix_fd[i]);
 	if (s->intx_fd > 0)
 		close(s->intx_fd);
+	if (s->intx_unmask_fd > 0)
+		close(s->intx_unmask_fd);
 	if (s->bar1_fd >= 0)
 		close(s->bar1_fd);
 	free(s->in);
