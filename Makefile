@@ -69,7 +69,7 @@ GUEST_DIR := $(BUILD)/guest
 UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c fc_metrics.c runtime.c logger.c) \
 		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c \
-		  root_device.c mmds.c balloon.c hotplug.c)
+		  root_device.c mmds.c balloon.c hotplug.c cpu_config.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD)/unit-obj/%.o)
 UNIT := $(BUILD)/tests/unit-tests
@@ -157,8 +157,21 @@ check: check-style check-unit check-loader check-integration check-fault check-a
 check-style:
 	tests/check-style.sh
 
-check-unit: $(UNIT)
+# The x86 arch's CPUID/MSR set-up (CPU templates, SMT) on the unit tests' fake KVM.
+X86_CPU_TEST := $(BUILD)/tests/x86-cpu-test
+X86_CPU_SRCS := tests/arch/x86_cpu_test.c tests/unit/fake_sys.c src/core/sys.c src/core/fault.c \
+	src/core/log.c src/core/ratelimit.c src/core/config.c $(addprefix src/arch/x86/,cpuid.c msr.c cpu_template.c)
+$(X86_CPU_TEST): $(X86_CPU_SRCS:%.c=$(BUILD)/x86-obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+$(BUILD)/x86-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+check-unit: $(UNIT) $(X86_CPU_TEST)
 	$(UNIT)
+	$(X86_CPU_TEST)
 
 # Boot loaders against Debian's stock cloud kernel (fetched once, cached).
 check-loader: $(LOADER) guests
@@ -253,9 +266,10 @@ $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 # fake KVM and fake arch, driven by guest-like accesses.
 FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) \
 	tests/unit/fake_sys.c tests/unit/fake_arch.c
-$(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)
+$(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS) fuzz/virtio_vm.h fuzz/input.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
+	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit \
+		$(filter %.c,$^) \
 		$(LDLIBS) -o $@
 
 # virtio-net's frame paths and the MMDS's HTTP handling.
@@ -268,9 +282,10 @@ $(FUZZ_DIR)/mmds_http: fuzz/mmds_http.c src/net/mmds_http.c src/net/mmds_store.c
 
 
 # mmio_virtio: the same devices on virtio-mmio, driven through their windows.
-$(FUZZ_DIR)/mmio_virtio: fuzz/mmio_virtio.c $(FUZZ_PCI_SRCS)
+$(FUZZ_DIR)/mmio_virtio: fuzz/mmio_virtio.c $(FUZZ_PCI_SRCS) fuzz/virtio_vm.h fuzz/input.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
+	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit \
+		$(filter %.c,$^) \
 		$(LDLIBS) -o $@
 
 # vsock_tx: virtio-vsock's TX path and connections, a guest and host peers (same fakes).

@@ -34,6 +34,9 @@ int run_hugepage_tests(void);
 int run_pmem_tests(void);
 int run_vmem_tests(void);
 int run_sandbox_tests(void);
+int run_vcpu_sandbox_tests(void);
+int run_boot_timer_tests(void);
+int run_fc_metrics_tests(void);
 int run_vfio_user_tests(void);
 int run_vfio_kernel_tests(void);
 
