@@ -64,5 +64,6 @@ int main(void)
 	failed += run_fc_metrics_tests();
 	failed += run_vfio_user_tests();
 	failed += run_vfio_kernel_tests();
+	failed += run_vfio_sandbox_tests();
 	return failed ? 1 : 0;
 }
