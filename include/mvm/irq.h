@@ -97,6 +97,14 @@ int vm_irqfd(struct vm *vm, int efd, unsigned int gsi, bool assign);
  */
 int vm_irqfd_assign(struct vm *vm, int efd, unsigned int gsi);
 /*
+ * A level-triggered source on gsi (KVM_IRQFD with a resample fd): a write
+ * to efd raises the line; the guest's EOI lowers it and signals
+ * resample_fd (a passthrough device's INTx and its unmask eventfd). On a
+ * create path (a fault-injection site). Undo with vm_irqfd(vm, efd, gsi,
+ * false). 0 or -errno.
+ */
+int vm_irqfd_resample(struct vm *vm, int efd, int resample_fd, unsigned int gsi);
+/*
  * A guest write to [addr, addr + len) on bus signals efd instead of exiting
  * (KVM_IOEVENTFD; len 0 on MMIO matches any width). 0 or -errno.
  */

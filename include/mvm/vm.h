@@ -86,7 +86,8 @@ struct vm {
 	struct {
 		uint64_t used;
 	} virtio_mmio;
-	struct vm_irq irq; /* MSI routes (src/core/irq.c) */
+	struct vm_irq irq;     /* MSI routes (src/core/irq.c) */
+	uint64_t device_slots; /* KVM slots lent to devices' mapped BARs, a bit each (atomic) */
 
 	struct stats_node stats;
 	mvm_counter_t stat_devices;

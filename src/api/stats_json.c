@@ -202,6 +202,10 @@ static json_t *device_json(struct mvm_device *dev)
 	 */
 	o = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", dev->name, "type", dev->type, "bound",
 		      dev->registered, "driver", dev->ops->type, "ranges", ranges);
+	if (o && dev->host && json_object_set_new(o, "host", json_string(dev->host))) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o && device_address_json(dev, o)) {
 		json_decref(o);
 		o = NULL;

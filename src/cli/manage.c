@@ -243,6 +243,10 @@ int cmd_devices(int argc, char **argv)
 		}
 		if (json_is_integer(gsi))
 			snprintf(irq, sizeof(irq), "%lld", (long long)json_integer_value(gsi));
+		/* A passthrough function: what it is bound to on the host. */
+		if (json_is_string(json_object_get(d, "host")) && off < sizeof(addr))
+			off += (size_t)snprintf(addr + off, sizeof(addr) - off, " host=%s",
+						json_string_value(json_object_get(d, "host")));
 		printf("%-14s %-14s %-9s %-26s %-4s %s\n",
 		       json_string_value(json_object_get(d, "name")) ?: "?",
 		       json_string_value(json_object_get(d, "type")) ?: "?",

@@ -239,6 +239,20 @@ int vm_irqfd_assign(struct vm *vm, int efd, unsigned int gsi)
 	return 0;
 }
 
+int vm_irqfd_resample(struct vm *vm, int efd, int resample_fd, unsigned int gsi)
+{
+	struct kvm_irqfd irqfd = {
+		.fd = (uint32_t)efd,
+		.gsi = gsi,
+		.flags = KVM_IRQFD_FLAG_RESAMPLE,
+		.resamplefd = (uint32_t)resample_fd,
+	};
+
+	if (mvm_ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		return -errno;
+	return 0;
+}
+
 static int ioeventfd(struct vm *vm, int efd, enum mvm_bus_type bus, uint64_t addr, unsigned len,
 		     bool match, uint64_t data, bool assign)
 {

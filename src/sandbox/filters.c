@@ -29,6 +29,7 @@
 #include <linux/seccomp.h>
 
 #include "sandbox_internal.h"
+#include "vfio/kernel_uapi.h"
 
 #define ARR(a) (sizeof(a) / sizeof((a)[0]))
 #define LIST(a)             \
@@ -163,6 +164,26 @@ const struct sandbox_list sandbox_floor = LIST(floor_rules);
 		R(pread64, fl), R(madvise, fl)
 
 /*
+ * VFIO devices, on the threads that set them up, serve them (a vCPU's BAR
+ * access or MSI-X change, the event loop relaying interrupts) and release
+ * them: the kernel's VFIO and iommufd calls, reading sysfs, a vfio-user
+ * server's socket waited on with timeouts, a mappable BAR's memory slot
+ * moved when the guest moves the BAR.
+ */
+#define VFIO_RULES(fl)                                                                            \
+	IOCTL(VFIO_GET_API_VERSION, fl), IOCTL(VFIO_CHECK_EXTENSION, fl),                         \
+		IOCTL(VFIO_SET_IOMMU, fl), IOCTL(VFIO_GROUP_GET_STATUS, fl),                      \
+		IOCTL(VFIO_GROUP_SET_CONTAINER, fl), IOCTL(VFIO_GROUP_GET_DEVICE_FD, fl),         \
+		IOCTL(VFIO_DEVICE_GET_INFO, fl), IOCTL(VFIO_DEVICE_GET_REGION_INFO, fl),          \
+		IOCTL(VFIO_DEVICE_GET_IRQ_INFO, fl), IOCTL(VFIO_DEVICE_SET_IRQS, fl),             \
+		IOCTL(VFIO_DEVICE_RESET, fl), IOCTL(VFIO_IOMMU_MAP_DMA, fl),                      \
+		IOCTL(VFIO_IOMMU_UNMAP_DMA, fl), IOCTL(VFIO_DEVICE_BIND_IOMMUFD, fl),             \
+		IOCTL(VFIO_DEVICE_ATTACH_IOMMUFD_PT, fl), IOCTL(IOMMU_IOAS_ALLOC, fl),            \
+		IOCTL(IOMMU_IOAS_MAP, fl), IOCTL(IOMMU_IOAS_UNMAP, fl), IOCTL(IOMMU_DESTROY, fl), \
+		IOCTL(KVM_SET_USER_MEMORY_REGION, fl), R(readlink, fl), R(getdents64, fl),        \
+		R(poll, fl), R(pread64, fl), R(pwrite64, fl)
+
+/*
  * The main thread: waits for InstanceStart (mvm --api-sock) or has built
  * the VM (mvm run), runs the VM's event loop (device back ends: console,
  * io_uring or synchronous disk I/O, virtqueue kicks, MSI-X, signals), starts
@@ -241,6 +262,7 @@ static const struct sandbox_rule vmm_rules[] = {
 	R(io_uring_register, G),
 	DEVICE_RULES(G),
 	SNAPSHOT_MEM_RULES(G),
+	VFIO_RULES(G),
 };
 
 /*
@@ -303,6 +325,7 @@ static const struct sandbox_rule api_rules[] = {
 	R(io_uring_register, G),
 	DEVICE_RULES(G),
 	SNAPSHOT_MEM_RULES(G),
+	VFIO_RULES(G),
 };
 
 /*
@@ -339,6 +362,7 @@ static const struct sandbox_rule vcpu_rules[] = {
 	R(epoll_ctl, G), /* UART input flow control */
 	R(getrandom, G),
 	DEVICE_RULES(G),
+	VFIO_RULES(G),
 };
 
 /*

@@ -15,7 +15,7 @@ export SPEC=${SPEC:-$PWD/firecracker-api.yaml}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 pass=0 fail=0 skip=0 rc=0
-for t in conformance.py messages.py cmdline.py curl-boot.sh robust.py replay.py; do
+for t in conformance.py messages.py cmdline.py curl-boot.sh robust.py replay.py vfio.py; do
 	echo "# $t"
 	case $t in
 	*.py) out=$("$PY" "./$t" 2>&1) ;;

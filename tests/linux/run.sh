@@ -11,6 +11,7 @@
 #   - --reboot-restarts: a guest reboot boots the guest again
 #   - Firecracker's --config-file: kernel, initrd, boot args, a drive
 #   - PCI INTx (pci=nomsi) routed by the MP table and by ACPI's _PRT
+#   - a vfio-user device (the test server) enumerated by Linux on PCI
 #   - virtio (tests/integration/linux-virtio.sh): root on virtio-blk, rng,
 #     hvc0, a read-only disk that refuses writes
 #   - the split irqchip (--irqchip split: the IOAPIC in mvm, no PIC): 1 and 2
@@ -120,6 +121,31 @@ $BOOT intx-acpi-prt --expect '\[vda\] 32768 512-byte' --expect '^GUEST-VIRTIO .*
 	--reject 'timed out|timeout' --reject 'ACPI Error' "${REJECT[@]}" \
 	-- "$MVM" run --kernel "$S/vmlinux" --initrd "$S/initramfs.cpio" --cpus 2 \
 	--disk "$intx_img" --cmdline "$ARGS pci=nomsi" || fail=1
+
+# A vfio-user device (tests/vfio/server.c in its own process): Linux enumerates
+# it on PCI from its config space; the server sees the VM end and exits 0.
+SERVER=${SERVER:-$(dirname "$MVM")/tests/vfio-user-server}
+if [ -x "$SERVER" ]; then
+	rm -f "$LOGDIR/vfu.sock"
+	"$SERVER" "$LOGDIR/vfu.sock" >"$LOGDIR/vfu.log" 2>&1 &
+	srv=$!
+	for _ in $(seq 100); do [ -S "$LOGDIR/vfu.sock" ] && break; sleep 0.05; done
+	$BOOT vfio-user-enumerated --expect-status 5 \
+		--expect 'pci 0000:00:[0-9a-f]{2}\.0: \[1de5:7f01\] type 00 class 0xff0000' \
+		"${REJECT[@]}" \
+		-- "$MVM" run --kernel "$D/vmlinux" --initrd "$D/initramfs.cpio" \
+		--vfio-user "$LOGDIR/vfu.sock" --cmdline "$ARGS guest_exit=port guest_exit_code=5" ||
+		fail=1
+	if wait "$srv" && grep -q disconnected "$LOGDIR/vfu.log"; then
+		echo "ok - vfio-user: the server saw the VM end"
+	else
+		echo "not ok - vfio-user: the server saw the VM end ($(cat "$LOGDIR/vfu.log"))"
+		fail=1
+	fi
+else
+	echo "not ok - vfio-user: $SERVER is not built (make $SERVER)"
+	fail=1
+fi
 
 # virtio over PCI (MSI-X): root on virtio-blk, virtio-rng, hvc0 on
 # virtio-console, a read-only disk; the host checks the image afterwards.

@@ -76,6 +76,44 @@ int fake_ioeventfd_write(uint64_t addr, unsigned int len, uint64_t data);
 /* The GSI eventfd efd is bound to, or -1. */
 int fake_irqfd_gsi(int efd);
 
+/*
+ * A fake host VFIO (the kernel's vfio-pci, iommufd and group/container
+ * interfaces) behind the same wrappers: /dev/iommu, /dev/vfio/vfio,
+ * /dev/vfio/N and /dev/vfio/devices/vfioN open as fakes; a device fd is a
+ * memfd holding the regions (region i at i << 16), so pread/pwrite/mmap on
+ * it are real. The device: BAR0 4 KiB registers, BAR1 64 KiB mappable
+ * (a sparse mmap capability), BAR2 4 KiB with MSI-X (4 vectors), config
+ * space 256 bytes, INTx.
+ */
+#define FAKE_VFIO_MAX_CALLS 256
+#define FAKE_VFIO_MAX_MAPS  8
+#define FAKE_VFIO_REGION(i) ((uint64_t)(i) << 16)
+
+struct fake_vfio {
+	bool no_iommufd;       /* /dev/iommu is missing (ENOENT) */
+	bool group_not_viable; /* VFIO_GROUP_GET_STATUS without VIABLE */
+	/* What the VMM asked, in order (ioctl request numbers). */
+	unsigned long calls[FAKE_VFIO_MAX_CALLS];
+	unsigned int nr_calls;
+	/* DMA mappings in force (IOAS or type1), and how many were ever made. */
+	struct {
+		bool used;
+		uint64_t iova, size, va;
+	} maps[FAKE_VFIO_MAX_MAPS];
+	unsigned int maps_made;
+	/* VFIO_DEVICE_SET_IRQS: the eventfds of each index, count 0 when off. */
+	int irq_fds[3][32];
+	unsigned int irq_count[3];
+	int intx_unmask_fd; /* INTx's unmask eventfd (VFIO_IRQ_SET_ACTION_UNMASK) */
+	int last_dev_fd;    /* the device fd last handed out */
+};
+
+extern struct fake_vfio fake_vfio;
+/* Number of DMA mappings in force. */
+unsigned int fake_vfio_maps(void);
+/* Index of the first call to req at or after `from`, or -1. */
+int fake_vfio_call_index(unsigned long req, unsigned int from);
+
 struct fake_arch {
 	int vcpu_creates;
 	int vcpu_destroys;

@@ -16,6 +16,7 @@ void fake_reset(void)
 	fake_arch.veto_id = -1;
 	fake_arch.fail_create_id = -1;
 	memset(&fake_kvm, 0, sizeof(fake_kvm));
+	memset(&fake_vfio, 0, sizeof(fake_vfio));
 	fake_kvm.max_vcpus = 8;
 	fake_kvm.max_vcpu_id = 16;
 }

@@ -20,10 +20,21 @@
 
 #include "fake.h"
 #include "mvm/sys.h"
+#include "vfio/kernel_uapi.h"
 
 struct fake_kvm fake_kvm;
+struct fake_vfio fake_vfio;
 
-enum fake_fd_kind { FD_NONE, FD_KVM, FD_VM, FD_VCPU };
+enum fake_fd_kind {
+	FD_NONE,
+	FD_KVM,
+	FD_VM,
+	FD_VCPU,
+	FD_IOMMU,
+	FD_VFIO_CONTAINER,
+	FD_VFIO_GROUP,
+	FD_VFIO_DEVICE
+};
 static enum fake_fd_kind fd_kind[4096];
 
 static int fake_fd(enum fake_fd_kind kind)
@@ -37,8 +48,23 @@ static int fake_fd(enum fake_fd_kind kind)
 
 static enum fake_fd_kind kind_of(int fd)
 {
-	return fd >= 0 && fd < 4096 ? fd_kind[fd] : FD_NONE;
+	char path[32], link[64];
+	ssize_t n;
+
+	if (fd < 0 || fd >= 4096 || fd_kind[fd] == FD_NONE)
+		return FD_NONE;
+	/* The number may be a fake fd's closed since and reused (a received fd, say). */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0 ||
+	    (!memmem(link, (size_t)n, "eventfd", 7) && !memmem(link, (size_t)n, "fake-vfio", 9))) {
+		fd_kind[fd] = FD_NONE;
+		return FD_NONE;
+	}
+	return fd_kind[fd];
 }
+
+static int fake_vfio_device_fd(void);
 
 int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)
 {
@@ -47,6 +73,19 @@ int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)
 	FAIL_IF_INJECTED(s, EMFILE, -1);
 	if (!strcmp(path, "/dev/kvm"))
 		return fake_fd(FD_KVM);
+	if (!strcmp(path, "/dev/iommu")) {
+		if (fake_vfio.no_iommufd) {
+			errno = ENOENT;
+			return -1;
+		}
+		return fake_fd(FD_IOMMU);
+	}
+	if (!strcmp(path, "/dev/vfio/vfio"))
+		return fake_fd(FD_VFIO_CONTAINER);
+	if (!strncmp(path, "/dev/vfio/devices/vfio", 22))
+		return fake_vfio_device_fd();
+	if (!strncmp(path, "/dev/vfio/", 10))
+		return fake_fd(FD_VFIO_GROUP);
 	fd = open(path, flags | O_CLOEXEC, mode);
 	/* The number may have been a fake KVM fd's, closed since. */
 	if (fd >= 0 && fd < 4096)
@@ -385,6 +424,238 @@ static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 	return -1;
 }
 
+/* ---- the fake host VFIO ---- */
+
+#define FV_CFG_MSIX 0x40
+
+static int fake_vfio_device_fd(void)
+{
+	uint8_t cfg[256] = { 0 };
+	int fd = memfd_create("fake-vfio-dev", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)FAKE_VFIO_REGION(9))) {
+		close(fd);
+		return -1;
+	}
+	cfg[0x00] = 0x86; /* 8086:1234, an Ethernet controller */
+	cfg[0x01] = 0x80;
+	cfg[0x02] = 0x34;
+	cfg[0x03] = 0x12;
+	cfg[0x06] = 0x10; /* capability list */
+	cfg[0x0a] = 0x00;
+	cfg[0x0b] = 0x02;
+	cfg[0x14] = 0x0c; /* BAR1: 64-bit prefetchable */
+	cfg[0x34] = FV_CFG_MSIX;
+	cfg[0x3d] = 1;
+	cfg[FV_CFG_MSIX] = 0x11;
+	cfg[FV_CFG_MSIX + 2] = 3; /* 4 vectors */
+	cfg[FV_CFG_MSIX + 4] = 3; /* table: BAR3 at 0 */
+	cfg[FV_CFG_MSIX + 8] = 3; /* PBA: BAR3 at 0x800 */
+	cfg[FV_CFG_MSIX + 9] = 0x08;
+	if (pwrite(fd, cfg, sizeof(cfg), (off_t)FAKE_VFIO_REGION(7)) != sizeof(cfg)) {
+		close(fd);
+		return -1;
+	}
+	fd_kind[fd] = FD_VFIO_DEVICE;
+	fake_vfio.last_dev_fd = fd;
+	return fd;
+}
+
+unsigned int fake_vfio_maps(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < FAKE_VFIO_MAX_MAPS; i++)
+		n += fake_vfio.maps[i].used;
+	return n;
+}
+
+int fake_vfio_call_index(unsigned long req, unsigned int from)
+{
+	unsigned int i;
+
+	for (i = from; i < fake_vfio.nr_calls; i++)
+		if (fake_vfio.calls[i] == req)
+			return (int)i;
+	return -1;
+}
+
+static int fake_vfio_map(uint64_t iova, uint64_t size, uint64_t va)
+{
+	unsigned int i;
+
+	for (i = 0; i < FAKE_VFIO_MAX_MAPS; i++) {
+		if (!fake_vfio.maps[i].used) {
+			fake_vfio.maps[i].used = true;
+			fake_vfio.maps[i].iova = iova;
+			fake_vfio.maps[i].size = size;
+			fake_vfio.maps[i].va = va;
+			fake_vfio.maps_made++;
+			return 0;
+		}
+	}
+	errno = ENOSPC;
+	return -1;
+}
+
+static int fake_vfio_unmap(uint64_t iova, uint64_t size)
+{
+	unsigned int i;
+
+	for (i = 0; i < FAKE_VFIO_MAX_MAPS; i++) {
+		if (fake_vfio.maps[i].used && fake_vfio.maps[i].iova == iova &&
+		    fake_vfio.maps[i].size == size) {
+			fake_vfio.maps[i].used = false;
+			return 0;
+		}
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+static uint64_t fake_region_size(unsigned int i)
+{
+	return i == 0 || i == 3 ? 4096 : i == 1 ? 65536 : i == 7 ? 256 : 0;
+}
+
+static int fake_vfio_region_info(struct vfio_region_info *info)
+{
+	const uint32_t need = sizeof(*info) + 32; /* with the sparse mmap capability */
+	uint32_t argsz = info->argsz;
+
+	if (info->index >= 9) {
+		errno = EINVAL;
+		return -1;
+	}
+	info->size = fake_region_size(info->index);
+	info->offset = FAKE_VFIO_REGION(info->index);
+	info->flags = info->size ? VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE : 0;
+	info->cap_offset = 0;
+	if (info->index != 1)
+		return 0;
+	info->flags |= VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
+	info->argsz = need;
+	if (argsz >= need) {
+		uint8_t *cap = (uint8_t *)info + sizeof(*info);
+		uint64_t area[2] = { 0, 65536 };
+		uint32_t nr = 1;
+
+		info->cap_offset = sizeof(*info);
+		memset(cap, 0, 32);
+		cap[0] = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
+		cap[2] = 1;
+		memcpy(cap + 8, &nr, 4);
+		memcpy(cap + 16, area, 16);
+	}
+	return 0;
+}
+
+static int fake_ioctl_vfio(enum fake_fd_kind kind, unsigned long req, void *arg)
+{
+	if (fake_vfio.nr_calls < FAKE_VFIO_MAX_CALLS)
+		fake_vfio.calls[fake_vfio.nr_calls++] = req;
+	switch (req) {
+	case VFIO_GET_API_VERSION:
+		return VFIO_API_VERSION;
+	case VFIO_CHECK_EXTENSION:
+		return (long)arg == VFIO_TYPE1v2_IOMMU;
+	case VFIO_SET_IOMMU:
+	case VFIO_GROUP_SET_CONTAINER:
+	case VFIO_DEVICE_BIND_IOMMUFD:
+	case VFIO_DEVICE_RESET:
+	case IOMMU_DESTROY:
+		return 0;
+	case VFIO_GROUP_GET_STATUS: {
+		struct vfio_group_status *st = arg;
+
+		st->flags = fake_vfio.group_not_viable ? 0 : VFIO_GROUP_FLAGS_VIABLE;
+		return 0;
+	}
+	case VFIO_GROUP_GET_DEVICE_FD:
+		return fake_vfio_device_fd();
+	case IOMMU_IOAS_ALLOC:
+		((struct iommu_ioas_alloc *)arg)->out_ioas_id = 5;
+		return 0;
+	case VFIO_DEVICE_ATTACH_IOMMUFD_PT:
+		if (((struct vfio_device_attach_iommufd_pt *)arg)->pt_id == 5)
+			return 0;
+		errno = ENOENT;
+		return -1;
+	case IOMMU_IOAS_MAP: {
+		const struct iommu_ioas_map *m = arg;
+
+		return fake_vfio_map(m->iova, m->length, m->user_va);
+	}
+	case IOMMU_IOAS_UNMAP: {
+		const struct iommu_ioas_unmap *u = arg;
+
+		return fake_vfio_unmap(u->iova, u->length);
+	}
+	case VFIO_IOMMU_MAP_DMA: {
+		const struct vfio_iommu_type1_dma_map *m = arg;
+
+		return fake_vfio_map(m->iova, m->size, m->vaddr);
+	}
+	case VFIO_IOMMU_UNMAP_DMA: {
+		const struct vfio_iommu_type1_dma_unmap *u = arg;
+
+		return fake_vfio_unmap(u->iova, u->size);
+	}
+	case VFIO_DEVICE_GET_INFO: {
+		struct vfio_device_info *i = arg;
+
+		i->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+		i->num_regions = 9;
+		i->num_irqs = 5;
+		return 0;
+	}
+	case VFIO_DEVICE_GET_REGION_INFO:
+		return fake_vfio_region_info(arg);
+	case VFIO_DEVICE_GET_IRQ_INFO: {
+		struct vfio_irq_info *i = arg;
+
+		i->flags = VFIO_IRQ_INFO_EVENTFD;
+		i->count = i->index == 0 ? 1 : i->index == 2 ? 4 : 0;
+		return 0;
+	}
+	case VFIO_DEVICE_SET_IRQS: {
+		const struct vfio_irq_set *set = arg;
+
+		if (set->index > 2 || set->start + set->count > 32) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (set->flags & VFIO_IRQ_SET_ACTION_UNMASK) {
+			/* INTx's unmask eventfd: only while INTx is on. */
+			if (set->index || !fake_vfio.irq_count[0] || set->count != 1) {
+				errno = EINVAL;
+				return -1;
+			}
+			memcpy(&fake_vfio.intx_unmask_fd, set->data, sizeof(int));
+			return 0;
+		}
+		/* vfio-pci: one interrupt type at a time (INTx off before MSI-X on). */
+		if (set->count && fake_vfio.irq_count[set->index ? 0 : 2] +
+					  fake_vfio.irq_count[set->index ? 2 : 0]) {
+			errno = EINVAL;
+			return -1;
+		}
+		fake_vfio.irq_count[set->index] = set->count;
+		if (!set->index && !set->count)
+			fake_vfio.intx_unmask_fd = -1; /* goes with the trigger */
+		if (set->count)
+			memcpy(&fake_vfio.irq_fds[set->index][set->start], set->data,
+			       sizeof(int) * set->count);
+		return 0;
+	}
+	}
+	(void)kind;
+	errno = ENOTTY;
+	return -1;
+}
+
 int __mvm_ioctl(struct fault_site *s, int fd, unsigned long req, void *arg)
 {
 	FAIL_IF_INJECTED(s, ENOMEM, -1);
@@ -402,6 +673,11 @@ int mvm_ioctl_nofault(int fd, unsigned long req, void *arg)
 		if (req == KVM_GET_STATS_FD && fake_kvm.binary_stats)
 			return fake_stats_fd("kvm-fake/vcpu", 1);
 		return fake_ioctl_vcpu_x86(req, arg);
+	case FD_IOMMU:
+	case FD_VFIO_CONTAINER:
+	case FD_VFIO_GROUP:
+	case FD_VFIO_DEVICE:
+		return fake_ioctl_vfio(kind_of(fd), req, arg);
 	default:
 		/* Not KVM (a tap, say): the real call. */
 		return ioctl(fd, req, arg);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of the core: no /dev/kvm needed (fake KVM, fake arch). */
+#include <stdlib.h>
+
 #include "fake.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
@@ -27,7 +29,7 @@ int main(void)
 	int failed = 0;
 
 	/* Error paths are exercised on purpose: keep their messages quiet. */
-	mvm_log_set_level(-1);
+	mvm_log_set_level(getenv("UNIT_LOG") ? 3 : -1);
 	/* The device back ends run under the real filter of mvm's event-loop thread. */
 	if (sandbox_configure(SANDBOX_ON, NULL) || vdrv_loop_start())
 		return 1;
@@ -61,5 +63,8 @@ int main(void)
 	failed += run_boot_timer_tests();
 	failed += run_fc_metrics_tests();
 	failed += run_ioapic_tests();
+	failed += run_vfio_user_tests();
+	failed += run_vfio_kernel_tests();
+	failed += run_vfio_sandbox_tests();
 	return failed ? 1 : 0;
 }

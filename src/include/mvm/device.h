@@ -136,6 +136,7 @@ struct mvm_device {
 	struct mvm_fw_desc fw; /* its firmware view, read by the arch's table writers */
 	const char *type;      /* the listing's type: "virtio-blk", not its transport */
 	const char *transport; /* "pci", "mmio", or NULL (a platform device) */
+	const char *host;      /* the host resource it is bound to (a socket, a host PCI address) */
 	struct stats_node stats;
 	mvm_counter_t reads;
 	mvm_counter_t writes;
