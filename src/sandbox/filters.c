@@ -201,6 +201,11 @@ static const struct sandbox_rule vmm_rules[] = {
 	R(rt_sigreturn, G),
 	TGKILL(SIGUSR2, G),
 	PRCTL(PR_SET_NAME, G),
+	/*
+	 * The vCPU threads start here, after this filter is in: they keep it
+	 * under their own, so every call of theirs must be on this list too.
+	 */
+	IOCTL(KVM_RUN, G),
 	/* run-time KVM calls (VM fd): interrupts, routes, ioeventfd moves, stats */
 	IOCTL(KVM_IRQ_LINE, G),
 	IOCTL(KVM_SIGNAL_MSI, G),
