@@ -16,14 +16,14 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fake.h"
 #include "mvm/sys.h"
 
 struct fake_kvm fake_kvm;
-
-enum fake_fd_kind { FD_NONE, FD_KVM, FD_VM, FD_VCPU };
+const struct fake_kvm_ops *fake_kvm_ops;
 static enum fake_fd_kind fd_kind[4096];
 
 static int fake_fd(enum fake_fd_kind kind)
@@ -54,7 +54,16 @@ int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)
 	return fd;
 }
 
-static int fake_ioctl_kvm(unsigned long req, void *arg)
+/* What the fuller kernel answers, or ENOTTY without one. */
+static int fake_ioctl_more(enum fake_fd_kind kind, int fd, unsigned long req, void *arg)
+{
+	if (fake_kvm_ops && fake_kvm_ops->ioctl)
+		return fake_kvm_ops->ioctl(kind, fd, req, arg);
+	errno = ENOTTY;
+	return -1;
+}
+
+static int fake_ioctl_kvm(int fd, unsigned long req, void *arg)
 {
 	switch (req) {
 	case KVM_GET_API_VERSION:
@@ -64,11 +73,11 @@ static int fake_ioctl_kvm(unsigned long req, void *arg)
 	case KVM_CREATE_VM:
 		return fake_fd(FD_VM);
 	case KVM_CHECK_EXTENSION:
+		if (fake_kvm_ops)
+			break;
 		return 0;
 	}
-	(void)arg;
-	errno = ENOTTY;
-	return -1;
+	return fake_ioctl_more(FD_KVM, fd, req, arg);
 }
 
 /* A KVM binary stats file (Documentation/virt/kvm/api.rst, KVM_GET_STATS_FD). */
@@ -280,6 +289,8 @@ static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 
 		if (l->irq < FAKE_MAX_GSIS)
 			fake_kvm.irq_level[l->irq] = (int)l->level;
+		if (fake_kvm_ops && fake_kvm_ops->irq_line)
+			fake_kvm_ops->irq_line(l->irq, (int)l->level);
 		return 0;
 	}
 	case KVM_CHECK_EXTENSION:
@@ -288,19 +299,26 @@ static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 		if ((long)arg == KVM_CAP_MAX_VCPU_ID)
 			return fake_kvm.max_vcpu_id;
 		return 0;
-	case KVM_CREATE_VCPU:
+	case KVM_CREATE_VCPU: {
+		int vfd = fake_fd(FD_VCPU);
+
+		if (vfd < 0)
+			return -1;
 		fake_kvm.vcpus_created++;
-		return fake_fd(FD_VCPU);
+		if (fake_kvm_ops && fake_kvm_ops->vcpu_created)
+			fake_kvm_ops->vcpu_created(vfd, (unsigned int)(unsigned long)arg);
+		return vfd;
+	}
 	case KVM_SET_USER_MEMORY_REGION:
 		return 0;
 	case KVM_GET_STATS_FD:
 		if (fake_kvm.binary_stats)
 			return fake_stats_fd("kvm-fake", 0);
-		break;
+		/* Without binary_stats: an old kernel. */
+		errno = ENOTTY;
+		return -1;
 	}
-	/* KVM_GET_STATS_FD without binary_stats: an old kernel. */
-	errno = ENOTTY;
-	return -1;
+	return fake_ioctl_more(FD_VM, fd, req, arg);
 }
 
 int __mvm_ioctl(struct fault_site *s, int fd, unsigned long req, void *arg)
@@ -311,16 +329,19 @@ int __mvm_ioctl(struct fault_site *s, int fd, unsigned long req, void *arg)
 
 int mvm_ioctl_nofault(int fd, unsigned long req, void *arg)
 {
-	switch (kind_of(fd)) {
+	enum fake_fd_kind kind = kind_of(fd);
+
+	if (kind != FD_NONE && fake_kvm_ops && fake_kvm_ops->syscall_probe)
+		(void)syscall(SYS_ioctl, fd, req, arg);
+	switch (kind) {
 	case FD_KVM:
-		return fake_ioctl_kvm(req, arg);
+		return fake_ioctl_kvm(fd, req, arg);
 	case FD_VM:
 		return fake_ioctl_vm(fd, req, arg);
 	case FD_VCPU:
 		if (req == KVM_GET_STATS_FD && fake_kvm.binary_stats)
 			return fake_stats_fd("kvm-fake/vcpu", 1);
-		errno = ENOTTY;
-		return -1;
+		return fake_ioctl_more(FD_VCPU, fd, req, arg);
 	default:
 		/* Not KVM (a tap, say): the real call. */
 		return ioctl(fd, req, arg);
@@ -332,7 +353,12 @@ void *__mvm_mmap(struct fault_site *s, void *addr, size_t len, int prot, int fla
 {
 	FAIL_IF_INJECTED(s, ENOMEM, MAP_FAILED);
 	/* A vCPU's kvm_run page: plain anonymous memory here. */
-	if (kind_of(fd) == FD_VCPU)
-		return mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (kind_of(fd) == FD_VCPU) {
+		void *run = mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (run != MAP_FAILED && fake_kvm_ops && fake_kvm_ops->vcpu_mapped)
+			fake_kvm_ops->vcpu_mapped(fd, run);
+		return run;
+	}
 	return mmap(addr, len, prot, flags, fd, off);
 }
