@@ -277,6 +277,8 @@ static const struct sandbox_rule api_rules[] = {
 	R(exit, 0),
 	/* building the VM (InstanceStart) */
 	VM_BUILD_RULES(G),
+	IOCTL(KVM_GET_SREGS, G), /* the boot vCPU's segments are read, then set */
+	TGKILL(SIGUSR2, G),	 /* PATCH /vm Paused, a stop: the vCPUs are kicked */
 	IOCTL(KVM_IRQ_LINE, G),
 	IOCTL(KVM_SET_GSI_ROUTING, G),
 	IOCTL(KVM_IOEVENTFD, G),
