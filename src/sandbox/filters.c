@@ -275,6 +275,8 @@ static const struct sandbox_rule api_rules[] = {
 	R(rt_sigprocmask, 0),
 	PRCTL(PR_SET_NAME, 0),
 	R(exit, 0),
+	/* mvm run: its API socket is made here, under this filter, then made 0600 */
+	R1(chmod, G, "mode 0600", 1, U32, 0600),
 	/* building the VM (InstanceStart) */
 	VM_BUILD_RULES(G),
 	IOCTL(KVM_GET_SREGS, G), /* the boot vCPU's segments are read, then set */
