@@ -55,8 +55,8 @@ class Fake:
         if args is None:
             args = ["--api-sock", self.sock, "--id", name]
         cmd = (["ip", "netns", "exec", netns] if netns else []) + [FAKE] + args
-        self.out = open(os.path.join(self.dir, "out"), "w+")
-        self.err = open(os.path.join(self.dir, "err"), "w+")
+        self.out = open(os.path.join(self.dir, "out"), "w")
+        self.err = open(os.path.join(self.dir, "err"), "w")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.out,
                                      stderr=self.err, env=e)
 
@@ -95,16 +95,16 @@ class Fake:
             self.proc.wait()
             return None
 
-    def _read(self, f):
-        f.flush()
-        f.seek(0)
-        return f.read()
+    def _read(self, name):
+        # A description of our own: seeking the child's shared one would move where it writes.
+        with open(self.path(name), errors="replace") as f:
+            return f.read()
 
     def output(self):
-        return self._read(self.out)
+        return self._read("out")
 
     def errors(self):
-        return self._read(self.err)
+        return self._read("err")
 
     def close(self):
         if self.proc.poll() is None:
