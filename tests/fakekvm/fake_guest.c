@@ -8,6 +8,9 @@
  * Ctrl-Alt-Del pulses the reset line (0xfe to 0x64), as Linux reboots.
  * Other vCPUs halt for good (they wait for an INIT/SIPI that never comes).
  *
+ * MVM_FAKE_GUEST_KEYBOARD=0 leaves the keyboard interrupt off: a guest with
+ * no keyboard driver, which ignores Ctrl-Alt-Del.
+ *
  * MVM_FAKE_GUEST_ACTION=WHAT:MS does WHAT MS milliseconds after the first
  * KVM_RUN: "reset" (0xfe to the i8042), "poweroff" (a SYSTEM_EVENT
  * shutdown exit), "triple-fault" (a SHUTDOWN exit).
@@ -41,6 +44,7 @@ _Static_assert(sizeof(struct kvm_run) <= PIO_DATA_OFFSET, "PIO data overlaps kvm
 enum action { ACTION_NONE, ACTION_RESET, ACTION_POWEROFF, ACTION_TRIPLE_FAULT };
 
 static const char *output = DEFAULT_OUTPUT;
+static bool keyboard = true;
 static enum action action;
 static uint64_t action_ms;
 
@@ -51,6 +55,7 @@ void fake_guest_setup(void)
 {
 	const char *out = getenv("MVM_FAKE_GUEST_OUTPUT");
 	const char *act = getenv("MVM_FAKE_GUEST_ACTION");
+	const char *kbd = getenv("MVM_FAKE_GUEST_KEYBOARD");
 	static const struct {
 		const char *name;
 		enum action a;
@@ -61,6 +66,8 @@ void fake_guest_setup(void)
 
 	if (out)
 		output = out;
+	if (kbd && !strcmp(kbd, "0"))
+		keyboard = false;
 	if (!act || !*act)
 		return;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -155,6 +162,8 @@ static int boot_step(struct fake_vcpu *v)
 		v->step++;
 		return exit_io(v, UART_PORT, true, (uint8_t)output[s]);
 	}
+	if (!keyboard)
+		return -EAGAIN;
 	if (s == len) {
 		v->step++;
 		return exit_io(v, I8042_CMD, true, 0x60); /* write the command byte: */

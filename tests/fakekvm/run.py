@@ -208,6 +208,13 @@ def firecracker_boot(ns):
              (cfg.get("balloon") or {}).get("deflate_on_oom") is True,
              "GET /vm/config after boot: what was configured", st, data[:600])
 
+        # mvm's extensions on a running VM (the API thread reads stats, sorts samples)
+        for url, ctype in (("/stats", "application/json"), ("/devices", "application/json"),
+                           ("/metrics/prometheus", "text/plain")):
+            st, hdr, data = request(f.sock, "GET", url)
+            t.ok(st == 200 and hdr.get("content-type", "").startswith(ctype) and len(data) > 100,
+                 "GET %s on the running VM -> 200 %s" % (url, ctype), st, data[:200], f.errors()[-300:])
+
         # pause / resume, with an AP halted in KVM_RUN beside the boot vCPU
         # (idempotent as Firecracker's; a real pause last, for its latency metric)
         for state, want in (("Paused", "Paused"), ("Paused", "Paused"), ("Resumed", "Running"),
