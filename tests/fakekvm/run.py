@@ -215,6 +215,12 @@ def firecracker_boot(ns):
             t.ok(st == 200 and hdr.get("content-type", "").startswith(ctype) and len(data) > 100,
                  "GET %s on the running VM -> 200 %s" % (url, ctype), st, data[:200], f.errors()[-300:])
 
+        # Firecracker has PATCH /vm only
+        st, hdr, data = request(f.sock, "GET", "/vm")
+        t.ok(st == 400 and b"Invalid request method and/or path" in data and
+             "PATCH" in hdr.get("allow", ""),
+             "GET /vm -> 400 'Invalid request method and/or path', Allow: PATCH", st, hdr, data)
+
         # pause / resume, with an AP halted in KVM_RUN beside the boot vCPU
         # (idempotent as Firecracker's; a real pause last, for its latency metric)
         for state, want in (("Paused", "Paused"), ("Paused", "Paused"), ("Resumed", "Running"),
