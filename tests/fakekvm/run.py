@@ -318,6 +318,12 @@ def firecracker_boot(ns):
              rc, f.errors()[-400:])
         t.ok("Ctrl-Alt-Del sent" in log and "reset through the i8042" in log,
              "the log tells Ctrl-Alt-Del sent, then the i8042 reset", log[-600:])
+        with open(f.path("metrics")) as mf:
+            lines = [json.loads(ln) for ln in mf.read().splitlines() if ln.strip()]
+        i8042 = [ln.get("i8042") or {} for ln in lines]
+        t.ok(sum(g.get("reset_count", 0) for g in i8042) == 1 and
+             sum(g.get("read_count", 0) for g in i8042) >= 4,
+             "metrics at exit: i8042.reset_count 1, read_count counts the scan codes read", i8042)
         t.ok(not os.path.exists(f.sock) and not os.path.exists(f.entry()),
              "socket and runtime entry are gone after the VMM exits")
         clean_end(f, name, log)
