@@ -397,6 +397,33 @@ def stop_paths():
             f.close()
 
 
+def pause_mid_output():
+    """Paused while the guest writes: no exit while paused, not a byte lost or repeated."""
+    text = "".join("line %05d\n" % i for i in range(9000))  # 99 000 bytes, one exit each
+    f = Fake("fkpause", env={"MVM_FAKE_GUEST_OUTPUT": text})
+    try:
+        ok = f.serving() and configure(f, vcpus=2)
+        st, _ = f.req("PATCH", "/vm", {"state": "Paused"})
+        a = len(f.output())
+        time.sleep(0.3)
+        b = len(f.output())
+        t.ok(ok and st == 204 and a == b and a < len(text), "paused mid-output: the guest's output stops (%d bytes)" % a,
+             a, b, f.errors()[-300:])
+        st, _ = f.req("PATCH", "/vm", {"state": "Resumed"})
+        t.ok(st == 204 and wait_for(lambda: len(f.output()) >= len(text)) and f.output() == text,
+             "resumed: the output goes on to the end, every byte once, in order",
+             len(f.output()), f.output()[-100:])
+        st, _ = f.req("PUT", "/actions", {"action_type": "FlushMetrics"})
+        m, _ = last_metrics(f)
+        t.ok(st == 204 and (m.get("vcpu") or {}).get("exit_io_out", 0) >= len(text),
+             "metrics: one exit_io_out per byte", m.get("vcpu"))
+        f.proc.send_signal(signal.SIGTERM)
+        t.ok(f.wait(30) == 143, "paused mid-output: SIGTERM -> 143")
+        clean_end(f, "pause mid-output")
+    finally:
+        f.close()
+
+
 def mvm_run():
     name = "mvm run"
     f = Fake("fkrun", args=["run", "--kernel", KERNEL, "--cpus", "2", "--name", "fkrun"])
@@ -456,6 +483,7 @@ def main():
         if ns:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     stop_paths()
+    pause_mid_output()
     mvm_run()
     return t.summary()
 
