@@ -208,6 +208,19 @@ def firecracker_boot(ns):
              (cfg.get("balloon") or {}).get("deflate_on_oom") is True,
              "GET /vm/config after boot: what was configured", st, data[:600])
 
+        # every thread of the running VMM is under a filter (the vCPUs' included)
+        threads = {}
+        for tid in os.listdir("/proc/%d/task" % f.proc.pid):
+            try:
+                with open("/proc/%d/task/%s/status" % (f.proc.pid, tid)) as st:
+                    kv = dict(ln.split(":\t", 1) for ln in st.read().splitlines() if ":\t" in ln)
+                threads[kv.get("Name", "?").strip()] = kv.get("Seccomp", "?").strip()
+            except OSError:
+                pass
+        t.ok("fc_vcpu 0" in threads and "fc_vcpu 1" in threads and "fc_api" in threads and
+             all(v == "2" for v in threads.values()),
+             "every thread of the running VMM (API, VMM, both vCPUs) is in seccomp filter mode", threads)
+
         # mvm's extensions on a running VM (the API thread reads stats, sorts samples)
         for url, ctype in (("/stats", "application/json"), ("/devices", "application/json"),
                            ("/metrics/prometheus", "text/plain")):
