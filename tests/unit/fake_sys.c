@@ -26,10 +26,26 @@ struct fake_kvm fake_kvm;
 const struct fake_kvm_ops *fake_kvm_ops;
 static enum fake_fd_kind fd_kind[4096];
 
+/*
+ * Only open() resets a number's kind: a memfd or socket that took a closed
+ * fake fd's number would pass for it. With a fuller kernel plugged in (a whole
+ * VMM, VMs made again), fake fds live from FAKE_FD_BASE up, where the lowest
+ * free numbers the VMM's own fds get do not reach.
+ */
+#define FAKE_FD_BASE 512
+
 static int fake_fd(enum fake_fd_kind kind)
 {
 	int fd = eventfd(0, EFD_CLOEXEC);
 
+	if (fd >= 0 && fake_kvm_ops) {
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, FAKE_FD_BASE);
+
+		if (high >= 0) {
+			close(fd);
+			fd = high;
+		}
+	}
 	if (fd >= 0 && fd < 4096)
 		fd_kind[fd] = kind;
 	return fd;
