@@ -44,10 +44,10 @@ def wait_for(cond, limit=20.0):
 class Fake:
     """mvm-fakekvm in a directory of its own: --api-sock (Firecracker mode) or `run`."""
 
-    def __init__(self, name, args=None, env=None, netns=None):
-        self.dir = tempfile.mkdtemp(prefix="mvm-fakekvm-")
+    def __init__(self, name, args=None, env=None, netns=None, workdir=None):
+        self.dir = workdir or tempfile.mkdtemp(prefix="mvm-fakekvm-")
         self.rundir = os.path.join(self.dir, "run")
-        os.mkdir(self.rundir)
+        os.makedirs(self.rundir, exist_ok=True)
         self.sock = os.path.join(self.dir, "api.sock")
         self.id = name
         e = dict(os.environ, XDG_RUNTIME_DIR=self.rundir, MVM_FAKE_KVM="1")
@@ -437,6 +437,38 @@ def pause_mid_output():
         f.close()
 
 
+def config_file():
+    """--config-file: the VM is built on the VMM thread, under its filter, before any request."""
+    for extra in (["--no-api"], None):
+        d = tempfile.mkdtemp(prefix="mvm-fakekvm-")
+        p = lambda name: os.path.join(d, name)  # noqa: E731
+        open(p("log"), "w").close()
+        with open(p("root.img"), "wb") as img:
+            img.truncate(1 << 20)
+        cfg = {"boot-source": {"kernel_image_path": KERNEL, "boot_args": "console=ttyS0"},
+               "machine-config": {"vcpu_count": 2, "mem_size_mib": 64},
+               "drives": [{"drive_id": "rootfs", "path_on_host": p("root.img"),
+                           "is_root_device": True, "is_read_only": False}],
+               "vsock": {"guest_cid": 3, "uds_path": p("v.sock")},
+               "balloon": {"amount_mib": 0, "deflate_on_oom": False},
+               "logger": {"log_path": p("log"), "level": "Info"}}
+        with open(p("cfg.json"), "w") as c:
+            json.dump(cfg, c)
+        args = ["--config-file", p("cfg.json")] + (extra or ["--api-sock", p("api.sock"), "--id", "fkcfg"])
+        f = Fake("fkcfg", args=args, env={"MVM_FAKE_GUEST_ACTION": "poweroff:200"}, workdir=d)
+        try:
+            rc = f.wait(30)
+            with open(p("log")) as lg:
+                log = lg.read()
+            what = "--config-file %s" % ("--no-api" if extra else "with the API")
+            t.ok(rc == 0 and LINE in f.output() and "poweroff" in log,
+                 "%s: boots every resource, the guest powers off -> exit 0" % what, rc,
+                 f.output()[-200:], log[-400:], f.errors()[-400:])
+            clean_end(f, what, log)
+        finally:
+            f.close()
+
+
 def mvm_run():
     name = "mvm run"
     f = Fake("fkrun", args=["run", "--kernel", KERNEL, "--cpus", "2", "--name", "fkrun"])
@@ -497,6 +529,7 @@ def main():
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     stop_paths()
     pause_mid_output()
+    config_file()
     mvm_run()
     return t.summary()
 
