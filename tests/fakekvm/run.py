@@ -389,6 +389,22 @@ def stop_paths():
     finally:
         f.close()
 
+    # SendCtrlAltDel while paused: the guest takes it once resumed
+    f, ok = booted("fkcadpaused")
+    try:
+        st, _ = f.req("PATCH", "/vm", {"state": "Paused"})
+        st2, _ = f.req("PUT", "/actions", {"action_type": "SendCtrlAltDel"})
+        time.sleep(0.2)
+        t.ok(ok and st == 204 and st2 == 204 and f.proc.poll() is None and f.state() == "Paused",
+             "SendCtrlAltDel on a paused VM -> 204, nothing runs until resumed", st, st2, f.proc.poll())
+        st, _ = f.req("PATCH", "/vm", {"state": "Resumed"})
+        rc = f.wait(30)
+        t.ok(st == 204 and rc == 0, "resumed, the guest resets on the queued Ctrl-Alt-Del -> exit 0",
+             st, rc, f.errors()[-400:])
+        clean_end(f, "Ctrl-Alt-Del while paused")
+    finally:
+        f.close()
+
     # guest-initiated ends
     for action, want, what in (("reset:100", 0, "reset through the i8042"),
                                ("poweroff:100", 0, "power"),
