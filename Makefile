@@ -330,6 +330,6 @@ $(FAKEKVM): $(FAKEKVM_OBJS)
 .PHONY: check-fakekvm
 check-fakekvm: $(FAKEKVM) guests
 	MVM_FAKEKVM=$(abspath $(FAKEKVM)) GUESTS=$(abspath $(GUEST_DIR)) SAN=$(SAN) \
-		python3 tests/fakekvm/run.py
+		MVM_TEST_VMLINUZ=$$(tests/loader/fetch-kernel.sh || true) python3 tests/fakekvm/run.py
 	MVM_FAKE_KVM=1 MVM_FAKE_GUEST_KEYBOARD=0 MVM_FAKE_GUEST_OUTPUT="$$(printf 'busy: spinning\n')" \
 		MVM=$(abspath $(FAKEKVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/api/run.sh

@@ -453,6 +453,32 @@ def pause_mid_output():
         f.close()
 
 
+def bzimage():
+    """A stock Linux bzImage and an initrd through the real loader (Firecracker mode)."""
+    vmlinuz = os.environ.get("MVM_TEST_VMLINUZ", "")
+    if not os.path.isfile(vmlinuz):
+        print("# SKIP the bzImage boot: no MVM_TEST_VMLINUZ (tests/loader/fetch-kernel.sh)")
+        t.skipped += 1
+        return
+    f = Fake("fkbz")
+    try:
+        with open(f.path("initrd"), "wb") as i:
+            i.write(b"070701" + b"0" * 4090)
+        steps = [("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 256}),
+                 ("PUT", "/boot-source", {"kernel_image_path": vmlinuz, "initrd_path": f.path("initrd"),
+                                          "boot_args": "console=ttyS0 reboot=k panic=1"}),
+                 ("PUT", "/actions", {"action_type": "InstanceStart"})]
+        sts = [f.req(m, u, b)[0] for m, u, b in steps] if f.serving() else []
+        t.ok(sts == [204, 204, 204] and wait_for(lambda: LINE in f.output()) and f.state() == "Running",
+             "a stock bzImage with an initrd: loaded, InstanceStart -> 204, Running",
+             sts, f.errors()[-400:])
+        f.proc.send_signal(signal.SIGTERM)
+        t.ok(f.wait(30) == 143, "the bzImage VM: SIGTERM -> 143")
+        clean_end(f, "bzImage")
+    finally:
+        f.close()
+
+
 def config_file():
     """--config-file: the VM is built on the VMM thread, under its filter, before any request."""
     for extra in (["--no-api"], None):
@@ -487,7 +513,7 @@ def config_file():
 
 def mvm_run():
     name = "mvm run"
-    f = Fake("fkrun", args=["run", "--kernel", KERNEL, "--cpus", "2", "--name", "fkrun"])
+    f = Fake("fkrun", args=["run", "--kernel", KERNEL, "--cpus", "2", "--pit", "--name", "fkrun"])
     try:
         f.sock = os.path.join(f.rundir, "mvm", "fkrun.sock")
         t.ok(wait_for(lambda: LINE in f.output()), "%s: the scripted guest's line on stdout" % name,
@@ -545,6 +571,7 @@ def main():
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     stop_paths()
     pause_mid_output()
+    bzimage()
     config_file()
     mvm_run()
     return t.summary()
