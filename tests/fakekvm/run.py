@@ -259,6 +259,11 @@ def firecracker_boot(ns):
             ("PUT", "/logger", {"log_path": f.path("log"), "level": "Debug"}),
             ("PUT", "/metrics", {"metrics_path": f.path("metrics")}),
             ("PUT", "/network-interfaces/eth9", {"iface_id": "eth9", "host_dev_name": "tap9"}),
+            ("PUT", "/mmds/config", {"network_interfaces": ["eth0"]}),
+            ("PUT", "/entropy", {}),
+            ("PUT", "/serial", {"serial_out_path": f.path("serial")}),
+            ("PUT", "/pmem/p0", {"id": "p0", "path_on_host": f.path("data2.img")}),
+            ("PUT", "/hotplug/memory", {"total_size_mib": 1024}),
             ("PUT", "/actions", {"action_type": "InstanceStart"}),
         ]
         for method, url, body in preboot:
@@ -290,6 +295,13 @@ def firecracker_boot(ns):
         else:
             print("# SKIP PATCH /network-interfaces: no namespace with a tap (needs root, /dev/net/tun, ip)")
             t.skipped += 1
+        # the MMDS data store stays writable, as Firecracker's
+        st, _ = f.req("PUT", "/mmds", {"latest": {"meta-data": {"id": "a"}}})
+        st2, _ = f.req("PATCH", "/mmds", {"latest": {"meta-data": {"id": "b"}}})
+        st3, data = f.req("GET", "/mmds")
+        t.ok(st == 204 and st2 == 204 and st3 == 200 and
+             json.loads(data) == {"latest": {"meta-data": {"id": "b"}}},
+             "PUT, PATCH and GET /mmds after boot", st, st2, st3, data)
         st, data = f.req("PATCH", "/balloon", {"amount_mib": 16})
         st2, bal = f.req("GET", "/balloon")
         t.ok(st == 204 and st2 == 200 and json.loads(bal).get("amount_mib") == 16,
