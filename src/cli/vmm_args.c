@@ -45,9 +45,9 @@ enum {
 	OPT_MMDS_SIZE_LIMIT,
 	OPT_NO_SECCOMP,
 	OPT_SECCOMP_FILTER,
+	OPT_BOOT_TIMER,
 	OPT_REFUSED, /* below: options whose feature mvm does not have */
-	OPT_BOOT_TIMER = OPT_REFUSED,
-	OPT_DESCRIBE_SNAPSHOT,
+	OPT_DESCRIBE_SNAPSHOT = OPT_REFUSED,
 	OPT_SNAPSHOT_VERSION,
 	OPT_END_REFUSED,
 	/* mvm's own */
@@ -91,7 +91,6 @@ static const struct option mvm_opts[] = {
 
 /* Why each refused option is refused; the owner of the feature replaces its line. */
 static const char *const refused[OPT_END_REFUSED - OPT_REFUSED] = {
-	[OPT_BOOT_TIMER - OPT_REFUSED] = "the boot timer device is not implemented by mvm yet",
 	[OPT_DESCRIBE_SNAPSHOT - OPT_REFUSED] = "snapshots are not implemented by mvm yet",
 	[OPT_SNAPSHOT_VERSION - OPT_REFUSED] = "snapshots are not implemented by mvm yet",
 };
@@ -102,7 +101,7 @@ static const struct {
 	{ "--api-sock <api-sock>", "Path to unix domain socket used by the API. [default: "
 				   "\"" FC_DEFAULT_SOCK "\"]" },
 	{ "--boot-timer", "Whether or not to load boot timer device for logging elapsed time "
-			  "since InstanceStart command. (not in mvm yet)" },
+			  "since InstanceStart command." },
 	{ "--config-file <config-file>",
 	  "Path to a file that contains the microVM configuration in JSON format." },
 	{ "--describe-snapshot <describe-snapshot>",
@@ -255,6 +254,9 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 		case OPT_ENABLE_PCI:
 			a->pci = true;
 			break;
+		case OPT_BOOT_TIMER:
+			a->boot_timer = true;
+			break;
 		case OPT_LOG_PATH:
 			a->log_path = optarg;
 			break;
@@ -362,6 +364,10 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 			"Found argument '%s' which wasn't expected, or isn't valid in this "
 			"context.",
 			argv[optind]);
+	/* mvm's PCI window starts where the boot timer is (0xc0000000 on x86). */
+	if (a->boot_timer && a->pci)
+		return bad_usage(firecracker, "--boot-timer cannot go with --enable-pci in mvm%s",
+				 "");
 	if (firecracker) {
 		/* Firecracker's defaults: the API is on unless --no-api. */
 		if (a->no_api)

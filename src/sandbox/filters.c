@@ -24,6 +24,7 @@
 
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/userfaultfd.h>
 #include <linux/sockios.h>
 #include <linux/seccomp.h>
 
@@ -122,7 +123,8 @@ const struct sandbox_list sandbox_floor = LIST(floor_rules);
 		IOCTL(KVM_SET_USER_MEMORY_REGION, fl), IOCTL(KVM_CREATE_VCPU, fl),                \
 		IOCTL(KVM_GET_STATS_FD, fl), IOCTL(KVM_SET_CPUID2, fl), IOCTL(KVM_SET_MSRS, fl),  \
 		IOCTL(KVM_GET_LAPIC, fl), IOCTL(KVM_SET_LAPIC, fl), IOCTL(KVM_SET_FPU, fl),       \
-		IOCTL(KVM_SET_REGS, fl), IOCTL(KVM_SET_SREGS, fl)
+		IOCTL(KVM_SET_REGS, fl), IOCTL(KVM_SET_SREGS, fl), IOCTL(KVM_ENABLE_CAP, fl),     \
+		IOCTL(KVM_GET_MSRS, fl) /* a CPU template's MSRs that mvm does not set */
 
 /*
  * The device back ends' calls, on whichever thread sets a device up (the API
@@ -143,6 +145,22 @@ const struct sandbox_list sandbox_floor = LIST(floor_rules);
 		R(timerfd_settime, fl), R(timerfd_gettime, fl), R(fallocate, fl), R(fsync, fl),  \
 		R(memfd_create, fl), R(ftruncate, fl), R(eventfd2, fl), R(epoll_ctl, fl),        \
 		R(getrandom, fl), R(clock_gettime, fl), R(gettimeofday, fl), R(mremap, fl)
+
+/*
+ * A snapshot's guest memory loaded lazily (src/snapshot/), on the thread that
+ * restores the VM (the API thread's PUT /snapshot/load, the main thread's
+ * mvm run --restore) and on the event loop: the Uffd backend makes and
+ * registers the userfaultfd (the syscall, or /dev/userfaultfd), hands it to
+ * the page-fault handler, waits for it to read the message (SIOCOUTQ, short
+ * sleeps), watches it (pidfd), and unregisters guest memory when it is gone
+ * (mincore: was everything loaded); the working set is recorded (pagemap,
+ * mincore) and prefetched (madvise, on a thread of the same filter).
+ */
+#define SNAPSHOT_MEM_RULES(fl)                                                                 \
+	R(userfaultfd, fl), IOCTL(USERFAULTFD_IOC_NEW, fl), IOCTL(UFFDIO_API, fl),             \
+		IOCTL(UFFDIO_REGISTER, fl), IOCTL(UFFDIO_UNREGISTER, fl), IOCTL(SIOCOUTQ, fl), \
+		R(pidfd_open, fl), R(poll, fl), R(clock_nanosleep, fl), R(mincore, fl),        \
+		R(pread64, fl), R(madvise, fl)
 
 /*
  * The main thread: waits for InstanceStart (mvm --api-sock) or has built
@@ -227,6 +245,7 @@ static const struct sandbox_rule vmm_rules[] = {
 	R(io_uring_setup, G),
 	R(io_uring_register, G),
 	DEVICE_RULES(G),
+	SNAPSHOT_MEM_RULES(G),
 };
 
 /*
@@ -287,6 +306,7 @@ static const struct sandbox_rule api_rules[] = {
 	IOCTL(KVM_GET_SREGS, G), /* the boot vCPU's segments are read, then set */
 	TGKILL(SIGUSR2, G),	 /* PATCH /vm Paused, a stop: the vCPUs are kicked */
 	IOCTL(KVM_IRQ_LINE, G),
+	IOCTL(KVM_SIGNAL_MSI, G), /* a line of the split irqchip's IOAPIC */
 	IOCTL(KVM_SET_GSI_ROUTING, G),
 	IOCTL(KVM_IOEVENTFD, G),
 	IOCTL(KVM_IRQFD, G),
@@ -296,6 +316,7 @@ static const struct sandbox_rule api_rules[] = {
 	R(io_uring_setup, G),
 	R(io_uring_register, G),
 	DEVICE_RULES(G),
+	SNAPSHOT_MEM_RULES(G),
 };
 
 /*

@@ -35,6 +35,9 @@ int run_pmem_tests(void);
 int run_vmem_tests(void);
 int run_sandbox_tests(void);
 int run_vcpu_sandbox_tests(void);
+int run_boot_timer_tests(void);
+int run_fc_metrics_tests(void);
+int run_ioapic_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */
