@@ -3,7 +3,8 @@
 #   make deps          install the build and test dependencies (Debian 12; sudo when not root)
 #   make               build mvm, libmvm and the guest test kit      (build/)
 #   make demo          build, then boot the hello guest
-#   make check         unit, integration and fault-injection tests
+#   make check         unit, integration and fault-injection tests; the API after boot
+#                      on mvm-fakekvm, a test double of KVM (make check-fakekvm)
 #   make check SAN=1   the same, built with ASan + UBSan            (build-san/)
 #   make check-linux   slow tier: boot real Linux (builds a test kernel once, ~6 min)
 #   make bench         benchmarks (print figures; assert nothing)
@@ -160,7 +161,7 @@ demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
 check: check-style check-unit check-loader check-integration check-fault check-api check-sandbox \
-	check-snapshot-mem
+	check-snapshot-mem check-fakekvm
 
 check-style:
 	tests/check-style.sh
@@ -410,3 +411,23 @@ clean:
 	$(MAKE) -C guest O=$(abspath guest/out) clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# mvm-fakekvm: the real mvm program (CLI, API, x86 arch and loader, devices) on a test
+# double of KVM (tests/fakekvm/, over tests/unit/fake_sys.c) whose KVM_RUN is a scripted
+# guest. Runs only with MVM_FAKE_KVM=1; never installed, not part of `all`.
+FAKEKVM := $(BUILD)/tests/mvm-fakekvm
+FAKEKVM_OBJS := $(CLI_OBJS) $(API_OBJS) $(filter-out %/src/core/sys_dev.o,$(LIB_OBJS)) \
+	$(addprefix $(BUILD)/obj/tests/,unit/fake_sys.o fakekvm/fake_kvm.o fakekvm/fake_guest.o)
+$(FAKEKVM): $(FAKEKVM_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $^ $(LDFLAGS) $(CLI_LIBS) $(LDLIBS) -o $@
+
+# The API after InstanceStart on mvm-fakekvm, seccomp filters on (no /dev/kvm needed):
+# tests/fakekvm (boot, pause/resume, post-boot updates, metrics, stop paths), then the
+# API tests' post-boot checks with a guest that prints busy.elf's line and has no keyboard.
+.PHONY: check-fakekvm
+check-fakekvm: $(FAKEKVM) guests
+	MVM_FAKEKVM=$(abspath $(FAKEKVM)) GUESTS=$(abspath $(GUEST_DIR)) SAN=$(SAN) \
+		MVM_TEST_VMLINUZ=$$(tests/loader/fetch-kernel.sh || true) python3 tests/fakekvm/run.py
+	MVM_FAKE_KVM=1 MVM_FAKE_GUEST_KEYBOARD=0 MVM_FAKE_GUEST_OUTPUT="$$(printf 'busy: spinning\n')" \
+		MVM=$(abspath $(FAKEKVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/api/run.sh

@@ -187,20 +187,13 @@ static int run_exit_status(struct vm *vm)
 	return vm->stop_status;
 }
 
-static int run_vm(struct vm *vm, bool stats, int console_in)
+static int run_vm(struct vm *vm, bool stats, int console_in, int sigfd)
 {
 	struct signal_stop ss;
-	sigset_t set;
-	int err, status, sigfd;
+	int err, status;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sigfd < 0 || signal_stop_watch(&ss, vm, sigfd)) {
+	if (signal_stop_watch(&ss, vm, sigfd)) {
 		pr_err("cannot watch for SIGINT/SIGTERM: %s", strerror(errno));
-		if (sigfd >= 0)
-			close(sigfd);
 		return MVM_EXIT_FAILURE;
 	}
 	if (console_in >= 0)
@@ -208,7 +201,6 @@ static int run_vm(struct vm *vm, bool stats, int console_in)
 	err = vm_run(vm);
 	term_restore();
 	signal_stop_unwatch(&ss);
-	close(sigfd);
 
 	status = err ? MVM_EXIT_FAILURE : run_exit_status(vm);
 	if (stats) {
@@ -399,7 +391,7 @@ int cmd_run(int argc, char **argv)
 	int64_t mem;
 	char *end;
 	long cpus;
-	int c, status;
+	int c, status, sigfd;
 
 	memcpy(opts, core_opts, sizeof(core_opts));
 	nr_opts = ARRAY_SIZE(core_opts);
@@ -573,10 +565,18 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Made before any filter: the VMM thread's list has no signalfd4. */
+	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0) {
+		fprintf(stderr, "mvm run: signalfd: %s\n", strerror(errno));
+		return MVM_EXIT_FAILURE;
+	}
 
 	/* The identity first (DESIGN.md §1.1): a clash fails before the VM is built. */
-	if (!no_api && run_register(&ctl, &cfg, api_sock))
+	if (!no_api && run_register(&ctl, &cfg, api_sock)) {
+		close(sigfd);
 		return MVM_EXIT_FAILURE;
+	}
 	for (;;) {
 		bool restart, serving;
 		pthread_t server;
@@ -606,7 +606,7 @@ int cmd_run(int argc, char **argv)
 			break;
 		}
 		sandboxed = true;
-		status = run_vm(vm, stats, cfg.console_in);
+		status = run_vm(vm, stats, cfg.console_in, sigfd);
 		restart = reboot_restarts && vm_stop_reason(vm) == VM_STOP_RESET;
 		if (serving)
 			pthread_join(server, NULL);
@@ -618,5 +618,6 @@ int cmd_run(int argc, char **argv)
 		pr_warn("guest rebooted: restarting the VM (--reboot-restarts)");
 	}
 	run_unregister(&ctl);
+	close(sigfd);
 	return status;
 }

@@ -419,7 +419,7 @@ static void *vcpu_thread(void *arg)
 		vcpu_pause_point(vcpu);
 		if (vm_stop_reason(vm) != VM_RUNNING)
 			break;
-		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+		if (mvm_ioctl_nofault(vcpu->fd, KVM_RUN, NULL) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				/* A kick: immediate_exit made KVM_RUN return at once. */
 				vcpu->run->immediate_exit = 0;

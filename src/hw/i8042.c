@@ -43,6 +43,14 @@ struct i8042 {
 	uint8_t pending;	     /* command awaiting its data byte, or 0 */
 	uint8_t buf[I8042_BUF_SIZE]; /* bytes for the guest at 0x60, a FIFO */
 	unsigned int head, count;
+	mvm_counter_t resets; /* CPU resets the guest asked for */
+};
+
+/* Firecracker's i8042 metrics: register accesses, and reset_count. */
+static const struct mvm_counter_desc i8042_counters[] = {
+	{ "reads", offsetof(struct i8042, dev.reads) },
+	{ "writes", offsetof(struct i8042, dev.writes) },
+	{ "reset_count", offsetof(struct i8042, resets) },
 };
 
 static struct i8042 *to_i8042(struct mvm_device *dev)
@@ -96,6 +104,7 @@ static int i8042_ctrl_alt_del(struct mvm_device *dev)
 
 static void i8042_reset(struct i8042 *k)
 {
+	counter_inc(&k->resets);
 	pr_info("guest reset through the i8042");
 	vm_request_stop(k->dev.vm, VM_STOP_RESET, 0);
 }
@@ -175,6 +184,7 @@ static int i8042_init(struct mvm_device *dev, const void *args)
 	int err;
 
 	pthread_mutex_init(&k->lock, NULL);
+	stats_node_init(&dev->stats, dev->stats.id, i8042_counters, ARRAY_SIZE(i8042_counters), k);
 	/* Data at base (0x60), command/status at base + 4 (0x64). */
 	err = mvm_device_add_io(dev, d->bus, d->base, 1);
 	if (!err)

@@ -240,6 +240,11 @@ static const struct sandbox_rule vmm_rules[] = {
 	R(rt_sigreturn, G),
 	TGKILL(SIGUSR2, G),
 	PRCTL(PR_SET_NAME, G),
+	/*
+	 * The vCPU threads start here, after this filter is in: they keep it
+	 * under their own, so every call of theirs must be on this list too.
+	 */
+	IOCTL(KVM_RUN, G),
 	/* run-time KVM calls (VM fd): interrupts, routes, ioeventfd moves, stats */
 	IOCTL(KVM_IRQ_LINE, G),
 	IOCTL(KVM_SIGNAL_MSI, G),
@@ -311,8 +316,17 @@ static const struct sandbox_rule api_rules[] = {
 	R(rt_sigprocmask, 0),
 	PRCTL(PR_SET_NAME, 0),
 	R(exit, 0),
+	/*
+	 * GET /metrics/prometheus sorts its samples: glibc's qsort asks sysinfo
+	 * for the RAM size once per process, when the array is over 1 KiB
+	 */
+	R(sysinfo, G),
+	/* mvm run: its API socket is made here, under this filter, then made 0600 */
+	R1(chmod, G, "mode 0600", 1, U32, 0600),
 	/* building the VM (InstanceStart) */
 	VM_BUILD_RULES(G),
+	IOCTL(KVM_GET_SREGS, G), /* the boot vCPU's segments are read, then set */
+	TGKILL(SIGUSR2, G),	 /* PATCH /vm Paused, a stop: the vCPUs are kicked */
 	IOCTL(KVM_IRQ_LINE, G),
 	IOCTL(KVM_SIGNAL_MSI, G), /* a line of the split irqchip's IOAPIC */
 	IOCTL(KVM_SET_GSI_ROUTING, G),

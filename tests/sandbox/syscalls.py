@@ -2,8 +2,8 @@
 """The system calls each mvm thread type made, from `strace -ff -o DIR/t` files.
 
 A thread's calls after its own seccomp(SECCOMP_SET_MODE_FILTER) count for its
-type (by thread name: main = vmm; api-start, api-serve, MHD-* = api; metrics;
-vcpuN = vcpu) and for every filter it inherited (filters stack: a call must
+type (by thread name: main = vmm; api-start, api-serve, MHD-*, fc_api = api;
+metrics; fc_vcpu N = vcpu) and for every filter it inherited (filters stack: a call must
 pass them all); its calls before that count for the inherited ones only. Prints "type call" lines, sorted, one per pair:
 call is the name, plus the request/operation/signal for ioctl, prctl, tgkill
 and the first argument's constant for socket and seccomp.
@@ -32,9 +32,10 @@ def key(name, args):
 def type_of(thread_name, is_main):
     if is_main:
         return 'vmm'
-    if thread_name.startswith('vcpu'):
+    # vCPU and API threads take Firecracker's names ("fc_vcpu 0", "fc_api")
+    if thread_name.startswith(('vcpu', 'fc_vcpu')):
         return 'vcpu'
-    if thread_name.startswith(('api', 'MHD')):
+    if thread_name.startswith(('api', 'MHD', 'fc_api')):
         return 'api'
     if thread_name == 'metrics':
         return 'metrics'

@@ -124,6 +124,36 @@ struct fake_arch {
 };
 
 extern struct fake_kvm fake_kvm;
+
+/*
+ * A fuller kernel (tests/fakekvm/) plugs in here what fake_sys.c leaves out:
+ * x86 VM set-up, vCPU registers and KVM_RUN. Unset in the unit tests: those
+ * calls fail ENOTTY. `ioctl` answers like an ioctl (-1 and errno ENOTTY for a
+ * request it does not know); `vcpu_created` sees each new vCPU fd.
+ */
+enum fake_fd_kind {
+	FD_NONE,
+	FD_KVM,
+	FD_VM,
+	FD_VCPU,
+	FD_IOMMU, /* the fake host VFIO's */
+	FD_VFIO_CONTAINER,
+	FD_VFIO_GROUP,
+	FD_VFIO_DEVICE
+};
+struct fake_kvm_ops {
+	int (*ioctl)(enum fake_fd_kind kind, int fd, unsigned long req, void *arg);
+	void (*vcpu_created)(int fd, unsigned int id);
+	void (*vcpu_mapped)(int fd, void *run);
+	void (*irq_line)(unsigned int gsi, int level);
+	/*
+	 * Also make each KVM ioctl as a real system call on the fake fd (an
+	 * eventfd: it answers ENOTTY), so a seccomp filter judges it as it
+	 * would the real one.
+	 */
+	bool syscall_probe;
+};
+extern const struct fake_kvm_ops *fake_kvm_ops;
 extern struct fake_arch fake_arch;
 
 void fake_reset(void);

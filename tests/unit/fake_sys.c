@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fake.h"
@@ -24,23 +25,29 @@
 
 struct fake_kvm fake_kvm;
 struct fake_vfio fake_vfio;
-
-enum fake_fd_kind {
-	FD_NONE,
-	FD_KVM,
-	FD_VM,
-	FD_VCPU,
-	FD_IOMMU,
-	FD_VFIO_CONTAINER,
-	FD_VFIO_GROUP,
-	FD_VFIO_DEVICE
-};
+const struct fake_kvm_ops *fake_kvm_ops;
 static enum fake_fd_kind fd_kind[4096];
+
+/*
+ * Only open() resets a number's kind: a memfd or socket that took a closed
+ * fake fd's number would pass for it. With a fuller kernel plugged in (a whole
+ * VMM, VMs made again), fake fds live from FAKE_FD_BASE up, where the lowest
+ * free numbers the VMM's own fds get do not reach.
+ */
+#define FAKE_FD_BASE 512
 
 static int fake_fd(enum fake_fd_kind kind)
 {
 	int fd = eventfd(0, EFD_CLOEXEC);
 
+	if (fd >= 0 && fake_kvm_ops) {
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, FAKE_FD_BASE);
+
+		if (high >= 0) {
+			close(fd);
+			fd = high;
+		}
+	}
 	if (fd >= 0 && fd < 4096)
 		fd_kind[fd] = kind;
 	return fd;
@@ -401,6 +408,8 @@ static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 
 		if (l->irq < FAKE_MAX_GSIS)
 			fake_kvm.irq_level[l->irq] = (int)l->level;
+		if (fake_kvm_ops && fake_kvm_ops->irq_line)
+			fake_kvm_ops->irq_line(l->irq, (int)l->level);
 		return 0;
 	}
 	case KVM_CHECK_EXTENSION:
@@ -409,9 +418,16 @@ static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 		if ((long)arg == KVM_CAP_MAX_VCPU_ID)
 			return fake_kvm.max_vcpu_id;
 		return 0;
-	case KVM_CREATE_VCPU:
+	case KVM_CREATE_VCPU: {
+		int vfd = fake_fd(FD_VCPU);
+
+		if (vfd < 0)
+			return -1;
 		fake_kvm.vcpus_created++;
-		return fake_fd(FD_VCPU);
+		if (fake_kvm_ops && fake_kvm_ops->vcpu_created)
+			fake_kvm_ops->vcpu_created(vfd, (unsigned int)(unsigned long)arg);
+		return vfd;
+	}
 	case KVM_SET_USER_MEMORY_REGION:
 		return 0;
 	case KVM_GET_STATS_FD:
@@ -664,23 +680,33 @@ int __mvm_ioctl(struct fault_site *s, int fd, unsigned long req, void *arg)
 
 int mvm_ioctl_nofault(int fd, unsigned long req, void *arg)
 {
-	switch (kind_of(fd)) {
+	enum fake_fd_kind kind = kind_of(fd);
+
+	if (kind == FD_NONE) /* Not KVM (a tap, say): the real call. */
+		return ioctl(fd, req, arg);
+	if (fake_kvm_ops && fake_kvm_ops->syscall_probe)
+		(void)syscall(SYS_ioctl, fd, req, arg);
+	/* A fuller kernel answers first; what it does not know, this one does. */
+	if (fake_kvm_ops && fake_kvm_ops->ioctl) {
+		int r = fake_kvm_ops->ioctl(kind, fd, req, arg);
+
+		if (r >= 0 || errno != ENOTTY)
+			return r;
+	}
+	switch (kind) {
 	case FD_KVM:
 		return fake_ioctl_kvm(req, arg);
 	case FD_VM:
 		return fake_ioctl_vm(fd, req, arg);
-	case FD_VCPU:
-		if (req == KVM_GET_STATS_FD && fake_kvm.binary_stats)
-			return fake_stats_fd("kvm-fake/vcpu", 1);
-		return fake_ioctl_vcpu_x86(req, arg);
 	case FD_IOMMU:
 	case FD_VFIO_CONTAINER:
 	case FD_VFIO_GROUP:
 	case FD_VFIO_DEVICE:
-		return fake_ioctl_vfio(kind_of(fd), req, arg);
+		return fake_ioctl_vfio(kind, req, arg);
 	default:
-		/* Not KVM (a tap, say): the real call. */
-		return ioctl(fd, req, arg);
+		if (req == KVM_GET_STATS_FD && fake_kvm.binary_stats)
+			return fake_stats_fd("kvm-fake/vcpu", 1);
+		return fake_ioctl_vcpu_x86(req, arg);
 	}
 }
 
@@ -689,7 +715,12 @@ void *__mvm_mmap(struct fault_site *s, void *addr, size_t len, int prot, int fla
 {
 	FAIL_IF_INJECTED(s, ENOMEM, MAP_FAILED);
 	/* A vCPU's kvm_run page: plain anonymous memory here. */
-	if (kind_of(fd) == FD_VCPU)
-		return mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (kind_of(fd) == FD_VCPU) {
+		void *run = mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (run != MAP_FAILED && fake_kvm_ops && fake_kvm_ops->vcpu_mapped)
+			fake_kvm_ops->vcpu_mapped(fd, run);
+		return run;
+	}
 	return mmap(addr, len, prot, flags, fd, off);
 }

@@ -18,6 +18,7 @@
 
 #include "mvm/log.h"
 #include "mvm/sandbox.h"
+#include "sandbox/sandbox_internal.h"
 #include "unit.h"
 
 /* What a sandboxed child tries; its exit status 0 means "allowed". */
@@ -62,8 +63,13 @@ static int probe(enum probe p)
 	return 1;
 }
 
-/* Runs probe p in a child under type's filter: its wait status; its stderr in err. */
-static int sandboxed(enum sandbox_thread type, enum probe p, char *err, size_t len)
+/*
+ * Runs probe p in a child under type's filter, itself under outer's unless
+ * outer is SANDBOX_NR (a thread started by a filtered thread keeps that
+ * filter too): its wait status; its stderr in err.
+ */
+static int sandboxed_under(enum sandbox_thread outer, enum sandbox_thread type, enum probe p,
+			   char *err, size_t len)
 {
 	int pfd[2], status = -1;
 	ssize_t n;
@@ -75,7 +81,8 @@ static int sandboxed(enum sandbox_thread type, enum probe p, char *err, size_t l
 	if (pid == 0) {
 		dup2(pfd[1], STDERR_FILENO);
 		/* cmocka took SIGSYS for itself: mvm's handler back (compiles again too). */
-		if (sandbox_configure(sandbox_mode(), NULL) || sandbox_enter(type))
+		if (sandbox_configure(sandbox_mode(), NULL) ||
+		    (outer != SANDBOX_NR && sandbox_enter(outer)) || sandbox_enter(type))
 			_exit(2);
 		_exit(probe(p));
 	}
@@ -85,6 +92,11 @@ static int sandboxed(enum sandbox_thread type, enum probe p, char *err, size_t l
 	close(pfd[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return status;
+}
+
+static int sandboxed(enum sandbox_thread type, enum probe p, char *err, size_t len)
+{
+	return sandboxed_under(SANDBOX_NR, type, p, err, len);
 }
 
 static int setup_on(void **state)
@@ -135,6 +147,53 @@ static void test_vcpu_filter(void **state)
 	expect_allowed(SANDBOX_VCPU, PROBE_MMAP_RW);
 	expect_killed(SANDBOX_VCPU, PROBE_KVM_CREATE_VM, "ioctl");
 	expect_killed(SANDBOX_VCPU, PROBE_MMAP_EXEC, "mmap");
+}
+
+/*
+ * The VMM thread starts the vCPU threads after entering its own filter, and a
+ * thread keeps the filter of the thread that made it: a vCPU thread runs
+ * under both, so each of its calls must be on the VMM thread's list too.
+ */
+static bool rule_in(const struct sandbox_rule *r, const struct sandbox_list *l)
+{
+	unsigned int i;
+
+	for (i = 0; i < l->nr; i++)
+		if (l->rules[i].nr == r->nr && l->rules[i].nr_checks == r->nr_checks &&
+		    l->rules[i].err == r->err &&
+		    !memcmp(l->rules[i].checks, r->checks, sizeof(r->checks[0]) * r->nr_checks))
+			return true;
+	return false;
+}
+
+static void test_vcpu_list_within_vmm_list(void **state)
+{
+	const struct sandbox_list *vcpu = &sandbox_builtin[SANDBOX_VCPU];
+	const struct sandbox_list *vmm = &sandbox_builtin[SANDBOX_VMM];
+	unsigned int i, missing = 0;
+
+	(void)state;
+	for (i = 0; i < vcpu->nr; i++) {
+		if (rule_in(&vcpu->rules[i], vmm) || rule_in(&vcpu->rules[i], &sandbox_floor))
+			continue;
+		print_error("vcpu rule %s %s is not on the vmm list\n", vcpu->rules[i].name,
+			    vcpu->rules[i].args ? vcpu->rules[i].args : "");
+		missing++;
+	}
+	assert_int_equal(missing, 0);
+}
+
+static void test_vcpu_under_vmm_filter(void **state)
+{
+	char err[256];
+	int st;
+
+	(void)state;
+	st = sandboxed_under(SANDBOX_VMM, SANDBOX_VCPU, PROBE_KVM_RUN, err, sizeof(err));
+	if (err[0])
+		print_error("%s", err);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 static void test_api_filter(void **state)
@@ -210,6 +269,8 @@ int run_sandbox_tests(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_vcpu_filter, setup_on, teardown_off),
 		cmocka_unit_test_setup_teardown(test_api_filter, setup_on, teardown_off),
+		cmocka_unit_test(test_vcpu_list_within_vmm_list),
+		cmocka_unit_test_setup_teardown(test_vcpu_under_vmm_filter, setup_on, teardown_off),
 		cmocka_unit_test_setup_teardown(test_vmm_filter, setup_on, teardown_off),
 		cmocka_unit_test_setup_teardown(test_metrics_filter, setup_on, teardown_off),
 		cmocka_unit_test(test_off_sets_nnp_only),

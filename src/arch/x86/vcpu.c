@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 
 #include "mvm/arch.h"
+#include "mvm/sys.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 #include "x86.h"
@@ -59,8 +60,8 @@ void arch_vcpu_describe(struct vcpu *vcpu, char *buf, size_t len)
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 ||
-	    ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
+	if (mvm_ioctl_nofault(vcpu->fd, KVM_GET_REGS, &regs) < 0 ||
+	    mvm_ioctl_nofault(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
 		snprintf(buf, len, "registers unreadable");
 		return;
 	}
