@@ -45,7 +45,8 @@ HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
 VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c src/vsock/*.c src/net/*.c)
 SANDBOX_SRCS := $(wildcard src/sandbox/*.c)
-LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS)
+SNAPSHOT_SRCS := $(wildcard src/snapshot/*.c)
+LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) $(SNAPSHOT_SRCS)
 # The control plane (API server, stats rendering, metrics, runtime registry).
 API_SRCS := $(wildcard src/api/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
@@ -65,6 +66,7 @@ GUEST_DIR := $(BUILD)/guest
 # Unit tests: the core and devices against a fake KVM (tests/unit/fake_sys.c)
 # and a fake architecture (tests/unit/fake_arch.c): no /dev/kvm needed.
 UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) \
+		  $(SNAPSHOT_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c fc_metrics.c runtime.c logger.c) \
 		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c \
 		  root_device.c mmds.c balloon.c hotplug.c)
@@ -277,6 +279,13 @@ $(FUZZ_DIR)/vsock_tx: fuzz/vsock_tx.c $(FUZZ_PCI_SRCS)
 		$(LDLIBS) -o $@
 
 FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio mmio_virtio vsock_tx net_tx mmds_http
+
+# snapshot_read: the snapshot state file reader (a file is untrusted input).
+$(FUZZ_DIR)/snapshot_read: fuzz/snapshot_read.c src/snapshot/format.c src/snapshot/codec.c \
+		$(FUZZ_SUPPORT)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+FUZZ_ALL += snapshot_read
 
 # vsock-path: virtio-vsock's host-side path on the fake KVM against a socket pair (no KVM).
 $(BUILD)/bench/vsock-path: bench/vsock-path.c $(FUZZ_PCI_SRCS)

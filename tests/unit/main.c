@@ -51,5 +51,6 @@ int main(void)
 	failed += run_pmem_tests();
 	failed += run_vmem_tests();
 	failed += run_sandbox_tests();
+	failed += run_snapshot_format_tests();
 	return failed ? 1 : 0;
 }
