@@ -41,6 +41,7 @@ struct mvm_config {
 	enum mvm_huge_pages huge_pages; /* what backs it */
 	unsigned int cpus;		/* vCPUs to create */
 	bool pit;			/* create KVM's in-kernel PIT (costly; off by default) */
+	bool track_dirty_pages;		/* KVM's dirty log on RAM, for Diff snapshots */
 	int console_in;			/* serial input fd, -1 for none */
 	int console_out;		/* serial output fd */
 	enum mvm_console_kind console;	/* where console_in/out are connected */

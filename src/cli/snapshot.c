@@ -64,7 +64,8 @@ static int take(const char *id, const char *dir, bool diff, bool stop)
 	/* The VMM may run elsewhere (cwd): give it absolute paths. */
 	if (!realpath(dir, real) || snprintf(state, sizeof(state), "%s/state", real) >= PATH_MAX ||
 	    snprintf(mem, sizeof(mem), "%s/memory", real) >= PATH_MAX) {
-		fprintf(stderr, "mvm snapshot %s: '%s': %s\n", id, dir, strerror(errno ?: ENAMETOOLONG));
+		fprintf(stderr, "mvm snapshot %s: '%s': %s\n", id, dir,
+			strerror(errno ?: ENAMETOOLONG));
 		return MVM_EXIT_FAILURE;
 	}
 	if (vmm_find(id, &e))

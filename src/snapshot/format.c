@@ -16,18 +16,18 @@
 #include "mvm/version.h"
 
 /* Header offsets. */
-#define H_MAGIC	    0
-#define H_VERSION   8
-#define H_HDR_SIZE  12
-#define H_MVM_VER   16
-#define H_VENDOR    32
-#define H_FEATURES  48
-#define H_CREATED   56
-#define H_FLAGS	    64
-#define H_NR_SECT   68
-#define H_RESERVED  72
-#define H_CRC	    76
-#define PAD8(n)	    (((n) + 7) & ~(size_t)7)
+#define H_MAGIC	   0
+#define H_VERSION  8
+#define H_HDR_SIZE 12
+#define H_MVM_VER  16
+#define H_VENDOR   32
+#define H_FEATURES 48
+#define H_CREATED  56
+#define H_FLAGS	   64
+#define H_NR_SECT  68
+#define H_RESERVED 72
+#define H_CRC	   76
+#define PAD8(n)	   (((n) + 7) & ~(size_t)7)
 
 /* CRC-32 (IEEE, reflected) continued over more bytes; start with 0. */
 static uint32_t crc32_update(uint32_t crc, const void *data, size_t len)
@@ -258,7 +258,8 @@ static int parse_header(struct snap_file *f, char *err, size_t errlen)
 	put_at32(copy + H_CRC, 0);
 	crc = get_at32(h + H_CRC);
 	if (snap_crc32(copy, sizeof(copy)) != crc)
-		return parse_fail(err, errlen, -EBADMSG, "header CRC mismatch: the file is corrupt");
+		return parse_fail(err, errlen, -EBADMSG,
+				  "header CRC mismatch: the file is corrupt");
 	memcpy(f->hdr.mvm_version, h + H_MVM_VER, SNAP_VERSION_SIZE);
 	memcpy(f->hdr.cpu_vendor, h + H_VENDOR, SNAP_VENDOR_SIZE);
 	if (!memchr(f->hdr.mvm_version, 0, SNAP_VERSION_SIZE) ||
@@ -368,8 +369,9 @@ int snap_load(struct snap_file *f, const char *path, char *err, size_t errlen)
 	}
 	if ((uint64_t)st.st_size > SNAP_MAX_FILE) {
 		close(fd);
-		return parse_fail(err, errlen, -EFBIG, "'%s': %lld bytes, a state file has at most %u",
-				  path, (long long)st.st_size, SNAP_MAX_FILE);
+		return parse_fail(err, errlen, -EFBIG,
+				  "'%s': %lld bytes, a state file has at most %u", path,
+				  (long long)st.st_size, SNAP_MAX_FILE);
 	}
 	buf = mvm_zalloc((size_t)st.st_size ?: 1);
 	if (!buf) {

@@ -291,8 +291,28 @@ static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 	case KVM_CREATE_VCPU:
 		fake_kvm.vcpus_created++;
 		return fake_fd(FD_VCPU);
-	case KVM_SET_USER_MEMORY_REGION:
+	case KVM_SET_USER_MEMORY_REGION: {
+		const struct kvm_userspace_memory_region *r = arg;
+
+		if (r->slot < 16)
+			fake_kvm.slot_flags[r->slot] = r->flags;
 		return 0;
+	}
+	case KVM_GET_DIRTY_LOG: {
+		struct kvm_dirty_log *log = arg;
+
+		/* Only slots made with KVM_MEM_LOG_DIRTY_PAGES have a log, as in KVM. */
+		if (log->slot >= 16 ||
+		    !(fake_kvm.slot_flags[log->slot] & KVM_MEM_LOG_DIRTY_PAGES)) {
+			errno = ENOENT;
+			return -1;
+		}
+		if (log->slot == 0) {
+			memcpy(log->dirty_bitmap, fake_kvm.dirty_log, 8);
+			memset(fake_kvm.dirty_log, 0, sizeof(fake_kvm.dirty_log));
+		}
+		return 0;
+	}
 	case KVM_GET_STATS_FD:
 		if (fake_kvm.binary_stats)
 			return fake_stats_fd("kvm-fake", 0);

@@ -52,5 +52,6 @@ int main(void)
 	failed += run_vmem_tests();
 	failed += run_sandbox_tests();
 	failed += run_snapshot_format_tests();
+	failed += run_snapshot_tests();
 	return failed ? 1 : 0;
 }

@@ -64,7 +64,7 @@ static void test_codec_refuses_bad_strings(void **state)
 
 	(void)state;
 	snap_buf_init(&b);
-	snap_put_str(&b, "toolong"); /* longer than s */
+	snap_put_str(&b, "toolong");  /* longer than s */
 	snap_put_blob(&b, "a\0b", 3); /* a NUL inside */
 	snap_put_u32(&b, 1000);	      /* a blob longer than what follows */
 	snap_cur_init(&c, b.data, b.len);
