@@ -69,7 +69,7 @@ UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIR
 		  $(SNAPSHOT_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c fc_metrics.c runtime.c logger.c) \
 		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c \
-		  root_device.c mmds.c balloon.c hotplug.c)
+		  root_device.c mmds.c balloon.c hotplug.c snapshot.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD)/unit-obj/%.o)
 UNIT := $(BUILD)/tests/unit-tests

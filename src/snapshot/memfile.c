@@ -129,8 +129,7 @@ static int dirty_log_collect(const struct vm_memory *mem, int vm_fd, uint64_t *d
 	return 0;
 }
 
-static int write_diff(const struct vm_memory *mem, int fd, const uint64_t *dirty,
-		      uint64_t *written)
+static int write_diff(const struct vm_memory *mem, int fd, const uint64_t *dirty, uint64_t *written)
 {
 	uint64_t p, pages = mem->size / PAGE;
 	int err;
@@ -154,8 +153,9 @@ int snap_mem_write(struct vm_memory *mem, int vm_fd, bool diff, const char *path
 	int fd, r;
 
 	if (diff && !mem->log_dirty) {
-		snprintf(err, errlen, "Diff snapshots need dirty page tracking "
-				      "(track_dirty_pages in the machine configuration)");
+		snprintf(err, errlen,
+			 "Diff snapshots need dirty page tracking "
+			 "(track_dirty_pages in the machine configuration)");
 		return -EINVAL;
 	}
 	if (mem->log_dirty) {

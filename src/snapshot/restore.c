@@ -55,16 +55,16 @@ static int read_layout(struct mvm_snapshot *s, char *err, size_t errlen)
 		return -EBADMSG;
 	}
 	if (s->page_size != 4096) {
-		snprintf(err, errlen, "the snapshot's RAM was in %llu KiB pages: restoring huge "
-				      "pages is not supported",
+		snprintf(err, errlen,
+			 "the snapshot's RAM was in %llu KiB pages: restoring huge "
+			 "pages is not supported",
 			 (unsigned long long)(s->page_size >> 10));
 		return -EOPNOTSUPP;
 	}
 	return 0;
 }
 
-int mvm_snapshot_open(const char *state_path, struct mvm_snapshot **out, char *err,
-		      size_t errlen)
+int mvm_snapshot_open(const char *state_path, struct mvm_snapshot **out, char *err, size_t errlen)
 {
 	const struct snap_section *cfg;
 	struct mvm_snapshot *s;
@@ -206,8 +206,8 @@ static int restore_devices(struct vm *vm, const struct mvm_snapshot *s, char *er
 			break;
 		}
 		if (strcmp(type, dev->ops->type)) {
-			snprintf(err, errlen, "device %s is a %s, the snapshot's is a %s", dev->name,
-				 dev->ops->type, type);
+			snprintf(err, errlen, "device %s is a %s, the snapshot's is a %s",
+				 dev->name, dev->ops->type, type);
 			r = -EINVAL;
 			break;
 		}
@@ -243,8 +243,9 @@ struct vm *vm_restore(const struct mvm_config *cfg, const struct mvm_snapshot *s
 	int r;
 
 	if (cfg->mem_size != s->mem_size || cfg->cpus != s->nr_vcpus) {
-		snprintf(err, errlen, "the configuration (%u vCPUs, %llu MiB) is not the snapshot's "
-				      "(%u vCPUs, %llu MiB)",
+		snprintf(err, errlen,
+			 "the configuration (%u vCPUs, %llu MiB) is not the snapshot's "
+			 "(%u vCPUs, %llu MiB)",
 			 cfg->cpus, (unsigned long long)(cfg->mem_size >> 20), s->nr_vcpus,
 			 (unsigned long long)(s->mem_size >> 20));
 		return ERR_PTR(-EINVAL);
@@ -253,7 +254,8 @@ struct vm *vm_restore(const struct mvm_config *cfg, const struct mvm_snapshot *s
 	if (IS_ERR(vm)) {
 		r = (int)PTR_ERR(vm);
 		snprintf(err, errlen, "building the VM: %s",
-			 r == -EOPNOTSUPP ? "the memory backend is not supported yet" : strerror(-r));
+			 r == -EOPNOTSUPP ? "the memory backend is not supported yet"
+					  : strerror(-r));
 		return vm;
 	}
 	sec = snap_find(&s->f, SNAP_TAG_VM_ARCH, 0);

@@ -109,8 +109,9 @@ int vm_snapshot_create(struct vm *vm, const char *config_json, enum mvm_snapshot
 		return -EBUSY;
 	}
 	if (type == MVM_SNAPSHOT_DIFF && !vm->mem.log_dirty) {
-		snprintf(err, errlen, "Diff snapshots need dirty page tracking "
-				      "(track_dirty_pages in the machine configuration)");
+		snprintf(err, errlen,
+			 "Diff snapshots need dirty page tracking "
+			 "(track_dirty_pages in the machine configuration)");
 		return -EINVAL;
 	}
 	arch_host_cpu(vendor, &features);

@@ -154,7 +154,8 @@ static int saved_read(struct virtio_dev *vdev, struct snap_cur *in, struct saved
 		       (unsigned long long)vdev->host_features);
 		return -EINVAL;
 	}
-	if ((s->features & ~s->host_features) || (s->active && !(s->status & VIRTIO_STATUS_DRIVER_OK))) {
+	if ((s->features & ~s->host_features) ||
+	    (s->active && !(s->status & VIRTIO_STATUS_DRIVER_OK))) {
 		pr_err("%s: saved virtio state is inconsistent", vdev->dev.name);
 		return -EBADMSG;
 	}

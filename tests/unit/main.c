@@ -53,5 +53,6 @@ int main(void)
 	failed += run_sandbox_tests();
 	failed += run_snapshot_format_tests();
 	failed += run_snapshot_tests();
+	failed += run_snapshot_api_tests();
 	return failed ? 1 : 0;
 }

@@ -183,9 +183,9 @@ static void test_not_paused_refused(void **state)
 	fake_reset();
 	snapdir_make(&d);
 	vm = built_vm(&cfg);
-	assert_int_equal(vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err,
-					    sizeof(err)),
-			 -EBUSY);
+	assert_int_equal(
+		vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err, sizeof(err)),
+		-EBUSY);
 	assert_non_null(strstr(err, "paused"));
 	assert_int_equal(access(d.state, F_OK), -1);
 	assert_int_equal(access(d.mem, F_OK), -1);
@@ -210,9 +210,9 @@ static void test_device_without_save_named(void **state)
 	dev = mvm_device_alloc(struct mvm_device, ops, vm, &nosave_ops, "gadget0", NULL);
 	assert_false(IS_ERR(mvm_device_register_or_put(dev)));
 	assert_int_equal(vm_pause_before_run(vm), 0);
-	assert_int_equal(vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err,
-					    sizeof(err)),
-			 -EOPNOTSUPP);
+	assert_int_equal(
+		vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err, sizeof(err)),
+		-EOPNOTSUPP);
 	assert_non_null(strstr(err, "gadget0"));
 	/* Refused before any file was touched. */
 	assert_int_equal(access(d.state, F_OK), -1);
@@ -238,9 +238,9 @@ static void test_diff_from_dirty_log(void **state)
 	vm = built_vm(&cfg);
 	assert_int_equal(vm_pause_before_run(vm), 0);
 	/* Without tracking a Diff is refused. */
-	assert_int_equal(vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_DIFF, d.state, d.mem, err,
-					    sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_DIFF, d.state, d.mem, err, sizeof(err)),
+		-EINVAL);
 	assert_non_null(strstr(err, "track_dirty_pages"));
 	vm_destroy(vm);
 
@@ -250,9 +250,9 @@ static void test_diff_from_dirty_log(void **state)
 	memset(vm->mem.base + 0x1000, 1, 4096);
 	memset(vm->mem.base + 0x2000, 2, 4096);
 	assert_int_equal(vm_pause_before_run(vm), 0);
-	assert_int_equal(vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(
+		vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err, sizeof(err)),
+		0);
 	/* Then: the guest writes page 2 (KVM's log), the VMM page 3 (mem_write). */
 	memset(vm->mem.base + 0x2000, 0x22, 4096);
 	fake_kvm.dirty_log[0] = 1ULL << 2;
@@ -261,9 +261,9 @@ static void test_diff_from_dirty_log(void **state)
 	/* Page 1 changes too, but nobody says so: a Diff must not carry it. */
 	memset(vm->mem.base + 0x1000, 0x11, 4096);
 	unlink(d.mem);
-	assert_int_equal(vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_DIFF, d.state, d.mem, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(
+		vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_DIFF, d.state, d.mem, err, sizeof(err)),
+		0);
 	assert_int_equal(stat(d.mem, &st), 0);
 	assert_int_equal(st.st_size, 4 << 20);
 	fd = open(d.mem, O_RDONLY);
@@ -301,9 +301,9 @@ static void test_restore_refusals(void **state)
 	snapdir_make(&d);
 	vm = built_vm(&cfg);
 	assert_int_equal(vm_pause_before_run(vm), 0);
-	assert_int_equal(vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(
+		vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err, sizeof(err)),
+		0);
 	vm_destroy(vm);
 	fds = count_fds();
 	file.path = d.mem;
@@ -439,7 +439,8 @@ static void test_virtio_device_round_trip(void **state)
 	vdrv_attach(&drv, virtio_rng_create(drv.vm), VIRTIO_ID_RNG);
 	vdrv_negotiate(&drv, 1ULL << VIRTIO_F_VERSION_1);
 	if (transport == MVM_TRANSPORT_PCI) {
-		/* MSI-X on, vector 1 for queue 0 (common config: queue_select 0x16, vector 0x1a). */
+		/* MSI-X on, vector 1 for queue 0 (common config: queue_select 0x16, vector 0x1a).
+		 */
 		struct pci_dev *p = &drv.vdev->pci;
 		uint16_t ctrl = PCI_MSIX_ENABLE;
 

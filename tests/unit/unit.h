@@ -36,6 +36,7 @@ int run_vmem_tests(void);
 int run_sandbox_tests(void);
 int run_snapshot_format_tests(void);
 int run_snapshot_tests(void);
+int run_snapshot_api_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */

@@ -48,10 +48,10 @@ enum vm_record {
 	REC_VM_LAST = REC_CLOCK,
 };
 
-#define X86_SNAP_MAX_MSRS    1024
-#define X86_SNAP_MAX_CPUID   512
-#define X86_SNAP_MAX_XSAVE   (1u << 20)
-#define X86_MSR_BATCH	     64
+#define X86_SNAP_MAX_MSRS  1024
+#define X86_SNAP_MAX_CPUID 512
+#define X86_SNAP_MAX_XSAVE (1u << 20)
+#define X86_MSR_BATCH	   64
 
 /* ---- the host CPU ---- */
 
@@ -61,26 +61,26 @@ static const struct {
 	char reg; /* 'b', 'c', 'd' */
 	uint32_t bit;
 } host_features[] = {
-	{ 1, 0, 'c', 0 },   /* SSE3 */
-	{ 1, 0, 'c', 9 },   /* SSSE3 */
-	{ 1, 0, 'c', 19 },  /* SSE4.1 */
-	{ 1, 0, 'c', 20 },  /* SSE4.2 */
-	{ 1, 0, 'c', 26 },  /* XSAVE */
-	{ 1, 0, 'c', 28 },  /* AVX */
-	{ 1, 0, 'c', 25 },  /* AES */
-	{ 1, 0, 'c', 1 },   /* PCLMULQDQ */
-	{ 1, 0, 'c', 30 },  /* RDRAND */
-	{ 1, 0, 'c', 12 },  /* FMA */
-	{ 1, 0, 'c', 29 },  /* F16C */
-	{ 7, 0, 'b', 0 },   /* FSGSBASE */
-	{ 7, 0, 'b', 3 },   /* BMI1 */
-	{ 7, 0, 'b', 5 },   /* AVX2 */
-	{ 7, 0, 'b', 8 },   /* BMI2 */
-	{ 7, 0, 'b', 16 },  /* AVX512F */
-	{ 7, 0, 'b', 18 },  /* RDSEED */
-	{ 7, 0, 'b', 29 },  /* SHA */
-	{ 7, 0, 'c', 3 },   /* PKU */
-	{ 7, 0, 'd', 24 },  /* AMX-TILE */
+	{ 1, 0, 'c', 0 },  /* SSE3 */
+	{ 1, 0, 'c', 9 },  /* SSSE3 */
+	{ 1, 0, 'c', 19 }, /* SSE4.1 */
+	{ 1, 0, 'c', 20 }, /* SSE4.2 */
+	{ 1, 0, 'c', 26 }, /* XSAVE */
+	{ 1, 0, 'c', 28 }, /* AVX */
+	{ 1, 0, 'c', 25 }, /* AES */
+	{ 1, 0, 'c', 1 },  /* PCLMULQDQ */
+	{ 1, 0, 'c', 30 }, /* RDRAND */
+	{ 1, 0, 'c', 12 }, /* FMA */
+	{ 1, 0, 'c', 29 }, /* F16C */
+	{ 7, 0, 'b', 0 },  /* FSGSBASE */
+	{ 7, 0, 'b', 3 },  /* BMI1 */
+	{ 7, 0, 'b', 5 },  /* AVX2 */
+	{ 7, 0, 'b', 8 },  /* BMI2 */
+	{ 7, 0, 'b', 16 }, /* AVX512F */
+	{ 7, 0, 'b', 18 }, /* RDSEED */
+	{ 7, 0, 'b', 29 }, /* SHA */
+	{ 7, 0, 'c', 3 },  /* PKU */
+	{ 7, 0, 'd', 24 }, /* AMX-TILE */
 };
 
 void arch_host_cpu(char vendor[16], uint64_t *features)
@@ -244,8 +244,9 @@ int arch_vcpu_save(struct vcpu *vcpu, struct snap_buf *out)
 			err = -ENOMEM;
 			goto out;
 		}
-		err = vcpu_get(vcpu, xsave_size > (int)sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2
-										  : KVM_GET_XSAVE,
+		err = vcpu_get(vcpu,
+			       xsave_size > (int)sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2
+									  : KVM_GET_XSAVE,
 			       xsave, "KVM_GET_XSAVE");
 		if (err)
 			goto out;
