@@ -122,7 +122,8 @@ static int apply_overrides(json_t *cfg, json_t *body, struct api_response *r)
 			api_fault(r, 400, MSG_SNAP_UNKNOWN_NET);
 			return -EINVAL;
 		}
-		if (json_object_set_new(n, "host_dev_name", json_string(jc_str(o, "host_dev_name"))))
+		if (json_object_set_new(n, "host_dev_name",
+					json_string(jc_str(o, "host_dev_name"))))
 			goto nomem;
 	}
 	if (vs && !json_is_null(vs)) {
@@ -161,8 +162,8 @@ static void load(struct vmm *vmm, json_t *body, const struct mvm_snapshot *snap,
 		api_fault(r, 400, MSG_SNAP_LOAD, err);
 		goto out;
 	}
-	vmm->cfg.track_dirty_pages =
-		jc_bool(body, "track_dirty_pages", false) || jc_bool(body, "enable_diff_snapshots", false);
+	vmm->cfg.track_dirty_pages = jc_bool(body, "track_dirty_pages", false) ||
+				     jc_bool(body, "enable_diff_snapshots", false);
 	cfg = vmm->cfg;
 	cfg.name = vmm->id;
 	cfg.kernel = NULL;
@@ -198,8 +199,8 @@ void h_snapshot_load(struct vmm *vmm, const char *param, json_t *body, struct ap
 	if (json_is_null(mb))
 		mb = NULL;
 	if (!mb == !mem_file) {
-		api_fault(r, 400, MSG_DESERIALIZE, mb ? MSG_SNAP_TOO_MANY_MEM : MSG_SNAP_MISSING_MEM,
-			  "");
+		api_fault(r, 400, MSG_DESERIALIZE,
+			  mb ? MSG_SNAP_TOO_MANY_MEM : MSG_SNAP_MISSING_MEM, "");
 		return;
 	}
 	if (mem_file || jc_bool(body, "enable_diff_snapshots", false)) {

@@ -99,7 +99,8 @@ static void test_load_request_rules(void **state)
 	       "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}", 400,
 	       "The requested operation is not supported before starting the microVM.");
 	expect(vmm, "PUT", "/snapshot/create",
-	       "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"snapshot_type\": \"Half\"}",
+	       "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"snapshot_type\": "
+	       "\"Half\"}",
 	       400, "unknown variant `Half`, expected `Full` or `Diff`");
 	/* A configured boot resource: the VMM is not fresh any more. */
 	expect(vmm, "PUT", "/machine-config",
