@@ -144,7 +144,7 @@ nomem:
 
 /* Builds and hands off the restored VM; the VMM is no longer fresh after a try. */
 static void load(struct vmm *vmm, json_t *body, const struct mvm_snapshot *snap,
-		 const struct mem_backend *backend, struct api_response *r)
+		 const struct mem_backend *backend, bool wait, struct api_response *r)
 {
 	json_t *cfgj = json_loads(mvm_snapshot_config(snap), JSON_REJECT_DUPLICATES, NULL);
 	struct mvm_config cfg;
@@ -180,13 +180,13 @@ static void load(struct vmm *vmm, json_t *body, const struct mvm_snapshot *snap,
 		goto out;
 	}
 	vmm->cfg = cfg;
-	vmm_hand_off(vmm, vm, true);
+	vmm_hand_off(vmm, vm, wait);
 	api_no_content(r);
 out:
 	json_decref(cfgj);
 }
 
-void h_snapshot_load(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
+static void snapshot_load(struct vmm *vmm, json_t *body, bool wait, struct api_response *r)
 {
 	json_t *mb = json_object_get(body, "mem_backend");
 	const char *mem_file = jc_str(body, "mem_file_path"), *hp;
@@ -233,6 +233,43 @@ void h_snapshot_load(struct vmm *vmm, const char *param, json_t *body, struct ap
 		api_fault(r, 400, MSG_SNAP_LOAD_FILE, err);
 		return;
 	}
-	load(vmm, body, snap, &backend, r);
+	load(vmm, body, snap, &backend, wait, r);
 	mvm_snapshot_close(snap);
+}
+
+void h_snapshot_load(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
+{
+	snapshot_load(vmm, body, true, r);
+}
+
+int vmm_load_snapshot_dir(struct vmm *vmm, const char *dir, bool resume)
+{
+	struct api_response r = { 0 };
+	char state[4096], mem[4096];
+	json_t *body, *f;
+	int err = 0;
+
+	if (snprintf(state, sizeof(state), "%s/state", dir) >= (int)sizeof(state) ||
+	    snprintf(mem, sizeof(mem), "%s/memory", dir) >= (int)sizeof(mem)) {
+		fprintf(stderr, "mvm: --restore '%s': path too long\n", dir);
+		return -EINVAL;
+	}
+	body = json_pack("{s:s, s:{s:s, s:s}, s:b}", "snapshot_path", state, "mem_backend",
+			 "backend_type", "File", "backend_path", mem, "resume_vm", resume);
+	if (!body)
+		return -ENOMEM;
+	pthread_mutex_lock(&vmm->lock);
+	/* On the main thread, which runs the VM next: no waiting for it. */
+	snapshot_load(vmm, body, false, &r);
+	pthread_mutex_unlock(&vmm->lock);
+	json_decref(body);
+	if (r.status >= 300) {
+		f = r.body ? json_loads(r.body, 0, NULL) : NULL;
+		fprintf(stderr, "mvm: --restore '%s': %s\n", dir,
+			json_string_value(json_object_get(f, "fault_message")) ?: "failed");
+		json_decref(f);
+		err = -EINVAL;
+	}
+	api_response_free(&r);
+	return err;
 }

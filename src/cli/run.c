@@ -384,6 +384,8 @@ int cmd_run(int argc, char **argv)
 	long cpus;
 	int c, status;
 
+	if (run_wants_restore(argc, argv))
+		return cmd_run_restore(argc, argv);
 	memcpy(opts, core_opts, sizeof(core_opts));
 	nr_opts = ARRAY_SIZE(core_opts);
 	for (t = 0; t < nr_types && t < 64; t++)

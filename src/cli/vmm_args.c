@@ -53,6 +53,8 @@ enum {
 	/* mvm's own */
 	OPT_TIMEOUT = 512,
 	OPT_SECCOMP,
+	OPT_RESTORE,
+	OPT_RESUME,
 };
 
 static const struct option fc_opts[] = {
@@ -86,6 +88,8 @@ static const struct option fc_opts[] = {
 static const struct option mvm_opts[] = {
 	{ "api-timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "resume", no_argument, NULL, OPT_RESUME },
 	{ "verbose", no_argument, NULL, 'v' },
 };
 
@@ -167,6 +171,8 @@ static void usage(FILE *f, bool firecracker)
 			   "  --api-timeout SECS\n        idle API connections are closed after "
 			   "SECS (10)\n"
 			   "  -v, --verbose\n        more log messages (repeat for debug)\n"
+			   "  --restore DIR [--resume]\n        load the snapshot DIR/state with "
+			   "its memory DIR/memory (PUT /snapshot/load)\n"
 			   "\nWithout --api-sock, --config-file serves the API on <runtime "
 			   "dir>/<id>.sock.\n");
 }
@@ -335,6 +341,12 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 		case OPT_HELP:
 			usage(stdout, firecracker);
 			return 0;
+		case OPT_RESTORE:
+			a->restore = optarg;
+			break;
+		case OPT_RESUME:
+			a->resume = true;
+			break;
 		case OPT_TIMEOUT:
 			v = parse_u64(optarg);
 			if (v < 1 || v > 3600)
@@ -374,7 +386,7 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 			return bad_usage(true, "Argument '%s' requires --config-file", "--no-api");
 		return -1;
 	}
-	if (!a->sock && !a->config)
+	if (!a->sock && !a->config && !a->restore)
 		return bad_usage(false, "give --api-sock PATH or --config-file FILE%s", "");
 	if (a->no_api && (a->sock || !a->config))
 		return bad_usage(false, "--no-api goes with --config-file and without --api-sock%s",
