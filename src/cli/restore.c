@@ -24,9 +24,9 @@
 #include "cli.h"
 #include "mvm/control.h"
 
-#define CLONE_MAX	 1024
-#define CLONE_WAIT_MS	 10000
-#define CLONE_ARGS_MAX	 16
+#define CLONE_MAX      1024
+#define CLONE_WAIT_MS  10000
+#define CLONE_ARGS_MAX 16
 
 bool run_wants_restore(int argc, char **argv)
 {

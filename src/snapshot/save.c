@@ -85,9 +85,15 @@ static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t 
 		snap_put_str(&b, dev->name);
 		snap_put_str(&b, dev->ops->type);
 		snap_put_blob(&b, own.data, own.len);
-		snap_writer_add(w, SNAP_TAG_DEVICE, 0, b.data, b.len);
+		r = b.err;
+		if (r)
+			snprintf(err, errlen, "device %s: %s", dev->name, strerror(-r));
+		else
+			snap_writer_add(w, SNAP_TAG_DEVICE, 0, b.data, b.len);
 		snap_buf_free(&b);
 		snap_buf_free(&own);
+		if (r)
+			break;
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return r;
@@ -119,8 +125,13 @@ int vm_snapshot_create(struct vm *vm, const char *config_json, enum mvm_snapshot
 	snap_writer_add(&w, SNAP_TAG_CONFIG, 0, config_json, strlen(config_json));
 	snap_buf_init(&b);
 	save_memory_layout(vm, &b);
+	r = b.err;
 	snap_writer_add(&w, SNAP_TAG_MEMORY, 0, b.data, b.len);
 	snap_buf_free(&b);
+	if (r) {
+		snprintf(err, errlen, "snapshot state: %s", strerror(-r));
+		goto out;
+	}
 
 	snap_buf_init(&b);
 	r = arch_vm_save(vm, &b);

@@ -18,6 +18,7 @@
 #include "fake.h"
 #include "mvm/device.h"
 #include "mvm/err.h"
+#include "mvm/fault.h"
 #include "mvm/pci.h"
 #include "mvm/snap_format.h"
 #include "mvm/snapshot.h"
@@ -487,6 +488,100 @@ static void test_virtio_device_round_trip(void **state)
 	snap_buf_free(&b);
 }
 
+/*
+ * Every faultable call of a snapshot's creation, then of its restore, fails
+ * in turn: each failure is an error, no state file is left, the VM stays
+ * paused and as it was, and no descriptor (nor, under ASan, heap) leaks.
+ */
+static void test_each_failure_point(void **state)
+{
+	struct mvm_config cfg = test_cfg(2);
+	struct mem_backend file = { MEM_BACKEND_FILE, NULL };
+	struct mvm_snapshot *snap;
+	unsigned long calls, i, fired = 0;
+	struct snapdir d;
+	struct vm *vm, *back;
+	char err[512], msg[256];
+	int fds, r;
+
+	(void)state;
+	fake_reset();
+	snapdir_make(&d);
+	cfg.transport = MVM_TRANSPORT_MMIO;
+	cfg.track_dirty_pages = true;
+	assert_int_equal(mvm_config_parse_device(&cfg, mvm_device_type_find("virtio-rng"), "", msg,
+						 sizeof(msg)),
+			 0);
+	vm = built_vm(&cfg);
+	memset(vm->mem.base + 0x4000, 0x44, 4096);
+	assert_int_equal(vm_pause_before_run(vm), 0);
+	fds = count_fds();
+	fault_begin(0);
+	assert_int_equal(
+		vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err, sizeof(err)),
+		0);
+	calls = fault_end();
+	assert_true(calls > 5);
+	for (i = 1; i <= calls; i++) {
+		unlink(d.state);
+		fault_begin(i);
+		r = vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err,
+				       sizeof(err));
+		fault_end();
+		if (!fault_fired())
+			continue;
+		fired++;
+		if (r >= 0)
+			fail_msg("a failure at %s:%d (%s) went unnoticed", fault_fired_site()->file,
+				 fault_fired_site()->line, fault_fired_site()->what);
+		assert_true(err[0] != '\0');
+		assert_int_equal(access(d.state, F_OK), -1);
+		assert_true(vm_is_paused(vm));
+		assert_int_equal(vm->mem.base[0x4000], 0x44);
+		assert_int_equal(count_fds(), fds);
+	}
+	assert_true(fired > 5);
+	assert_int_equal(
+		vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err, sizeof(err)),
+		0);
+	vm_destroy(vm);
+
+	fds = count_fds();
+	file.path = d.mem;
+	fault_begin(0);
+	assert_int_equal(mvm_snapshot_open(d.state, &snap, err, sizeof(err)), 0);
+	back = vm_restore(&cfg, snap, &file, err, sizeof(err));
+	assert_false(IS_ERR(back));
+	calls = fault_end();
+	vm_destroy(back);
+	mvm_snapshot_close(snap);
+	for (i = 1, fired = 0; i <= calls; i++) {
+		fault_begin(i);
+		r = mvm_snapshot_open(d.state, &snap, err, sizeof(err));
+		back = r ? ERR_PTR(r) : vm_restore(&cfg, snap, &file, err, sizeof(err));
+		fault_end();
+		if (!r)
+			mvm_snapshot_close(snap);
+		if (!fault_fired()) {
+			if (!IS_ERR(back))
+				vm_destroy(back);
+			continue;
+		}
+		fired++;
+		assert_true(IS_ERR(back));
+		assert_int_equal(count_fds(), fds);
+	}
+	assert_true(fired > 5);
+	/* Nothing of the failed restores holds the VM's identity or its memory. */
+	assert_int_equal(mvm_snapshot_open(d.state, &snap, err, sizeof(err)), 0);
+	back = vm_restore(&cfg, snap, &file, err, sizeof(err));
+	assert_false(IS_ERR(back));
+	assert_int_equal(back->mem.base[0x4000], 0x44);
+	vm_destroy(back);
+	mvm_snapshot_close(snap);
+	snapdir_remove(&d);
+}
+
 int run_snapshot_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +591,7 @@ int run_snapshot_tests(void)
 		cmocka_unit_test(test_diff_from_dirty_log),
 		cmocka_unit_test(test_restore_refusals),
 		cmocka_unit_test(test_virtio_mmio_vm_round_trip),
+		cmocka_unit_test(test_each_failure_point),
 		VDRV_TESTS(test_virtio_device_round_trip),
 	};
 
