@@ -8,6 +8,7 @@
 #   make check-linux   slow tier: boot real Linux (builds a test kernel once, ~6 min)
 #   make bench         benchmarks (print figures; assert nothing)
 #   make bench-linux   Linux boot time, mvm against qemu -M microvm
+#   make bench-snapshot restore latency, clone rate, memory per clone vs a cold boot (KVM)
 #   make bench-vsock   virtio-vsock's host-side path (fake KVM, no /dev/kvm) vs a socket pair
 #   make bench-blk     virtio-blk from a test guest vs fio on the host and QEMU (needs
 #                      fio; also part of make bench, which says so when fio is missing)
@@ -79,7 +80,7 @@ LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
 .PHONY: all deps demo check check-style check-sandbox check-unit check-loader check-integration check-fault check-api check-linux \
-	check-vsock check-linux-vsock bench-vsock \
+	check-vsock check-linux-vsock bench-vsock bench-snapshot \
 	check-linux-virtio fuzz-api fuzz-virtio bench bench-linux bench-blk format guests clean
 
 all: $(MVM) $(LIBMVM) guests
@@ -168,6 +169,7 @@ check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/manage.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/virtio.sh
 	MVM=$(abspath $(MVM)) tests/integration/net.sh
+	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/snapshot.sh
 
 # virtio-vsock end to end (guest/tests/vsock.c and host peers); needs KVM. Not yet in
 # `make check`: written where there is no /dev/kvm, it has not run against a guest.
@@ -227,6 +229,10 @@ bench-linux: $(MVM)
 # virtio-blk: a test guest vs fio on the host (and QEMU), as ratios. Needs fio.
 bench-blk: all
 	bench/blk-bench.py $(abspath $(MVM)) $(abspath $(GUEST_DIR))/vblk.elf
+
+# Snapshots: restore latency, clone rate and memory per clone beside a cold boot (needs KVM).
+bench-snapshot: all
+	bench/snapshot-bench.sh $(abspath $(MVM)) $(abspath $(GUEST_DIR)) $(or $(CLONES),20)
 
 # libFuzzer + ASan/UBSan harnesses (clang); each runs FUZZ_TIME seconds on a
 # copy of its seed corpus (fuzz/corpus/NAME). CI runs `make fuzz-virtio`.

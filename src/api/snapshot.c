@@ -68,12 +68,52 @@ static bool body_ok(json_t *body, const struct jc_field *fields, struct api_resp
 	return false;
 }
 
+/*
+ * What GET /vm/config does not say but the VM's devices depend on (the
+ * transport, the PIT, where the console is), under a key of mvm's own.
+ */
+#define PLATFORM_KEY "mvm-platform"
+
+static char *config_with_platform(struct vmm *vmm, const char *text)
+{
+	json_t *j = json_loads(text, 0, NULL), *p;
+	char *out = NULL;
+
+	p = json_pack("{s:s, s:b, s:s}", "transport",
+		      vmm->cfg.transport == MVM_TRANSPORT_PCI ? "pci" : "mmio", "pit", vmm->cfg.pit,
+		      "console", vmm->cfg.console == MVM_CONSOLE_VIRTIO ? "virtio" : "serial");
+	if (j && p && !json_object_set_new(j, PLATFORM_KEY, p))
+		out = json_dumps(j, JSON_COMPACT);
+	else
+		json_decref(p);
+	json_decref(j);
+	return out;
+}
+
+/* The platform part back into the pending configuration. 0 or -EINVAL. */
+static int platform_apply(struct vmm *vmm, json_t *cfg)
+{
+	json_t *p = json_object_get(cfg, PLATFORM_KEY);
+	const char *t, *c;
+
+	if (!p)
+		return 0;
+	t = json_string_value(json_object_get(p, "transport"));
+	c = json_string_value(json_object_get(p, "console"));
+	if (!json_is_object(p) || !t || !c || !json_is_boolean(json_object_get(p, "pit")))
+		return -EINVAL;
+	vmm->cfg.transport = !strcmp(t, "pci") ? MVM_TRANSPORT_PCI : MVM_TRANSPORT_MMIO;
+	vmm->cfg.console = !strcmp(c, "virtio") ? MVM_CONSOLE_VIRTIO : MVM_CONSOLE_SERIAL;
+	vmm->cfg.pit = json_is_true(json_object_get(p, "pit"));
+	return 0;
+}
+
 void h_snapshot_create(struct vmm *vmm, const char *param, json_t *body, struct api_response *r)
 {
 	const char *type = jc_str(body, "snapshot_type");
 	bool diff = type && !strcmp(type, "Diff");
 	struct api_response cfg = { 0 };
-	char err[1024];
+	char err[1024], *json;
 	int rc;
 
 	if (!body_ok(body, create_fields, r) || !vmm_postboot(vmm, "PUT /snapshot/create", r))
@@ -86,15 +126,16 @@ void h_snapshot_create(struct vmm *vmm, const char *param, json_t *body, struct 
 		pr_warn("Virtual machine diff snapshots is in development preview.");
 	/* The configuration a restore builds the VM from: GET /vm/config's answer. */
 	h_get_vm_config(vmm, NULL, NULL, &cfg);
-	if (cfg.status != 200 || !cfg.body) {
-		api_response_free(&cfg);
+	json = cfg.status == 200 && cfg.body ? config_with_platform(vmm, cfg.body) : NULL;
+	api_response_free(&cfg);
+	if (!json) {
 		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
-	rc = vm_snapshot_create(vmm->vm, cfg.body, diff ? MVM_SNAPSHOT_DIFF : MVM_SNAPSHOT_FULL,
+	rc = vm_snapshot_create(vmm->vm, json, diff ? MVM_SNAPSHOT_DIFF : MVM_SNAPSHOT_FULL,
 				jc_str(body, "snapshot_path"), jc_str(body, "mem_file_path"), err,
 				sizeof(err));
-	api_response_free(&cfg);
+	free(json);
 	if (rc == -EOPNOTSUPP)
 		api_fault(r, 400, MSG_SNAP_NO_SUPPORT, err);
 	else if (rc)
@@ -158,6 +199,10 @@ static void load(struct vmm *vmm, json_t *body, const struct mvm_snapshot *snap,
 	}
 	if (apply_overrides(cfgj, body, r))
 		goto out;
+	if (platform_apply(vmm, cfgj)) {
+		api_fault(r, 400, MSG_SNAP_LOAD, "the snapshot's platform settings are malformed");
+		goto out;
+	}
 	if (vmm_apply_vm_config(vmm, cfgj, err, sizeof(err))) {
 		api_fault(r, 400, MSG_SNAP_LOAD, err);
 		goto out;

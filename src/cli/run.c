@@ -55,6 +55,8 @@ static void run_usage(FILE *f)
 		"      --no-api         no API socket and no runtime entry (invisible to 'mvm "
 		"ls')\n"
 		"      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
+		"      --track-dirty-pages  KVM's dirty log on RAM, for Diff snapshots (mvm "
+		"snapshot --diff)\n"
 		"      --huge-pages none|2M|transparent\n"
 		"                       back guest RAM with 2 MiB hugetlbfs pages (reserved at\n"
 		"                       start: see /proc/sys/vm/nr_hugepages) or ask for\n"
@@ -334,6 +336,7 @@ int cmd_run(int argc, char **argv)
 	enum {
 		OPT_NAME = 256,
 		OPT_PIT,
+		OPT_TRACK_DIRTY,
 		OPT_HUGE_PAGES,
 		OPT_STATS,
 		OPT_API_SOCK,
@@ -355,6 +358,7 @@ int cmd_run(int argc, char **argv)
 		{ "cmdline", required_argument, NULL, 'p' },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "pit", no_argument, NULL, OPT_PIT },
+		{ "track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY },
 		{ "huge-pages", required_argument, NULL, OPT_HUGE_PAGES },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
@@ -450,6 +454,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_PIT:
 			cfg.pit = true;
+			break;
+		case OPT_TRACK_DIRTY:
+			cfg.track_dirty_pages = true;
 			break;
 		case OPT_HUGE_PAGES:
 			if (!strcasecmp(optarg, "none"))
