@@ -220,9 +220,10 @@ int virtio_core_restore(struct virtio_dev *vdev, struct snap_cur *in)
 		}
 	}
 	vdev->active = s.active;
-	if (vdev->active && vdev->ops->restored)
-		vdev->ops->restored(vdev);
 out:
 	pthread_mutex_unlock(&vdev->lock);
+	/* Without the lock: what it tells the guest may take it (a vsock transport reset). */
+	if (!err && s.active && vdev->ops->restored)
+		vdev->ops->restored(vdev);
 	return err;
 }

@@ -253,9 +253,10 @@ struct virtio_dev_ops {
 	/*
 	 * Snapshots: the device's own state beyond the common virtio state
 	 * (both, or neither: then a snapshot of it fails, naming it). restore
-	 * runs before the queues are set up again and the device activated;
-	 * restored (optional) after, for what the guest must be told of (a
-	 * vsock transport reset, a net announce). 0 or -errno.
+	 * runs before the queues are set up again and the device activated
+	 * (vdev->lock held); restored (optional) after, without the lock, for
+	 * what the guest must be told of (a vsock transport reset, a net
+	 * announce). 0 or -errno.
 	 */
 	int (*save)(struct virtio_dev *vdev, struct snap_buf *out);
 	int (*restore)(struct virtio_dev *vdev, struct snap_cur *in);
