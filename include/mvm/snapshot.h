@@ -3,7 +3,13 @@
 #ifndef MVM_SNAPSHOT_H
 #define MVM_SNAPSHOT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+/* The state file format this mvm writes (and the newest it reads). */
+#define MVM_SNAPSHOT_FORMAT_VERSION 1
 
 /*
  * Prints what the state file at path holds: its format version, the mvm
@@ -11,12 +17,8 @@
  * reason printed to err.
  */
 int mvm_snapshot_describe(const char *path, FILE *out, FILE *err);
-
-#endif
-
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+/* The format version of the state file at path, or -errno with the reason printed to err. */
+int mvm_snapshot_format_version(const char *path, FILE *err);
 
 struct vm;
 struct mvm_config;
@@ -58,3 +60,5 @@ unsigned int mvm_snapshot_vcpus(const struct mvm_snapshot *s);
  */
 struct vm *vm_restore(const struct mvm_config *cfg, const struct mvm_snapshot *s,
 		      const struct mem_backend *backend, char *err, size_t errlen);
+
+#endif

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "mvm/api.h"
+#include "mvm/snapshot.h"
 #include "mvm/version.h"
 #include "mvm/sandbox.h"
 #include "vmm_args.h"
@@ -45,10 +46,10 @@ enum {
 	OPT_MMDS_SIZE_LIMIT,
 	OPT_NO_SECCOMP,
 	OPT_SECCOMP_FILTER,
-	OPT_REFUSED, /* below: options whose feature mvm does not have */
-	OPT_BOOT_TIMER = OPT_REFUSED,
 	OPT_DESCRIBE_SNAPSHOT,
 	OPT_SNAPSHOT_VERSION,
+	OPT_REFUSED, /* below: options whose feature mvm does not have */
+	OPT_BOOT_TIMER = OPT_REFUSED,
 	OPT_END_REFUSED,
 	/* mvm's own */
 	OPT_TIMEOUT = 512,
@@ -96,8 +97,6 @@ static const struct option mvm_opts[] = {
 /* Why each refused option is refused; the owner of the feature replaces its line. */
 static const char *const refused[OPT_END_REFUSED - OPT_REFUSED] = {
 	[OPT_BOOT_TIMER - OPT_REFUSED] = "the boot timer device is not implemented by mvm yet",
-	[OPT_DESCRIBE_SNAPSHOT - OPT_REFUSED] = "snapshots are not implemented by mvm yet",
-	[OPT_SNAPSHOT_VERSION - OPT_REFUSED] = "snapshots are not implemented by mvm yet",
 };
 
 static const struct {
@@ -110,7 +109,7 @@ static const struct {
 	{ "--config-file <config-file>",
 	  "Path to a file that contains the microVM configuration in JSON format." },
 	{ "--describe-snapshot <describe-snapshot>",
-	  "Print the data format version of the provided snapshot state file. (not in mvm yet)" },
+	  "Print the data format version of the provided snapshot state file." },
 	{ "--enable-pci", "Enables PCIe support." },
 	{ "--help", "Show the help message." },
 	{ "--http-api-max-payload-size <http-api-max-payload-size>",
@@ -138,7 +137,7 @@ static const struct {
 	{ "--show-level", "Whether or not to output the level in the logs." },
 	{ "--show-log-origin", "Whether or not to include the file path and line number of the "
 			       "log's origin." },
-	{ "--snapshot-version", "Print the supported data format version. (not in mvm yet)" },
+	{ "--snapshot-version", "Print the supported data format version." },
 	{ "--start-time-cpu-us <start-time-cpu-us>",
 	  "Process start CPU time (wall clock, microseconds). This parameter is optional." },
 	{ "--start-time-us <start-time-us>",
@@ -331,6 +330,17 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 			else
 				a->parent_cpu_time_us = v;
 			break;
+		case OPT_SNAPSHOT_VERSION:
+			printf("v%u.0.0\n", MVM_SNAPSHOT_FORMAT_VERSION);
+			return 0;
+		case OPT_DESCRIBE_SNAPSHOT: {
+			int ver = mvm_snapshot_format_version(optarg, stderr);
+
+			if (ver < 0)
+				return MVM_EXIT_FAILURE;
+			printf("v%d.0.0\n", ver);
+			return 0;
+		}
 		case OPT_VERSION:
 			if (firecracker)
 				printf("Firecracker v%s\n\n", MVM_FIRECRACKER_VERSION);

@@ -22,8 +22,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mvm/snapshot.h"
+
 #define SNAP_MAGIC	    "MVMSNAP"
-#define SNAP_FORMAT_VERSION 1
+#define SNAP_FORMAT_VERSION MVM_SNAPSHOT_FORMAT_VERSION
 #define SNAP_HEADER_SIZE    80
 #define SNAP_SECTION_HDR    24
 /* A state file holds no memory: more than this is not one of ours. */
