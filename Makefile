@@ -15,7 +15,8 @@
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, the
 #                      virtio-pci and virtio-mmio transports, virtio-vsock's TX path,
 #                      virtio-net's frame paths, the MMDS's HTTP handling, and the
-#                      balloon, pmem and virtio-mem request parsers
+#                      balloon, pmem and virtio-mem request parsers, and the
+#                      snapshot state file reader
 #                      (clang; FUZZ_TIME seconds each, default 30)
 #   make format        clang-format the sources
 #   make check-style   clang-format clean, no issue references in comments (part of check)
@@ -76,6 +77,11 @@ UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD
 UNIT := $(BUILD)/tests/unit-tests
 
 FAULT := $(BUILD)/tests/fault-test
+# The x86 snapshot code against the fake KVM's state ioctls (no /dev/kvm needed).
+X86_SNAP_TEST := $(BUILD)/tests/x86-snapshot-test
+X86_SNAP_SRCS := tests/arch/x86_snapshot_test.c src/arch/x86/snapshot.c src/snapshot/codec.c \
+	tests/unit/fake_sys.c tests/unit/fake_state.c src/core/sys.c src/core/fault.c src/core/log.c \
+	src/core/ratelimit.c
 LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
@@ -126,6 +132,15 @@ $(UNIT): $(UNIT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -ljansson -o $@
 
+$(X86_SNAP_TEST): $(X86_SNAP_SRCS:%.c=$(BUILD)/x86snap-obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $^ $(LDFLAGS) -lcmocka -luring -o $@
+
+$(BUILD)/x86snap-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit -c $< -o $@
+
 $(LOADER): $(BUILD)/obj/tests/loader/loader_test.o $(LIBMVM)
 	@mkdir -p $(dir $@)
 	$(CC) $< $(WHOLE_LIBMVM) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
@@ -157,8 +172,9 @@ check: check-style check-unit check-loader check-integration check-fault check-a
 check-style:
 	tests/check-style.sh
 
-check-unit: $(UNIT)
+check-unit: $(UNIT) $(X86_SNAP_TEST)
 	$(UNIT)
+	$(X86_SNAP_TEST)
 
 # Boot loaders against Debian's stock cloud kernel (fetched once, cached).
 check-loader: $(LOADER) guests
@@ -257,7 +273,7 @@ $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 # pci_virtio: a whole VM (PCI host, virtio rng/console/blk) on the unit tests'
 # fake KVM and fake arch, driven by guest-like accesses.
 FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) \
-	tests/unit/fake_sys.c tests/unit/fake_arch.c
+	$(SNAPSHOT_SRCS) tests/unit/fake_sys.c tests/unit/fake_arch.c tests/unit/fake_state.c
 $(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \

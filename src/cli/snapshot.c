@@ -51,8 +51,9 @@ static void usage(FILE *f)
 
 static int take(const char *id, const char *dir, bool diff, bool stop)
 {
-	char state[PATH_MAX], mem[PATH_MAX], real[PATH_MAX];
+	char state[PATH_MAX], mem[PATH_MAX], real[PATH_MAX], err[256];
 	struct runtime_entry e;
+	bool was_paused;
 	json_t *j;
 	char *body;
 	int rc;
@@ -78,6 +79,14 @@ static int take(const char *id, const char *dir, bool diff, bool stop)
 		fprintf(stderr, "mvm snapshot %s: out of memory\n", id);
 		return MVM_EXIT_FAILURE;
 	}
+	/* A VM paused before stays paused. */
+	if (api_get_json(e.sock, "/", &j, err, sizeof(err))) {
+		fprintf(stderr, "mvm snapshot %s: %s\n", id, err);
+		rc = MVM_EXIT_FAILURE;
+		goto out;
+	}
+	was_paused = !strcmp(json_string_value(json_object_get(j, "state")) ?: "", "Paused");
+	json_decref(j);
 	rc = request(&e, id, "PATCH", "/vm", "{\"state\": \"Paused\"}");
 	if (rc)
 		goto out;
@@ -85,7 +94,7 @@ static int take(const char *id, const char *dir, bool diff, bool stop)
 	/* Stopped only once the snapshot is written; resumed either way otherwise. */
 	if (stop && !rc)
 		rc = request(&e, id, "PUT", "/actions", "{\"action_type\": \"Stop\"}");
-	else if (request(&e, id, "PATCH", "/vm", "{\"state\": \"Resumed\"}"))
+	else if (!was_paused && request(&e, id, "PATCH", "/vm", "{\"state\": \"Resumed\"}"))
 		rc = MVM_EXIT_FAILURE;
 	if (!rc)
 		printf("%s\n", real);

@@ -49,6 +49,8 @@ struct fake_kvm {
 	/* KVM_GET_DIRTY_LOG of slot 0 answers dirty_log[0] (its first 64 pages) and clears it. */
 	uint64_t dirty_log[64];
 	uint32_t slot_flags[16]; /* flags of each slot's last KVM_SET_USER_MEMORY_REGION */
+	/* The VM and vCPU state ioctls answer (fake_state.c); XSAVE and XCRS are offered. */
+	bool x86_state;
 	uint64_t last_msi_addr;
 	uint32_t last_msi_data;
 };
@@ -75,5 +77,8 @@ extern struct fake_kvm fake_kvm;
 extern struct fake_arch fake_arch;
 
 void fake_reset(void);
+/* The state ioctls (fake_state.c): fd's stored state; forgetting all of it. */
+int fake_state_ioctl(int fd, unsigned long req, void *arg);
+void fake_state_reset(void);
 
 #endif

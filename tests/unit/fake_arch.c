@@ -18,6 +18,7 @@ void fake_reset(void)
 	fake_arch.fail_create_id = -1;
 	fake_arch.fail_vcpu_restore = -1;
 	memset(&fake_kvm, 0, sizeof(fake_kvm));
+	fake_state_reset();
 	fake_kvm.max_vcpus = 8;
 	fake_kvm.max_vcpu_id = 16;
 }

@@ -65,6 +65,10 @@ static int fake_ioctl_kvm(unsigned long req, void *arg)
 		return fake_fd(FD_VM);
 	case KVM_CHECK_EXTENSION:
 		return 0;
+	case KVM_GET_MSR_INDEX_LIST:
+		if (fake_kvm.x86_state)
+			return fake_state_ioctl(-1, req, arg);
+		break;
 	}
 	(void)arg;
 	errno = ENOTTY;
@@ -283,6 +287,8 @@ static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 		return 0;
 	}
 	case KVM_CHECK_EXTENSION:
+		if (fake_kvm.x86_state && ((long)arg == KVM_CAP_XSAVE || (long)arg == KVM_CAP_XCRS))
+			return 1;
 		if ((long)arg == KVM_CAP_MAX_VCPUS)
 			return fake_kvm.max_vcpus;
 		if ((long)arg == KVM_CAP_MAX_VCPU_ID)
@@ -317,6 +323,9 @@ static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 		if (fake_kvm.binary_stats)
 			return fake_stats_fd("kvm-fake", 0);
 		break;
+	default:
+		if (fake_kvm.x86_state)
+			return fake_state_ioctl(fd, req, arg);
 	}
 	/* KVM_GET_STATS_FD without binary_stats: an old kernel. */
 	errno = ENOTTY;
@@ -339,6 +348,8 @@ int mvm_ioctl_nofault(int fd, unsigned long req, void *arg)
 	case FD_VCPU:
 		if (req == KVM_GET_STATS_FD && fake_kvm.binary_stats)
 			return fake_stats_fd("kvm-fake/vcpu", 1);
+		if (fake_kvm.x86_state)
+			return fake_state_ioctl(fd, req, arg);
 		errno = ENOTTY;
 		return -1;
 	default:

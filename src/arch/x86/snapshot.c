@@ -349,16 +349,24 @@ static int restore_msrs(struct vcpu *vcpu, const void *p, size_t len)
 	}
 	for (i = 0; i < n; i += k) {
 		memset(&batch, 0, sizeof(batch));
+		c.off = 4 + (size_t)i * 12;
 		for (k = 0; k < X86_MSR_BATCH && i + k < n; k++) {
 			batch.e[k].index = snap_get_u32(&c);
 			batch.e[k].data = snap_get_u64(&c);
 		}
 		batch.hdr.nmsrs = k;
 		r = mvm_ioctl(vcpu->fd, KVM_SET_MSRS, &batch);
-		if (r < 0 || (uint32_t)r != k) {
-			pr_err("restore: KVM_SET_MSRS of vCPU %u: MSR 0x%x refused", vcpu->id,
-			       r < 0 ? batch.e[0].index : batch.e[r].index);
-			return r < 0 ? -errno : -EINVAL;
+		if (r < 0) {
+			r = -errno;
+			pr_err("restore: KVM_SET_MSRS of vCPU %u: %s", vcpu->id, strerror(-r));
+			return r;
+		}
+		/* KVM stops at an MSR it refuses (this host's KVM lacks it): skip it, go on. */
+		if ((uint32_t)r < k) {
+			pr_warn("restore: vCPU %u: MSR 0x%x not restored (refused by this host's "
+				"KVM)",
+				vcpu->id, batch.e[r].index);
+			k = (uint32_t)r + 1;
 		}
 	}
 	return 0;
