@@ -26,7 +26,6 @@
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
-
 struct pair {
 	struct vm *vm;
 	struct vcpu *vcpu;
@@ -78,11 +77,15 @@ static void fill(struct pair *p)
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[2];
-	} msrs = { .hdr.nmsrs = 2, .e = { { .index = 0x10, .data = 999 }, { .index = 0x4b564d01, .data = 0x8001 } } };
+	} msrs = { .hdr.nmsrs = 2,
+		   .e = { { .index = 0x10, .data = 999 },
+			  { .index = 0x4b564d01, .data = 0x8001 } } };
 	struct {
 		struct kvm_cpuid2 hdr;
 		struct kvm_cpuid_entry2 e[2];
-	} cpuid = { .hdr.nent = 2, .e = { { .function = 0, .ebx = 0x756e6547 }, { .function = 1, .ecx = 0x80000000 } } };
+	} cpuid = { .hdr.nent = 2,
+		    .e = { { .function = 0, .ebx = 0x756e6547 },
+			   { .function = 1, .ecx = 0x80000000 } } };
 	struct kvm_clock_data clock = { .clock = 777777, .flags = KVM_CLOCK_TSC_STABLE };
 	struct kvm_pit_state2 pit = { .flags = 1 };
 	unsigned int c;

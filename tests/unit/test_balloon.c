@@ -22,6 +22,7 @@
 #include "mvm/hw.h"
 #include "mvm/log.h"
 #include "mvm/pci.h"
+#include "mvm/snap_format.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "unit.h"
@@ -349,6 +350,52 @@ static void test_inflate_gives_memory_back(void **state)
 	assert_int_equal(counter(e, "held_pages"), 0);
 	touch(e, DATA, 1);
 	assert_false(ram_hole(e, DATA, 4096));
+	env_free(e);
+}
+
+/*
+ * An inflated balloon saved and restored into a fresh device of a new VM:
+ * target, actual and the pages it holds come back, and a deflate of those
+ * pages is still checked against them.
+ */
+static void test_snapshot_restore(void **state)
+{
+	struct env *e = env_new("1");
+	struct balloon_status st;
+	struct mvm_device *dev;
+	struct snap_buf b;
+	struct snap_cur c;
+
+	(void)state;
+	start(e, 0, 2);
+	touch(e, DATA, NPAGES);
+	post_pfns(e, 0, DATA, NPAGES, NULL, 0);
+	bar_wr(e, DEVCFG + 4, NPAGES, 4);
+	dev = &e->vdev->dev;
+	snap_buf_init(&b);
+	assert_int_equal(dev->ops->save(dev, &b), 0);
+	env_free(e);
+
+	e = env_new("1");
+	dev = &e->vdev->dev;
+	/* Truncated: refused. */
+	snap_cur_init(&c, b.data, b.len - 1);
+	assert_int_not_equal(dev->ops->restore(dev, &c), 0);
+	env_free(e);
+	e = env_new("1");
+	dev = &e->vdev->dev;
+	snap_cur_init(&c, b.data, b.len);
+	assert_int_equal(dev->ops->restore(dev, &c), 0);
+	snap_buf_free(&b);
+	assert_true(e->vdev->active);
+	assert_int_equal(balloon_get_status(e->vm, &st), 0);
+	assert_int_equal(st.target_pages, 256);
+	assert_int_equal(st.actual_pages, NPAGES);
+	assert_int_equal(st.held_pages, NPAGES);
+	post_pfns(e, 1, DATA, NPAGES, NULL, 0);
+	assert_int_equal(used_idx(e, 1), 1);
+	assert_int_equal(balloon_get_status(e->vm, &st), 0);
+	assert_int_equal(st.held_pages, 0);
 	env_free(e);
 }
 
@@ -744,6 +791,7 @@ int run_balloon_tests(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_features_follow_options),
 		cmocka_unit_test(test_inflate_gives_memory_back),
+		cmocka_unit_test(test_snapshot_restore),
 		cmocka_unit_test(test_bad_pfns_counted),
 		cmocka_unit_test(test_malformed_lists_refused),
 		cmocka_unit_test(test_target_and_config_interrupt),
