@@ -274,9 +274,10 @@ $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 # fake KVM and fake arch, driven by guest-like accesses.
 FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) \
 	$(SNAPSHOT_SRCS) tests/unit/fake_sys.c tests/unit/fake_arch.c tests/unit/fake_state.c
-$(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS)
+$(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS) fuzz/virtio_vm.h fuzz/input.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
+	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit \
+		$(filter %.c,$^) \
 		$(LDLIBS) -o $@
 
 # virtio-net's frame paths and the MMDS's HTTP handling.
@@ -289,9 +290,10 @@ $(FUZZ_DIR)/mmds_http: fuzz/mmds_http.c src/net/mmds_http.c src/net/mmds_store.c
 
 
 # mmio_virtio: the same devices on virtio-mmio, driven through their windows.
-$(FUZZ_DIR)/mmio_virtio: fuzz/mmio_virtio.c $(FUZZ_PCI_SRCS)
+$(FUZZ_DIR)/mmio_virtio: fuzz/mmio_virtio.c $(FUZZ_PCI_SRCS) fuzz/virtio_vm.h fuzz/input.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit $^ \
+	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit \
+		$(filter %.c,$^) \
 		$(LDLIBS) -o $@
 
 # vsock_tx: virtio-vsock's TX path and connections, a guest and host peers (same fakes).

@@ -16,79 +16,14 @@
  * identity registers must read right after any program; the VM is torn
  * down after each input (LeakSanitizer checks the teardown).
  */
-#include <fcntl.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 
-#include "fake.h"
-#include "input.h"
-#include "mvm/log.h"
-#include "mvm/virtio.h"
-#include "mvm/vm.h"
-#include "virtio/blk.h"
+#include "virtio_vm.h"
 
-#define RAM_SIZE  (2ULL << 20)
 #define MAX_OPS	  512
 #define N_WINDOWS 3
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int null_fd = -1;
-static char disk_path[] = "/tmp/mvm-fuzz-mmio-XXXXXX";
-
-static void unlink_disk(void)
-{
-	unlink(disk_path);
-}
-
-static struct vm *fuzz_vm(void)
-{
-	struct mvm_disk_config disk = { .io = MVM_DISK_IO_SYNC };
-	struct mvm_config cfg;
-	struct vm *vm;
-
-	snprintf(disk.path, sizeof(disk.path), "%s", disk_path);
-	fake_reset();
-	mvm_config_init(&cfg);
-	cfg.mem_size = RAM_SIZE;
-	cfg.cpus = 1;
-	cfg.console_out = null_fd;
-	cfg.transport = MVM_TRANSPORT_MMIO;
-	vm = vm_create(&cfg);
-	if (IS_ERR(vm))
-		abort();
-	if (IS_ERR(virtio_rng_create(vm)) || IS_ERR(virtio_console_create(vm)) ||
-	    IS_ERR(virtio_blk_create(vm, &disk, 0)))
-		abort();
-	return vm;
-}
-
-/* The event loop's turn: every virtio-mmio queue's kick handler. */
-static void run_loop(struct vm *vm)
-{
-	struct mvm_device *dev, *devs[8];
-	unsigned int n = 0;
-
-	pthread_mutex_lock(&vm->lock);
-	list_for_each_entry (dev, &vm->devices, node)
-		if (n < 8 && dev->transport && !strcmp(dev->transport, "mmio"))
-			devs[n++] = dev;
-	pthread_mutex_unlock(&vm->lock);
-	for (unsigned int i = 0; i < n; i++) {
-		struct virtio_dev *vdev = to_virtio_dev(devs[i]);
-
-		for (unsigned int q = 0; q < vdev->num_queues; q++) {
-			struct virtqueue *vq = &vdev->vqs[q];
-
-			virtq_kick(vq);
-			vq->kick.fn(&vq->kick, EPOLLIN);
-		}
-	}
-}
 
 static uint64_t window(unsigned int i)
 {
@@ -138,17 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vm *vm;
 	unsigned int ops = 0;
 
-	if (null_fd < 0) {
-		int fd = mkstemp(disk_path);
-
-		mvm_log_set_level(-1);
-		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || ftruncate(fd, 64 << 10))
-			abort();
-		close(fd);
-		atexit(unlink_disk);
-	}
-	vm = fuzz_vm();
+	fuzz_virtio_init();
+	vm = fuzz_virtio_vm(MVM_TRANSPORT_MMIO);
 	while (in.left && ops++ < MAX_OPS) {
 		uint8_t op = (uint8_t)take(&in, 1);
 		unsigned int len = 1u << ((op >> 3) & 3); /* 1, 2, 4, 8 */
@@ -176,34 +102,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 3:
 			quick_setup(vm, &in);
 			break;
-		case 4: { /* guest RAM: rings, descriptors, buffers in the first 256 KiB */
-			uint64_t gpa = (take(&in, 2) << 2) & 0x3ffff;
-
-			v = take(&in, 8);
-			mem_write(&vm->mem, gpa, &v, 8);
+		case 4: /* guest RAM */
+			fuzz_ram_write(vm, &in);
 			break;
-		}
 		case 5: /* the event loop runs */
-			run_loop(vm);
+			fuzz_run_queues(vm);
 			break;
-		case 6: { /* a descriptor, whole: addr near the rings, any len/flags/next */
-			struct virtq_desc d;
-			uint64_t gpa = (take(&in, 2) << 4) & 0x3ffff;
-
-			d.addr = take(&in, 1) & 1 ? take(&in, 8) : take(&in, 3) & 0x3ffff;
-			d.len = (uint32_t)take(&in, 4);
-			d.flags = (uint16_t)take(&in, 2);
-			d.next = (uint16_t)take(&in, 2);
-			mem_write(&vm->mem, gpa, &d, sizeof(d));
+		case 6: /* a descriptor */
+			fuzz_desc_write(vm, &in);
 			break;
-		}
 		case 7: /* interrupt status read and acknowledge */
 			v = reg_rd(vm, window(op >> 6) + 0x060);
 			reg_wr(vm, window(op >> 6) + 0x064, (uint32_t)(v & take(&in, 1)));
 			break;
 		}
 	}
-	run_loop(vm);
+	fuzz_run_queues(vm);
 	/* Whatever the program did, the identity registers still read right. */
 	for (unsigned int i = 0; i < N_WINDOWS; i++)
 		if (reg_rd(vm, window(i)) != 0x74726976 || reg_rd(vm, window(i) + 4) != 2)

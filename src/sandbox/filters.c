@@ -128,7 +128,8 @@ const struct sandbox_list sandbox_floor = LIST(floor_rules);
  * The device back ends' calls, on whichever thread sets a device up (the API
  * thread at InstanceStart and for the pre-boot checks of PUT requests, the
  * main thread for mvm run) or serves it (the event loop on the main thread;
- * a vCPU thread that activates or resets a device): taps (virtio-net),
+ * a vCPU thread that activates or resets a device, closing a reset vsock's
+ * connections): taps (virtio-net),
  * vsock's Unix sockets, the rate limiters' and the balloon's timers, guest
  * memory given back (balloon, virtio-mem), pmem flushes, libslirp's MMDS.
  */
@@ -136,7 +137,7 @@ const struct sandbox_list sandbox_floor = LIST(floor_rules);
 	SOCKET_UNIX(fl), /* vsock's sockets; if_nametoindex() for a tap */                       \
 		R(connect, fl), R(bind, fl), R(listen, fl), R(accept4, fl), R(getsockopt, fl),   \
 		R(recvfrom, fl), R(sendto, fl), R(recvmsg, fl), R(sendmsg, fl), R(shutdown, fl), \
-		R(unlink, fl), R(write, fl), R(readv, fl), R(writev, fl),                        \
+		R(unlink, fl), R(write, fl), R(readv, fl), R(writev, fl), R(close, fl),          \
 		IOCTL(TUNGETFEATURES, fl), IOCTL(TUNSETIFF, fl), IOCTL(TUNSETVNETHDRSZ, fl),     \
 		IOCTL(TUNSETOFFLOAD, fl), IOCTL(SIOCGIFINDEX, fl), R(timerfd_create, fl),        \
 		R(timerfd_settime, fl), R(timerfd_gettime, fl), R(fallocate, fl), R(fsync, fl),  \
@@ -313,6 +314,14 @@ static const struct sandbox_rule api_rules[] = {
  * vector's route made on first use, a BAR moved), pause points, the kick.
  */
 static const struct sandbox_rule vcpu_rules[] = {
+	/*
+	 * memory: a guest's DRIVER_OK or BAR write runs device code here that
+	 * allocates, and glibc gives each thread an arena of its own (mmap)
+	 */
+	R(brk, G),
+	NOEXEC(mmap, G),
+	NOEXEC(mprotect, G),
+	R(munmap, G),
 	IOCTL(KVM_RUN, G),
 	IOCTL(KVM_GET_REGS, G),
 	IOCTL(KVM_GET_SREGS, G),
@@ -321,6 +330,7 @@ static const struct sandbox_rule vcpu_rules[] = {
 	IOCTL(KVM_SET_GSI_ROUTING, G),
 	IOCTL(KVM_IRQFD, G),
 	IOCTL(KVM_IOEVENTFD, G),
+	R(io_uring_enter, G), /* a disk reset by its driver waits for its requests */
 	R(futex, G),
 	R(rt_sigreturn, G),
 	R(rt_sigprocmask, G),

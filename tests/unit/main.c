@@ -3,8 +3,10 @@
 #include "fake.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/sandbox.h"
 #include "mvm/vm.h"
 #include "unit.h"
+#include "vdrv.h"
 
 struct vm *unit_vm(unsigned int cpus)
 {
@@ -26,6 +28,10 @@ int main(void)
 
 	/* Error paths are exercised on purpose: keep their messages quiet. */
 	mvm_log_set_level(-1);
+	/* The device back ends run under the real filter of mvm's event-loop thread. */
+	if (sandbox_configure(SANDBOX_ON, NULL) || vdrv_loop_start())
+		return 1;
+	sandbox_reset(); /* ... and everything else unfiltered */
 	failed += run_memory_tests();
 	failed += run_bus_tests();
 	failed += run_device_tests();
@@ -51,6 +57,7 @@ int main(void)
 	failed += run_pmem_tests();
 	failed += run_vmem_tests();
 	failed += run_sandbox_tests();
+	failed += run_vcpu_sandbox_tests();
 	failed += run_snapshot_format_tests();
 	failed += run_snapshot_tests();
 	failed += run_snapshot_api_tests();

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * virtio-balloon over virtio-pci on the fake KVM, driven as a guest driver
+ * virtio-balloon over both transports on the fake KVM, driven as a guest driver
  * would: hand-built chains in guest RAM, kicks through the ioeventfds. The
  * host side is checked on the guest-RAM memfd itself: after an inflate or
  * a free page report its allocated blocks drop.
@@ -26,6 +26,7 @@
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "unit.h"
+#include "vdrv.h"
 
 #define QSZ    16
 #define RINGS  0x10000	/* queue q: desc at RINGS + q * 0x3000, avail +0x1000, used +0x2000 */
@@ -33,10 +34,7 @@
 #define DATA   0x100000 /* the pages the guest gives up */
 #define NPAGES 64
 
-#define COMMON 0x0000
-#define ISR    0x1000
-#define DEVCFG 0x2000
-#define NOTIFY 0x3000
+#define VIRTIO_ID_BALLOON 5
 
 #define F_STATS	    1
 #define F_DOOM	    2
@@ -44,37 +42,12 @@
 #define F_REPORTING 5
 
 struct env {
+	struct vdrv d;
 	struct vm *vm;
 	struct virtio_dev *vdev;
-	uint64_t bar;
 	uint16_t avail_idx[5];
 	uint16_t next_desc[5];
 };
-
-static const struct platform_device_desc host_desc = {
-	"pci-host", "pci-host", MVM_BUS_PIO, ARCH_PCI_CONF1_PORT, 8, 0,
-};
-
-static uint32_t cfg_rw(struct env *e, unsigned int reg, uint32_t v, unsigned int len, bool write)
-{
-	uint64_t a = ARCH_PCI_ECAM_BASE + ((unsigned int)e->vdev->pci.slot << 15) + reg;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], a, &v, len, write);
-	return v;
-}
-
-static uint64_t bar_rd(struct env *e, uint64_t off, unsigned int len)
-{
-	uint64_t v = 0;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, false);
-	return v;
-}
-
-static void bar_wr(struct env *e, uint64_t off, uint64_t v, unsigned int len)
-{
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, true);
-}
 
 /* The value of one of the device's counters. */
 struct find_counter {
@@ -125,11 +98,12 @@ static bool ram_hole(struct env *e, uint64_t gpa, uint64_t len)
 	return (data < 0 && errno == ENXIO) || (uint64_t)data >= off + len;
 }
 
-static struct vm *vm_with(enum mvm_huge_pages huge, uint64_t size)
+static struct vm *vm_with(enum mvm_transport transport, enum mvm_huge_pages huge, uint64_t size)
 {
 	struct mvm_config cfg;
 
 	mvm_config_init(&cfg);
+	cfg.transport = transport;
 	cfg.mem_size = size;
 	cfg.cpus = 1;
 	cfg.console_out = -1;
@@ -137,48 +111,50 @@ static struct vm *vm_with(enum mvm_huge_pages huge, uint64_t size)
 	return vm_create(&cfg);
 }
 
-static struct env *env_new_huge(const char *opts, enum mvm_huge_pages huge)
+static struct env *env_new_huge(enum mvm_transport transport, const char *opts,
+				enum mvm_huge_pages huge)
 {
 	const struct mvm_device_type *t = mvm_device_type_find("virtio-balloon");
 	struct env *e = test_calloc(1, sizeof(*e));
+	struct virtio_dev *vdev = NULL;
 	struct mvm_config cfg;
 	struct mvm_device *dev;
+	struct vm *vm;
 	char msg[256];
 
 	assert_non_null(t);
 	fake_reset();
-	e->vm = vm_with(huge, 4ULL << 20);
-	assert_false(IS_ERR(e->vm));
-	assert_false(IS_ERR(pci_host_create(e->vm, &host_desc)));
+	vm = vm_with(transport, huge, 4ULL << 20);
+	assert_false(IS_ERR(vm));
+	vdrv_adopt(&e->d, vm);
+	e->vm = vm;
 	mvm_config_init(&cfg);
 	cfg.mem_size = e->vm->mem.size;
 	assert_int_equal(mvm_config_parse_device(&cfg, t, opts, msg, sizeof(msg)), 0);
 	assert_int_equal(t->create(e->vm, cfg.devices[0].blob, 0), 0);
 	list_for_each_entry (dev, &e->vm->devices, node)
 		if (!strcmp(dev->type, "virtio-balloon"))
-			e->vdev = to_virtio_dev(dev);
-	assert_non_null(e->vdev);
-	assert_int_equal(cfg_rw(e, PCI_VENDOR_ID, 0, 4, false), 0x10451af4);
-	e->bar = cfg_rw(e, PCI_BASE_ADDRESS_0, 0, 4, false) & ~0xfu;
-	cfg_rw(e, PCI_COMMAND, PCI_COMMAND_MEMORY, 2, true);
+			vdev = to_virtio_dev(dev);
+	assert_non_null(vdev);
+	vdrv_attach(&e->d, vdev, VIRTIO_ID_BALLOON);
+	e->vdev = vdev;
 	return e;
 }
 
-static struct env *env_new(const char *opts)
+static struct env *env_new(void **state, const char *opts)
 {
-	return env_new_huge(opts, MVM_HUGE_NONE);
+	return env_new_huge(vdrv_transport(state), opts, MVM_HUGE_NONE);
 }
 
 static void env_free(struct env *e)
 {
-	vm_destroy(e->vm);
+	vdrv_fini(&e->d);
 	test_free(e);
 }
 
 static uint64_t offered(struct env *e)
 {
-	bar_wr(e, COMMON + 0x00, 0, 4);
-	return bar_rd(e, COMMON + 0x04, 4) & 0xffffff; /* the device's bits */
+	return vdrv_device_features(&e->d) & 0xffffff; /* the device's bits */
 }
 
 /* Negotiates features (VERSION_1 added), sets up nq queues, DRIVER_OK. */
@@ -186,26 +162,15 @@ static void start(struct env *e, uint32_t features, unsigned int nq)
 {
 	unsigned int q;
 
-	bar_wr(e, COMMON + 0x14, 1, 1);
-	bar_wr(e, COMMON + 0x14, 3, 1);
-	bar_wr(e, COMMON + 0x08, 0, 4);
-	bar_wr(e, COMMON + 0x0c, features, 4);
-	bar_wr(e, COMMON + 0x08, 1, 4);
-	bar_wr(e, COMMON + 0x0c, 1, 4); /* VERSION_1 */
-	bar_wr(e, COMMON + 0x14, 0xb, 1);
-	assert_true(bar_rd(e, COMMON + 0x14, 1) & VIRTIO_STATUS_FEATURES_OK);
+	vdrv_negotiate(&e->d, features | 1ULL << VIRTIO_F_VERSION_1);
+	assert_true(vdrv_status(&e->d) & VIRTIO_STATUS_FEATURES_OK);
 	for (q = 0; q < nq; q++) {
 		uint64_t base = RINGS + q * 0x3000ULL;
 
-		bar_wr(e, COMMON + 0x16, q, 2);
-		bar_wr(e, COMMON + 0x18, QSZ, 2);
-		bar_wr(e, COMMON + 0x20, base, 8);
-		bar_wr(e, COMMON + 0x28, base + 0x1000, 8);
-		bar_wr(e, COMMON + 0x30, base + 0x2000, 8);
-		bar_wr(e, COMMON + 0x1c, 1, 2);
+		vdrv_queue(&e->d, q, QSZ, base, base + 0x1000, base + 0x2000);
 	}
-	bar_wr(e, COMMON + 0x14, 0xf, 1);
-	assert_int_equal(bar_rd(e, COMMON + 0x14, 1), 0xf);
+	vdrv_driver_ok(&e->d);
+	assert_int_equal(vdrv_status(&e->d), 0xf);
 }
 
 struct buf {
@@ -217,11 +182,9 @@ struct buf {
 /* Posts one chain on queue q and kicks it, as KVM would through the ioeventfd. */
 static void post(struct env *e, unsigned int q, const struct buf *b, unsigned int n)
 {
-	uint64_t base = RINGS + q * 0x3000ULL, one = 1;
-	struct virtqueue *vq = virtio_dev_vq(e->vdev, q);
+	uint64_t base = RINGS + q * 0x3000ULL;
 	uint16_t head = e->next_desc[q], slot = e->avail_idx[q] % QSZ;
 	unsigned int i;
-	int fd;
 
 	for (i = 0; i < n; i++) {
 		uint16_t idx = (uint16_t)((head + i) % QSZ);
@@ -236,10 +199,7 @@ static void post(struct env *e, unsigned int q, const struct buf *b, unsigned in
 	mem_write(&e->vm->mem, base + 0x1000 + 4 + 2 * slot, &head, 2);
 	e->avail_idx[q]++;
 	mem_write(&e->vm->mem, base + 0x1000 + 2, &e->avail_idx[q], 2);
-	fd = fake_ioeventfd_at(e->bar + NOTIFY + q * 4);
-	assert_int_equal(fd, vq->kick_fd);
-	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
-	vq->kick.fn(&vq->kick, EPOLLIN);
+	vdrv_kick(&e->d, q);
 }
 
 static uint16_t used_idx(struct env *e, unsigned int q)
@@ -273,7 +233,7 @@ static void post_pfns(struct env *e, unsigned int q, uint64_t first_gpa, unsigne
 
 static uint32_t config32(struct env *e, unsigned int off)
 {
-	return (uint32_t)bar_rd(e, DEVCFG + off, 4);
+	return (uint32_t)vdrv_config(&e->d, off, 4);
 }
 
 /* Firecracker's metrics line has the "balloon" group. */
@@ -299,13 +259,12 @@ static void test_features_follow_options(void **state)
 {
 	struct env *e;
 
-	(void)state;
-	e = env_new("2");
+	e = env_new(state, "2");
 	assert_int_equal(offered(e), 0);
 	assert_int_equal(config32(e, 0), 2 * 256); /* num_pages: 2 MiB of 4 KiB pages */
 	env_free(e);
-	e = env_new("1,deflate_on_oom,stats_polling_interval_s=5,free_page_hinting,"
-		    "free_page_reporting");
+	e = env_new(state, "1,deflate_on_oom,stats_polling_interval_s=5,free_page_hinting,"
+			   "free_page_reporting");
 	assert_int_equal(offered(e),
 			 (1 << F_STATS) | (1 << F_DOOM) | (1 << F_HINT) | (1 << F_REPORTING));
 	env_free(e);
@@ -313,12 +272,11 @@ static void test_features_follow_options(void **state)
 
 static void test_inflate_gives_memory_back(void **state)
 {
-	struct env *e = env_new("1");
+	struct env *e = env_new(state, "1");
 	long long before, after;
 	uint8_t byte = 0xff;
 	struct balloon_status st;
 
-	(void)state;
 	start(e, 0, 2);
 	touch(e, DATA, NPAGES);
 	before = ram_blocks(e);
@@ -338,7 +296,7 @@ static void test_inflate_gives_memory_back(void **state)
 	assert_int_equal(byte, 0);
 
 	/* The driver reports what it holds through `actual`. */
-	bar_wr(e, DEVCFG + 4, NPAGES, 4);
+	vdrv_config_write(&e->d, 4, NPAGES, 4);
 	assert_int_equal(balloon_get_status(e->vm, &st), 0);
 	assert_int_equal(st.actual_pages, NPAGES);
 	assert_int_equal(st.held_pages, NPAGES);
@@ -360,29 +318,28 @@ static void test_inflate_gives_memory_back(void **state)
  */
 static void test_snapshot_restore(void **state)
 {
-	struct env *e = env_new("1");
+	struct env *e = env_new(state, "1");
 	struct balloon_status st;
 	struct mvm_device *dev;
 	struct snap_buf b;
 	struct snap_cur c;
 
-	(void)state;
 	start(e, 0, 2);
 	touch(e, DATA, NPAGES);
 	post_pfns(e, 0, DATA, NPAGES, NULL, 0);
-	bar_wr(e, DEVCFG + 4, NPAGES, 4);
+	vdrv_config_write(&e->d, 4, NPAGES, 4);
 	dev = &e->vdev->dev;
 	snap_buf_init(&b);
 	assert_int_equal(dev->ops->save(dev, &b), 0);
 	env_free(e);
 
-	e = env_new("1");
+	e = env_new(state, "1");
 	dev = &e->vdev->dev;
 	/* Truncated: refused. */
 	snap_cur_init(&c, b.data, b.len - 1);
 	assert_int_not_equal(dev->ops->restore(dev, &c), 0);
 	env_free(e);
-	e = env_new("1");
+	e = env_new(state, "1");
 	dev = &e->vdev->dev;
 	snap_cur_init(&c, b.data, b.len);
 	assert_int_equal(dev->ops->restore(dev, &c), 0);
@@ -401,12 +358,11 @@ static void test_snapshot_restore(void **state)
 
 static void test_bad_pfns_counted(void **state)
 {
-	struct env *e = env_new("1");
+	struct env *e = env_new(state, "1");
 	/* Past RAM's end, the last frame number, a duplicate, the ring page itself twice. */
 	const uint32_t extra[] = { (uint32_t)(4 << 20) / 4096, UINT32_MAX, DATA / 4096,
 				   RINGS / 4096, RINGS / 4096 };
 
-	(void)state;
 	start(e, 0, 2);
 	touch(e, DATA, 4);
 	post_pfns(e, 0, DATA, 4, extra, 5);
@@ -419,15 +375,14 @@ static void test_bad_pfns_counted(void **state)
 	assert_int_equal(counter(e, "duplicate_pfns"), 5);
 	assert_int_equal(counter(e, "bad_pfns"), 4);
 	assert_int_equal(counter(e, "held_pages"), 5);
-	assert_false(bar_rd(e, COMMON + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vdrv_status(&e->d) & VIRTIO_STATUS_NEEDS_RESET);
 	env_free(e);
 }
 
 static void test_malformed_lists_refused(void **state)
 {
-	struct env *e = env_new("1");
+	struct env *e = env_new(state, "1");
 
-	(void)state;
 	start(e, 0, 2);
 	touch(e, DATA, 4);
 	/* More frames than one chain may carry: refused whole, nothing inflated. */
@@ -444,29 +399,28 @@ static void test_malformed_lists_refused(void **state)
 	assert_int_equal(counter(e, "inflate_count"), 0);
 	/* A buffer outside RAM: the ring walker refuses, the device asks for a reset. */
 	post(e, 0, &(struct buf){ 1ULL << 40, 8, false }, 1);
-	assert_true(bar_rd(e, COMMON + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(vdrv_status(&e->d) & VIRTIO_STATUS_NEEDS_RESET);
 	env_free(e);
 }
 
 static void test_target_and_config_interrupt(void **state)
 {
-	struct env *e = env_new("1");
+	struct env *e = env_new(state, "1");
 	uint8_t gen;
 
-	(void)state;
 	start(e, 0, 2);
-	gen = (uint8_t)bar_rd(e, COMMON + 0x15, 1);
-	bar_rd(e, ISR, 1);
+	gen = vdrv_generation(&e->d);
+	vdrv_isr(&e->d);
 	assert_int_equal(balloon_set_target_mib(e->vm, 3), 0);
 	assert_int_equal(config32(e, 0), 3 * 256);
-	assert_int_not_equal((uint8_t)bar_rd(e, COMMON + 0x15, 1), gen);
-	assert_int_equal(bar_rd(e, ISR, 1) & 2, 2); /* a config change interrupt */
+	assert_int_not_equal(vdrv_generation(&e->d), gen);
+	assert_int_equal(vdrv_isr(&e->d) & 2, 2); /* a config change interrupt */
 	assert_int_equal(counter(e, "target_pages"), 3 * 256);
 	/* More than RAM (4 MiB here): refused, unchanged. */
 	assert_int_equal(balloon_set_target_mib(e->vm, 5), -EINVAL);
 	assert_int_equal(config32(e, 0), 3 * 256);
 	/* Only `actual` is writable. */
-	bar_wr(e, DEVCFG + 0, 7, 4);
+	vdrv_config_write(&e->d, 0, 7, 4);
 	assert_int_equal(config32(e, 0), 3 * 256);
 	assert_int_equal(counter(e, "cfg_fails"), 1);
 	env_free(e);
@@ -481,19 +435,18 @@ static bool loop_once(struct env *e, int timeout_ms)
 	if (epoll_wait(e->vm->loop.epfd, &ev, 1, timeout_ms) != 1)
 		return false;
 	h = ev.data.ptr;
-	h->fn(h, ev.events);
+	vdrv_loop_dispatch(h, ev.events);
 	return true;
 }
 
 static void test_stats(void **state)
 {
-	struct env *e = env_new("1,stats_polling_interval_s=1");
+	struct env *e = env_new(state, "1,stats_polling_interval_s=1");
 	uint8_t stat[3 * 10] = { 0 };
 	struct balloon_status st;
 	uint64_t v;
 	unsigned int i;
 
-	(void)state;
 	start(e, 1 << F_STATS, 3);
 	/* swap_in = 11, free memory = 1 MiB, an unknown tag 99. */
 	const uint16_t tags[3] = { 0, 4, 99 };
@@ -531,10 +484,9 @@ static void test_stats(void **state)
 static void test_free_page_reporting(void **state)
 {
 	/* Without statistics and hinting, the reporting queue is queue 2. */
-	struct env *e = env_new("1,free_page_reporting");
+	struct env *e = env_new(state, "1,free_page_reporting");
 	long long before;
 
-	(void)state;
 	start(e, 1 << F_REPORTING, 3);
 	touch(e, DATA, NPAGES);
 	before = ram_blocks(e);
@@ -553,12 +505,11 @@ static void test_free_page_reporting(void **state)
 
 static void test_free_page_hinting(void **state)
 {
-	struct env *e = env_new("1,free_page_hinting");
+	struct env *e = env_new(state, "1,free_page_hinting");
 	struct balloon_hint_status hs;
 	uint32_t cmd;
 	long long before;
 
-	(void)state;
 	/* No statistics, no reporting: hinting is queue 2. */
 	start(e, 1 << F_HINT, 3);
 	assert_int_equal(balloon_hint_start(e->vm, true), 0);
@@ -594,7 +545,7 @@ static void test_free_page_hinting(void **state)
 	env_free(e);
 
 	/* Not enabled: refused. */
-	e = env_new("1");
+	e = env_new(state, "1");
 	assert_int_equal(balloon_hint_start(e->vm, false), -EOPNOTSUPP);
 	assert_int_equal(balloon_hint_status(e->vm, &hs), -EOPNOTSUPP);
 	env_free(e);
@@ -602,14 +553,13 @@ static void test_free_page_hinting(void **state)
 
 static void test_reset_empties_balloon(void **state)
 {
-	struct env *e = env_new("1");
+	struct env *e = env_new(state, "1");
 
-	(void)state;
 	start(e, 0, 2);
 	touch(e, DATA, 4);
 	post_pfns(e, 0, DATA, 4, NULL, 0);
 	assert_int_equal(counter(e, "held_pages"), 4);
-	bar_wr(e, COMMON + 0x14, 0, 1);
+	vdrv_set_status(&e->d, 0);
 	assert_int_equal(counter(e, "held_pages"), 0);
 	/* After a reset the same frames can be inflated again: not duplicates. */
 	start(e, 0, 2);
@@ -681,7 +631,7 @@ static void test_huge_sizes_refused(void **state)
 
 	(void)state;
 	fake_reset();
-	vm = vm_with(MVM_HUGE_2M, 3ULL << 20);
+	vm = vm_with(MVM_TRANSPORT_PCI, MVM_HUGE_2M, 3ULL << 20);
 	assert_true(IS_ERR(vm));
 	assert_int_equal(PTR_ERR(vm), -EINVAL);
 }
@@ -698,7 +648,7 @@ static void test_huge_too_few(void **state)
 	}
 	fake_reset();
 	mvm_log_capture(msg, sizeof(msg));
-	vm = vm_with(MVM_HUGE_2M, 4ULL << 20);
+	vm = vm_with(MVM_TRANSPORT_PCI, MVM_HUGE_2M, 4ULL << 20);
 	mvm_log_capture(NULL, 0);
 	assert_true(IS_ERR(vm));
 	if (!strstr(msg, "/proc/sys/vm/nr_hugepages") && !strstr(msg, "hugetlbfs"))
@@ -731,7 +681,7 @@ static void test_huge_backed_balloon(void **state)
 		print_message("SKIP: cannot reserve 2 huge pages (not root?)\n");
 		skip();
 	}
-	e = env_new_huge("1", MVM_HUGE_2M);
+	e = env_new_huge(MVM_TRANSPORT_PCI, "1", MVM_HUGE_2M);
 	assert_int_equal(e->vm->mem.page_size, 2ULL << 20);
 	/* The mapping reserved both pages. */
 	assert_int_equal(meminfo("HugePages_Rsvd") +
@@ -764,7 +714,7 @@ static void test_transparent(void **state)
 	struct env *e;
 
 	(void)state;
-	e = env_new_huge("1", MVM_HUGE_THP);
+	e = env_new_huge(MVM_TRANSPORT_MMIO, "1", MVM_HUGE_THP);
 	/* Given back in 4 KiB units: a THP-backed memfd splits its huge pages. */
 	assert_int_equal(mem_page_size(&e->vm->mem), 4096);
 	start(e, 0, 2);
@@ -789,16 +739,16 @@ int run_hugepage_tests(void)
 int run_balloon_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_features_follow_options),
-		cmocka_unit_test(test_inflate_gives_memory_back),
-		cmocka_unit_test(test_snapshot_restore),
-		cmocka_unit_test(test_bad_pfns_counted),
-		cmocka_unit_test(test_malformed_lists_refused),
-		cmocka_unit_test(test_target_and_config_interrupt),
-		cmocka_unit_test(test_stats),
-		cmocka_unit_test(test_free_page_reporting),
-		cmocka_unit_test(test_free_page_hinting),
-		cmocka_unit_test(test_reset_empties_balloon),
+		VDRV_TESTS(test_features_follow_options),
+		VDRV_TESTS(test_inflate_gives_memory_back),
+		VDRV_TESTS(test_snapshot_restore),
+		VDRV_TESTS(test_bad_pfns_counted),
+		VDRV_TESTS(test_malformed_lists_refused),
+		VDRV_TESTS(test_target_and_config_interrupt),
+		VDRV_TESTS(test_stats),
+		VDRV_TESTS(test_free_page_reporting),
+		VDRV_TESTS(test_free_page_hinting),
+		VDRV_TESTS(test_reset_empties_balloon),
 		cmocka_unit_test(test_no_balloon),
 	};
 

@@ -30,6 +30,7 @@
 #include "mvm/mmds.h"
 #include "net/mmds_stack.h"
 #include "unit.h"
+#include "vdrv.h"
 
 #define TAP "mvmm0"
 
@@ -140,7 +141,7 @@ static char *guest_run(struct senv *e, const char *cmd, int *status)
 			struct epoll_event ev;
 
 			if (epoll_wait(e->loop.epfd, &ev, 1, 0) == 1)
-				((struct loop_handler *)ev.data.ptr)->fn(ev.data.ptr, ev.events);
+				vdrv_loop_dispatch(ev.data.ptr, ev.events);
 		}
 		while ((n = read(p[0], out + olen, sizeof(out) - 1 - olen)) > 0)
 			olen += (size_t)n;

@@ -3,7 +3,7 @@
  * virtio-net as a guest driver sees it, on a real tap: the test moves into
  * a network namespace of its own (unshare), creates a persistent tap there,
  * attaches the device of a fake-KVM VM to it and drives the device over
- * virtio-pci while a packet socket on the tap plays the host. The VM's
+ * both transports while a packet socket on the tap plays the host. The VM's
  * event loop is turned by hand (epoll_wait on its set), so the test also
  * sees that an idle device leaves nothing ready in the loop. Skips where
  * namespaces or /dev/net/tun are not available.
@@ -35,6 +35,7 @@
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "unit.h"
+#include "vdrv.h"
 #include "net/tap.h"
 #include "virtio/net.h"
 
@@ -49,13 +50,7 @@
 #define RX_BUF	  0x20000 /* + 0x1000 * i */
 #define TX_BUF	  0x40000 /* + 0x10000 * i */
 
-#define COMMON 0x0000
-#define DEVCFG 0x2000
-#define NOTIFY 0x3000
-
-static const struct platform_device_desc host_desc = {
-	"pci-host", "pci-host", MVM_BUS_PIO, ARCH_PCI_CONF1_PORT, 8, 0,
-};
+#define VIRTIO_ID_NET 1
 
 static const uint8_t guest_mac[6] = { 0x06, 0, 0, 0, 0, 0x01 };
 
@@ -63,32 +58,11 @@ struct tenv {
 	int orig_ns;
 	int pkt; /* packet socket on the tap: the host */
 	int ifindex;
+	struct vdrv d;
 	struct vm *vm;
 	struct virtio_dev *vdev;
-	uint64_t bar;
 	uint16_t rx_avail, tx_avail, rx_used_seen, tx_used_seen;
 };
-
-static uint64_t bar_rd(struct tenv *e, uint64_t off, unsigned int len)
-{
-	uint64_t v = 0;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, false);
-	return v;
-}
-
-static void bar_wr(struct tenv *e, uint64_t off, uint64_t v, unsigned int len)
-{
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, true);
-}
-
-static uint32_t cfg_rw(struct tenv *e, unsigned int reg, uint32_t v, unsigned int len, bool write)
-{
-	uint64_t a = ARCH_PCI_ECAM_BASE + ((unsigned int)e->vdev->pci.slot << 15) + reg;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], a, &v, len, write);
-	return v;
-}
 
 static int write_file(const char *path, const char *s)
 {
@@ -160,48 +134,26 @@ static void netns_leave(struct tenv *e)
 	}
 }
 
-static void queue_setup(struct tenv *e, uint16_t q, uint64_t desc, uint64_t avail, uint64_t used)
-{
-	bar_wr(e, COMMON + 0x16, q, 2);
-	bar_wr(e, COMMON + 0x18, QSZ, 2);
-	bar_wr(e, COMMON + 0x20, desc, 8);
-	bar_wr(e, COMMON + 0x28, avail, 8);
-	bar_wr(e, COMMON + 0x30, used, 8);
-	bar_wr(e, COMMON + 0x1c, 1, 2);
-}
-
 /* Device up with the features it offers minus `drop`. */
 static void driver_up(struct tenv *e, uint64_t drop)
 {
-	const uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
-	uint64_t f;
-
-	bar_wr(e, COMMON + 0x14, VIRTIO_STATUS_ACKNOWLEDGE, 1);
-	bar_wr(e, COMMON + 0x14, st, 1);
-	bar_wr(e, COMMON + 0x00, 0, 4);
-	f = bar_rd(e, COMMON + 0x04, 4);
-	bar_wr(e, COMMON + 0x00, 1, 4);
-	f |= bar_rd(e, COMMON + 0x04, 4) << 32;
-	f &= ~drop;
-	bar_wr(e, COMMON + 0x08, 0, 4);
-	bar_wr(e, COMMON + 0x0c, (uint32_t)f, 4);
-	bar_wr(e, COMMON + 0x08, 1, 4);
-	bar_wr(e, COMMON + 0x0c, (uint32_t)(f >> 32), 4);
-	bar_wr(e, COMMON + 0x14, st | VIRTIO_STATUS_FEATURES_OK, 1);
-	queue_setup(e, 0, RXQ_DESC, RXQ_AVAIL, RXQ_USED);
-	queue_setup(e, 1, TXQ_DESC, TXQ_AVAIL, TXQ_USED);
-	bar_wr(e, COMMON + 0x14, st | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK, 1);
-	assert_true(bar_rd(e, COMMON + 0x14, 1) & VIRTIO_STATUS_DRIVER_OK);
+	vdrv_negotiate(&e->d, vdrv_device_features(&e->d) & ~drop);
+	vdrv_queue(&e->d, 0, QSZ, RXQ_DESC, RXQ_AVAIL, RXQ_USED);
+	vdrv_queue(&e->d, 1, QSZ, TXQ_DESC, TXQ_AVAIL, TXQ_USED);
+	vdrv_driver_ok(&e->d);
+	assert_true(vdrv_status(&e->d) & VIRTIO_STATUS_DRIVER_OK);
 }
 
-static struct tenv *tenv_new_mmds(const struct mvm_net_config *cfg, uint64_t drop, struct mmds *m);
+static struct tenv *tenv_new_mmds(void **state, const struct mvm_net_config *cfg, uint64_t drop,
+				  struct mmds *m);
 
-static struct tenv *tenv_new(const struct mvm_net_config *cfg, uint64_t drop)
+static struct tenv *tenv_new(void **state, const struct mvm_net_config *cfg, uint64_t drop)
 {
-	return tenv_new_mmds(cfg, drop, NULL);
+	return tenv_new_mmds(state, cfg, drop, NULL);
 }
 
-static struct tenv *tenv_new_mmds(const struct mvm_net_config *cfg, uint64_t drop, struct mmds *m)
+static struct tenv *tenv_new_mmds(void **state, const struct mvm_net_config *cfg, uint64_t drop,
+				  struct mmds *m)
 {
 	struct tenv *e = test_calloc(1, sizeof(*e));
 
@@ -212,23 +164,19 @@ static struct tenv *tenv_new_mmds(const struct mvm_net_config *cfg, uint64_t dro
 			      strerror(errno));
 		return NULL;
 	}
-	fake_reset();
-	e->vm = unit_vm(1);
+	vdrv_vm(&e->d, vdrv_transport(state));
+	e->vm = e->d.vm;
 	e->vm->cfg.mmds = m;
 	memset(mem_ptr(&e->vm->mem, 0, 0x100000), 0, 0x100000);
-	assert_false(IS_ERR(pci_host_create(e->vm, &host_desc)));
-	e->vdev = virtio_net_create(e->vm, cfg, 0);
-	assert_false(IS_ERR(e->vdev));
-	assert_int_equal(cfg_rw(e, PCI_VENDOR_ID, 0, 4, false), 0x10411af4);
-	e->bar = cfg_rw(e, PCI_BASE_ADDRESS_0, 0, 4, false) & ~0xfu;
-	cfg_rw(e, PCI_COMMAND, PCI_COMMAND_MEMORY, 2, true);
+	vdrv_attach(&e->d, virtio_net_create(e->vm, cfg, 0), VIRTIO_ID_NET);
+	e->vdev = e->d.vdev;
 	driver_up(e, drop);
 	return e;
 }
 
 static void tenv_free(struct tenv *e)
 {
-	vm_destroy(e->vm);
+	vdrv_fini(&e->d);
 	netns_leave(e);
 	test_free(e);
 }
@@ -254,7 +202,7 @@ static int loop_turn(struct tenv *e, int ms)
 	for (int i = 0; i < n; i++) {
 		struct loop_handler *h = ev[i].data.ptr;
 
-		h->fn(h, ev[i].events);
+		vdrv_loop_dispatch(h, ev[i].events);
 	}
 	return n < 0 ? 0 : n;
 }
@@ -262,7 +210,7 @@ static int loop_turn(struct tenv *e, int ms)
 static void kick(struct tenv *e, uint16_t q)
 {
 	uint64_t one = 1;
-	int fd = fake_ioeventfd_at(e->bar + NOTIFY + 4 * q);
+	int fd = vdrv_notify_fd(&e->d, q);
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
@@ -365,18 +313,17 @@ static void host_send(struct tenv *e, const uint8_t *f, size_t len)
 static void test_net_config_and_features(void **state)
 {
 	struct mvm_net_config cfg = base_cfg();
-	struct tenv *e = tenv_new(&cfg, 0);
+	struct tenv *e = tenv_new(state, &cfg, 0);
 	uint8_t mac[6];
 	uint64_t f;
 
-	(void)state;
 	if (!e)
 		skip();
 	for (unsigned int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)bar_rd(e, DEVCFG + i, 1);
+		mac[i] = (uint8_t)vdrv_config(&e->d, i, 1);
 	assert_memory_equal(mac, guest_mac, 6);
-	assert_int_equal(bar_rd(e, DEVCFG + 6, 2), VIRTIO_NET_S_LINK_UP);
-	assert_int_equal(bar_rd(e, DEVCFG + 10, 2), 1400);
+	assert_int_equal(vdrv_config(&e->d, 6, 2), VIRTIO_NET_S_LINK_UP);
+	assert_int_equal(vdrv_config(&e->d, 10, 2), 1400);
 	f = e->vdev->features;
 	assert_true(f & (1ULL << VIRTIO_NET_F_MAC));
 	assert_true(f & (1ULL << VIRTIO_NET_F_MTU));
@@ -389,7 +336,7 @@ static void test_net_config_and_features(void **state)
 	/* Neither MAC nor MTU given: neither offered. */
 	memset(cfg.guest_mac, 0, 6);
 	cfg.mtu = 0;
-	e = tenv_new(&cfg, 0);
+	e = tenv_new(state, &cfg, 0);
 	assert_non_null(e);
 	assert_false(e->vdev->features & (1ULL << VIRTIO_NET_F_MAC));
 	assert_false(e->vdev->features & (1ULL << VIRTIO_NET_F_MTU));
@@ -399,12 +346,11 @@ static void test_net_config_and_features(void **state)
 static void test_net_tx_rx_through_tap(void **state)
 {
 	struct mvm_net_config cfg = base_cfg();
-	struct tenv *e = tenv_new(&cfg, 0);
+	struct tenv *e = tenv_new(state, &cfg, 0);
 	static uint8_t f[2000], back[0x1000];
 	struct virtio_net_hdr_v1 h;
 	ssize_t n;
 
-	(void)state;
 	if (!e)
 		skip();
 	/* Guest to host. */
@@ -468,11 +414,10 @@ static void test_net_tx_bad_frames(void **state)
 {
 	struct mvm_net_config cfg = base_cfg();
 	/* No TSO: the MTU (1400) bounds frames. */
-	struct tenv *e =
-		tenv_new(&cfg, 1ULL << VIRTIO_NET_F_HOST_TSO4 | 1ULL << VIRTIO_NET_F_HOST_TSO6);
+	struct tenv *e = tenv_new(state, &cfg,
+				  1ULL << VIRTIO_NET_F_HOST_TSO4 | 1ULL << VIRTIO_NET_F_HOST_TSO6);
 	static uint8_t f[2000], back[2000];
 
-	(void)state;
 	if (!e)
 		skip();
 	make_frame(f, 1500, 4);
@@ -491,7 +436,7 @@ static void test_net_tx_bad_frames(void **state)
 	assert_int_equal(host_recv(e, back, sizeof(back), 1000), 1418);
 	assert_memory_equal(back, f, 1418);
 	assert_int_equal(host_recv(e, back, sizeof(back), 50), -1);
-	assert_false(bar_rd(e, COMMON + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vdrv_status(&e->d) & VIRTIO_STATUS_NEEDS_RESET);
 	tenv_free(e);
 }
 
@@ -503,12 +448,11 @@ static void test_net_tx_rate_limited(void **state)
 	struct tenv *e;
 	char msg[256];
 
-	(void)state;
 	/* One frame per 200 ms. */
 	cfg.tx_rate_limiter.ops = (struct mvm_token_bucket_config){ .size = 1, .refill_time = 200 };
 	cfg.tx_rate_limiter.ops_set = true;
 	cfg.tx_rate_limiter_set = true;
-	e = tenv_new(&cfg, 0);
+	e = tenv_new(state, &cfg, 0);
 	if (!e)
 		skip();
 	make_frame(f, 100, 7);
@@ -611,11 +555,10 @@ static void test_net_mmds_intercept(void **state)
 	struct tenv *e;
 	size_t n;
 
-	(void)state;
 	mc.ipv4 = inet_addr(MMDS_DEFAULT_IPV4);
 	strcpy(mc.ifaces[0], "eth0");
 	mmds_set_config(m, &mc);
-	e = tenv_new_mmds(&cfg, 0, m);
+	e = tenv_new_mmds(state, &cfg, 0, m);
 	if (!e) {
 		mmds_destroy(m);
 		skip();
@@ -692,12 +635,9 @@ static void test_net_mmds_intercept(void **state)
 int run_net_tap_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_net_config_and_features),
-		cmocka_unit_test(test_net_tx_rx_through_tap),
-		cmocka_unit_test(test_net_tx_bad_frames),
-		cmocka_unit_test(test_net_tx_rate_limited),
-		cmocka_unit_test(test_net_tap_errors),
-		cmocka_unit_test(test_net_mmds_intercept),
+		VDRV_TESTS(test_net_config_and_features), VDRV_TESTS(test_net_tx_rx_through_tap),
+		VDRV_TESTS(test_net_tx_bad_frames),	  VDRV_TESTS(test_net_tx_rate_limited),
+		cmocka_unit_test(test_net_tap_errors),	  VDRV_TESTS(test_net_mmds_intercept),
 	};
 
 	return cmocka_run_group_tests_name("virtio-net on a tap (own netns)", tests, NULL, NULL);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * virtio-pmem over virtio-pci on the fake KVM: the host file mapped above
+ * virtio-pmem over both transports on the fake KVM: the host file mapped above
  * RAM (its own slot, before the device exists), the config space giving its
  * place, flush requests answered after fsync, bad requests answered EIO and
  * counted, read-only files untouched; and PUT /pmem/{id} through the API.
@@ -23,49 +23,24 @@
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "unit.h"
+#include "vdrv.h"
 
-#define QSZ    8
-#define DESC   0x10000
-#define AVAIL  0x11000
-#define USED   0x12000
-#define REQ    0x20000
-#define RESP   0x20100
-#define COMMON 0x0000
-#define DEVCFG 0x2000
-#define NOTIFY 0x3000
+#define QSZ   8
+#define DESC  0x10000
+#define AVAIL 0x11000
+#define USED  0x12000
+#define REQ   0x20000
+#define RESP  0x20100
 
-static const struct platform_device_desc host_desc = {
-	"pci-host", "pci-host", MVM_BUS_PIO, ARCH_PCI_CONF1_PORT, 8, 0,
-};
+#define VIRTIO_ID_PMEM 27
 
 struct env {
+	struct vdrv d;
 	struct vm *vm;
 	struct virtio_dev *vdev;
-	uint64_t bar;
 	uint16_t avail_idx;
 	char path[64];
 };
-
-static uint32_t cfg_rw(struct env *e, unsigned int reg, uint32_t v, unsigned int len, bool write)
-{
-	uint64_t a = ARCH_PCI_ECAM_BASE + ((unsigned int)e->vdev->pci.slot << 15) + reg;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], a, &v, len, write);
-	return v;
-}
-
-static uint64_t bar_rd(struct env *e, uint64_t off, unsigned int len)
-{
-	uint64_t v = 0;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, false);
-	return v;
-}
-
-static void bar_wr(struct env *e, uint64_t off, uint64_t v, unsigned int len)
-{
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, true);
-}
 
 static void make_file(char *path, size_t len, off_t size)
 {
@@ -79,10 +54,11 @@ static void make_file(char *path, size_t len, off_t size)
 }
 
 /* The VM as vm_create() makes it: the file mapped first, the device afterwards. */
-static struct env *env_new(const char *opts_fmt, off_t size)
+static struct env *env_new(void **state, const char *opts_fmt, off_t size)
 {
 	const struct mvm_device_type *t = mvm_device_type_find("virtio-pmem");
 	struct env *e = test_calloc(1, sizeof(*e));
+	struct virtio_dev *vdev = NULL;
 	struct mvm_config cfg;
 	struct mvm_device *dev;
 	char opts[256], msg[256];
@@ -92,43 +68,32 @@ static struct env *env_new(const char *opts_fmt, off_t size)
 	snprintf(opts, sizeof(opts), opts_fmt, e->path);
 	mvm_config_init(&cfg);
 	assert_int_equal(mvm_config_parse_device(&cfg, t, opts, msg, sizeof(msg)), 0);
-	fake_reset();
-	e->vm = unit_vm(1);
+	vdrv_vm(&e->d, vdrv_transport(state));
+	e->vm = e->d.vm;
 	assert_int_equal(t->reserve_memory(e->vm, cfg.devices[0].blob, 0), 0);
-	assert_false(IS_ERR(pci_host_create(e->vm, &host_desc)));
 	assert_int_equal(t->create(e->vm, cfg.devices[0].blob, 0), 0);
 	list_for_each_entry (dev, &e->vm->devices, node)
 		if (!strcmp(dev->type, "virtio-pmem"))
-			e->vdev = to_virtio_dev(dev);
-	assert_non_null(e->vdev);
-	assert_int_equal(cfg_rw(e, PCI_VENDOR_ID, 0, 4, false), 0x105b1af4);
-	e->bar = cfg_rw(e, PCI_BASE_ADDRESS_0, 0, 4, false) & ~0xfu;
-	cfg_rw(e, PCI_COMMAND, PCI_COMMAND_MEMORY, 2, true);
+			vdev = to_virtio_dev(dev);
+	assert_non_null(vdev);
+	vdrv_attach(&e->d, vdev, VIRTIO_ID_PMEM);
+	e->vdev = vdev;
 	return e;
 }
 
 static void env_free(struct env *e)
 {
-	vm_destroy(e->vm);
+	vdrv_fini(&e->d);
 	unlink(e->path);
 	test_free(e);
 }
 
 static void start(struct env *e)
 {
-	bar_wr(e, COMMON + 0x14, 1, 1);
-	bar_wr(e, COMMON + 0x14, 3, 1);
-	bar_wr(e, COMMON + 0x08, 1, 4);
-	bar_wr(e, COMMON + 0x0c, 1, 4); /* VERSION_1 */
-	bar_wr(e, COMMON + 0x14, 0xb, 1);
-	bar_wr(e, COMMON + 0x16, 0, 2);
-	bar_wr(e, COMMON + 0x18, QSZ, 2);
-	bar_wr(e, COMMON + 0x20, DESC, 8);
-	bar_wr(e, COMMON + 0x28, AVAIL, 8);
-	bar_wr(e, COMMON + 0x30, USED, 8);
-	bar_wr(e, COMMON + 0x1c, 1, 2);
-	bar_wr(e, COMMON + 0x14, 0xf, 1);
-	assert_int_equal(bar_rd(e, COMMON + 0x14, 1), 0xf);
+	vdrv_negotiate(&e->d, 1ULL << VIRTIO_F_VERSION_1);
+	vdrv_queue(&e->d, 0, QSZ, DESC, AVAIL, USED);
+	vdrv_driver_ok(&e->d);
+	assert_int_equal(vdrv_status(&e->d), 0xf);
 }
 
 /* A request: type out, 4 bytes (or resp_len) in. The answer's le32, or -1 if none. */
@@ -136,11 +101,8 @@ static int64_t request(struct env *e, uint32_t type, uint32_t resp_len)
 {
 	struct virtq_desc d[2] = { { REQ, 4, VIRTQ_DESC_F_NEXT, 1 },
 				   { RESP, resp_len, VIRTQ_DESC_F_WRITE, 0 } };
-	struct virtqueue *vq = virtio_dev_vq(e->vdev, 0);
 	uint32_t t = htole32(type), resp = 0xffffffff, used_len = 0;
 	uint16_t head = 0, slot = e->avail_idx % QSZ;
-	uint64_t one = 1;
-	int fd = fake_ioeventfd_at(e->bar + NOTIFY);
 
 	if (!resp_len)
 		d[0].flags = 0;
@@ -150,9 +112,7 @@ static int64_t request(struct env *e, uint32_t type, uint32_t resp_len)
 	mem_write(&e->vm->mem, AVAIL + 4 + 2 * slot, &head, 2);
 	e->avail_idx++;
 	mem_write(&e->vm->mem, AVAIL + 2, &e->avail_idx, 2);
-	assert_int_equal(fd, vq->kick_fd);
-	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
-	vq->kick.fn(&vq->kick, EPOLLIN);
+	vdrv_kick(&e->d, 0);
 	mem_read(&e->vm->mem, USED + 4 + 8 * slot + 4, &used_len, 4);
 	if (used_len != 4)
 		return -1;
@@ -162,7 +122,7 @@ static int64_t request(struct env *e, uint32_t type, uint32_t resp_len)
 
 static uint64_t config64(struct env *e, unsigned int off)
 {
-	return bar_rd(e, DEVCFG + off, 4) | bar_rd(e, DEVCFG + off + 4, 4) << 32;
+	return vdrv_config(&e->d, off, 4) | vdrv_config(&e->d, off + 4, 4) << 32;
 }
 
 static struct find {
@@ -190,12 +150,11 @@ static uint64_t counter(struct env *e, const char *name)
 
 static void test_pmem_region_and_flush(void **state)
 {
-	struct env *e = env_new("%s,id=p0,root", 4 << 20);
+	struct env *e = env_new(state, "%s,id=p0,root", 4 << 20);
 	const struct mem_file *f = vm_memory_file(&e->vm->mem, "pmem0");
 	char buf[16] = { 0 };
 	int fd;
 
-	(void)state;
 	assert_non_null(f);
 	/* Above the 4 MiB of RAM, at the first 1 GiB boundary from 4 GiB, not RAM. */
 	assert_int_equal(f->gpa, 1ULL << 32);
@@ -222,18 +181,17 @@ static void test_pmem_region_and_flush(void **state)
 	assert_int_equal(request(e, VIRTIO_PMEM_REQ_TYPE_FLUSH, 2), -1);
 	assert_int_equal(request(e, VIRTIO_PMEM_REQ_TYPE_FLUSH, 0), -1);
 	assert_int_equal(counter(e, "bad_requests"), 3);
-	assert_false(bar_rd(e, COMMON + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vdrv_status(&e->d) & VIRTIO_STATUS_NEEDS_RESET);
 	env_free(e);
 }
 
 static void test_pmem_read_only(void **state)
 {
-	struct env *e = env_new("%s,ro", 2 << 20);
+	struct env *e = env_new(state, "%s,ro", 2 << 20);
 	const struct mem_file *f = vm_memory_file(&e->vm->mem, "pmem0");
 	char buf[8] = { 0 };
 	int fd;
 
-	(void)state;
 	assert_true(f->read_only);
 	assert_string_equal(e->vdev->dev.fw.cmdline, "");
 	start(e);
@@ -327,8 +285,8 @@ static void test_pmem_api(void **state)
 int run_pmem_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pmem_region_and_flush),
-		cmocka_unit_test(test_pmem_read_only),
+		VDRV_TESTS(test_pmem_region_and_flush),
+		VDRV_TESTS(test_pmem_read_only),
 		cmocka_unit_test(test_pmem_bad_files),
 		cmocka_unit_test(test_pmem_api),
 	};

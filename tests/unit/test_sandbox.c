@@ -128,6 +128,8 @@ static void test_vcpu_filter(void **state)
 {
 	(void)state;
 	expect_allowed(SANDBOX_VCPU, PROBE_KVM_RUN);
+	/* device code run by a guest's register write allocates on this thread */
+	expect_allowed(SANDBOX_VCPU, PROBE_MMAP_RW);
 	expect_killed(SANDBOX_VCPU, PROBE_KVM_CREATE_VM, "ioctl");
 	expect_killed(SANDBOX_VCPU, PROBE_MMAP_EXEC, "mmap");
 }

@@ -19,6 +19,7 @@
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "unit.h"
+#include "vdrv.h"
 
 #define QSZ   8
 #define DESC  0x10000
@@ -366,13 +367,13 @@ static void test_rng_rate_limited(void **state)
 		n = epoll_wait(e->vm->loop.epfd, ev, 4, 1000);
 	while (n < 0 && errno == EINTR);
 	assert_int_equal(n, 1);
-	((struct loop_handler *)ev[0].data.ptr)->fn(ev[0].data.ptr, ev[0].events);
+	vdrv_loop_dispatch(ev[0].data.ptr, ev[0].events);
 	assert_int_equal(used_idx(e), 2);
 	do
 		n = epoll_wait(e->vm->loop.epfd, ev, 4, 1000);
 	while (n < 0 && errno == EINTR);
 	assert_int_equal(n, 1);
-	((struct loop_handler *)ev[0].data.ptr)->fn(ev[0].data.ptr, ev[0].events);
+	vdrv_loop_dispatch(ev[0].data.ptr, ev[0].events);
 	assert_int_equal(used_idx(e), 3);
 }
 

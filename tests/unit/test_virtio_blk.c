@@ -242,7 +242,7 @@ static int loop_turn(struct benv *e, int ms)
 	for (int i = 0; i < n; i++) {
 		struct loop_handler *h = ev[i].data.ptr;
 
-		h->fn(h, ev[i].events);
+		vdrv_loop_dispatch(h, ev[i].events);
 	}
 	return n < 0 ? 0 : n;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * virtio-mem over virtio-pci on the fake KVM: the region mapped whole above
+ * virtio-mem over both transports on the fake KVM: the region mapped whole above
  * RAM before the device exists, plug/unplug/state requests checked against
  * the region and the requested size, unplugged blocks given back to the host
  * (holes in the region's memfd), and /hotplug/memory through the API.
@@ -23,48 +23,23 @@
 #include "mvm/vm.h"
 #include "mvm/vmem.h"
 #include "unit.h"
+#include "vdrv.h"
 
-#define QSZ    8
-#define DESC   0x10000
-#define AVAIL  0x11000
-#define USED   0x12000
-#define REQ    0x20000
-#define RESP   0x20100
-#define COMMON 0x0000
-#define DEVCFG 0x2000
-#define NOTIFY 0x3000
+#define QSZ   8
+#define DESC  0x10000
+#define AVAIL 0x11000
+#define USED  0x12000
+#define REQ   0x20000
+#define RESP  0x20100
 
-static const struct platform_device_desc host_desc = {
-	"pci-host", "pci-host", MVM_BUS_PIO, ARCH_PCI_CONF1_PORT, 8, 0,
-};
+#define VIRTIO_ID_MEM 24
 
 struct env {
+	struct vdrv d;
 	struct vm *vm;
 	struct virtio_dev *vdev;
-	uint64_t bar;
 	uint16_t avail_idx;
 };
-
-static uint32_t cfg_rw(struct env *e, unsigned int reg, uint32_t v, unsigned int len, bool write)
-{
-	uint64_t a = ARCH_PCI_ECAM_BASE + ((unsigned int)e->vdev->pci.slot << 15) + reg;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], a, &v, len, write);
-	return v;
-}
-
-static uint64_t bar_rd(struct env *e, uint64_t off, unsigned int len)
-{
-	uint64_t v = 0;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, false);
-	return v;
-}
-
-static void bar_wr(struct env *e, uint64_t off, uint64_t v, unsigned int len)
-{
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, true);
-}
 
 #define MiB (1ULL << 20)
 
@@ -76,52 +51,42 @@ static const struct mvm_device_type *vmem_t(void)
 	return t;
 }
 
-static struct env *env_new(const char *opts)
+static struct env *env_new(void **state, const char *opts)
 {
 	const struct mvm_device_type *t = vmem_t();
 	struct env *e = test_calloc(1, sizeof(*e));
+	struct virtio_dev *vdev = NULL;
 	struct mvm_config cfg;
 	struct mvm_device *dev;
 	char msg[256];
 
 	mvm_config_init(&cfg);
 	assert_int_equal(mvm_config_parse_device(&cfg, t, opts, msg, sizeof(msg)), 0);
-	fake_reset();
-	e->vm = unit_vm(1);
+	vdrv_vm(&e->d, vdrv_transport(state));
+	e->vm = e->d.vm;
 	assert_int_equal(t->reserve_memory(e->vm, cfg.devices[0].blob, 0), 0);
-	assert_false(IS_ERR(pci_host_create(e->vm, &host_desc)));
 	assert_int_equal(t->create(e->vm, cfg.devices[0].blob, 0), 0);
 	list_for_each_entry (dev, &e->vm->devices, node)
 		if (!strcmp(dev->type, "virtio-mem"))
-			e->vdev = to_virtio_dev(dev);
-	assert_non_null(e->vdev);
-	assert_int_equal(cfg_rw(e, PCI_VENDOR_ID, 0, 4, false), 0x10581af4);
-	e->bar = cfg_rw(e, PCI_BASE_ADDRESS_0, 0, 4, false) & ~0xfu;
-	cfg_rw(e, PCI_COMMAND, PCI_COMMAND_MEMORY, 2, true);
+			vdev = to_virtio_dev(dev);
+	assert_non_null(vdev);
+	vdrv_attach(&e->d, vdev, VIRTIO_ID_MEM);
+	e->vdev = vdev;
 	return e;
 }
 
 static void env_free(struct env *e)
 {
-	vm_destroy(e->vm);
+	vdrv_fini(&e->d);
 	test_free(e);
 }
 
 static void start(struct env *e)
 {
-	bar_wr(e, COMMON + 0x14, 1, 1);
-	bar_wr(e, COMMON + 0x14, 3, 1);
-	bar_wr(e, COMMON + 0x08, 1, 4);
-	bar_wr(e, COMMON + 0x0c, 1, 4); /* VERSION_1 */
-	bar_wr(e, COMMON + 0x14, 0xb, 1);
-	bar_wr(e, COMMON + 0x16, 0, 2);
-	bar_wr(e, COMMON + 0x18, QSZ, 2);
-	bar_wr(e, COMMON + 0x20, DESC, 8);
-	bar_wr(e, COMMON + 0x28, AVAIL, 8);
-	bar_wr(e, COMMON + 0x30, USED, 8);
-	bar_wr(e, COMMON + 0x1c, 1, 2);
-	bar_wr(e, COMMON + 0x14, 0xf, 1);
-	assert_int_equal(bar_rd(e, COMMON + 0x14, 1), 0xf);
+	vdrv_negotiate(&e->d, 1ULL << VIRTIO_F_VERSION_1);
+	vdrv_queue(&e->d, 0, QSZ, DESC, AVAIL, USED);
+	vdrv_driver_ok(&e->d);
+	assert_int_equal(vdrv_status(&e->d), 0xf);
 }
 
 /* One request; the answer's type (state in *state), or -1 if none was written. */
@@ -130,12 +95,10 @@ static int request(struct env *e, uint16_t type, uint64_t addr, uint16_t nb, uin
 {
 	struct virtq_desc d[2] = { { REQ, req_len, VIRTQ_DESC_F_NEXT, 1 },
 				   { RESP, VIRTIO_MEM_RESP_SIZE, VIRTQ_DESC_F_WRITE, 0 } };
-	struct virtqueue *vq = virtio_dev_vq(e->vdev, 0);
 	uint8_t req[VIRTIO_MEM_REQ_SIZE] = { 0 }, resp[VIRTIO_MEM_RESP_SIZE];
 	uint16_t head = 0, slot = e->avail_idx % QSZ, t = htole16(type), n = htole16(nb), v;
-	uint64_t a = htole64(addr), one = 1;
+	uint64_t a = htole64(addr);
 	uint32_t used_len = 0;
-	int fd = fake_ioeventfd_at(e->bar + NOTIFY);
 
 	memcpy(req, &t, 2);
 	memcpy(req + 8, &a, 8);
@@ -147,9 +110,7 @@ static int request(struct env *e, uint16_t type, uint64_t addr, uint16_t nb, uin
 	mem_write(&e->vm->mem, AVAIL + 4 + 2 * slot, &head, 2);
 	e->avail_idx++;
 	mem_write(&e->vm->mem, AVAIL + 2, &e->avail_idx, 2);
-	assert_int_equal(fd, vq->kick_fd);
-	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
-	vq->kick.fn(&vq->kick, EPOLLIN);
+	vdrv_kick(&e->d, 0);
 	mem_read(&e->vm->mem, USED + 4 + 8 * slot + 4, &used_len, 4);
 	if (used_len != VIRTIO_MEM_RESP_SIZE)
 		return -1;
@@ -163,7 +124,7 @@ static int request(struct env *e, uint16_t type, uint64_t addr, uint16_t nb, uin
 
 static uint64_t config64(struct env *e, unsigned int off)
 {
-	return bar_rd(e, DEVCFG + off, 4) | bar_rd(e, DEVCFG + off + 4, 4) << 32;
+	return vdrv_config(&e->d, off, 4) | vdrv_config(&e->d, off + 4, 4) << 32;
 }
 
 static bool hole(const struct mem_file *f, uint64_t off, uint64_t len)
@@ -175,14 +136,13 @@ static bool hole(const struct mem_file *f, uint64_t off, uint64_t len)
 
 static void test_plug_unplug(void **state)
 {
-	struct env *e = env_new("128");
+	struct env *e = env_new(state, "128");
 	const struct mem_file *f = vm_memory_file(&e->vm->mem, "virtio-mem");
 	uint64_t base, plugged, requested;
 	uint16_t st;
 	char msg[128];
 	uint8_t blob[MVM_DEVCFG_SIZE];
 
-	(void)state;
 	assert_non_null(f);
 	base = f->gpa;
 	/* Above RAM, its own slot, not RAM, not in the firmware's map. */
@@ -248,7 +208,7 @@ static void test_plug_unplug(void **state)
 			 VIRTIO_MEM_RESP_ACK);
 	assert_true(hole(f, 0, 128 * MiB));
 	assert_int_equal(config64(e, 40), 0);
-	assert_false(bar_rd(e, COMMON + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vdrv_status(&e->d) & VIRTIO_STATUS_NEEDS_RESET);
 	env_free(e);
 }
 
@@ -320,7 +280,7 @@ static void test_hotplug_api(void **state)
 int run_vmem_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plug_unplug),
+		VDRV_TESTS(test_plug_unplug),
 		cmocka_unit_test(test_sizes_checked),
 		cmocka_unit_test(test_hotplug_api),
 	};

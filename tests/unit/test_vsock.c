@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * virtio-vsock without KVM: the device on the virtio-pci transport of a
+ * virtio-vsock without KVM: the device on both virtio transports of a
  * fake-KVM VM, its queues driven by a scripted guest (hand-built
  * descriptor chains in guest RAM, kicks through the queues' eventfds), its
  * host side by real Unix sockets, and the VM's event loop run by the test
@@ -33,6 +33,7 @@
 #include "mvm/vm.h"
 #include "mvm/vsock.h"
 #include "unit.h"
+#include "vdrv.h"
 #include "virtio/vsock.h"
 
 #define QSZ	   64
@@ -45,16 +46,15 @@
 #define TXDATA(s)  (0x100000ULL + (s)*0x20000ULL)
 #define EVBUF(i)   (0xa0000ULL + (i)*0x10ULL)
 
-#define COMMON 0x0000
-#define DEVCFG 0x2000
+#define VIRTIO_ID_VSOCK 19
 
 #define GUEST_CID 3
 
 struct venv {
+	struct vdrv d;
 	struct vm *vm;
 	struct virtio_dev *vdev;
 	struct virtio_vsock *vs;
-	uint64_t bar;
 	uint16_t avail[VSOCK_NUM_QUEUES];
 	uint16_t used_seen[VSOCK_NUM_QUEUES];
 	char dir[64];
@@ -62,31 +62,6 @@ struct venv {
 	/* What the scripted guest puts in its packets' credit fields. */
 	uint32_t g_buf_alloc, g_fwd_cnt;
 };
-
-static const struct platform_device_desc host_desc = {
-	"pci-host", "pci-host", MVM_BUS_PIO, ARCH_PCI_CONF1_PORT, 8, 0,
-};
-
-static uint32_t cfg_rw(struct venv *e, unsigned int reg, uint32_t v, unsigned int len, bool write)
-{
-	uint64_t a = ARCH_PCI_ECAM_BASE + ((unsigned int)e->vdev->pci.slot << 15) + reg;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], a, &v, len, write);
-	return v;
-}
-
-static uint64_t bar_rd(struct venv *e, uint64_t off, unsigned int len)
-{
-	uint64_t v = 0;
-
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, false);
-	return v;
-}
-
-static void bar_wr(struct venv *e, uint64_t off, uint64_t v, unsigned int len)
-{
-	bus_access(&e->vm->buses[MVM_BUS_MMIO], e->bar + off, &v, len, true);
-}
 
 /* Runs the VM's event loop until it has nothing to do; the handlers it ran. */
 static unsigned int pump_wait(struct venv *e, int first_timeout_ms)
@@ -103,7 +78,7 @@ static unsigned int pump_wait(struct venv *e, int first_timeout_ms)
 		for (i = 0; i < n; i++) {
 			struct loop_handler *h = ev[i].data.ptr;
 
-			h->fn(h, ev[i].events);
+			vdrv_loop_dispatch(h, ev[i].events);
 		}
 		total += (unsigned int)n;
 		timeout = 0;
@@ -247,21 +222,11 @@ static void tx(struct venv *e, uint32_t src_port, uint32_t dst_port, uint16_t op
 	tx_hdr(e, &h, sizeof(h), data, len);
 }
 
-static void setup_queue(struct venv *e, unsigned int q)
-{
-	bar_wr(e, COMMON + 0x16, q, 2);
-	bar_wr(e, COMMON + 0x18, QSZ, 2);
-	bar_wr(e, COMMON + 0x20, RING(q), 8);
-	bar_wr(e, COMMON + 0x28, RING(q) + 0x1000, 8);
-	bar_wr(e, COMMON + 0x30, RING(q) + 0x2000, 8);
-	bar_wr(e, COMMON + 0x1c, 1, 2);
-}
-
-static struct venv *venv_new_opt(uint64_t extra_features, bool post_rx)
+static struct venv *venv_new_opt(void **state, uint64_t extra_features, bool post_rx)
 {
 	struct venv *e = test_calloc(1, sizeof(*e));
 	struct vsock_config cfg = { .guest_cid = GUEST_CID };
-	const uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+	struct virtio_dev *vdev;
 	uint64_t features;
 	unsigned int q;
 
@@ -270,36 +235,24 @@ static struct venv *venv_new_opt(uint64_t extra_features, bool post_rx)
 	snprintf(e->uds, sizeof(e->uds), "%s/v.sock", e->dir);
 	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s", e->uds);
 	e->g_buf_alloc = 256 * 1024;
-	fake_reset();
-	e->vm = unit_vm(1);
+	vdrv_vm(&e->d, vdrv_transport(state));
+	e->vm = e->d.vm;
 	memset(mem_ptr(&e->vm->mem, 0, 0x200000), 0, 0x200000);
-	assert_false(IS_ERR(pci_host_create(e->vm, &host_desc)));
-	e->vdev = virtio_vsock_create(e->vm, &cfg);
-	assert_false(IS_ERR(e->vdev));
+	vdev = virtio_vsock_create(e->vm, &cfg);
+	vdrv_attach(&e->d, vdev, VIRTIO_ID_VSOCK);
+	e->vdev = vdev;
 	e->vs = container_of(e->vdev, struct virtio_vsock, vdev);
-	/* A modern virtio-vsock: device id 0x1040 + 19. */
-	assert_int_equal(cfg_rw(e, PCI_VENDOR_ID, 0, 4, false), 0x10531af4);
-	e->bar = cfg_rw(e, PCI_BASE_ADDRESS_0, 0, 4, false) & ~0xfu;
-	cfg_rw(e, PCI_COMMAND, PCI_COMMAND_MEMORY, 2, true);
 
-	bar_wr(e, COMMON + 0x14, VIRTIO_STATUS_ACKNOWLEDGE, 1);
-	bar_wr(e, COMMON + 0x14, st, 1);
-	bar_wr(e, COMMON + 0x00, 0, 4);
-	features = bar_rd(e, COMMON + 0x04, 4);
-	bar_wr(e, COMMON + 0x00, 1, 4);
-	features |= bar_rd(e, COMMON + 0x04, 4) << 32;
+	features = vdrv_device_features(&e->d);
 	assert_true(features >> VIRTIO_F_VERSION_1 & 1);
 	assert_true(features >> VIRTIO_VSOCK_F_STREAM & 1);
 	features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_VSOCK_F_STREAM) | extra_features;
-	bar_wr(e, COMMON + 0x08, 0, 4);
-	bar_wr(e, COMMON + 0x0c, (uint32_t)features, 4);
-	bar_wr(e, COMMON + 0x08, 1, 4);
-	bar_wr(e, COMMON + 0x0c, (uint32_t)(features >> 32), 4);
-	bar_wr(e, COMMON + 0x14, st | VIRTIO_STATUS_FEATURES_OK, 1);
-	assert_int_equal(bar_rd(e, COMMON + 0x12, 2), 3); /* num_queues */
+	vdrv_negotiate(&e->d, features);
+	if (e->d.transport == MVM_TRANSPORT_PCI)
+		assert_int_equal(vdrv_rd(&e->d, 0x12, 2), 3); /* num_queues */
 	for (q = 0; q < VSOCK_NUM_QUEUES; q++)
-		setup_queue(e, q);
-	bar_wr(e, COMMON + 0x14, st | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK, 1);
+		vdrv_queue(&e->d, q, QSZ, RING(q), RING(q) + 0x1000, RING(q) + 0x2000);
+	vdrv_driver_ok(&e->d);
 	assert_true(e->vdev->active);
 	for (q = 0; post_rx && q < RX_POSTED; q++)
 		rx_post(e, (uint16_t)q);
@@ -307,16 +260,16 @@ static struct venv *venv_new_opt(uint64_t extra_features, bool post_rx)
 	return e;
 }
 
-static struct venv *venv_new(void)
+static struct venv *venv_new(void **state)
 {
-	return venv_new_opt(0, true);
+	return venv_new_opt(state, 0, true);
 }
 
 static void venv_free(struct venv *e)
 {
 	struct stat st;
 
-	vm_destroy(e->vm);
+	vdrv_fini(&e->d);
 	/* The device removes its socket. */
 	assert_int_equal(lstat(e->uds, &st), -1);
 	rmdir(e->dir);
@@ -432,12 +385,11 @@ static void expect_counter(struct venv *e, const char *name, uint64_t value)
 
 static void test_vsock_config_space(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	struct stat st;
 
-	(void)state;
-	assert_int_equal(bar_rd(e, DEVCFG, 8), GUEST_CID);
-	assert_int_equal(bar_rd(e, DEVCFG + 4, 4), 0);
+	assert_int_equal(vdrv_config(&e->d, 0, 8), GUEST_CID);
+	assert_int_equal(vdrv_config(&e->d, 4, 4), 0);
 	/* The listener exists from creation. */
 	assert_int_equal(lstat(e->uds, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
@@ -448,13 +400,12 @@ static void test_vsock_config_space(void **state)
 
 static void test_vsock_host_initiated(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	struct vsock_hdr h;
 	uint32_t lport, len;
 	char buf[RXBUF_SIZE];
 	int fd;
 
-	(void)state;
 	fd = host_open(e, 1234, &lport);
 	assert_int_equal(e->vs->nr_conns, 1);
 	assert_int_equal(counter_read(&e->vs->stats.conns_opened), 1);
@@ -532,12 +483,11 @@ static void test_vsock_host_initiated(void **state)
 
 static void test_vsock_host_refused(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	struct vsock_hdr h;
 	char buf[64];
 	int fd = host_dial(e->uds);
 
-	(void)state;
 	host_write(fd, "CONNECT 52\n");
 	pump(e);
 	h = rx_expect(e, VSOCK_OP_REQUEST, UINT32_MAX, 52);
@@ -563,13 +513,12 @@ static void test_vsock_host_refused(void **state)
 
 static void test_vsock_guest_initiated(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	char path[160], buf[RXBUF_SIZE];
 	struct vsock_hdr h;
 	uint32_t len;
 	int lfd, fd;
 
-	(void)state;
 	/* Nobody listens on <uds>_5000: RST. */
 	tx(e, 40000, 5000, VSOCK_OP_REQUEST, 0, NULL, 0);
 	rx_expect(e, VSOCK_OP_RST, 5000, 40000);
@@ -648,12 +597,11 @@ static void test_vsock_connect_line_parser(void **state)
 
 static void test_vsock_connect_line_socket(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	char buf[64];
 	struct vsock_hdr h;
 	int fd;
 
-	(void)state;
 	/* Garbage: the host socket is closed, the guest hears nothing. */
 	fd = host_dial(e->uds);
 	host_write(fd, "HELLO\n");
@@ -724,13 +672,12 @@ static void test_vsock_credit_arithmetic(void **state)
 
 static void test_vsock_credit_to_guest(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	char big[300], buf[RXBUF_SIZE];
 	struct vsock_hdr h;
 	uint32_t lport, len, got = 0;
 	int fd;
 
-	(void)state;
 	memset(big, 'x', sizeof(big));
 	e->g_buf_alloc = 100;
 	fd = host_open(e, 9, &lport);
@@ -784,14 +731,13 @@ static struct vsock_conn *conn_of(struct venv *e, uint32_t lport, uint32_t gport
 
 static void test_vsock_credit_from_guest(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	static char chunk[VSOCK_BUF_ALLOC];
 	struct vsock_hdr h;
 	uint32_t lport, sent = 0, fwd;
 	int sz = 4096, fd;
 	ssize_t n;
 
-	(void)state;
 	memset(chunk, 'g', sizeof(chunk));
 	fd = host_open(e, 10, &lport);
 	setsockopt(conn_of(e, lport, 10)->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
@@ -841,7 +787,7 @@ static void test_vsock_credit_from_guest(void **state)
 
 static void test_vsock_stalled_peer_isolated(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	static char chunk[VSOCK_BUF_ALLOC];
 	char buf[RXBUF_SIZE];
 	struct vsock_hdr h;
@@ -849,7 +795,6 @@ static void test_vsock_stalled_peer_isolated(void **state)
 	int sz = 4096, a, b;
 	bool b_data = false;
 
-	(void)state;
 	memset(chunk, 's', sizeof(chunk));
 	a = host_open(e, 20, &la);
 	b = host_open(e, 21, &lb);
@@ -885,7 +830,7 @@ static void test_vsock_stalled_peer_isolated(void **state)
 static void test_vsock_no_rx_buffers(void **state)
 {
 	enum { TOTAL = 200 * 1024 };
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	static uint8_t out[TOTAL], in[TOTAL];
 	uint8_t buf[RXBUF_SIZE];
 	struct vsock_hdr h;
@@ -893,7 +838,6 @@ static void test_vsock_no_rx_buffers(void **state)
 	size_t sent = 0, got = 0;
 	int fd, round;
 
-	(void)state;
 	for (size_t i = 0; i < TOTAL; i++)
 		out[i] = (uint8_t)(i * 7 + i / 251);
 	fd = host_open(e, 30, &lport);
@@ -932,7 +876,7 @@ static void test_vsock_no_rx_buffers(void **state)
 
 static void test_vsock_many_connections(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	enum { N = 24 };
 	int fds[N];
 	uint32_t lports[N];
@@ -942,7 +886,6 @@ static void test_vsock_many_connections(void **state)
 	unsigned int seen[N] = { 0 };
 	int i;
 
-	(void)state;
 	for (i = 0; i < N; i++)
 		fds[i] = host_open(e, 100 + (uint32_t)i, &lports[i]);
 	assert_int_equal(e->vs->nr_conns, N);
@@ -983,13 +926,12 @@ static void test_vsock_many_connections(void **state)
 
 static void test_vsock_table_full(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	static int fds[VSOCK_MAX_CONNS + 1];
 	struct vsock_hdr h;
 	char buf[8];
 	int i;
 
-	(void)state;
 	/* Every slot taken by hosts that never send their CONNECT line. */
 	for (i = 0; i < VSOCK_MAX_CONNS; i++) {
 		fds[i] = host_dial(e->uds);
@@ -1028,12 +970,11 @@ static void test_vsock_table_full(void **state)
 /* RSTs the guest does not take pile up to a bound; then TX waits for it, and resumes. */
 static void test_vsock_orphan_backpressure(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	struct vsock_hdr h = ghdr(e, 1, 2, VSOCK_OP_RW, 0, 0);
 	uint16_t before;
 	unsigned int i, rsts = 0;
 
-	(void)state;
 	for (i = 0; i < RX_POSTED + VSOCK_ORPHAN_MAX; i++)
 		tx_hdr(e, &h, sizeof(h), NULL, 0);
 	assert_int_equal(e->vs->nr_orphans, VSOCK_ORPHAN_MAX);
@@ -1062,12 +1003,11 @@ static void test_vsock_orphan_backpressure(void **state)
 /* accept() out of fds: the listener pauses (no spinning) and resumes later. */
 static void test_vsock_accept_out_of_fds(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct rlimit saved, low;
 	int clients[3], fillers[64], nf = 0, i;
 
-	(void)state;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", e->uds);
 	for (i = 0; i < 3; i++)
 		clients[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1103,14 +1043,13 @@ static void test_vsock_accept_out_of_fds(void **state)
 static void test_vsock_invalid_packets(void **state)
 {
 	static const uint16_t bad_ops[] = { VSOCK_OP_INVALID, 8, 0xffff };
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	struct vsock_hdr h;
 	uint32_t lport;
 	char buf[64];
 	unsigned int i;
 	int fd;
 
-	(void)state;
 	/* No connection: everything but RST and REQUEST gets an RST. */
 	for (uint16_t op = VSOCK_OP_RESPONSE; op <= VSOCK_OP_CREDIT_REQUEST; op++) {
 		tx(e, 7, 8, op, 0, op == VSOCK_OP_RW ? "x" : NULL, op == VSOCK_OP_RW);
@@ -1229,13 +1168,12 @@ static void test_vsock_invalid_packets(void **state)
 
 static void test_vsock_transport_reset(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	struct virtq_used_elem u;
 	uint32_t lport, id = 0xdead;
 	char buf[16];
 	int fd;
 
-	(void)state;
 	assert_int_equal(virtio_vsock_transport_reset(NULL), -EINVAL);
 	fd = host_open(e, 70, &lport);
 	/* No event buffer posted yet: the event waits for one. */
@@ -1275,7 +1213,7 @@ static void test_vsock_transport_reset(void **state)
  */
 static void test_vsock_snapshot_restore(void **state)
 {
-	struct venv *e = venv_new(), e2;
+	struct venv *e = venv_new(state), e2;
 	struct vsock_config cfg = { .guest_cid = GUEST_CID };
 	struct mvm_device *dev;
 	struct snap_buf b;
@@ -1283,7 +1221,6 @@ static void test_vsock_snapshot_restore(void **state)
 	uint16_t rx_last;
 	uint32_t id = 0;
 
-	(void)state;
 	desc_set(e, VSOCK_EVQ, 0, EVBUF(0), 8, VIRTQ_DESC_F_WRITE, 0);
 	avail_add(e, VSOCK_EVQ, 0);
 	rx_last = virtio_dev_vq(e->vdev, VSOCK_RXQ)->last_avail;
@@ -1297,10 +1234,11 @@ static void test_vsock_snapshot_restore(void **state)
 	snprintf(e2.uds, sizeof(e2.uds), "%s/v.sock", e2.dir);
 	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s", e2.uds);
 	e2.vm = unit_vm(1);
+	e2.vm->cfg.transport = vdrv_transport(state);
+	vdrv_adopt(&e2.d, e2.vm);
 	memcpy(mem_ptr(&e2.vm->mem, 0, 0x200000), mem_ptr(&e->vm->mem, 0, 0x200000), 0x200000);
-	assert_false(IS_ERR(pci_host_create(e2.vm, &host_desc)));
 	e2.vdev = virtio_vsock_create(e2.vm, &cfg);
-	assert_false(IS_ERR(e2.vdev));
+	vdrv_attach(&e2.d, e2.vdev, VIRTIO_ID_VSOCK);
 	e2.vs = container_of(e2.vdev, struct virtio_vsock, vdev);
 	snap_cur_init(&c, b.data, b.len);
 	assert_int_equal(e2.vdev->dev.ops->restore(&e2.vdev->dev, &c), 0);
@@ -1312,21 +1250,20 @@ static void test_vsock_snapshot_restore(void **state)
 	assert_int_equal(id, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
 	/* The original is untouched by the save: no event went to its guest. */
 	assert_int_equal(used_idx(e, VSOCK_EVQ), 0);
-	vm_destroy(e2.vm);
+	vdrv_fini(&e2.d);
 	rmdir(e2.dir);
 	venv_free(e);
 }
 
 static void test_vsock_device_reset(void **state)
 {
-	struct venv *e = venv_new();
+	struct venv *e = venv_new(state);
 	uint32_t lport;
 	char buf[16];
 	int fd;
 
-	(void)state;
 	fd = host_open(e, 80, &lport);
-	bar_wr(e, COMMON + 0x14, 0, 1); /* the driver resets the device */
+	vdrv_set_status(&e->d, 0); /* the driver resets the device */
 	assert_int_equal(host_read_now(fd, buf, sizeof(buf)), 0);
 	assert_int_equal(e->vs->nr_conns, 0);
 	close(fd);
@@ -1392,13 +1329,13 @@ static void tx_indirect(struct venv *e, const struct vsock_hdr *h, const void *d
 static void test_vsock_linux_layouts(void **state)
 {
 	struct venv *e = venv_new_opt(
-		(1ULL << VIRTIO_F_RING_EVENT_IDX) | (1ULL << VIRTIO_F_RING_INDIRECT_DESC), false);
+		state, (1ULL << VIRTIO_F_RING_EVENT_IDX) | (1ULL << VIRTIO_F_RING_INDIRECT_DESC),
+		false);
 	char buf[RXBUF_SIZE], ok[32];
 	struct vsock_hdr h;
 	uint32_t lport;
 	int fd;
 
-	(void)state;
 	for (uint16_t i = 0; i < 8; i++)
 		rx_post_split(e, i);
 	kick(e, VSOCK_RXQ);
@@ -1432,6 +1369,15 @@ static void test_vsock_linux_layouts(void **state)
 	venv_free(e);
 }
 
+/* A fake-KVM VM with nothing on its transport yet. */
+static struct vm *bare_vm(enum mvm_transport transport)
+{
+	struct vdrv d;
+
+	vdrv_vm(&d, transport);
+	return d.vm;
+}
+
 static void test_vsock_uds_path(void **state)
 {
 	struct vsock_config cfg = { .guest_cid = GUEST_CID };
@@ -1446,9 +1392,7 @@ static void test_vsock_uds_path(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s/s", dir);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg.uds_path);
-	fake_reset();
-	vm = unit_vm(1);
-	assert_false(IS_ERR(pci_host_create(vm, &host_desc)));
+	vm = bare_vm(MVM_TRANSPORT_PCI);
 
 	/* A live socket: refused, and left alone. */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1471,9 +1415,7 @@ static void test_vsock_uds_path(void **state)
 	close(fd);
 	assert_int_equal(vsock_uds_check(cfg.uds_path, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "not a socket"));
-	fake_reset();
-	vm = unit_vm(1);
-	assert_false(IS_ERR(pci_host_create(vm, &host_desc)));
+	vm = bare_vm(MVM_TRANSPORT_PCI);
 	assert_true(IS_ERR(virtio_vsock_create(vm, &cfg)));
 	vm_destroy(vm);
 	assert_int_equal(lstat(cfg.uds_path, &st), 0);
@@ -1511,13 +1453,10 @@ static void test_vsock_create_faults(void **state)
 	struct vm *vm;
 	struct stat st;
 
-	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/mvm-vsock-unit-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s/f", dir);
-	fake_reset();
-	vm = unit_vm(1);
-	assert_false(IS_ERR(pci_host_create(vm, &host_desc)));
+	vm = bare_vm(vdrv_transport(state));
 	fault_begin(0);
 	assert_false(IS_ERR(virtio_vsock_create(vm, &cfg)));
 	n = fault_end();
@@ -1527,9 +1466,7 @@ static void test_vsock_create_faults(void **state)
 	for (i = 1; i <= n; i++) {
 		unsigned int fds;
 
-		fake_reset();
-		vm = unit_vm(1);
-		assert_false(IS_ERR(pci_host_create(vm, &host_desc)));
+		vm = bare_vm(vdrv_transport(state));
 		fds = count_fds();
 		fault_begin(i);
 		assert_true(IS_ERR(virtio_vsock_create(vm, &cfg)));
@@ -1584,28 +1521,28 @@ static void test_vsock_cli_options(void **state)
 int run_vsock_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vsock_config_space),
-		cmocka_unit_test(test_vsock_host_initiated),
-		cmocka_unit_test(test_vsock_host_refused),
-		cmocka_unit_test(test_vsock_guest_initiated),
+		VDRV_TESTS(test_vsock_config_space),
+		VDRV_TESTS(test_vsock_host_initiated),
+		VDRV_TESTS(test_vsock_host_refused),
+		VDRV_TESTS(test_vsock_guest_initiated),
 		cmocka_unit_test(test_vsock_connect_line_parser),
-		cmocka_unit_test(test_vsock_connect_line_socket),
+		VDRV_TESTS(test_vsock_connect_line_socket),
 		cmocka_unit_test(test_vsock_credit_arithmetic),
-		cmocka_unit_test(test_vsock_credit_to_guest),
-		cmocka_unit_test(test_vsock_credit_from_guest),
-		cmocka_unit_test(test_vsock_stalled_peer_isolated),
-		cmocka_unit_test(test_vsock_no_rx_buffers),
-		cmocka_unit_test(test_vsock_many_connections),
-		cmocka_unit_test(test_vsock_table_full),
-		cmocka_unit_test(test_vsock_orphan_backpressure),
-		cmocka_unit_test(test_vsock_accept_out_of_fds),
-		cmocka_unit_test(test_vsock_invalid_packets),
-		cmocka_unit_test(test_vsock_snapshot_restore),
-		cmocka_unit_test(test_vsock_transport_reset),
-		cmocka_unit_test(test_vsock_device_reset),
-		cmocka_unit_test(test_vsock_linux_layouts),
+		VDRV_TESTS(test_vsock_credit_to_guest),
+		VDRV_TESTS(test_vsock_credit_from_guest),
+		VDRV_TESTS(test_vsock_stalled_peer_isolated),
+		VDRV_TESTS(test_vsock_no_rx_buffers),
+		VDRV_TESTS(test_vsock_many_connections),
+		VDRV_TESTS(test_vsock_table_full),
+		VDRV_TESTS(test_vsock_orphan_backpressure),
+		VDRV_TESTS(test_vsock_accept_out_of_fds),
+		VDRV_TESTS(test_vsock_invalid_packets),
+		VDRV_TESTS(test_vsock_snapshot_restore),
+		VDRV_TESTS(test_vsock_transport_reset),
+		VDRV_TESTS(test_vsock_device_reset),
+		VDRV_TESTS(test_vsock_linux_layouts),
 		cmocka_unit_test(test_vsock_uds_path),
-		cmocka_unit_test(test_vsock_create_faults),
+		VDRV_TESTS(test_vsock_create_faults),
 		cmocka_unit_test(test_vsock_cli_options),
 	};
 

@@ -34,6 +34,7 @@ int run_hugepage_tests(void);
 int run_pmem_tests(void);
 int run_vmem_tests(void);
 int run_sandbox_tests(void);
+int run_vcpu_sandbox_tests(void);
 int run_snapshot_format_tests(void);
 int run_snapshot_tests(void);
 int run_snapshot_api_tests(void);

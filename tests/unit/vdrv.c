@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* The unit tests' two-transport virtio driver (vdrv.h). */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -7,6 +10,7 @@
 #include "fake.h"
 #include "mvm/hw.h"
 #include "mvm/pci.h"
+#include "mvm/sandbox.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "unit.h"
@@ -56,16 +60,24 @@ static uint32_t cfg_rw(struct vdrv *d, unsigned int reg, uint32_t v, unsigned in
 	return v;
 }
 
-void vdrv_vm(struct vdrv *d, enum mvm_transport transport)
+void vdrv_adopt(struct vdrv *d, struct vm *vm)
 {
 	memset(d, 0, sizeof(*d));
-	fake_reset();
-	d->transport = transport;
-	d->vm = unit_vm(1);
-	d->vm->cfg.transport = transport;
+	d->vm = vm;
+	d->transport = vm->cfg.transport;
 	memset(mem_ptr(&d->vm->mem, 0, 0x40000), 0, 0x40000);
 	if (pci(d))
 		assert_false(IS_ERR(pci_host_create(d->vm, &host_desc)));
+}
+
+void vdrv_vm(struct vdrv *d, enum mvm_transport transport)
+{
+	struct vm *vm;
+
+	fake_reset();
+	vm = unit_vm(1);
+	vm->cfg.transport = transport;
+	vdrv_adopt(d, vm);
 }
 
 void vdrv_attach(struct vdrv *d, struct virtio_dev *vdev, uint16_t device_id)
@@ -192,6 +204,11 @@ uint64_t vdrv_config(struct vdrv *d, uint64_t off, unsigned int len)
 	return vdrv_rd(d, (pci(d) ? P_DEVCFG : M_CONFIG) + off, len);
 }
 
+void vdrv_config_write(struct vdrv *d, uint64_t off, uint64_t v, unsigned int len)
+{
+	vdrv_wr(d, (pci(d) ? P_DEVCFG : M_CONFIG) + off, v, len);
+}
+
 uint8_t vdrv_generation(struct vdrv *d)
 {
 	/* virtio-pci: common config's config_generation (byte 0x15); mmio: ConfigGeneration. */
@@ -205,6 +222,102 @@ int vdrv_notify_fd(struct vdrv *d, unsigned int q)
 	return fake_ioeventfd_write(d->base + M_Q_NOTIFY, 4, q);
 }
 
+/*
+ * The event loop's thread: in mvm it runs the device back ends under the
+ * VMM thread's seccomp filter, and so does this one, so that a back end's
+ * call missing from that list fails the tests with mvm's SIGSYS line.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	void (*fn)(void *);
+	void *arg;
+	bool started, busy;
+	int entered;		 /* 0 until the thread is in its sandbox, then 1 (or -1: failed) */
+	struct sigaction sigsys; /* mvm's: names the thread and the call */
+} loop_thread = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
+};
+
+static void *loop_thread_main(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&loop_thread.lock);
+	loop_thread.entered = sandbox_enter(SANDBOX_VMM) ? -1 : 1;
+	pthread_cond_broadcast(&loop_thread.cond);
+	for (;;) {
+		while (!loop_thread.busy)
+			pthread_cond_wait(&loop_thread.cond, &loop_thread.lock);
+		loop_thread.fn(loop_thread.arg);
+		loop_thread.busy = false;
+		pthread_cond_broadcast(&loop_thread.cond);
+	}
+	return NULL;
+}
+
+int vdrv_loop_start(void)
+{
+	sigaction(SIGSYS, NULL, &loop_thread.sigsys);
+	if (pthread_create(&loop_thread.thread, NULL, loop_thread_main, NULL))
+		return -1;
+	/* The filters are compiled now, not after the caller moves on. */
+	pthread_mutex_lock(&loop_thread.lock);
+	while (!loop_thread.entered)
+		pthread_cond_wait(&loop_thread.cond, &loop_thread.lock);
+	loop_thread.started = loop_thread.entered > 0;
+	pthread_mutex_unlock(&loop_thread.lock);
+	return loop_thread.started ? 0 : -1;
+}
+
+void vdrv_on_loop(void (*fn)(void *), void *arg)
+{
+	struct sigaction test_runner;
+
+	if (!loop_thread.started) {
+		fn(arg);
+		return;
+	}
+	/* cmocka catches SIGSYS during a test: mvm's line is the useful one. */
+	sigaction(SIGSYS, &loop_thread.sigsys, &test_runner);
+	pthread_mutex_lock(&loop_thread.lock);
+	loop_thread.fn = fn;
+	loop_thread.arg = arg;
+	loop_thread.busy = true;
+	pthread_cond_broadcast(&loop_thread.cond);
+	while (loop_thread.busy)
+		pthread_cond_wait(&loop_thread.cond, &loop_thread.lock);
+	pthread_mutex_unlock(&loop_thread.lock);
+	sigaction(SIGSYS, &test_runner, NULL);
+}
+
+struct loop_event {
+	struct loop_handler *h;
+	uint32_t events;
+};
+
+static void run_handler(void *arg)
+{
+	struct loop_event *e = arg;
+
+	e->h->fn(e->h, e->events);
+}
+
+void vdrv_loop_dispatch(struct loop_handler *h, uint32_t events)
+{
+	struct loop_event e = { h, events };
+
+	vdrv_on_loop(run_handler, &e);
+}
+
+static void run_kick(void *arg)
+{
+	struct virtqueue *vq = arg;
+
+	vq->kick.fn(&vq->kick, EPOLLIN);
+}
+
 void vdrv_kick(struct vdrv *d, unsigned int q)
 {
 	struct virtqueue *vq = virtio_dev_vq(d->vdev, q);
@@ -214,7 +327,7 @@ void vdrv_kick(struct vdrv *d, unsigned int q)
 	assert_non_null(vq);
 	assert_int_equal(fd, vq->kick_fd);
 	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
-	vq->kick.fn(&vq->kick, EPOLLIN); /* the event loop's turn */
+	vdrv_on_loop(run_kick, vq); /* the event loop's turn */
 }
 
 unsigned int vdrv_isr(struct vdrv *d)

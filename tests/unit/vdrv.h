@@ -44,6 +44,8 @@ struct vdrv {
  * for virtio-pci). Then create the device and vdrv_attach() it.
  */
 void vdrv_vm(struct vdrv *d, enum mvm_transport transport);
+/* The same for a VM the test made itself (on vm->cfg.transport). */
+void vdrv_adopt(struct vdrv *d, struct vm *vm);
 /* Finds the device where a guest would and checks its identity (device id). */
 void vdrv_attach(struct vdrv *d, struct virtio_dev *vdev, uint16_t device_id);
 void vdrv_fini(struct vdrv *d);
@@ -65,11 +67,23 @@ bool vdrv_queue_ready(struct vdrv *d, unsigned int q);
 void vdrv_driver_ok(struct vdrv *d);
 /* Device config space. */
 uint64_t vdrv_config(struct vdrv *d, uint64_t off, unsigned int len);
+void vdrv_config_write(struct vdrv *d, uint64_t off, uint64_t v, unsigned int len);
 /* The device's config generation counter. */
 uint8_t vdrv_generation(struct vdrv *d);
 /* The eventfd a notification of queue q reaches, as KVM would pick it (-1: none). */
 int vdrv_notify_fd(struct vdrv *d, unsigned int q);
-/* Notifies queue q through its ioeventfd, then runs the event loop's turn. */
+/*
+ * Starts the event-loop thread (once, before the tests): it enters the VMM
+ * thread's seccomp filter, as mvm's event loop does, and runs what the
+ * tests hand it with vdrv_on_loop(). Without it, vdrv_on_loop() runs fn on
+ * the caller.
+ */
+int vdrv_loop_start(void);
+void vdrv_on_loop(void (*fn)(void *), void *arg);
+/* One ready handler of a VM's event loop, run on that thread. */
+struct loop_handler;
+void vdrv_loop_dispatch(struct loop_handler *h, uint32_t events);
+/* Notifies queue q through its ioeventfd, then runs the event loop's turn (on its thread). */
 void vdrv_kick(struct vdrv *d, unsigned int q);
 /* The interrupt status bits (queue 1, config 2), acknowledged. */
 unsigned int vdrv_isr(struct vdrv *d);
