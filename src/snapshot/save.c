@@ -120,6 +120,8 @@ int vm_snapshot_create(struct vm *vm, const char *config_json, enum mvm_snapshot
 			 "(track_dirty_pages in the machine configuration)");
 		return -EINVAL;
 	}
+	/* The devices at rest too: their back ends run on the event loop. */
+	loop_hold(&vm->loop);
 	arch_host_cpu(vendor, &features);
 	snap_writer_init(&w, vendor, features, type == MVM_SNAPSHOT_DIFF ? SNAP_F_DIFF : 0);
 	snap_writer_add(&w, SNAP_TAG_CONFIG, 0, config_json, strlen(config_json));
@@ -164,5 +166,6 @@ int vm_snapshot_create(struct vm *vm, const char *config_json, enum mvm_snapshot
 			 strerror(-r));
 out:
 	snap_writer_free(&w);
+	loop_release(&vm->loop);
 	return r;
 }

@@ -7,12 +7,17 @@
  * foreign file, another configuration, the Uffd backend) leave nothing.
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fake.h"
@@ -582,6 +587,83 @@ static void test_each_failure_point(void **state)
 	snapdir_remove(&d);
 }
 
+struct counted {
+	struct loop_handler h;
+	atomic_int runs;
+};
+
+static void counted_fn(struct loop_handler *h, uint32_t events)
+{
+	struct counted *c = (struct counted *)h;
+	uint64_t v;
+
+	(void)events;
+	if (read(h->fd, &v, sizeof(v)) == sizeof(v))
+		atomic_fetch_add(&c->runs, 1);
+}
+
+static void *loop_thread(void *arg)
+{
+	loop_run(arg);
+	return NULL;
+}
+
+/*
+ * A snapshot holds the event loop: no device back end runs while the state
+ * and memory are read (loop_hold), and the loop goes on after.
+ */
+static void test_snapshot_holds_the_loop(void **state)
+{
+	struct mvm_config cfg = test_cfg(1);
+	struct counted c = { .h = { .fn = counted_fn } };
+	struct timespec ms = { 0, 1000 * 1000 };
+	struct snapdir d;
+	pthread_t t;
+	struct vm *vm;
+	uint64_t one = 1;
+	char err[512];
+	int i;
+
+	(void)state;
+	fake_reset();
+	snapdir_make(&d);
+	vm = built_vm(&cfg);
+	c.h.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	assert_true(c.h.fd >= 0);
+	assert_int_equal(loop_add(&vm->loop, &c.h, EPOLLIN), 0);
+	/* Held without a thread in the loop: returns at once. */
+	loop_hold(&vm->loop);
+	loop_release(&vm->loop);
+	assert_int_equal(pthread_create(&t, NULL, loop_thread, &vm->loop), 0);
+
+	loop_hold(&vm->loop);
+	assert_int_equal(write(c.h.fd, &one, sizeof(one)), sizeof(one));
+	for (i = 0; i < 50; i++)
+		nanosleep(&ms, NULL);
+	assert_int_equal(atomic_load(&c.runs), 0);
+	loop_release(&vm->loop);
+	for (i = 0; i < 2000 && !atomic_load(&c.runs); i++)
+		nanosleep(&ms, NULL);
+	assert_int_equal(atomic_load(&c.runs), 1);
+
+	/* A snapshot with the loop's thread running. */
+	assert_int_equal(vm_pause_before_run(vm), 0);
+	assert_int_equal(
+		vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, d.state, d.mem, err, sizeof(err)),
+		0);
+	assert_int_equal(write(c.h.fd, &one, sizeof(one)), sizeof(one));
+	for (i = 0; i < 2000 && atomic_load(&c.runs) < 2; i++)
+		nanosleep(&ms, NULL);
+	assert_int_equal(atomic_load(&c.runs), 2);
+
+	loop_stop(&vm->loop);
+	pthread_join(t, NULL);
+	loop_del(&vm->loop, &c.h);
+	close(c.h.fd);
+	vm_destroy(vm);
+	snapdir_remove(&d);
+}
+
 int run_snapshot_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +674,7 @@ int run_snapshot_tests(void)
 		cmocka_unit_test(test_restore_refusals),
 		cmocka_unit_test(test_virtio_mmio_vm_round_trip),
 		cmocka_unit_test(test_each_failure_point),
+		cmocka_unit_test(test_snapshot_holds_the_loop),
 		VDRV_TESTS(test_virtio_device_round_trip),
 	};
 
