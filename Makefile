@@ -71,7 +71,7 @@ UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIR
 		  $(SNAPSHOT_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c fc_metrics.c runtime.c logger.c) \
 		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c \
-		  root_device.c mmds.c balloon.c hotplug.c snapshot.c)
+		  root_device.c mmds.c balloon.c hotplug.c cpu_config.c snapshot.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD)/unit-obj/%.o)
 UNIT := $(BUILD)/tests/unit-tests
@@ -172,8 +172,21 @@ check: check-style check-unit check-loader check-integration check-fault check-a
 check-style:
 	tests/check-style.sh
 
-check-unit: $(UNIT) $(X86_SNAP_TEST)
+# The x86 arch's CPUID/MSR set-up (CPU templates, SMT) on the unit tests' fake KVM.
+X86_CPU_TEST := $(BUILD)/tests/x86-cpu-test
+X86_CPU_SRCS := tests/arch/x86_cpu_test.c tests/unit/fake_sys.c tests/unit/fake_state.c src/core/sys.c src/core/fault.c \
+	src/core/log.c src/core/ratelimit.c src/core/config.c $(addprefix src/arch/x86/,cpuid.c msr.c cpu_template.c)
+$(X86_CPU_TEST): $(X86_CPU_SRCS:%.c=$(BUILD)/x86-obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+$(BUILD)/x86-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+check-unit: $(UNIT) $(X86_CPU_TEST) $(X86_SNAP_TEST)
 	$(UNIT)
+	$(X86_CPU_TEST)
 	$(X86_SNAP_TEST)
 
 # Boot loaders against Debian's stock cloud kernel (fetched once, cached).

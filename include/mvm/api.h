@@ -59,6 +59,8 @@ int vmm_request(struct vmm *vmm, const char *method, const char *url, const char
 		size_t len);
 /* How the VM's virtio devices reach the guest (default: virtio-mmio, as Firecracker). */
 void vmm_set_transport(struct vmm *vmm, enum mvm_transport transport);
+/* --boot-timer: the VM gets Firecracker's boot timer device. */
+void vmm_set_boot_timer(struct vmm *vmm, bool on);
 
 /*
  * Waits (main thread) until InstanceStart built a VM (0, *vm set) or a

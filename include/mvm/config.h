@@ -9,6 +9,7 @@
 #include "mvm/devtype.h"
 
 struct mmds;
+struct mvm_cpu_template;
 
 #define MVM_DEFAULT_MEM (128ULL << 20)
 #define MVM_MIN_MEM	(2ULL << 20)
@@ -40,12 +41,17 @@ struct mvm_config {
 	uint64_t mem_size;		/* bytes of guest RAM */
 	enum mvm_huge_pages huge_pages; /* what backs it */
 	unsigned int cpus;		/* vCPUs to create */
-	bool pit;			/* create KVM's in-kernel PIT (costly; off by default) */
-	bool track_dirty_pages;		/* KVM's dirty log on RAM, for Diff snapshots */
-	int console_in;			/* serial input fd, -1 for none */
-	int console_out;		/* serial output fd */
-	enum mvm_console_kind console;	/* where console_in/out are connected */
-	enum mvm_transport transport;	/* of every virtio device of the VM */
+	bool smt;			/* two threads per core (machine-config.smt) */
+	/* CPUID/MSR changes for every vCPU (PUT /cpu-config), owned by the front end; NULL: none.
+	 */
+	const struct mvm_cpu_template *cpu_template;
+	bool boot_timer;	       /* Firecracker's boot timer device (--boot-timer) */
+	bool pit;		       /* create KVM's in-kernel PIT (costly; off by default) */
+	bool track_dirty_pages;	       /* KVM's dirty log on RAM, for Diff snapshots */
+	int console_in;		       /* serial input fd, -1 for none */
+	int console_out;	       /* serial output fd */
+	enum mvm_console_kind console; /* where console_in/out are connected */
+	enum mvm_transport transport;  /* of every virtio device of the VM */
 	/* The devices asked for, each with its type's options (mvm/devtype.h). */
 	unsigned int nr_devices;
 	struct mvm_devcfg devices[MVM_MAX_DEVICES];

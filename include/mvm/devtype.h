@@ -48,6 +48,7 @@ enum mvm_opt_kind {
 #define MVM_OPT_API_ONLY   0x10 /* not a CLI key */
 #define MVM_OPT_PATCH	   0x20 /* may be changed after boot (PATCH) */
 #define MVM_OPT_HOST_FILE  0x40 /* STR: a host file that must exist and not be a FIFO */
+#define MVM_OPT_DEPRECATED 0x80 /* API: taken, answered "Deprecation: true" and logged */
 
 struct mvm_opt_choice {
 	const char *cli; /* CLI spelling */

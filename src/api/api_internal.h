@@ -59,7 +59,9 @@ struct vmm {
 	char *kernel, *cmdline, *initrd;
 	char *boot_cmdline; /* cmdline with the root device's arguments, from InstanceStart */
 	bool boot_source_set;
-	bool cpu_template_set; /* machine-config's deprecated cpu_template was given */
+	bool cpu_template_set;	 /* machine-config's deprecated cpu_template was given */
+	char static_template[8]; /* machine-config's static cpu_template ("T2"), "": none */
+	struct mvm_cpu_template *cpu_template; /* PUT /cpu-config's, NULL: none */
 	/* A boot resource was configured (or a load failed): PUT /snapshot/load is refused. */
 	bool boot_path;
 
@@ -94,6 +96,8 @@ struct vmm {
 
 /* The VMM's API counters in the metrics lines (before the first flush). */
 void metrics_set_api(struct metrics *m, const struct fc_api_metrics *api);
+/* The configured devices' ids for the per-device groups (steals ids, may be NULL). */
+void metrics_set_devices(struct metrics *m, json_t *ids);
 
 /* ---- responses ---- */
 
@@ -230,6 +234,18 @@ void h_balloon_hint_start(struct vmm *vmm, const char *param, json_t *body, stru
 void h_balloon_hint_stop(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
 void h_balloon_hint_status(struct vmm *vmm, const char *param, json_t *body,
 			   struct api_response *r);
+
+/* PUT /cpu-config (cpu_config.c): Firecracker's custom CPU template. */
+struct mvm_cpu_template;
+void h_put_cpu_config(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+/* Parses a template body: 0, or -EINVAL with Firecracker's message in msg. */
+int cpu_template_from_json(const json_t *j, struct mvm_cpu_template *t, char *msg, size_t len);
+/* The template as Firecracker writes one (hex strings, "0bx..." bitmaps); NULL: no memory. */
+json_t *cpu_template_to_json(const struct mvm_cpu_template *t);
+/* machine-config's cpu_template: a static template's name, or "None". */
+void cpu_template_select_static(struct vmm *vmm, const char *name);
+/* GET /vm/config's "cpu-config": the custom template, or null. */
+json_t *cpu_config_json(struct vmm *vmm);
 
 /*
  * Boots the pending configuration (InstanceStart), under vmm->lock. With

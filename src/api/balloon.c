@@ -3,7 +3,8 @@
  * The balloon's routes beyond its own resource (PUT/PATCH/GET /balloon are
  * the device type's, src/api/devtype_json.c): GET|PATCH /balloon/statistics
  * and the free page hinting runs, PATCH /balloon/hinting/start|stop and
- * GET /balloon/hinting/status, as Firecracker answers them.
+ * GET /balloon/hinting/status, as Firecracker answers them: all post-boot,
+ * a body checked before the state.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -108,17 +109,19 @@ void h_patch_balloon_stats(struct vmm *vmm, const char *param, json_t *body, str
 		{ .name = NULL },
 	};
 	const struct mvm_device_type *t = balloon_type();
-	struct mvm_devcfg *d = balloon_cfg(vmm, r);
+	struct mvm_devcfg *d;
 	unsigned char *blob;
 	char msg[512];
 
-	if (!d)
-		return;
+	/* As Firecracker: the body is checked first; then this is a post-boot request. */
 	if (jc_check(body, fields, msg, sizeof(msg))) {
 		api_fault(r, 400, "%s", msg);
 		return;
 	}
-	if (vmm->state != VMM_NOT_STARTED && !vmm_postboot(vmm, "PATCH /balloon/statistics", r))
+	if (!vmm_postboot(vmm, "PATCH /balloon/statistics", r))
+		return;
+	d = balloon_cfg(vmm, r);
+	if (!d)
 		return;
 	blob = malloc(MVM_DEVCFG_SIZE);
 	if (!blob) {
@@ -129,8 +132,7 @@ void h_patch_balloon_stats(struct vmm *vmm, const char *param, json_t *body, str
 	memcpy(blob, d->blob, MVM_DEVCFG_SIZE);
 	if (devtype_from_json(t, body, blob, true, msg, sizeof(msg)))
 		api_fault(r, 400, "%s", msg);
-	else if (vmm->state != VMM_NOT_STARTED && t->update &&
-		 t->update(vmm->vm, "", blob, msg, sizeof(msg)))
+	else if (t->update && t->update(vmm->vm, "", blob, msg, sizeof(msg)))
 		api_fault(r, 400, "PATCH /balloon/statistics: %s", msg);
 	else {
 		memcpy(d->blob, blob, t->config_size);

@@ -33,7 +33,7 @@ static const struct section sections[] = {
 	{ "network-interfaces", NULL, true },
 	{ "pmem", NULL, true },
 	{ "balloon", NULL, false },
-	{ "cpu-config", NULL, false },
+	{ "cpu-config", h_put_cpu_config, false },
 	{ "memory-hotplug", NULL, false },
 	{ "mmds-config", h_put_mmds_config, false },
 	{ "vsock", NULL, false },
@@ -98,6 +98,35 @@ static int config_apply(struct vmm *vmm, const char *file, const char *what, api
 	return err;
 }
 
+/*
+ * A JSON file (regular files only: a FIFO or a device would block the
+ * start-up or never end). The value, or NULL with the reason printed;
+ * what: the section it is for, NULL for the configuration file itself.
+ */
+static json_t *config_load(const char *path, const char *what)
+{
+	const char *prefix = what ? what : "config file";
+	struct stat st;
+	json_error_t e;
+	json_t *j;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "mvm: %s '%s': %s\n", prefix, path,
+			fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	j = json_loadfd(fd, JSON_REJECT_DUPLICATES, &e);
+	close(fd);
+	if (!j)
+		fprintf(stderr, "mvm: %s '%s': %s (line %d, column %d)\n", prefix, path, e.text,
+			e.line, e.column);
+	return j;
+}
+
 static int config_section(struct vmm *vmm, const char *file, const struct section *s, json_t *v)
 {
 	const struct mvm_device_type *t = s->fn ? NULL : mvm_device_type_by_api(s->key);
@@ -109,6 +138,21 @@ static int config_section(struct vmm *vmm, const char *file, const struct sectio
 
 	if (json_is_null(v))
 		return 0;
+	/* As Firecracker's, "cpu-config" may be the path of a JSON file with the template. */
+	if (s->fn == h_put_cpu_config && json_is_string(v)) {
+		json_t *o = config_load(json_string_value(v), s->key);
+		int err = -EINVAL;
+
+		if (!o)
+			return -EINVAL;
+		if (json_is_object(o))
+			err = config_apply(vmm, file, s->key, s->fn, t, NULL, o);
+		else
+			fprintf(stderr, "mvm: config file '%s': '%s': '%s' must hold an object\n",
+				file, s->key, json_string_value(v));
+		json_decref(o);
+		return err;
+	}
 	if (s->array) {
 		if (!json_is_array(v)) {
 			fprintf(stderr, "mvm: config file '%s': '%s' must be an array\n", file,
@@ -151,30 +195,15 @@ static int config_section(struct vmm *vmm, const char *file, const struct sectio
 int vmm_load_config_file(struct vmm *vmm, const char *path)
 {
 	struct api_response r = { 0 };
-	json_error_t e;
 	struct section all[MAX_SECTIONS];
 	const char *key;
 	json_t *j, *v;
-	struct stat st;
 	size_t i, nr;
-	int err = 0, fd;
+	int err = 0;
 
-	/* A FIFO or a device would block the start-up or never end: regular files only. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "mvm: config file '%s': %s\n", path,
-			fd < 0 ? strerror(errno) : "not a regular file");
-		if (fd >= 0)
-			close(fd);
+	j = config_load(path, NULL);
+	if (!j)
 		return -EINVAL;
-	}
-	j = json_loadfd(fd, JSON_REJECT_DUPLICATES, &e);
-	close(fd);
-	if (!j) {
-		fprintf(stderr, "mvm: config file '%s': %s (line %d, column %d)\n", path, e.text,
-			e.line, e.column);
-		return -EINVAL;
-	}
 	if (!json_is_object(j)) {
 		fprintf(stderr, "mvm: config file '%s': must be a JSON object\n", path);
 		err = -EINVAL;

@@ -12,6 +12,7 @@
 
 #include "api_internal.h"
 #include "messages.h"
+#include "mvm/log.h"
 
 /* The jc_field tables (json_check.c) an option table stands for. */
 struct jc_gen {
@@ -294,6 +295,23 @@ static bool id_matches(const struct mvm_device_type *t, const char *param, const
 	return true;
 }
 
+/* A deprecated field in the body: Firecracker's warning line and "Deprecation: true". */
+static void note_deprecated(const struct mvm_device_type *t, const char *what, json_t *body,
+			    struct api_response *r)
+{
+	const struct mvm_opt *o;
+
+	for (o = t->opts; o->name; o++) {
+		const char *field = o->api ? o->api : o->name;
+
+		if (!(o->flags & MVM_OPT_DEPRECATED) ||
+		    json_is_null(json_object_get(body, field)) || !json_object_get(body, field))
+			continue;
+		r->deprecated = true;
+		pr_warn("%s: %s field is deprecated.", what, field);
+	}
+}
+
 void h_device_put(struct vmm *vmm, const struct mvm_device_type *t, const char *param, json_t *body,
 		  struct api_response *r)
 {
@@ -309,13 +327,20 @@ void h_device_put(struct vmm *vmm, const struct mvm_device_type *t, const char *
 		return;
 	}
 	mvm_opts_defaults(t, blob, true);
-	if (devtype_from_json(t, body, blob, false, msg, sizeof(msg)))
+	if (devtype_from_json(t, body, blob, false, msg, sizeof(msg))) {
 		api_fault(r, 400, "%s", msg);
-	else if (id_matches(t, param, blob, r) &&
-		 mvm_config_put_device(&vmm->cfg, t, blob, true, msg, sizeof(msg)))
+		free(blob);
+		return;
+	}
+	note_deprecated(t, what, body, r);
+	if (id_matches(t, param, blob, r) &&
+	    mvm_config_put_device(&vmm->cfg, t, blob, true, msg, sizeof(msg)))
 		api_fault(r, 400, "%s", msg);
 	else if (!r->status)
 		api_no_content(r);
+	/* The metrics lines get a group per configured disk and interface. */
+	if (r->status == 204 && vmm->metrics)
+		metrics_set_devices(vmm->metrics, fc_metrics_device_ids(&vmm->cfg));
 	free(blob);
 }
 
@@ -327,23 +352,25 @@ void h_device_patch(struct vmm *vmm, const struct mvm_device_type *t, const char
 	char msg[512], what[64];
 
 	snprintf(what, sizeof(what), "PATCH /%s", t->api);
-	if (!vmm_postboot(vmm, what, r))
-		return;
 	d = mvm_config_find_device(&vmm->cfg, t, t->singleton ? NULL : param);
-	if (!d) {
-		api_fault(r, 400, MSG_DEVICE_UNKNOWN);
-		return;
-	}
 	blob = malloc(MVM_DEVCFG_SIZE);
 	if (!blob) {
 		api_fault(r, 500, MSG_OUT_OF_MEMORY);
 		return;
 	}
-	memcpy(blob, d->blob, MVM_DEVCFG_SIZE);
+	/* As Firecracker: the body is checked first (against defaults without an instance). */
+	if (d)
+		memcpy(blob, d->blob, MVM_DEVCFG_SIZE);
+	else
+		mvm_opts_defaults(t, blob, true);
 	if (devtype_from_json(t, body, blob, true, msg, sizeof(msg))) {
 		api_fault(r, 400, "%s", msg);
 	} else if (!id_matches(t, param, blob, r)) {
 		/* answered */
+	} else if (!vmm_postboot(vmm, what, r)) {
+		/* answered */
+	} else if (!d) {
+		api_fault(r, 400, MSG_DEVICE_UNKNOWN);
 	} else if (!memcmp(blob, d->blob, t->config_size)) {
 		api_no_content(r);
 	} else if (!t->update) {

@@ -7,6 +7,9 @@
  * API's request counts, the logger's lost lines. "_agg" fields are latency
  * aggregates {min_us, max_us, sum_us}.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fc_metrics.h"
@@ -318,20 +321,114 @@ static void device_one(void *opaque, const struct stats_node *node, enum stats_s
 	add(g, fc_counter_name(name), vals[0]);
 }
 
-static void fill_devices(json_t *line, struct vm *vm)
+/* Also one "<name>_<id>" group per instance: Firecracker's per-device metrics. */
+static bool per_device(const struct fc_group *gr)
+{
+	return !strcmp(gr->name, "block") || !strcmp(gr->name, "net") || !strcmp(gr->name, "pmem");
+}
+
+/*
+ * The per-device group of dev (a group's type): "<group>_<id>" of its
+ * configuration, the instance whose per-type index the device's name ends
+ * with ("virtio-blk1" is the second drive), or NULL.
+ */
+static json_t *device_group(json_t *line, const json_t *ids, const struct fc_group *gr,
+			    const struct mvm_device *dev)
+{
+	size_t n = strlen(dev->type);
+	const char *id;
+	char name[128], *end;
+	unsigned long k;
+
+	if (!per_device(gr) || strncmp(dev->name, dev->type, n) || !dev->name[n])
+		return NULL;
+	k = strtoul(dev->name + n, &end, 10);
+	id = json_string_value(json_array_get(json_object_get(ids, gr->name), k));
+	if (*end || !id)
+		return NULL;
+	snprintf(name, sizeof(name), "%s_%s", gr->name, id);
+	return json_object_get(line, name);
+}
+
+static void fill_devices(json_t *line, struct vm *vm, const json_t *ids)
 {
 	struct mvm_device *dev;
+	json_t *g;
 	size_t i;
 
 	pthread_mutex_lock(&vm->lock);
 	list_for_each_entry (dev, &vm->devices, node) {
-		for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
-			if (groups[i].device_type && dev->type &&
-			    !strcmp(groups[i].device_type, dev->type))
-				stats_node_visit(&dev->stats, device_one,
-						 json_object_get(line, groups[i].name));
+		for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+			if (!groups[i].device_type || !dev->type ||
+			    strcmp(groups[i].device_type, dev->type))
+				continue;
+			stats_node_visit(&dev->stats, device_one,
+					 json_object_get(line, groups[i].name));
+			g = device_group(line, ids, &groups[i], dev);
+			if (g)
+				stats_node_visit(&dev->stats, device_one, g);
+		}
 	}
 	pthread_mutex_unlock(&vm->lock);
+}
+
+json_t *fc_metrics_device_ids(const struct mvm_config *cfg)
+{
+	json_t *ids = json_object(), *a;
+	unsigned int j;
+	size_t i;
+
+	for (i = 0; ids && i < sizeof(groups) / sizeof(groups[0]); i++) {
+		if (!per_device(&groups[i]))
+			continue;
+		a = json_array();
+		for (j = 0; a && j < cfg->nr_devices; j++)
+			if (!strcmp(cfg->devices[j].type->name, groups[i].device_type) &&
+			    json_array_append_new(a,
+						  json_string(mvm_devcfg_id(&cfg->devices[j])))) {
+				json_decref(a);
+				a = NULL;
+			}
+		if (!a || json_object_set_new(ids, groups[i].name, a)) {
+			json_decref(ids);
+			return NULL;
+		}
+	}
+	return ids;
+}
+
+/* A group with every field of gr at 0. */
+static json_t *zero_group(const struct fc_group *gr)
+{
+	json_t *g = json_object();
+	const char *const *f;
+
+	for (f = gr->fields; g && *f; f++)
+		if (json_object_set_new(g, *f, is_agg(*f) ? agg_json(0, 0, 0) : json_integer(0))) {
+			json_decref(g);
+			return NULL;
+		}
+	return g;
+}
+
+/* "<group>_<id>" for every configured instance of the per-device groups. 0 or -ENOMEM. */
+static int add_device_groups(json_t *line, const json_t *ids)
+{
+	char name[128];
+	size_t i, k;
+	json_t *id;
+
+	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		if (!per_device(&groups[i]))
+			continue;
+		json_array_foreach (json_object_get(ids, groups[i].name), k, id) {
+			snprintf(name, sizeof(name), "%s_%s", groups[i].name,
+				 json_string_value(id));
+			if (json_object_set_new(line, name, zero_group(&groups[i])))
+				return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 static void fill_vcpus(json_t *g, struct vm *vm)
@@ -378,10 +475,10 @@ static void fill_mmds(json_t *g, struct mmds_stats *st)
 	set(g, "rx_invalid_token", counter_read(&st->bad_tokens));
 }
 
-json_t *fc_metrics_counters(struct vm *vm, const struct fc_api_metrics *api, uint64_t metrics_fails)
+json_t *fc_metrics_counters(struct vm *vm, const json_t *ids, const struct fc_api_metrics *api,
+			    uint64_t metrics_fails)
 {
-	json_t *line = json_object(), *g;
-	const char *const *f;
+	json_t *line = json_object(), *g, *vm_ids = NULL;
 	size_t i;
 
 	if (!line)
@@ -394,15 +491,20 @@ json_t *fc_metrics_counters(struct vm *vm, const struct fc_api_metrics *api, uin
 					   : !strcmp(gr->name, "put_api_requests") ? FC_REQ_PUT
 										   : FC_REQ_PATCH);
 		} else {
-			g = json_object();
-			for (f = gr->fields; g && *f; f++)
-				json_object_set_new(
-					g, *f, is_agg(*f) ? agg_json(0, 0, 0) : json_integer(0));
+			g = zero_group(gr);
 		}
 		if (!g || json_object_set_new(line, gr->name, g)) {
 			json_decref(line);
 			return NULL;
 		}
+	}
+	/* A VM's devices are its configuration's, whatever the caller's list says. */
+	if (vm)
+		ids = vm_ids = fc_metrics_device_ids(&vm->cfg);
+	if ((vm && !vm_ids) || (ids && add_device_groups(line, ids))) {
+		json_decref(vm_ids);
+		json_decref(line);
+		return NULL;
 	}
 	if (api) {
 		g = json_object_get(line, "api_server");
@@ -422,10 +524,11 @@ json_t *fc_metrics_counters(struct vm *vm, const struct fc_api_metrics *api, uin
 	set(g, "missed_metrics_count", metrics_fails);
 	if (vm) {
 		fill_vcpus(json_object_get(line, "vcpu"), vm);
-		fill_devices(line, vm);
+		fill_devices(line, vm, ids);
 		if (vm->cfg.mmds)
 			fill_mmds(json_object_get(line, "mmds"), mmds_stats(vm->cfg.mmds));
 	}
+	json_decref(vm_ids);
 	return line;
 }
 

@@ -55,10 +55,16 @@ void fc_api_count(struct fc_api_metrics *a, const char *method, const char *path
 
 /*
  * The cumulative counters in Firecracker's shape (every group, every field),
- * for vm (NULL: none yet) and api (NULL: none); NULL on ENOMEM.
+ * for vm (NULL: none yet) and api (NULL: none); NULL on ENOMEM. ids
+ * (fc_metrics_device_ids(), may be NULL) names the per-device groups
+ * ("block_<drive_id>", "net_<iface_id>", "pmem_<id>") before there is a
+ * VM; a VM's own configuration names them once there is one.
  */
-json_t *fc_metrics_counters(struct vm *vm, const struct fc_api_metrics *api,
+json_t *fc_metrics_counters(struct vm *vm, const json_t *ids, const struct fc_api_metrics *api,
 			    uint64_t metrics_fails);
+/* The ids of cfg's devices that have per-device groups: {"block": [...], ...}; NULL: ENOMEM. */
+struct mvm_config;
+json_t *fc_metrics_device_ids(const struct mvm_config *cfg);
 /* Whether a field keeps its value across lines (Firecracker's store metrics), else a delta. */
 bool fc_metrics_is_store(const char *group, const char *field);
 

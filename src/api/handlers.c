@@ -27,9 +27,8 @@
 
 #define MSG_LEN 512
 
-static const char *const cpu_templates[] = {
-	"C3", "T2", "T2S", "T2CL", "T2A", "V1N1", "None", NULL
-};
+/* x86's static templates, in Firecracker's order (its "expected one of" list). */
+static const char *const cpu_templates[] = { "C3", "T2", "T2S", "None", "T2CL", "T2A", NULL };
 static const char *const huge_pages[] = { "None", "Transparent", "2M", NULL };
 static const char *const log_levels[] = {
 	"Error", "Warning", "Info", "Debug", "Trace", "Off", NULL
@@ -257,16 +256,21 @@ void h_put_boot_source(struct vmm *vmm, const char *param, json_t *body, struct 
 /* machine-config.huge_pages, by enum mvm_huge_pages. */
 static const char *const huge_pages_names[] = { "None", "2M", "Transparent" };
 
-/* Firecracker's MachineConfig; cpu_template only once a (static) one was given. */
+/*
+ * Firecracker's MachineConfig; cpu_template once one was given: the static
+ * template's name, or "None" (a custom template from PUT /cpu-config is not
+ * a machine-config field).
+ */
 static json_t *machine_config_json(struct vmm *vmm)
 {
 	json_t *j = json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", (int)vmm->cfg.cpus,
-			      "mem_size_mib", (json_int_t)(vmm->cfg.mem_size >> 20), "smt", 0,
-			      "track_dirty_pages", vmm->cfg.track_dirty_pages, "huge_pages",
-			      huge_pages_names[vmm->cfg.huge_pages]);
+			      "mem_size_mib", (json_int_t)(vmm->cfg.mem_size >> 20), "smt",
+			      vmm->cfg.smt, "track_dirty_pages", vmm->cfg.track_dirty_pages,
+			      "huge_pages", huge_pages_names[vmm->cfg.huge_pages]);
+	const char *tmpl = vmm->static_template[0] ? vmm->static_template : "None";
 
-	if (j && vmm->cpu_template_set &&
-	    json_object_set_new(j, "cpu_template", json_string("None"))) {
+	if (j && ((vmm->cpu_template_set && !vmm->cpu_template) || vmm->static_template[0]) &&
+	    json_object_set_new(j, "cpu_template", json_string(tmpl))) {
 		json_decref(j);
 		return NULL;
 	}
@@ -291,9 +295,11 @@ static void machine_config_apply(struct vmm *vmm, json_t *body, const char *meth
 	long long cpus = jc_int(body, "vcpu_count", vmm->cfg.cpus);
 	long long mib = jc_int(body, "mem_size_mib", (long long)(vmm->cfg.mem_size >> 20));
 	enum mvm_huge_pages huge = !strcmp(method, "PUT") ? MVM_HUGE_NONE : vmm->cfg.huge_pages;
+	bool smt = jc_bool(body, "smt", !strcmp(method, "PUT") ? false : vmm->cfg.smt);
 	unsigned int i;
 
-	if (cpus < 1 || cpus > 32) {
+	/* As Firecracker: with SMT, 1 or an even number of vCPUs (two threads a core). */
+	if (cpus < 1 || cpus > 32 || (smt && cpus > 1 && cpus % 2)) {
 		api_fault(r, 400, MSG_VCPU_COUNT);
 		return;
 	}
@@ -308,18 +314,10 @@ static void machine_config_apply(struct vmm *vmm, json_t *body, const char *meth
 			api_fault(r, 400, MSG_MEM_TOO_LARGE, MEM_MIB_MAX);
 		return;
 	}
-	if (jc_bool(body, "smt", false)) {
-		api_fault(r, 400, MSG_MC_UNSUPPORTED, "smt: true");
-		return;
-	}
 	if (tmpl) {
 		/* Deprecated, as in Firecracker: said in the log and the answer's header. */
 		r->deprecated = true;
 		pr_warn(MSG_CPU_TEMPLATE_DEPRECATED, method);
-		if (strcmp(tmpl, "None")) {
-			api_fault(r, 400, MSG_MC_UNSUPPORTED, "a static CPU template");
-			return;
-		}
 	}
 	for (i = 0; hp && i < ARRAY_SIZE(huge_pages_names); i++)
 		if (!strcmp(hp, huge_pages_names[i]))
@@ -334,11 +332,14 @@ static void machine_config_apply(struct vmm *vmm, json_t *body, const char *meth
 	vmm->cfg.cpus = (unsigned int)cpus;
 	vmm->cfg.mem_size = (uint64_t)mib << 20;
 	vmm->cfg.huge_pages = huge;
+	vmm->cfg.smt = smt;
 	/* KVM's dirty log on RAM, for Diff snapshots (PUT resets it, as Firecracker's default). */
 	vmm->cfg.track_dirty_pages = jc_bool(body, "track_dirty_pages",
 					     strcmp(method, "PUT") && vmm->cfg.track_dirty_pages);
 	if (tmpl || !strcmp(method, "PUT"))
 		vmm->cpu_template_set = tmpl != NULL;
+	if (tmpl)
+		cpu_template_select_static(vmm, tmpl);
 	api_no_content(r);
 }
 
@@ -435,6 +436,7 @@ void h_put_metrics(struct vmm *vmm, const char *param, json_t *body, struct api_
 		return;
 	}
 	metrics_set_api(m, &vmm->api_metrics);
+	metrics_set_devices(m, fc_metrics_device_ids(&vmm->cfg));
 	vmm->metrics = m;
 	api_no_content(r);
 }
@@ -590,6 +592,8 @@ void h_get_vm_config(struct vmm *vmm, const char *param, json_t *body, struct ap
 		goto err;
 	/* Every device type with an API resource: its instances, [] or null for none. */
 	if (devtype_vm_config(vmm, j))
+		goto err;
+	if (json_object_set_new(j, "cpu-config", cpu_config_json(vmm)))
 		goto err;
 	v = mmds_config_json(vmm);
 	if (v && json_object_set_new(j, "mmds-config", v))

@@ -125,6 +125,18 @@
 #define MSG_LOG_NO_CONTENT   "The request was executed successfully. Status code: 204 No Content."
 #define MSG_LOG_ERROR	     "Received Error. Status code: %u %s. Message: %s"
 
+/* ---- PUT /cpu-config: Firecracker's CPU template parser (serde custom errors) ---- */
+#define MSG_CPU_NUMBER_PREFIX                                                                \
+	"No supported number system prefix found in value [%.64s]. Make sure to prefix the " \
+	"number with '0x' for hexadecimal numbers or '0b' for binary numbers."
+#define MSG_CPU_NUMBER	    "Failed to parse string [%.64s] as a number for CPU template - %s"
+#define MSG_CPU_BITMAP_LONG "Failed to parse string [%.80s] as a bitmap - string is too long"
+#define MSG_CPU_BITMAP_CHAR "Failed to parse string [%.80s] as a bitmap - unknown character: %u"
+#define MSG_CPU_CAPABILITY \
+	"Failed to parse string [%.64s] as a kvm capability - can not convert to numeric: %s"
+#define MSG_CPU_REGISTER "Invalid CPUID register. Must be one of [eax, ebx, ecx, edx]"
+#define MSG_CPU_TOO_MANY "mvm takes at most %d %s" /* mvm's own limit */
+
 /* ---- mvm's own ---- */
 #define MSG_OUT_OF_MEMORY   "out of memory"
 #define MSG_INTERNAL	    "internal error: %s gave no answer"

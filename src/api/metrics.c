@@ -42,6 +42,7 @@ struct metrics {
 	struct vm *vm;
 	json_t *prev;			  /* the last cumulative values, for deltas */
 	const struct fc_api_metrics *api; /* the VMM's request counters, or NULL */
+	json_t *ids;			  /* the configured devices' ids (per-device groups) */
 	uint64_t fails;			  /* lines that could not be written */
 };
 
@@ -49,6 +50,14 @@ void metrics_set_api(struct metrics *m, const struct fc_api_metrics *api)
 {
 	pthread_mutex_lock(&m->lock);
 	m->api = api;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_devices(struct metrics *m, json_t *ids)
+{
+	pthread_mutex_lock(&m->lock);
+	json_decref(m->ids);
+	m->ids = ids;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -112,13 +121,13 @@ static int write_json_line(int fd, json_t *obj)
 }
 
 /* The line for vm (NULL: not started) with counters delta'd against *prev. */
-static json_t *metrics_line(struct vm *vm, const struct fc_api_metrics *api, uint64_t fails,
-			    json_t **prev)
+static json_t *metrics_line(struct vm *vm, const json_t *ids, const struct fc_api_metrics *api,
+			    uint64_t fails, json_t **prev)
 {
 	json_t *line, *cur, *d;
 
 	line = json_pack("{s:I}", "utc_timestamp_ms", (json_int_t)utc_ms());
-	cur = fc_metrics_counters(vm, api, fails);
+	cur = fc_metrics_counters(vm, ids, api, fails);
 	if (!line || !cur)
 		goto err;
 	d = metrics_delta(NULL, cur, prev ? *prev : NULL);
@@ -142,7 +151,7 @@ err:
 
 int metrics_write_line(int fd, struct vm *vm)
 {
-	json_t *line = metrics_line(vm, NULL, 0, NULL);
+	json_t *line = metrics_line(vm, NULL, NULL, 0, NULL);
 	int err;
 
 	if (!line)
@@ -155,7 +164,7 @@ int metrics_write_line(int fd, struct vm *vm)
 /* Under m->lock. */
 static int metrics_flush_locked(struct metrics *m)
 {
-	json_t *line = metrics_line(m->vm, m->api, m->fails, &m->prev);
+	json_t *line = metrics_line(m->vm, m->ids, m->api, m->fails, &m->prev);
 	int err;
 
 	if (!line)
@@ -280,6 +289,7 @@ void metrics_close(struct metrics *m)
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->thread, NULL);
 	json_decref(m->prev);
+	json_decref(m->ids);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);
 	close(m->fd);

@@ -45,7 +45,7 @@ static const struct route routes[] = {
 	  false },
 	{ "/balloon/hinting/stop", "PATCH", "stopBalloonHinting", h_balloon_hint_stop, false },
 	{ "/boot-source", "PUT", "putGuestBootSource", h_put_boot_source, true },
-	{ "/cpu-config", "PUT", "putCpuConfiguration", NULL, true },
+	{ "/cpu-config", "PUT", "putCpuConfiguration", h_put_cpu_config, true },
 	{ "/drives/{}", "PUT", "putGuestDriveByID", NULL, true },
 	{ "/drives/{}", "PATCH", "patchGuestDriveByID", NULL, true },
 	{ "/pmem/{}", "PUT", "putGuestPmemByID", NULL, true },

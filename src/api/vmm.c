@@ -150,6 +150,7 @@ void vmm_destroy(struct vmm *vmm)
 	free(vmm->cmdline);
 	free(vmm->initrd);
 	free(vmm->boot_cmdline);
+	free(vmm->cpu_template);
 	if (vmm->serial_fd >= 0)
 		close(vmm->serial_fd);
 	free(vmm->log_path);
@@ -232,6 +233,13 @@ void vmm_set_transport(struct vmm *vmm, enum mvm_transport transport)
 {
 	pthread_mutex_lock(&vmm->lock);
 	vmm->cfg.transport = transport;
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+void vmm_set_boot_timer(struct vmm *vmm, bool on)
+{
+	pthread_mutex_lock(&vmm->lock);
+	vmm->cfg.boot_timer = on;
 	pthread_mutex_unlock(&vmm->lock);
 }
 

@@ -155,6 +155,7 @@ int cmd_vmm(int argc, char **argv, bool firecracker)
 	console_in = isatty(STDIN_FILENO) ? STDIN_FILENO : -1;
 	vmm_set_console(vmm, console_in, STDOUT_FILENO);
 	vmm_set_transport(vmm, a.pci ? MVM_TRANSPORT_PCI : MVM_TRANSPORT_MMIO);
+	vmm_set_boot_timer(vmm, a.boot_timer);
 	if ((a.metadata || a.mmds_limit) && vmm_mmds_setup(vmm, a.mmds_limit, a.metadata))
 		goto out_vmm;
 

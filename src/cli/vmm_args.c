@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Firecracker's command line, for `mvm --api-sock ...` and for mvm invoked
- * as `firecracker`. Every Firecracker option is known: those mvm serves
- * have Firecracker's meaning; those whose feature mvm lacks are refused
- * with the reason (never "unknown option"). As `firecracker`, mvm's own
+ * as `firecracker`. Every Firecracker option is known and has
+ * Firecracker's meaning. As `firecracker`, mvm's own
  * options (--api-timeout, -v) are not accepted, the defaults are
  * Firecracker's (/run/firecracker.socket, "anonymous-instance"), and a bad
  * command line exits 153 as Firecracker does.
@@ -46,11 +45,9 @@ enum {
 	OPT_MMDS_SIZE_LIMIT,
 	OPT_NO_SECCOMP,
 	OPT_SECCOMP_FILTER,
+	OPT_BOOT_TIMER,
 	OPT_DESCRIBE_SNAPSHOT,
 	OPT_SNAPSHOT_VERSION,
-	OPT_REFUSED, /* below: options whose feature mvm does not have */
-	OPT_BOOT_TIMER = OPT_REFUSED,
-	OPT_END_REFUSED,
 	/* mvm's own */
 	OPT_TIMEOUT = 512,
 	OPT_SECCOMP,
@@ -94,18 +91,13 @@ static const struct option mvm_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 };
 
-/* Why each refused option is refused; the owner of the feature replaces its line. */
-static const char *const refused[OPT_END_REFUSED - OPT_REFUSED] = {
-	[OPT_BOOT_TIMER - OPT_REFUSED] = "the boot timer device is not implemented by mvm yet",
-};
-
 static const struct {
 	const char *opt, *help;
 } fc_help[] = {
 	{ "--api-sock <api-sock>", "Path to unix domain socket used by the API. [default: "
 				   "\"" FC_DEFAULT_SOCK "\"]" },
 	{ "--boot-timer", "Whether or not to load boot timer device for logging elapsed time "
-			  "since InstanceStart command. (not in mvm yet)" },
+			  "since InstanceStart command." },
 	{ "--config-file <config-file>",
 	  "Path to a file that contains the microVM configuration in JSON format." },
 	{ "--describe-snapshot <describe-snapshot>",
@@ -191,16 +183,6 @@ static int bad_usage(bool firecracker, const char *fmt, const char *arg)
 	return MVM_EXIT_USAGE;
 }
 
-static const char *opt_name(int c)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(fc_opts) / sizeof(fc_opts[0]); i++)
-		if (fc_opts[i].val == c)
-			return fc_opts[i].name;
-	return "?";
-}
-
 /* A u64 option's value; -1 if malformed. */
 static int64_t parse_u64(const char *s)
 {
@@ -239,11 +221,6 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, firecracker ? ":" : ":v", opts, NULL)) != -1) {
-		if (c >= OPT_REFUSED && c < OPT_END_REFUSED) {
-			fprintf(stderr, "%s: --%s: %s\n", firecracker ? "firecracker" : "mvm",
-				opt_name(c), refused[c - OPT_REFUSED]);
-			return MVM_EXIT_FAILURE;
-		}
 		switch (c) {
 		case OPT_SOCK:
 			a->sock = optarg;
@@ -259,6 +236,9 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 			break;
 		case OPT_ENABLE_PCI:
 			a->pci = true;
+			break;
+		case OPT_BOOT_TIMER:
+			a->boot_timer = true;
 			break;
 		case OPT_LOG_PATH:
 			a->log_path = optarg;
@@ -384,6 +364,10 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 			"Found argument '%s' which wasn't expected, or isn't valid in this "
 			"context.",
 			argv[optind]);
+	/* mvm's PCI window starts where the boot timer is (0xc0000000 on x86). */
+	if (a->boot_timer && a->pci)
+		return bad_usage(firecracker, "--boot-timer cannot go with --enable-pci in mvm%s",
+				 "");
 	if (firecracker) {
 		/* Firecracker's defaults: the API is on unless --no-api. */
 		if (a->no_api)

@@ -18,6 +18,7 @@ struct vmm_args {
 	bool firecracker; /* invoked as `firecracker` */
 	const char *sock, *config, *id;
 	bool no_api, pci;
+	bool boot_timer;	/* --boot-timer */
 	unsigned int timeout_s; /* --api-timeout (mvm's), 0: default */
 	int verbosity;		/* -v (mvm's) */
 	size_t max_payload;	/* --http-api-max-payload-size, 0: default */

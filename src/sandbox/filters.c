@@ -122,7 +122,8 @@ const struct sandbox_list sandbox_floor = LIST(floor_rules);
 		IOCTL(KVM_SET_USER_MEMORY_REGION, fl), IOCTL(KVM_CREATE_VCPU, fl),                \
 		IOCTL(KVM_GET_STATS_FD, fl), IOCTL(KVM_SET_CPUID2, fl), IOCTL(KVM_SET_MSRS, fl),  \
 		IOCTL(KVM_GET_LAPIC, fl), IOCTL(KVM_SET_LAPIC, fl), IOCTL(KVM_SET_FPU, fl),       \
-		IOCTL(KVM_SET_REGS, fl), IOCTL(KVM_SET_SREGS, fl)
+		IOCTL(KVM_SET_REGS, fl), IOCTL(KVM_SET_SREGS, fl),                                \
+		IOCTL(KVM_GET_MSRS, fl) /* a CPU template's MSRs that mvm does not set */
 
 /*
  * The device back ends' calls, on whichever thread sets a device up (the API

@@ -163,6 +163,9 @@ static int vmem_init(struct virtio_dev *vdev, const void *args)
 	uint64_t nblocks;
 
 	m->file = a->file;
+	/* The firmware tables say the region is hot-pluggable RAM (x86: the SRAT). */
+	vdev->dev.fw.hotplug_mem.base = a->file->gpa;
+	vdev->dev.fw.hotplug_mem.len = a->file->size;
 	m->blocks.addr = a->file->gpa;
 	m->blocks.block_size = a->cfg->block_size_mib << 20;
 	m->blocks.usable = a->file->size;

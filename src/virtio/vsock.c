@@ -468,7 +468,8 @@ static const struct mvm_opt vsock_opts[] = {
 	  .max = VSOCK_UDS_PATH_MAX,
 	  .help = "Unix socket mvm listens on for CONNECT <port>; guest connections to "
 		  "port P go to PATH_P" },
-	{ MVM_OPT("id", "vsock_id", MVM_OPT_STR, MVM_OPT_API_ONLY, VSOCK_OPT(id)),
+	{ MVM_OPT("id", "vsock_id", MVM_OPT_STR, MVM_OPT_API_ONLY | MVM_OPT_DEPRECATED,
+		  VSOCK_OPT(id)),
 	  .max = VSOCK_ID_MAX, .help = "Firecracker's optional device id (kept, not used)" },
 	MVM_OPT_END,
 };

@@ -2,7 +2,8 @@
 # The API tests: conformance to Firecracker's spec (the copy in this
 # directory, from firecracker-microvm/firecracker, Apache-2.0), a boot driven
 # by curl, robustness. Each prints "N passed, M failed, K skipped"; this sums
-# them. Everything before InstanceStart runs without KVM; the checks that
+# them (replay.py: the orchestrators' own call sequences). Everything before
+# InstanceStart runs without KVM; the checks that
 # boot a guest skip where /dev/kvm is missing.
 #
 #   MVM=build/mvm GUESTS=build/guest tests/api/run.sh
@@ -14,7 +15,7 @@ export SPEC=${SPEC:-$PWD/firecracker-api.yaml}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 pass=0 fail=0 skip=0 rc=0
-for t in conformance.py messages.py cmdline.py curl-boot.sh robust.py; do
+for t in conformance.py messages.py cmdline.py curl-boot.sh robust.py replay.py; do
 	echo "# $t"
 	case $t in
 	*.py) out=$("$PY" "./$t" 2>&1) ;;

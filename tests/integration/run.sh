@@ -37,6 +37,18 @@ for code in 0 7 42 255; do
 done
 
 # --- unclaimed accesses: all-ones reads, dropped writes, counted ---
+# --- Firecracker's boot timer (--boot-timer): the guest's write is logged with its times ---
+cat >"$TMP/bt.json" <<-JSON
+{"boot-source": {"kernel_image_path": "$GUESTS/boottimer.elf"}, "logger": {"level": "Info"}}
+JSON
+run --config-file "$TMP/bt.json" --no-api --boot-timer
+expect "--boot-timer: the guest's signal is taken" 0 "boottimer: signalled"
+stderr_has "--boot-timer: 'Guest-boot-time = N us N ms, N CPU us N CPU ms' is logged" \
+	'Guest-boot-time = +[0-9]+ us [0-9]+ ms, +[0-9]+ CPU us [0-9]+ CPU ms'
+run --config-file "$TMP/bt.json" --no-api
+expect "without --boot-timer the write goes nowhere" 0 "boottimer: signalled"
+grep -q "Guest-boot-time" "$TMP/err" && not_ok "no boot timer: no Guest-boot-time line" || ok "no boot timer: no Guest-boot-time line"
+
 run run --kernel "$GUESTS/unclaimed.elf" --stats
 expect "unclaimed port and MMIO reads return all-ones" 0 "unclaimed: 8 passed, 0 failed"
 r=$(stat_of '^kvm-[0-9]+$' mvm.pio_unclaimed_reads)

@@ -659,6 +659,91 @@ static void test_virtio_mmio_announced(void **state)
 	ram_vm_free(vm);
 }
 
+/* A device that hot-plugs memory (virtio-mem's description): the region it may plug. */
+static struct mvm_device vmem_dev = {
+	.name = "virtio-mem",
+	.fw = { .hotplug_mem = { 0x100000000ULL, 1ULL << 30 } },
+};
+
+/* The SRAT of the platform tables at rsdp, or NULL when the XSDT lists none. */
+static const uint8_t *find_srat(struct vm *vm, uint64_t rsdp_addr)
+{
+	const uint8_t *rsdp = gpa(vm, rsdp_addr, 36), *xsdt;
+	uint64_t entry;
+	uint32_t len, i;
+
+	memcpy(&entry, rsdp + 24, 8);
+	xsdt = acpi_table(vm, entry, "XSDT");
+	memcpy(&len, xsdt + 4, 4);
+	for (i = 36; i + 8 <= len; i += 8) {
+		memcpy(&entry, xsdt + i, 8);
+		if (!memcmp(gpa(vm, entry, 4), "SRAT", 4))
+			return acpi_table(vm, entry, "SRAT");
+	}
+	return NULL;
+}
+
+/*
+ * virtio-mem's region is announced in an SRAT as hot-pluggable memory, with
+ * the vCPUs and RAM in the same proximity domain; no such device, no SRAT.
+ */
+static void test_srat_hotplug_region(void **state)
+{
+	struct vm *vm = ram_vm(16ULL << 20, 2, NULL, NULL, NULL);
+	const uint8_t *srat, *e;
+	uint64_t rsdp, base, len;
+	uint32_t tlen, v, flags;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(boot_platform_tables(vm, &rsdp), 0);
+	assert_null(find_srat(vm, rsdp));
+	check_acpi(vm, rsdp, 2);
+
+	list_add_tail(&vmem_dev.node, &vm->devices);
+	memset(gpa(vm, BOOT_ACPI_START, BOOT_ACPI_END - BOOT_ACPI_START), 0,
+	       BOOT_ACPI_END - BOOT_ACPI_START);
+	assert_int_equal(boot_platform_tables(vm, &rsdp), 0);
+	check_acpi(vm, rsdp, 2); /* every other table as before */
+	srat = find_srat(vm, rsdp);
+	assert_non_null(srat); /* found: its length and checksum are checked */
+	memcpy(&tlen, srat + 4, 4);
+	assert_int_equal(tlen, 36 + 12 + 2 * 16 + 2 * 40);
+	assert_int_equal(srat[8], 3); /* revision */
+	memcpy(&v, srat + 36, 4);
+	assert_int_equal(v, 1); /* the reserved field Linux expects as 1 */
+	e = srat + 48;
+	for (i = 0; i < 2; i++, e += 16) {
+		assert_int_equal(e[0], 0); /* processor local APIC affinity */
+		assert_int_equal(e[1], 16);
+		assert_int_equal(e[2], 0); /* proximity domain 0 */
+		assert_int_equal(e[3], i); /* APIC id */
+		memcpy(&flags, e + 4, 4);
+		assert_int_equal(flags, 1);
+	}
+	for (i = 0; i < 2; i++, e += 40) {
+		assert_int_equal(e[0], 1); /* memory affinity */
+		assert_int_equal(e[1], 40);
+		memcpy(&v, e + 2, 4);
+		assert_int_equal(v, 0);
+		memcpy(&base, e + 8, 8);
+		memcpy(&len, e + 16, 8);
+		memcpy(&flags, e + 28, 4);
+		if (i == 0) { /* RAM */
+			assert_int_equal(base, 0);
+			assert_int_equal(len, 16ULL << 20);
+			assert_int_equal(flags, 1);
+		} else { /* the device's region: enabled, hot-pluggable */
+			assert_int_equal(base, 0x100000000ULL);
+			assert_int_equal(len, 1ULL << 30);
+			assert_int_equal(flags, 1 | 2);
+		}
+	}
+	assert_true(e == srat + tlen);
+	list_del_init(&vmem_dev.node);
+	ram_vm_free(vm);
+}
+
 static void test_tables_scale_with_cpus(void **state)
 {
 	static const unsigned int counts[] = { 1, 2, 8, 64 };
@@ -749,6 +834,7 @@ int main(void)
 	const struct CMUnitTest other[] = {
 		cmocka_unit_test(test_pvh_start_info),
 		cmocka_unit_test(test_tables_scale_with_cpus),
+		cmocka_unit_test(test_srat_hotplug_region),
 		cmocka_unit_test(test_virtio_mmio_announced),
 		cmocka_unit_test(test_aml_pkglength),
 		cmocka_unit_test(test_aml_address_descriptors),

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Containment tests: seccomp lists (minimal.sh), hardening (harden.sh), the
-# jailer (jailer.sh). Each prints "N passed, M failed, K skipped"; this sums them.
+# jailer (jailer.sh), stalled output readers (stall.py). Each prints
+# "N passed, M failed, K skipped"; this sums them.
 set -u
 cd "$(dirname "$0")"
 pass=0 fail=0 skip=0 rc=0
-for t in minimal.sh harden.sh jailer.sh; do
+for t in minimal.sh harden.sh jailer.sh stall.py; do
 	[ -x "./$t" ] || continue
 	echo "# $t"
 	out=$("./$t" 2>&1)

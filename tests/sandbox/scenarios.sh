@@ -57,6 +57,9 @@ scenarios_run() {
 	scen_expect "FlushMetrics" "$api_code" 400 # before boot, as Firecracker
 	api "$s" -X PATCH http://localhost/vm -d '{"state": "Paused"}'
 	scen_expect "PATCH /vm before boot" "$api_code" 400
+	api "$s" -X PUT http://localhost/cpu-config \
+		-d '{"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0, "modifiers": [{"register": "ecx", "bitmap": "0bx"}]}]}'
+	scen_expect "PUT /cpu-config" "$api_code" 204
 	api "$s" http://localhost/vm/config
 	scen_expect "GET /vm/config" "$api_code" 200
 	api "$s" http://localhost/nope
@@ -131,6 +134,8 @@ scenarios_run() {
 	pid=$!
 	wait_sock "$s"
 	api "$s" -X PUT http://localhost/boot-source -d "{\"kernel_image_path\": \"$GUESTS/hello.elf\"}"
+	# A CPU template with an MSR mvm does not set (the APIC base, kept as KVM has it).
+	api "$s" -X PUT http://localhost/cpu-config -d '{"msr_modifiers": [{"addr": "0x1b", "bitmap": "0bx"}]}'
 	api "$s" -X PUT http://localhost/actions -d '{"action_type": "InstanceStart"}'
 	wait "$pid"
 	st=$?

@@ -45,6 +45,25 @@ struct fake_kvm {
 		bool match; /* KVM_IOEVENTFD_FLAG_DATAMATCH: only writes of `data` */
 		uint64_t data;
 	} ioeventfds[FAKE_MAX_IOEVENTFDS];
+	/*
+	 * The x86 CPU calls (tests/arch): KVM_GET_SUPPORTED_CPUID answers
+	 * `cpuid` (none: E2BIG-free empty table); KVM_CHECK_EXTENSION on
+	 * /dev/kvm is 1 for the caps listed; a vCPU's KVM_SET_CPUID2 and
+	 * KVM_SET_MSRS are recorded (the last of each); KVM_GET_MSRS knows the
+	 * MSRs of `msrs` (KVM stops at the first it does not know).
+	 */
+	unsigned int nr_cpuid;
+	struct fake_cpuid {
+		uint32_t function, index, flags, eax, ebx, ecx, edx;
+	} cpuid[64];
+	uint32_t caps[8];
+	unsigned int nr_set_cpuid;
+	struct fake_cpuid set_cpuid[80];
+	unsigned int nr_set_msrs;
+	struct fake_msr {
+		uint32_t index;
+		uint64_t data;
+	} set_msrs[300], msrs[8];
 	unsigned int signal_msi; /* KVM_SIGNAL_MSI calls */
 	/* KVM_GET_DIRTY_LOG of slot 0 answers dirty_log[0] (its first 64 pages) and clears it. */
 	uint64_t dirty_log[64];

@@ -54,9 +54,91 @@ int __mvm_open(struct fault_site *s, const char *path, int flags, mode_t mode)
 	return fd;
 }
 
+static int fake_supported_cpuid(struct kvm_cpuid2 *c)
+{
+	unsigned int i;
+
+	if (c->nent < fake_kvm.nr_cpuid) {
+		errno = E2BIG;
+		return -1;
+	}
+	for (i = 0; i < fake_kvm.nr_cpuid; i++) {
+		const struct fake_cpuid *f = &fake_kvm.cpuid[i];
+
+		c->entries[i] = (struct kvm_cpuid_entry2){ .function = f->function,
+							   .index = f->index,
+							   .flags = f->flags,
+							   .eax = f->eax,
+							   .ebx = f->ebx,
+							   .ecx = f->ecx,
+							   .edx = f->edx };
+	}
+	c->nent = fake_kvm.nr_cpuid;
+	return 0;
+}
+
+static bool fake_has_cap(unsigned long cap)
+{
+	unsigned int i;
+
+	for (i = 0; i < 8; i++)
+		if (cap && fake_kvm.caps[i] == cap)
+			return true;
+	return false;
+}
+
+/* The x86 vCPU set-up calls (fake.h). */
+static int fake_ioctl_vcpu_x86(unsigned long req, void *arg)
+{
+	unsigned int i, k;
+
+	switch (req) {
+	case KVM_SET_CPUID2: {
+		const struct kvm_cpuid2 *c = arg;
+
+		fake_kvm.nr_set_cpuid = 0;
+		for (i = 0; i < c->nent && i < 80; i++) {
+			const struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+			fake_kvm.set_cpuid[fake_kvm.nr_set_cpuid++] =
+				(struct fake_cpuid){ e->function, e->index, e->flags, e->eax,
+						     e->ebx,	  e->ecx,   e->edx };
+		}
+		return 0;
+	}
+	case KVM_SET_MSRS: {
+		const struct kvm_msrs *m = arg;
+
+		fake_kvm.nr_set_msrs = 0;
+		for (i = 0; i < m->nmsrs && i < 300; i++)
+			fake_kvm.set_msrs[fake_kvm.nr_set_msrs++] =
+				(struct fake_msr){ m->entries[i].index, m->entries[i].data };
+		return (int)m->nmsrs;
+	}
+	case KVM_GET_MSRS: {
+		struct kvm_msrs *m = arg;
+
+		for (i = 0; i < m->nmsrs; i++) {
+			for (k = 0; k < 8 && (!fake_kvm.msrs[k].index ||
+					      fake_kvm.msrs[k].index != m->entries[i].index);
+			     k++)
+				;
+			if (k == 8)
+				break;
+			m->entries[i].data = fake_kvm.msrs[k].data;
+		}
+		return (int)i;
+	}
+	}
+	errno = ENOTTY;
+	return -1;
+}
+
 static int fake_ioctl_kvm(unsigned long req, void *arg)
 {
 	switch (req) {
+	case KVM_GET_SUPPORTED_CPUID:
+		return fake_supported_cpuid(arg);
 	case KVM_GET_API_VERSION:
 		return KVM_API_VERSION;
 	case KVM_GET_VCPU_MMAP_SIZE:
@@ -64,7 +146,7 @@ static int fake_ioctl_kvm(unsigned long req, void *arg)
 	case KVM_CREATE_VM:
 		return fake_fd(FD_VM);
 	case KVM_CHECK_EXTENSION:
-		return 0;
+		return fake_has_cap((unsigned long)arg);
 	case KVM_GET_MSR_INDEX_LIST:
 		if (fake_kvm.x86_state)
 			return fake_state_ioctl(-1, req, arg);
@@ -350,8 +432,7 @@ int mvm_ioctl_nofault(int fd, unsigned long req, void *arg)
 			return fake_stats_fd("kvm-fake/vcpu", 1);
 		if (fake_kvm.x86_state)
 			return fake_state_ioctl(fd, req, arg);
-		errno = ENOTTY;
-		return -1;
+		return fake_ioctl_vcpu_x86(req, arg);
 	default:
 		/* Not KVM (a tap, say): the real call. */
 		return ioctl(fd, req, arg);

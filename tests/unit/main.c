@@ -58,6 +58,8 @@ int main(void)
 	failed += run_vmem_tests();
 	failed += run_sandbox_tests();
 	failed += run_vcpu_sandbox_tests();
+	failed += run_boot_timer_tests();
+	failed += run_fc_metrics_tests();
 	failed += run_snapshot_format_tests();
 	failed += run_snapshot_tests();
 	failed += run_snapshot_api_tests();

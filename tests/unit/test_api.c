@@ -20,6 +20,7 @@
 #include "../../src/api/api_internal.h"
 #include "block/disk_config.h"
 #include "fake.h"
+#include "mvm/cpu_template.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/vsock.h"
@@ -313,8 +314,22 @@ static void test_machine_config(void **state)
 	/* Refused requests change nothing. */
 	expect_fault(vmm, "PUT", "/machine-config", "{\"vcpu_count\": 8}", 400,
 		     "missing field `mem_size_mib`");
-	expect_fault(vmm, "PATCH", "/machine-config", "{\"vcpu_count\": 8, \"smt\": true}", 400,
-		     "Machine config error: smt: true is not supported by mvm yet.");
+	/* SMT: 1 or an even number of vCPUs, checked against the count in force. */
+	expect_fault(vmm, "PATCH", "/machine-config", "{\"vcpu_count\": 3, \"smt\": true}", 400,
+		     "Machine config error: The number of vCPUs must be greater than 0, less than "
+		     "32 and must be 1 or an even number if SMT is enabled.");
+	assert_int_equal(req(vmm, "PATCH", "/machine-config", "{\"smt\": true}", NULL, NULL), 204);
+	assert_true(vmm->cfg.smt);
+	expect_fault(vmm, "PATCH", "/machine-config", "{\"vcpu_count\": 5}", 400,
+		     "must be 1 or an even number if SMT is enabled.");
+	j = get(vmm, "/machine-config");
+	assert_true(json_is_true(json_object_get(j, "smt")));
+	json_decref(j);
+	/* PUT resets it to Firecracker's default. */
+	assert_int_equal(req(vmm, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 2, \"mem_size_mib\": 256}", NULL, NULL),
+			 204);
+	assert_false(vmm->cfg.smt);
 	expect_fault(vmm, "PATCH", "/machine-config",
 		     "{\"huge_pages\": \"2M\", \"mem_size_mib\": 257}", 400,
 		     "\"2M\" needs mem_size_mib to be a multiple of 2");
@@ -341,10 +356,17 @@ static void test_machine_config(void **state)
 	j = get(vmm, "/machine-config");
 	assert_string_equal(json_string_value(json_object_get(j, "cpu_template")), "None");
 	json_decref(j);
+	/* A static template: accepted (deprecated), echoed; V1N1 is aarch64's. */
 	assert_int_equal(
-		req(vmm, "PATCH", "/machine-config", "{\"cpu_template\": \"T2\"}", NULL, &r), 400);
+		req(vmm, "PATCH", "/machine-config", "{\"cpu_template\": \"T2\"}", NULL, &r), 204);
 	assert_true(r.deprecated);
 	api_response_free(&r);
+	j = get(vmm, "/machine-config");
+	assert_string_equal(json_string_value(json_object_get(j, "cpu_template")), "T2");
+	json_decref(j);
+	expect_fault(vmm, "PATCH", "/machine-config", "{\"cpu_template\": \"V1N1\"}", 400,
+		     "unknown variant `V1N1`, expected one of `C3`, `T2`, `T2S`, `None`, `T2CL`, "
+		     "`T2A`");
 	assert_int_equal(req(vmm, "PATCH", "/machine-config", "{\"vcpu_count\": 2}", NULL, &r),
 			 204);
 	assert_false(r.deprecated);
@@ -659,6 +681,10 @@ static void test_start_runs(void **state)
 	expect_fault(vmm, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 400,
 		     "not supported after starting");
 	expect_fault(vmm, "PUT", "/logger", "{}", 400, "not supported after starting");
+	/* A CPU template: its body is parsed first, as Firecracker's; then refused. */
+	expect_fault(vmm, "PUT", "/cpu-config", "{\"kvm_capabilities\": [\"x\"]}", 400,
+		     "as a kvm capability");
+	expect_fault(vmm, "PUT", "/cpu-config", "{}", 400, "not supported after starting");
 	/* FlushMetrics without PUT /metrics: nothing to write, as Firecracker. */
 	assert_int_equal(
 		req(vmm, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", NULL, NULL),
@@ -762,10 +788,169 @@ static void test_config_file(void **state)
 	vmm_destroy(vmm);
 }
 
+/* PUT /cpu-config: parsed as Firecracker's, replaces machine-config's static template. */
+static void test_cpu_config(void **state)
+{
+	static const char tmpl[] =
+		"{\"kvm_capabilities\": [\"171\", \"!172\"], \"cpuid_modifiers\": [{\"leaf\": "
+		"\"0x7\", \"subleaf\": \"0b0\", \"flags\": 1, \"modifiers\": [{\"register\": "
+		"\"ebx\", \"bitmap\": \"0b1x_0\"}, {\"register\": \"edx\", \"bitmap\": "
+		"\"0bx1\"}]}], \"msr_modifiers\": [{\"addr\": \"0x10A\", \"bitmap\": "
+		"\"0b0000000000000000000000000000000000000000000000000000000000000001\"}]}";
+	struct vmm *vmm = new_vmm(boot_capture);
+	const struct mvm_cpu_template *t;
+	json_t *j, *cc;
+	char *text;
+
+	assert_int_equal(
+		req(vmm, "PATCH", "/machine-config", "{\"cpu_template\": \"C3\"}", NULL, NULL),
+		204);
+	assert_int_equal(req(vmm, "PUT", "/cpu-config", tmpl, NULL, NULL), 204);
+	t = vmm->cfg.cpu_template;
+	assert_non_null(t);
+	assert_int_equal(t->nr_caps, 2);
+	assert_int_equal(t->caps[0].cap, 171);
+	assert_false(t->caps[0].remove);
+	assert_true(t->caps[1].remove);
+	assert_int_equal(t->nr_cpuid, 1);
+	assert_int_equal(t->cpuid[0].leaf, 7);
+	assert_int_equal(t->cpuid[0].flags, 1);
+	assert_int_equal(t->cpuid[0].nr_regs, 2);
+	assert_int_equal(t->cpuid[0].regs[0].reg, MVM_CPUID_EBX);
+	assert_int_equal(t->cpuid[0].regs[0].bits.filter, 0x5);
+	assert_int_equal(t->cpuid[0].regs[0].bits.value, 0x4);
+	assert_int_equal(t->cpuid[0].regs[1].bits.filter, 0x1);
+	assert_int_equal(t->msrs[0].addr, 0x10a);
+	assert_int_equal(t->msrs[0].bits.filter, ~0ULL);
+	assert_int_equal(t->msrs[0].bits.value, 1);
+	/* The custom template replaced the static one. */
+	j = get(vmm, "/machine-config");
+	assert_null(json_object_get(j, "cpu_template"));
+	json_decref(j);
+	/* GET /vm/config writes it back as Firecracker writes templates; it parses the same. */
+	j = get(vmm, "/vm/config");
+	cc = json_object_get(j, "cpu-config");
+	text = json_dumps(cc, JSON_COMPACT);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"kvm_capabilities\":[\"171\",\"!172\"]"));
+	assert_non_null(strstr(text, "\"leaf\":\"0x7\",\"subleaf\":\"0x0\",\"flags\":1"));
+	assert_non_null(strstr(text, "\"bitmap\":\"0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1x0\""));
+	assert_non_null(strstr(text, "\"addr\":\"0x10a\""));
+	json_decref(j);
+	assert_int_equal(req(vmm, "PUT", "/cpu-config", text, NULL, NULL), 204);
+	free(text);
+	assert_int_equal(vmm->cfg.cpu_template->cpuid[0].regs[0].bits.filter, 0x5);
+	/* Firecracker's messages. */
+	expect_fault(vmm, "PUT", "/cpu-config", "{\"reg_modifiers\": []}", 400,
+		     "unknown field `reg_modifiers`, expected one of `kvm_capabilities`, "
+		     "`cpuid_modifiers`, `msr_modifiers`");
+	expect_fault(vmm, "PUT", "/cpu-config", "{\"kvm_capabilities\": [\"!x\"]}", 400,
+		     "Failed to parse string [!x] as a kvm capability - can not convert to "
+		     "numeric: invalid digit found in string");
+	expect_fault(vmm, "PUT", "/cpu-config", "{\"kvm_capabilities\": [\"4294967296\"]}", 400,
+		     "number too large to fit in target type");
+	expect_fault(vmm, "PUT", "/cpu-config",
+		     "{\"cpuid_modifiers\": [{\"leaf\": \"7\", \"subleaf\": \"0x0\", \"flags\": 0, "
+		     "\"modifiers\": []}]}",
+		     400,
+		     "No supported number system prefix found in value [7]. Make sure to prefix "
+		     "the number with '0x' for hexadecimal numbers or '0b' for binary numbers.");
+	expect_fault(
+		vmm, "PUT", "/cpu-config",
+		"{\"cpuid_modifiers\": [{\"leaf\": \"0x\", \"subleaf\": \"0x0\", \"flags\": 0, "
+		"\"modifiers\": []}]}",
+		400,
+		"Failed to parse string [0x] as a number for CPU template - ParseIntError { "
+		"kind: Empty }");
+	expect_fault(
+		vmm, "PUT", "/cpu-config",
+		"{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"flags\": 0, \"modifiers\": []}]}",
+		400, "missing field `subleaf`");
+	expect_fault(
+		vmm, "PUT", "/cpu-config",
+		"{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", \"flags\": -1, "
+		"\"modifiers\": []}]}",
+		400, "invalid value: integer `-1`, expected u32");
+	expect_fault(
+		vmm, "PUT", "/cpu-config",
+		"{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", \"flags\": 0, "
+		"\"modifiers\": [{\"register\": \"rax\", \"bitmap\": \"0b1\"}]}]}",
+		400, "Invalid CPUID register. Must be one of [eax, ebx, ecx, edx]");
+	expect_fault(
+		vmm, "PUT", "/cpu-config",
+		"{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", \"flags\": 0, "
+		"\"modifiers\": [{\"register\": \"eax\", \"bitmap\": \"0b12\"}]}]}",
+		400, "Failed to parse string [0b12] as a bitmap - unknown character: 50");
+	expect_fault(
+		vmm, "PUT", "/cpu-config",
+		"{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", \"flags\": 0, "
+		"\"modifiers\": [{\"register\": \"eax\", \"bitmap\": "
+		"\"0b111111111111111111111111111111111\"}]}]}",
+		400,
+		"Failed to parse string [0b111111111111111111111111111111111] as a bitmap - "
+		"string is too long");
+	expect_fault(vmm, "PUT", "/cpu-config", "{\"msr_modifiers\": {}}", 400,
+		     "invalid type: map, expected a sequence");
+	expect_fault(
+		vmm, "PUT", "/cpu-config",
+		"{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", \"flags\": 0, "
+		"\"modifiers\": [{\"register\": \"eax\", \"bitmap\": \"0b1\"}, "
+		"{\"register\": \"eax\", \"bitmap\": \"0b1\"}, {\"register\": \"eax\", "
+		"\"bitmap\": \"0b1\"}, {\"register\": \"eax\", \"bitmap\": \"0b1\"}, "
+		"{\"register\": \"eax\", \"bitmap\": \"0b1\"}, {\"register\": \"eax\", "
+		"\"bitmap\": \"0b1\"}, {\"register\": \"eax\", \"bitmap\": \"0b1\"}, "
+		"{\"register\": \"eax\", \"bitmap\": \"0b1\"}, {\"register\": \"ebx\", "
+		"\"bitmap\": \"0b1\"}]}]}",
+		400, "mvm takes at most 8 modifiers of a CPUID leaf");
+	/* The refused ones left the template as it was; "None" drops it, as Firecracker. */
+	assert_int_equal(vmm->cfg.cpu_template->nr_msrs, 1);
+	assert_int_equal(
+		req(vmm, "PATCH", "/machine-config", "{\"cpu_template\": \"None\"}", NULL, NULL),
+		204);
+	assert_null(vmm->cfg.cpu_template);
+	j = get(vmm, "/vm/config");
+	assert_true(json_is_null(json_object_get(j, "cpu-config")));
+	json_decref(j);
+	vmm_destroy(vmm);
+}
+
+/* The config file's "cpu-config": the template inline, or the path of a file holding it. */
+static void test_cpu_config_file(void **state)
+{
+	struct vmm *vmm = new_vmm(boot_fails);
+	char text[512], path[160];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tmpl.json", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"msr_modifiers\": [{\"addr\": \"0x1a0\", \"bitmap\": \"0b1\"}]}", f);
+	fclose(f);
+	/* Inline, then from the file (the boot itself fails: no kernel). */
+	assert_int_equal(config(vmm, "{\"cpu-config\": {\"kvm_capabilities\": [\"7\"]}}"), -EINVAL);
+	assert_int_equal(vmm->cfg.cpu_template->caps[0].cap, 7);
+	snprintf(text, sizeof(text), "{\"cpu-config\": \"%s\"}", path);
+	assert_int_equal(config(vmm, text), -EINVAL);
+	assert_int_equal(vmm->cfg.cpu_template->nr_caps, 0);
+	assert_int_equal(vmm->cfg.cpu_template->msrs[0].addr, 0x1a0);
+	/* A bad template, a missing file: refused before any boot. */
+	assert_int_equal(config(vmm, "{\"cpu-config\": {\"kvm_capabilities\": [\"x\"]}}"), -EINVAL);
+	assert_int_equal(config(vmm, "{\"cpu-config\": \"/nonexistent/tmpl.json\"}"), -EINVAL);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[]", f);
+	fclose(f);
+	assert_int_equal(config(vmm, text), -EINVAL); /* a file that holds no object */
+	assert_int_equal(vmm->cfg.cpu_template->msrs[0].addr, 0x1a0);
+	unlink(path);
+	vmm_destroy(vmm);
+}
+
 static void test_vsock_api(void **state)
 {
 	struct vmm *vmm = new_vmm(boot_fails);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct api_response r;
 	char body[512], path[160];
 	json_t *j, *v;
 	int fd;
@@ -802,10 +987,15 @@ static void test_vsock_api(void **state)
 	snprintf(body, sizeof(body),
 		 "{\"guest_cid\": 3, \"uds_path\": \"%s/v.sock\", \"vsock_id\": \"vsock0\"}",
 		 tmpdir);
-	assert_int_equal(req(vmm, "PUT", "/vsock", body, NULL, NULL), 204);
+	/* vsock_id is deprecated in Firecracker: taken, answered with Deprecation. */
+	assert_int_equal(req(vmm, "PUT", "/vsock", body, NULL, &r), 204);
+	assert_true(r.deprecated);
+	api_response_free(&r);
 	/* Again: replaces it. */
 	snprintf(body, sizeof(body), "{\"guest_cid\": 42, \"uds_path\": \"%s/w.sock\"}", tmpdir);
-	assert_int_equal(req(vmm, "PUT", "/vsock", body, NULL, NULL), 204);
+	assert_int_equal(req(vmm, "PUT", "/vsock", body, NULL, &r), 204);
+	assert_false(r.deprecated);
+	api_response_free(&r);
 	j = get(vmm, "/vm/config");
 	v = json_object_get(j, "vsock");
 	assert_true(json_is_object(v));
@@ -861,6 +1051,8 @@ int run_api_tests(void)
 		cmocka_unit_test(test_start_runs),
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_vsock_api),
+		cmocka_unit_test(test_cpu_config),
+		cmocka_unit_test(test_cpu_config_file),
 	};
 
 	return cmocka_run_group_tests_name("api", tests, api_setup, api_teardown);

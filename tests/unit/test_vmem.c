@@ -149,6 +149,9 @@ static void test_plug_unplug(void **state)
 	assert_int_equal(base, 1ULL << 32);
 	assert_false(f->reserved);
 	assert_null(mem_ptr(&e->vm->mem, base, 1));
+	/* Its firmware description: the region, for the SRAT's hot-pluggable range. */
+	assert_int_equal(e->vdev->dev.fw.hotplug_mem.base, base);
+	assert_int_equal(e->vdev->dev.fw.hotplug_mem.len, f->size);
 	start(e);
 	assert_int_equal(config64(e, 0), 2 * MiB);    /* block_size */
 	assert_int_equal(config64(e, 16), base);      /* addr */

@@ -61,14 +61,17 @@ static void cpuid_set(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx, uint32_t 
 }
 
 /*
- * The topology the MADT and MP table describe: one package of `cpus` cores,
- * one thread each, APIC ids 0..cpus-1. KVM hands out the host's counts;
- * every leaf that carries one is made to agree (the APIC id fields are per
- * vCPU: x86_cpuid_set).
+ * The topology the MADT and MP table describe: one package of `cpus`
+ * logical CPUs, APIC ids 0..cpus-1; one thread per core, or two with SMT
+ * (machine-config.smt, bit 0 of the APIC id is then the thread), as
+ * Firecracker lays them out. KVM hands out the host's counts; every leaf
+ * that carries one is made to agree (the APIC id fields are per vCPU:
+ * x86_cpuid_set).
  */
 static void cpuid_topology(struct vm *vm, struct kvm_cpuid2 *c)
 {
 	uint32_t cpus = vm->cfg.cpus ? vm->cfg.cpus : 1, bits = 0, i;
+	uint32_t thread_bits = vm->cfg.smt && cpus > 1 ? 1 : 0, threads = 1U << thread_bits;
 	struct kvm_cpuid_entry2 *e;
 
 	while ((1U << bits) < cpus)
@@ -81,7 +84,10 @@ static void cpuid_topology(struct vm *vm, struct kvm_cpuid2 *c)
 		else
 			e->edx &= ~CPUID_1_EDX_HTT;
 	}
-	/* Deterministic cache parameters: cores per package, sharing of L3. */
+	/*
+	 * Deterministic cache parameters: L1 and L2 shared by a core's
+	 * threads, L3 by the package; cores per package.
+	 */
 	for (i = 0; i < c->nent; i++) {
 		e = &c->entries[i];
 		if ((e->function != 4 && e->function != 0x8000001d) || !(e->eax & 0x1f))
@@ -89,15 +95,17 @@ static void cpuid_topology(struct vm *vm, struct kvm_cpuid2 *c)
 		e->eax &= 0x00003fffU;
 		if (((e->eax >> 5) & 7) == 3)
 			e->eax |= ((1U << bits) - 1) << 14;
+		else
+			e->eax |= (threads - 1) << 14;
 		if (e->function == 4)
-			e->eax |= ((1U << bits) - 1) << 26;
+			e->eax |= (((1U << bits) >> thread_bits) - 1) << 26;
 	}
-	/* Extended topology: SMT level (1 thread), core level (cpus cores). */
-	cpuid_set(c, 0xb, 0, 0, 1, 0x100, 0);
+	/* Extended topology: SMT level (threads per core), core level (all CPUs). */
+	cpuid_set(c, 0xb, 0, thread_bits, threads, 0x100, 0);
 	cpuid_set(c, 0xb, 1, bits, cpus, 0x201, 0);
 	cpuid_set(c, 0xb, 2, 0, 0, 2, 0);
 	if (cpuid_find(c, 0x1f, 0)) {
-		cpuid_set(c, 0x1f, 0, 0, 1, 0x100, 0);
+		cpuid_set(c, 0x1f, 0, thread_bits, threads, 0x100, 0);
 		cpuid_set(c, 0x1f, 1, bits, cpus, 0x201, 0);
 		cpuid_set(c, 0x1f, 2, 0, 0, 2, 0);
 	}
@@ -151,6 +159,9 @@ int x86_cpuid_init(struct vm *vm)
 	struct kvm_cpuid2 *c;
 	int r;
 
+	r = x86_cpu_template_check_caps(vm);
+	if (r)
+		return r;
 	r = mvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER);
 	if (r < 0) {
 		r = -errno;
@@ -170,6 +181,11 @@ int x86_cpuid_init(struct vm *vm)
 		return r;
 	}
 	cpuid_adjust(vm, c);
+	r = x86_cpu_template_cpuid(vm->cfg.cpu_template, c);
+	if (r) {
+		free(c);
+		return r;
+	}
 	vm->arch.cpuid = c;
 	return 0;
 }

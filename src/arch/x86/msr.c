@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mvm/cpu_template.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"
 #include "mvm/vcpu.h"
@@ -66,27 +67,36 @@ static int amd_hwcr_set(struct vcpu *vcpu)
 
 int x86_msrs_set(struct vcpu *vcpu)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[ARRAY_SIZE(boot_msrs)];
-	} msrs;
+	unsigned int max = ARRAY_SIZE(boot_msrs) + MVM_CPU_TEMPLATE_MAX_MSRS, n;
+	struct kvm_msrs *msrs;
 	int r;
 
-	memset(&msrs, 0, sizeof(msrs));
-	msrs.hdr.nmsrs = ARRAY_SIZE(boot_msrs);
-	memcpy(msrs.e, boot_msrs, sizeof(boot_msrs));
-	r = mvm_ioctl(vcpu->fd, KVM_SET_MSRS, &msrs);
+	msrs = mvm_zalloc(sizeof(*msrs) + max * sizeof(msrs->entries[0]));
+	if (!msrs)
+		return -ENOMEM;
+	n = ARRAY_SIZE(boot_msrs);
+	memcpy(msrs->entries, boot_msrs, sizeof(boot_msrs));
+	r = x86_cpu_template_msrs(vcpu, msrs->entries, &n, max);
+	if (r)
+		goto out;
+	msrs->nmsrs = n;
+	r = mvm_ioctl(vcpu->fd, KVM_SET_MSRS, msrs);
 	if (r < 0) {
 		r = -errno;
 		pr_err("KVM_SET_MSRS on vCPU %u: %s", vcpu->id, strerror(-r));
-		return r;
+		goto out;
 	}
 	/* KVM stops at the first MSR it refuses and returns how many it set. */
-	if ((unsigned int)r != ARRAY_SIZE(boot_msrs)) {
-		pr_err("KVM_SET_MSRS on vCPU %u: MSR 0x%x refused", vcpu->id, boot_msrs[r].index);
-		return -EINVAL;
+	if ((unsigned int)r != n) {
+		pr_err("KVM_SET_MSRS on vCPU %u: MSR 0x%x refused", vcpu->id,
+		       msrs->entries[r].index);
+		r = -EINVAL;
+		goto out;
 	}
-	return vcpu->vm->arch.amd ? amd_hwcr_set(vcpu) : 0;
+	r = vcpu->vm->arch.amd ? amd_hwcr_set(vcpu) : 0;
+out:
+	free(msrs);
+	return r;
 }
 
 int x86_fpu_set(struct vcpu *vcpu)

@@ -15,6 +15,8 @@ const struct platform_device_desc arch_platform_devices[] = {
 	{ "i8042", "i8042", MVM_BUS_PIO, 0x60, 5, 1 },
 	{ "debug-exit", "debug-exit", MVM_BUS_PIO, 0xf4, 4, 0 },
 	{ "acpi-sleep", "acpi-sleep", MVM_BUS_PIO, X86_ACPI_SLEEP_PORT, 2, 0 },
+	/* Only with --boot-timer; where Firecracker has it (the PCI window's start). */
+	{ "boot-timer", "boot-timer", MVM_BUS_MMIO, X86_BOOT_TIMER_ADDR, 0x1000, 0 },
 	/* conf1 ports; the host bridge also claims ECAM and the BAR windows (ARCH_PCI_*). */
 	{ "pci-host", "pci-host", MVM_BUS_PIO, ARCH_PCI_CONF1_PORT, 8, 0 },
 };

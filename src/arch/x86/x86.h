@@ -16,6 +16,7 @@ struct vcpu;
 #define X86_HIGH_MEMORY	      0x100000ULL
 #define X86_IOAPIC_ADDR	      0xfec00000ULL
 #define X86_LAPIC_ADDR	      0xfee00000ULL
+#define X86_BOOT_TIMER_ADDR   0xc0000000ULL /* Firecracker's boot timer (--boot-timer) */
 
 /* Fixed I/O ports and interrupts of the platform (vm.c's device table). */
 #define X86_SERIAL_PORT	    0x3f8
@@ -27,6 +28,21 @@ struct vcpu;
 int x86_cpuid_init(struct vm *vm);
 void x86_cpuid_fini(struct vm *vm);
 int x86_cpuid_set(struct vcpu *vcpu);
+
+/* A CPU template's changes (cpu_template.c), 0 or -errno with the reason logged. */
+struct kvm_cpuid2;
+struct kvm_msr_entry;
+struct mvm_cpu_template;
+/* The KVM capabilities the VM's template adds are there. */
+int x86_cpu_template_check_caps(struct vm *vm);
+/* Applies t's CPUID changes to c (t may be NULL). */
+int x86_cpu_template_cpuid(const struct mvm_cpu_template *t, struct kvm_cpuid2 *c);
+/*
+ * Applies the VM's template's MSR changes to the *n entries e (room for
+ * max): a change of an MSR not among them adds it, with KVM's value as base.
+ */
+int x86_cpu_template_msrs(struct vcpu *vcpu, struct kvm_msr_entry *e, unsigned int *n,
+			  unsigned int max);
 
 /* MSRs, FPU, LAPIC (msr.c). */
 int x86_msrs_set(struct vcpu *vcpu);

@@ -88,6 +88,13 @@ struct mvm_fw_desc {
 	const struct mvm_fw_pci_host *pci_host; /* non-NULL for a host bridge */
 	/* Kernel parameters the device asks for ("root=/dev/pmem0 rw"); empty: none. */
 	char cmdline[64];
+	/*
+	 * Guest-physical memory the device plugs into the guest later
+	 * (virtio-mem): the ACPI SRAT's hot-pluggable range. len 0: none.
+	 */
+	struct {
+		uint64_t base, len;
+	} hotplug_mem;
 };
 
 /* Adds a resource to dev->fw. 0 or -ENOSPC. */

@@ -15,6 +15,9 @@
  *   hardware platform Linux maps ISA IRQs only for devices the DSDT lists;
  *   the PCI host bridge (PNP0A03: bus 0, windows, _PRT).
  * - MCFG: PCI's ECAM (reserved in the e820 map too, as Linux requires).
+ * - SRAT, only with a device that hot-plugs memory (virtio-mem): one
+ *   proximity domain holding every vCPU and RAM, and the device's region as
+ *   hot-pluggable memory, so that Linux sizes its memory map to cover it.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -402,12 +405,93 @@ static size_t acpi_mcfg(struct acpi_builder *b, const struct mvm_fw_pci_host *pc
 	return off;
 }
 
+enum { SRAT_LAPIC = 0, SRAT_MEMORY = 1 };
+#define SRAT_ENABLED	  1
+#define SRAT_HOTPLUGGABLE 2
+
+struct srat_lapic {
+	uint8_t type, len;
+	uint8_t domain_lo, apic_id;
+	uint32_t flags;
+	uint8_t sapic_eid;
+	uint8_t domain_hi[3];
+	uint32_t clock_domain;
+} __attribute__((packed));
+
+struct srat_memory {
+	uint8_t type, len;
+	uint32_t domain;
+	uint16_t reserved;
+	uint64_t base, length;
+	uint32_t reserved2;
+	uint32_t flags;
+	uint64_t reserved3;
+} __attribute__((packed));
+
+/* The hot-pluggable ranges the devices describe, in hp[]; their count. */
+static unsigned int acpi_hotplug_ranges(struct vm *vm, struct mvm_fw_res *hp, unsigned int max)
+{
+	const struct mvm_fw_desc *fw[BOOT_MAX_FW];
+	unsigned int i, n = boot_fw_devices(vm, fw, BOOT_MAX_FW), nr = 0;
+
+	for (i = 0; i < n && nr < max; i++)
+		if (fw[i]->hotplug_mem.len)
+			hp[nr++] = (struct mvm_fw_res){ MVM_FW_MMIO, fw[i]->hotplug_mem.base,
+							fw[i]->hotplug_mem.len, false };
+	return nr;
+}
+
+/* SRAT (ACPI 6.5 §5.2.16): domain 0 has the vCPUs, RAM, and the hot-pluggable ranges. */
+static size_t acpi_srat(struct acpi_builder *b, struct vm *vm, const struct mvm_fw_res *hp,
+			unsigned int nr_hp)
+{
+	unsigned int cpus = vm->cfg.cpus, i;
+	size_t len = sizeof(struct acpi_header) + 12 + cpus * sizeof(struct srat_lapic) +
+		     (vm->mem.nr_regions + nr_hp) * sizeof(struct srat_memory);
+	size_t off = acpi_alloc(b, len);
+	uint8_t *p = b->buf + off;
+	uint32_t one = 1;
+
+	if (b->err)
+		return 0;
+	acpi_header_init((struct acpi_header *)p, "SRAT", (uint32_t)len, 3);
+	p += sizeof(struct acpi_header);
+	memcpy(p, &one, 4); /* reserved, 1 for compatibility */
+	p += 12;
+	for (i = 0; i < cpus; i++) {
+		const struct srat_lapic e = { .type = SRAT_LAPIC,
+					      .len = sizeof(e),
+					      .apic_id = (uint8_t)i,
+					      .flags = SRAT_ENABLED };
+
+		memcpy(p, &e, sizeof(e));
+		p += sizeof(e);
+	}
+	for (i = 0; i < vm->mem.nr_regions + nr_hp; i++) {
+		bool ram = i < vm->mem.nr_regions;
+		const struct srat_memory e = {
+			.type = SRAT_MEMORY,
+			.len = sizeof(e),
+			.base = ram ? vm->mem.regions[i].gpa : hp[i - vm->mem.nr_regions].base,
+			.length = ram ? vm->mem.regions[i].size : hp[i - vm->mem.nr_regions].len,
+			.flags = ram ? SRAT_ENABLED : SRAT_ENABLED | SRAT_HOTPLUGGABLE,
+		};
+
+		memcpy(p, &e, sizeof(e));
+		p += sizeof(e);
+	}
+	acpi_seal(b, off);
+	return off;
+}
+
 int acpi_write(struct vm *vm, uint64_t *rsdp_gpa)
 {
+	struct mvm_fw_res hp[MVM_MAX_MEM_FILES];
+	unsigned int nr_hp;
 	struct acpi_builder *b;
 	struct acpi_rsdp *rsdp;
 	size_t rsdp_off, xsdt, dsdt, fadt, madt, xsdt_len;
-	uint64_t entries[3];
+	uint64_t entries[4];
 	unsigned int nr = 0;
 	int err;
 
@@ -422,6 +506,9 @@ int acpi_write(struct vm *vm, uint64_t *rsdp_gpa)
 	entries[nr++] = acpi_gpa(madt);
 	if (boot_pci_host(vm))
 		entries[nr++] = acpi_gpa(acpi_mcfg(b, boot_pci_host(vm)));
+	nr_hp = acpi_hotplug_ranges(vm, hp, ARRAY_SIZE(hp));
+	if (nr_hp)
+		entries[nr++] = acpi_gpa(acpi_srat(b, vm, hp, nr_hp));
 	xsdt_len = sizeof(struct acpi_header) + nr * sizeof(entries[0]);
 	xsdt = acpi_alloc(b, xsdt_len);
 	if (b->err) {
