@@ -7,6 +7,7 @@
 #   make check SAN=1   the same, built with ASan + UBSan            (build-san/)
 #   make check-linux   slow tier: boot real Linux (builds a test kernel once, ~6 min)
 #   make bench         benchmarks (print figures; assert nothing)
+#   make bench-startup tiny-guest start-up/teardown and life cycles/s vs the floor and QEMU
 #   make bench-linux   Linux boot time, mvm against qemu -M microvm
 #   make bench-snapshot restore latency, clone rate, memory per clone vs a cold boot (KVM)
 #   make bench-vsock   virtio-vsock's host-side path (fake KVM, no /dev/kvm) vs a socket pair
@@ -15,9 +16,11 @@
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, the
 #                      virtio-pci and virtio-mmio transports, virtio-vsock's TX path,
 #                      virtio-net's frame paths, the MMDS's HTTP handling, and the
-#                      balloon, pmem and virtio-mem request parsers, and the
-#                      snapshot state file reader
+#                      balloon, pmem and virtio-mem request parsers, the snapshot
+#                      state file reader and a snapshot's working-set list decoder
 #                      (clang; FUZZ_TIME seconds each, default 30)
+#   make check-snapshot-mem  lazy snapshot memory on real userfaultfd, no KVM (part of check)
+#   make bench-uffd    touching 128 MiB restored lazily: anonymous, File, prefetch, Uffd
 #   make format        clang-format the sources
 #   make check-style   clang-format clean, no issue references in comments (part of check)
 
@@ -40,13 +43,15 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 PUBLIC_INCLUDES := -Iinclude -Isrc/arch/$(ARCH)/include
 INCLUDES := -Iinclude -Isrc/include -Isrc -Isrc/arch/$(ARCH)/include
 LDFLAGS += -pthread $(SANFLAGS)
-LDLIBS := -luring -lseccomp -ljansson -lslirp # io_uring; src/sandbox/; the MMDS and the filter file: jansson; libslirp
+LDLIBS := -luring -lseccomp -ljansson # io_uring; src/sandbox/; the MMDS and the filter file: jansson (libslirp: dlopen()ed by src/net/mmds_stack.c)
 
 CORE_SRCS := $(wildcard src/core/*.c)
 HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
 VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c src/vsock/*.c src/net/*.c)
 SANDBOX_SRCS := $(wildcard src/sandbox/*.c)
+# Snapshots: the state file, the VM's state, RAM to its memory file, restore; and a
+# snapshot's guest memory loaded lazily (the Uffd backend, the working-set prefetch).
 SNAPSHOT_SRCS := $(wildcard src/snapshot/*.c)
 LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) $(SNAPSHOT_SRCS)
 # The control plane (API server, stats rendering, metrics, runtime registry).
@@ -87,7 +92,8 @@ BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/
 
 .PHONY: all deps demo check check-style check-sandbox check-unit check-loader check-integration check-fault check-api check-linux \
 	check-vsock check-linux-vsock bench-vsock bench-snapshot \
-	check-linux-virtio fuzz-api fuzz-virtio bench bench-linux bench-blk format guests clean
+	check-linux-virtio fuzz-api fuzz-virtio bench bench-startup bench-linux bench-blk format guests clean \
+	check-snapshot-mem bench-uffd
 
 all: $(MVM) $(LIBMVM) guests
 
@@ -167,7 +173,8 @@ deps:
 demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
-check: check-style check-unit check-loader check-integration check-fault check-api check-sandbox
+check: check-style check-unit check-loader check-integration check-fault check-api check-sandbox \
+	check-snapshot-mem
 
 check-style:
 	tests/check-style.sh
@@ -195,6 +202,7 @@ check-loader: $(LOADER) guests
 
 check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/run.sh
+	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) IRQCHIP=split tests/integration/run.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/manage.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/virtio.sh
 	MVM=$(abspath $(MVM)) tests/integration/net.sh
@@ -250,6 +258,28 @@ bench: all $(BENCH_BINS) $(BUILD)/bench/api-bench
 	$(BUILD)/bench/api-bench $(abspath $(MVM)) $(abspath $(BUILD)/bench/kvm-floor) $(abspath $(GUEST_DIR))/hello.elf
 	bench/blk-bench.py $(abspath $(MVM)) $(abspath $(GUEST_DIR))/vblk.elf
 	bench/seccomp-startup.sh $(abspath $(MVM))
+
+# Start-up and teardown of a tiny guest against the raw-KVM floor and QEMU microvm, in
+# one interleaved run (../shared/bench/startup.sh: CI has shared/ beside the clone), then
+# whole life cycles 8 in parallel. Needs /dev/kvm: prints SKIP without. Not in make check.
+STARTUP_SH ?= ../shared/bench/startup.sh
+STARTUP_OUT := $(abspath $(BUILD)/bench/startup)
+bench-startup: all
+	@if [ ! -c /dev/kvm ] || [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then \
+		echo "SKIP: bench-startup: /dev/kvm is missing or not accessible"; exit 0; fi; \
+	if [ ! -x $(STARTUP_SH) ]; then \
+		echo "SKIP: bench-startup: no $(STARTUP_SH) (shared/ beside the clone)"; exit 0; fi; \
+	set -e; \
+	$(STARTUP_SH) --no-extra --out $(STARTUP_OUT) -n $(or $(RUNS),30) \
+		--vmm 'mvm-no-api=$(abspath $(MVM)) run --no-api -m 128 --kernel {guest-pvh}' \
+		--vmm 'mvm=$(abspath $(MVM)) run -m 128 --kernel {guest-pvh}' \
+		--vmm 'mvm-split-no-api=$(abspath $(MVM)) run --no-api --irqchip split -m 128 --kernel {guest-pvh}' \
+		--vmm 'mvm-fw-no-api=$(abspath $(MVM)) run --no-api -m 128 --firmware {guest}'; \
+	bench/lifecycle-rate.sh -j 8 \
+		'floor=$(STARTUP_OUT)/kvm_floor -m 128 $(STARTUP_OUT)/guest.bin' \
+		'mvm-no-api=$(abspath $(MVM)) run --no-api -m 128 --kernel $(STARTUP_OUT)/guest-pvh.elf' \
+		'mvm=$(abspath $(MVM)) run -m 128 --kernel $(STARTUP_OUT)/guest-pvh.elf' \
+		'mvm-split-no-api=$(abspath $(MVM)) run --no-api --irqchip split -m 128 --kernel $(STARTUP_OUT)/guest-pvh.elf'
 
 # Linux to userspace, mvm against qemu -M microvm (needs make check-linux's kernels).
 bench-linux: $(MVM)
@@ -324,6 +354,12 @@ $(FUZZ_DIR)/snapshot_read: fuzz/snapshot_read.c src/snapshot/format.c src/snapsh
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
 FUZZ_ALL += snapshot_read
 
+# The working-set list decoder (libFuzzer; run by fuzz-virtio too).
+$(FUZZ_DIR)/prefetch_list: fuzz/prefetch_list.c src/snapshot/prefetch_list.c $(FUZZ_SUPPORT)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+FUZZ_ALL += prefetch_list
+
 # vsock-path: virtio-vsock's host-side path on the fake KVM against a socket pair (no KVM).
 $(BUILD)/bench/vsock-path: bench/vsock-path.c $(FUZZ_PCI_SRCS)
 	@mkdir -p $(dir $@)
@@ -346,6 +382,26 @@ fuzz-virtio: $(FUZZ_ALL:%=$(FUZZ_DIR)/%)
 		grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $(FUZZ_DIR)/$$f.log; \
 		echo "fuzz $$f: ok"; \
 	done
+
+# Lazy snapshot memory on real userfaultfd (no KVM): the Uffd backend against the test
+# page-fault handler, the working-set prefetch on file mappings.
+SNAPSHOT_MEM_TEST := $(BUILD)/tests/snapshot-mem-test
+UFFD_HANDLER := $(BUILD)/tests/uffd-handler
+$(UFFD_HANDLER): tests/snapshot/uffd_handler.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LDFLAGS) -ljansson -o $@
+$(SNAPSHOT_MEM_TEST): $(BUILD)/obj/tests/snapshot/snapshot_mem_test.o $(LIBMVM)
+	@mkdir -p $(dir $@)
+	$(CC) $< $(LIBMVM) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+check-snapshot-mem: $(SNAPSHOT_MEM_TEST) $(UFFD_HANDLER)
+	UFFD_HANDLER=$(abspath $(UFFD_HANDLER)) $(SNAPSHOT_MEM_TEST)
+
+# Touching every page of 128 MiB: anonymous, File backend (lazy, prefetched), Uffd.
+$(BUILD)/bench/uffd-bench: $(BUILD)/obj/bench/uffd_bench.o $(LIBMVM)
+	@mkdir -p $(dir $@)
+	$(CC) $< $(LIBMVM) $(LDFLAGS) $(LDLIBS) -o $@
+bench-uffd: $(BUILD)/bench/uffd-bench $(UFFD_HANDLER)
+	$(BUILD)/bench/uffd-bench $(abspath $(UFFD_HANDLER))
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

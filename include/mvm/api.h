@@ -113,15 +113,18 @@ struct api_server_opts {
 /*
  * Creates, binds and listens on the Unix socket at path (an existing path is
  * refused unless it is a stale socket nobody listens on, which is replaced),
- * and serves the API on it from libmicrohttpd's own thread. The server or
- * ERR_PTR(-errno), the reason printed with pr_err.
+ * and serves the API on it from libmicrohttpd's own thread. The library is
+ * loaded and its server started on the first connection (until then the
+ * socket accepts into its backlog), by a thread made here: call this before
+ * the calling thread enters its sandbox, which forbids mapping code. The
+ * server or ERR_PTR(-errno), the reason printed with pr_err.
  */
 struct api_server *api_server_start(struct vmm *vmm, const char *path,
 				    const struct api_server_opts *opts);
 /*
- * Loads the HTTP library now (api_server_start() does it otherwise): a thread
- * that will start a server calls it before entering its sandbox, which
- * forbids mapping code. 0 or -ENOSYS.
+ * Loads the HTTP library now (the first connection does it otherwise): a
+ * thread that enters its sandbox before it starts a server calls it first.
+ * 0 or -ENOSYS.
  */
 int api_server_preload(void);
 /* Stops serving, closes and removes the socket. NULL/ERR_PTR is a no-op. */

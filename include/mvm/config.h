@@ -32,9 +32,16 @@ enum mvm_transport {
 	MVM_TRANSPORT_MMIO,    /* virtio-mmio windows, no PCI (Firecracker's default) */
 };
 
+/* Where the interrupt controllers are (DESIGN.md §3). */
+enum mvm_irqchip {
+	MVM_IRQCHIP_KERNEL = 0, /* LAPICs, IOAPIC and PIC in KVM (KVM_CREATE_IRQCHIP) */
+	MVM_IRQCHIP_SPLIT,	/* LAPICs in KVM, the IOAPIC in mvm (src/hw/ioapic.c), no PIC */
+};
+
 struct mvm_config {
 	const char *name;		/* VM id; NULL: derived from the pid */
 	const char *kernel;		/* boot image */
+	const char *firmware;		/* x86: a raw image run from the reset vector, or NULL */
 	const char *cmdline;		/* kernel command line, may be NULL */
 	const char *initrd;		/* initial ramdisk, may be NULL */
 	bool no_default_cmdline;	/* Linux gets cmdline alone, without mvm's defaults */
@@ -46,6 +53,7 @@ struct mvm_config {
 	 */
 	const struct mvm_cpu_template *cpu_template;
 	bool boot_timer;	       /* Firecracker's boot timer device (--boot-timer) */
+	enum mvm_irqchip irqchip;      /* kernel (default) or split */
 	bool pit;		       /* create KVM's in-kernel PIT (costly; off by default) */
 	bool track_dirty_pages;	       /* KVM's dirty log on RAM, for Diff snapshots */
 	int console_in;		       /* serial input fd, -1 for none */

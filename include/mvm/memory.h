@@ -120,6 +120,15 @@ void mem_mark_dirty(const struct vm_memory *mem, uint64_t off, uint64_t len);
  */
 const struct mem_file *vm_memory_map_file(struct vm_memory *mem, int vm_fd, int fd, uint64_t size,
 					  bool read_only, bool reserved, const char *owner);
+/*
+ * Read-only memory for the guest at [gpa, gpa + size) (a firmware image
+ * below 4 GiB): anonymous host memory in a KVM_MEM_READONLY slot, listed
+ * with the files (fd -1), which the caller fills through its hva before the
+ * guest runs. size and gpa 4 KiB-aligned; before the irqchip, as above.
+ * The mapping, or ERR_PTR(-errno).
+ */
+const struct mem_file *vm_memory_map_rom(struct vm_memory *mem, int vm_fd, uint64_t gpa,
+					 uint64_t size, const char *owner);
 /* The file mapped for owner, or NULL. */
 const struct mem_file *vm_memory_file(const struct vm_memory *mem, const char *owner);
 

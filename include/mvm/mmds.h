@@ -56,6 +56,13 @@ struct mmds_stats {
 
 /* An empty store of at most `limit` bytes (serialised JSON); NULL: no memory. */
 struct mmds *mmds_create(size_t limit);
+/*
+ * Loads the library of the MMDS's network stack (libslirp) now: a process
+ * that may serve the MMDS calls it before any thread enters a sandbox,
+ * which forbids mapping code (the first stack loads it otherwise).
+ * 0 or -ENOSYS.
+ */
+int mmds_net_preload(void);
 void mmds_destroy(struct mmds *m);
 size_t mmds_limit(const struct mmds *m);
 

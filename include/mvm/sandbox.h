@@ -14,6 +14,8 @@
 #ifndef MVM_SANDBOX_H
 #define MVM_SANDBOX_H
 
+#include <stdbool.h>
+
 #include <stdio.h>
 
 enum sandbox_thread {
@@ -38,6 +40,14 @@ enum sandbox_mode {
 int sandbox_configure(enum sandbox_mode mode, const char *filter_file);
 /* Sets no_new_privs and installs type's filter on the calling thread. 0 or -errno. */
 int sandbox_enter(enum sandbox_thread type);
+/*
+ * Whether the calling thread runs under a seccomp filter: one it entered,
+ * or one inherited from the thread that made it (seen in
+ * /proc/thread-self/status; without /proc, as in a jail, only the first).
+ * Such a thread may map no library. Library loads are once per process
+ * (pthread_once), so only a first attempt on a filtered thread is a risk.
+ */
+bool sandbox_thread_filtered(void);
 enum sandbox_mode sandbox_mode(void);
 const char *sandbox_thread_name(enum sandbox_thread type);
 /* "on", "off", "log". 0 or -EINVAL. */

@@ -158,7 +158,7 @@ unsigned int vm_online_vcpus(struct vm *vm);
 struct vcpu *vm_vcpu(struct vm *vm, unsigned int idx);
 struct vcpu *vm_vcpu_by_id(struct vm *vm, unsigned int id);
 
-/* Interrupt line of the in-kernel irqchip. 0 or -errno. */
+/* An interrupt line: of the user-space irqchip if attached, else KVM's. 0 or -errno. */
 int vm_irq_line(struct vm *vm, unsigned int irq, int level);
 
 /* Prints the stats tree: the VM, its vCPUs, its devices. */

@@ -21,10 +21,12 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,6 +40,7 @@
 #include "messages.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/mmds.h"
 #include "mvm/sandbox.h"
 #include "mvm/sys.h"
 
@@ -95,6 +98,11 @@ struct api_server {
 	dev_t dev; /* the socket file we created: removed only if still ours */
 	ino_t ino;
 	size_t body_max; /* bytes of a request body */
+	int fd;		 /* the listening socket (MHD's once started) */
+	int wake;	 /* eventfd: stop waiting for a first connection */
+	pthread_t start_thread;
+	unsigned int timeout, conns;
+	bool filtered; /* made by a thread under a filter: its start thread may map no code */
 	/* Requests begun and not completed: answers are drained before the stop. */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
@@ -329,92 +337,103 @@ int api_server_preload(void)
 	return mhd.loaded ? 0 : -ENOSYS;
 }
 
-struct mhd_start {
-	struct api_server *srv;
-	int fd;
-	unsigned int timeout, conns;
-};
-
-static void *mhd_start_thread(void *arg)
+/*
+ * The first connection starts the HTTP server: until then a thread of ours
+ * waits on the listening socket (connections queue in its backlog: the
+ * socket accepts from the start), so an API process nobody talks to never
+ * maps libmicrohttpd, GnuTLS and their dozen libraries (measured with
+ * bench/api-footprint.sh). That thread is created before the caller enters
+ * its sandbox, maps the library while it may still map code, then enters
+ * the API's filter and starts MHD, whose thread inherits the filter. Made
+ * by a thread under a filter already (mvm run's), it may map nothing: the
+ * caller loaded the library first (api_server_preload()).
+ */
+static void *api_start_thread(void *arg)
 {
-	struct mhd_start *st = arg;
-	struct api_server *srv = st->srv;
+	/* MHD's own failures (its thread, its epoll fd) are one fault site. */
+	FAULT_SITE(mhd_site, "MHD_start_daemon");
+	struct api_server *srv = arg;
+	struct pollfd pfd[2] = { { .fd = srv->fd, .events = POLLIN },
+				 { .fd = srv->wake, .events = POLLIN } };
 
-	/* MHD's thread, created here, inherits the API filter. */
 	pthread_setname_np(pthread_self(), "api-start");
+	while (poll(pfd, 2, -1) < 0)
+		if (errno != EINTR)
+			return NULL;
+	if (pfd[1].revents)
+		return NULL; /* stopped before anyone connected */
+	if (srv->filtered ? !mhd.loaded : api_server_preload() < 0) {
+		pr_err("API socket '%s': cannot load " LIBMHD_SONAME
+		       " (apt-get install libmicrohttpd12)",
+		       srv->path);
+		goto err;
+	}
+	/* InstanceStart may build an MMDS: its library too, while code may be mapped. */
+	if (!srv->filtered && mmds_net_preload())
+		pr_warn("API socket '%s': no MMDS: libslirp.so.0 cannot be loaded", srv->path);
 	if (sandbox_enter(SANDBOX_API))
-		return NULL;
+		goto err;
+	if (fault_should_fail(&mhd_site))
+		goto err;
 	srv->mhd = mhd.start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		api_access, srv, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, srv,
-		MHD_OPTION_LISTEN_SOCKET, st->fd, MHD_OPTION_CONNECTION_TIMEOUT, st->timeout,
-		MHD_OPTION_CONNECTION_LIMIT, st->conns, MHD_OPTION_NOTIFY_COMPLETED, api_completed,
+		MHD_OPTION_LISTEN_SOCKET, srv->fd, MHD_OPTION_CONNECTION_TIMEOUT, srv->timeout,
+		MHD_OPTION_CONNECTION_LIMIT, srv->conns, MHD_OPTION_NOTIFY_COMPLETED, api_completed,
 		srv, MHD_OPTION_END);
+	if (srv->mhd)
+		return NULL; /* MHD owns the listening socket now */
+	pr_err("API socket '%s': libmicrohttpd did not start", srv->path);
+err:
+	/* Nobody will serve: the waiting clients are refused rather than left hanging. */
+	shutdown(srv->fd, SHUT_RDWR);
 	return NULL;
-}
-
-/* Starts MHD from a thread under the API's filter. 0, or -errno and srv->mhd NULL. */
-static int mhd_start(struct api_server *srv, int fd, unsigned int timeout, unsigned int conns)
-{
-	struct mhd_start st = { srv, fd, timeout, conns };
-	sigset_t all, old;
-	pthread_t t;
-	int err;
-
-	/* Host signals are for the main thread: MHD's thread inherits this mask. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = mvm_thread_create(&t, NULL, mhd_start_thread, &st);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		return -err;
-	pthread_join(t, NULL);
-	return srv->mhd ? 0 : -EIO;
 }
 
 struct api_server *api_server_start(struct vmm *vmm, const char *path,
 				    const struct api_server_opts *opts)
 {
-	unsigned int timeout = opts && opts->timeout_s ? opts->timeout_s : API_TIMEOUT_DEFAULT;
-	unsigned int conns = opts && opts->max_conns ? opts->max_conns : API_MAX_CONNS_DEFAULT;
-	FAULT_SITE(mhd_site, "MHD_start_daemon");
 	struct api_server *srv;
-	int fd, err;
+	sigset_t all, old;
+	int err;
 
-	if (api_server_preload()) {
-		pr_err("API socket '%s': cannot load " LIBMHD_SONAME
-		       " (apt-get install libmicrohttpd12)",
-		       path);
-		return ERR_PTR(-ENOSYS);
-	}
 	srv = mvm_zalloc(sizeof(*srv));
 	if (!srv)
 		return ERR_PTR(-ENOMEM);
 	srv->vmm = vmm;
 	srv->body_max = opts && opts->max_payload ? opts->max_payload : MVM_API_BODY_MAX;
+	srv->timeout = opts && opts->timeout_s ? opts->timeout_s : API_TIMEOUT_DEFAULT;
+	srv->conns = opts && opts->max_conns ? opts->max_conns : API_MAX_CONNS_DEFAULT;
+	srv->filtered = sandbox_thread_filtered();
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
-	fd = api_socket_create(srv, path);
-	if (fd < 0) {
-		err = fd;
+	srv->fd = api_socket_create(srv, path);
+	if (srv->fd < 0) {
+		err = srv->fd;
 		goto err_free;
 	}
-	/* MHD's own failures (its thread, its epoll fd) are one fault site here. */
-	if (fault_should_fail(&mhd_site))
-		srv->mhd = NULL;
-	else
-		mhd_start(srv, fd, timeout, conns);
-	if (!srv->mhd) {
-		err = -EIO;
-		pr_err("API socket '%s': libmicrohttpd did not start", path);
-		/* MHD closes a listen socket it was given only once started. */
-		if (fcntl(fd, F_GETFD) >= 0)
-			close(fd);
-		goto err_unlink;
+	srv->wake = mvm_eventfd(0, EFD_CLOEXEC);
+	if (srv->wake < 0) {
+		err = -errno;
+		pr_err("API socket '%s': eventfd: %s", path, strerror(-err));
+		goto err_socket;
+	}
+	/* Host signals are for the main thread: this one and MHD's inherit the mask. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = mvm_thread_create(&srv->start_thread, NULL, api_start_thread, srv);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		err = -err;
+		pr_err("API socket '%s': thread: %s", path, strerror(-err));
+		goto err_wake;
 	}
 	return srv;
 
-err_unlink:
+err_wake:
+	close(srv->wake);
+err_socket:
+	close(srv->fd);
 	api_socket_remove(srv);
 err_free:
 	pthread_cond_destroy(&srv->idle);
@@ -436,6 +455,15 @@ void api_server_stop(struct api_server *srv)
 	 * stalled client is waited for API_DRAIN_MS at most.
 	 */
 	api_socket_remove(srv);
+	/* The start thread is done once it started MHD; else it waits for this. */
+	if (write(srv->wake, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0)
+		pr_warn("API server: waking its start thread: %s", strerror(errno));
+	pthread_join(srv->start_thread, NULL);
+	close(srv->wake);
+	if (!srv->mhd) {
+		close(srv->fd);
+		goto out;
+	}
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += API_DRAIN_MS / 1000;
 	pthread_mutex_lock(&srv->lock);
@@ -445,6 +473,7 @@ void api_server_stop(struct api_server *srv)
 	pthread_mutex_unlock(&srv->lock);
 	/* Joins MHD's thread and closes the listening socket. */
 	mhd.stop_daemon(srv->mhd);
+out:
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);

@@ -57,6 +57,12 @@ static void run_usage(FILE *f)
 		"      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
 		"      --track-dirty-pages  KVM's dirty log on RAM, for Diff snapshots (mvm "
 		"snapshot --diff)\n"
+		"      --firmware FILE  instead of a kernel: a raw image (16 bytes to 256 KiB)\n"
+		"                       that ends at 4 GiB and at 1 MiB, run from the reset\n"
+		"                       vector in real mode (as -bios in QEMU)\n"
+		"      --irqchip kernel|split\n"
+		"                       interrupt controllers all in KVM (default), or the\n"
+		"                       LAPICs in KVM and the IOAPIC in mvm, without a PIC\n"
 		"      --huge-pages none|2M|transparent\n"
 		"                       back guest RAM with 2 MiB hugetlbfs pages (reserved at\n"
 		"                       start: see /proc/sys/vm/nr_hugepages) or ask for\n"
@@ -167,7 +173,8 @@ static int check_file_arg(const char *what, const char *path, bool blk_ok)
 /* Disks are checked when their option is parsed (MVM_OPT_HOST_FILE: stat, no open). */
 static int check_file_args(const struct mvm_config *cfg)
 {
-	if (check_file_arg("--kernel", cfg->kernel, false) ||
+	if ((cfg->kernel && check_file_arg("--kernel", cfg->kernel, false)) ||
+	    (cfg->firmware && check_file_arg("--firmware", cfg->firmware, false)) ||
 	    (cfg->initrd && check_file_arg("--initrd", cfg->initrd, false)))
 		return -1;
 	return 0;
@@ -310,9 +317,15 @@ static void *run_serve_thread(void *arg)
 {
 	struct run_control *ctl = arg;
 
-	/* The HTTP library is mapped before the filter, which forbids mapping code. */
+	/*
+	 * The HTTP library is mapped before the filter, which forbids mapping
+	 * code: a VM restarted with --reboot-restarts makes this thread again
+	 * under the VMM's filter, too late to load it on a first connection.
+	 */
 	pthread_setname_np(pthread_self(), "api-serve");
-	if (api_server_preload() == 0 && sandbox_enter(SANDBOX_API))
+	/* Filtered even without the library: the server then refuses its clients. */
+	api_server_preload();
+	if (sandbox_enter(SANDBOX_API))
 		return NULL;
 	if (vm_wait_running(ctl->vm))
 		run_serve(ctl, ctl->vm);
@@ -346,6 +359,8 @@ int cmd_run(int argc, char **argv)
 		OPT_CONSOLE,
 		OPT_SECCOMP,
 		OPT_TRANSPORT,
+		OPT_IRQCHIP,
+		OPT_FIRMWARE,
 		OPT_DEVICE, /* + the index of a device type */
 	};
 	static const struct option core_opts[] = {
@@ -365,6 +380,8 @@ int cmd_run(int argc, char **argv)
 		{ "no-api", no_argument, NULL, OPT_NO_API },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
+		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -493,6 +510,20 @@ int cmd_run(int argc, char **argv)
 				return MVM_EXIT_USAGE;
 			}
 			break;
+		case OPT_FIRMWARE:
+			cfg.firmware = optarg;
+			break;
+		case OPT_IRQCHIP:
+			if (!strcmp(optarg, "kernel")) {
+				cfg.irqchip = MVM_IRQCHIP_KERNEL;
+			} else if (!strcmp(optarg, "split")) {
+				cfg.irqchip = MVM_IRQCHIP_SPLIT;
+			} else {
+				fprintf(stderr, "mvm run: --irqchip '%s': give kernel or split\n",
+					optarg);
+				return MVM_EXIT_USAGE;
+			}
+			break;
 		case OPT_CONSOLE:
 			if (!strcmp(optarg, "serial")) {
 				cfg.console = MVM_CONSOLE_SERIAL;
@@ -527,8 +558,10 @@ int cmd_run(int argc, char **argv)
 			argv[optind]);
 		return MVM_EXIT_USAGE;
 	}
-	if (!cfg.kernel) {
-		fprintf(stderr, "mvm run: --kernel FILE is required; try 'mvm run --help'\n");
+	if (!cfg.kernel == !cfg.firmware) {
+		fprintf(stderr, "mvm run: %s; try 'mvm run --help'\n",
+			cfg.kernel ? "--kernel and --firmware: give one"
+				   : "--kernel FILE (or --firmware FILE) is required");
 		return MVM_EXIT_USAGE;
 	}
 	mvm_log_set_level(verbosity > MVM_LOG_DEBUG ? MVM_LOG_DEBUG : verbosity);

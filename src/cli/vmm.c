@@ -24,6 +24,7 @@
 #include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/mmds.h"
 #include "mvm/sandbox.h"
 #include "mvm/version.h"
 #include "mvm/vm.h"
@@ -184,6 +185,9 @@ int cmd_vmm(int argc, char **argv, bool firecracker)
 		if (IS_ERR(srv))
 			goto out_unregister;
 	}
+	/* A configuration file's MMDS is built under this thread's filter. */
+	if (a.config && mmds_net_preload())
+		pr_warn("no MMDS: libslirp.so.0 cannot be loaded");
 	/* The API thread serves under its filter already; this one enters its own. */
 	if (sandbox_enter(SANDBOX_VMM))
 		goto out_server;

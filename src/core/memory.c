@@ -363,6 +363,49 @@ err_close:
 	return ERR_PTR(err);
 }
 
+const struct mem_file *vm_memory_map_rom(struct vm_memory *mem, int vm_fd, uint64_t gpa,
+					 uint64_t size, const char *owner)
+{
+	struct kvm_userspace_memory_region kr;
+	struct mem_file *f;
+	int err;
+
+	if (mem->nr_files == MVM_MAX_MEM_FILES || !size || size % SZ_4K || gpa % SZ_4K ||
+	    gpa + size < gpa || strlen(owner) >= MVM_MEM_OWNER_SIZE)
+		return ERR_PTR(-EINVAL);
+	f = &mem->files[mem->nr_files];
+	memset(f, 0, sizeof(*f));
+	f->hva = mvm_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (f->hva == MAP_FAILED) {
+		err = -errno;
+		pr_err("%s: %llu KiB for its contents: %s", owner, (unsigned long long)(size >> 10),
+		       strerror(-err));
+		return ERR_PTR(err);
+	}
+	f->gpa = gpa;
+	f->size = size;
+	f->fd = -1;
+	f->read_only = true;
+	f->slot = MVM_MAX_MEM_REGIONS + mem->nr_files;
+	snprintf(f->owner, sizeof(f->owner), "%s", owner);
+	kr = (struct kvm_userspace_memory_region){
+		.slot = f->slot,
+		.flags = KVM_MEM_READONLY,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)f->hva,
+	};
+	if (mvm_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0) {
+		err = -errno;
+		pr_err("%s: KVM_SET_USER_MEMORY_REGION slot %u at 0x%llx: %s", owner, f->slot,
+		       (unsigned long long)gpa, strerror(-err));
+		munmap(f->hva, size);
+		return ERR_PTR(err);
+	}
+	mem->nr_files++;
+	return f;
+}
+
 const struct mem_file *vm_memory_file(const struct vm_memory *mem, const char *owner)
 {
 	unsigned int i;
@@ -380,7 +423,8 @@ void vm_memory_destroy(struct vm_memory *mem)
 	/* Their slots go away with the VM fd, as RAM's. */
 	for (i = 0; i < mem->nr_files; i++) {
 		munmap(mem->files[i].hva, mem->files[i].size);
-		close(mem->files[i].fd);
+		if (mem->files[i].fd >= 0)
+			close(mem->files[i].fd);
 	}
 	if (mem->base)
 		munmap(mem->base, mem->size);

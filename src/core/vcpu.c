@@ -373,6 +373,10 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 	case KVM_EXIT_SYSTEM_EVENT:
 		vcpu_exit_system_event(vcpu);
 		return;
+	case KVM_EXIT_IOAPIC_EOI:
+		counter_inc(&vcpu->exits[VCPU_EXIT_OTHER]);
+		vm_irq_eoi(vcpu->vm, run->eoi.vector);
+		return;
 	case KVM_EXIT_FAIL_ENTRY:
 		counter_inc(&vcpu->exits[VCPU_EXIT_OTHER]);
 		snprintf(what, sizeof(what), "KVM_EXIT_FAIL_ENTRY, hardware reason 0x%llx",

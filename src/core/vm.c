@@ -572,6 +572,10 @@ int vm_irq_line(struct vm *vm, unsigned int irq, int level)
 {
 	struct kvm_irq_level l = { .irq = irq, .level = level };
 
+	/* A user-space irqchip is attached before any device can raise a line. */
+	if (vm->irq.chip_ops)
+		return vm->irq.chip_ops->set_line(vm->irq.chip, irq, level);
+
 	if (mvm_ioctl_nofault(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
 		return -errno;
 	return 0;

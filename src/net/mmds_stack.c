@@ -18,8 +18,14 @@
  * slirp's TCP timers run from slirp_pollfds_fill/poll: the timeout it asks
  * for arms a timerfd on the VM's loop, and there is none while no
  * connection exists, so an idle MMDS costs nothing.
+ *
+ * libslirp (with glib and pcre2, ~0.8 MiB of RSS and its relocations at
+ * every exec) is loaded with dlopen() by the first MMDS stack, or earlier by
+ * mmds_net_preload() where a sandbox is about to forbid mapping code.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <slirp/libslirp.h>
 #include <stdlib.h>
@@ -33,6 +39,7 @@
 #include "mvm/log.h"
 #include "mvm/loop.h"
 #include "mvm/mmds.h"
+#include "mvm/sandbox.h"
 #include "mvm/sys.h"
 #include "net/mmds_stack.h"
 
@@ -42,6 +49,52 @@
 #define ETH_P_ARPV  0x0806
 #define MAX_TIMERS  4
 #define MAX_PENDING (256 * 1024) /* answer bytes waiting for the guest's window */
+
+#define LIBSLIRP_SONAME "libslirp.so.0"
+
+/* The libslirp calls made here, resolved once per process. */
+static struct {
+	__typeof__(slirp_new) *new_;
+	__typeof__(slirp_cleanup) *cleanup;
+	__typeof__(slirp_add_guestfwd) *add_guestfwd;
+	__typeof__(slirp_remove_guestfwd) *remove_guestfwd;
+	__typeof__(slirp_input) *input;
+	__typeof__(slirp_pollfds_fill) *pollfds_fill;
+	__typeof__(slirp_pollfds_poll) *pollfds_poll;
+	__typeof__(slirp_handle_timer) *handle_timer;
+	__typeof__(slirp_socket_recv) *socket_recv;
+	__typeof__(slirp_socket_can_recv) *socket_can_recv;
+	bool loaded;
+} sl;
+
+static pthread_once_t sl_once = PTHREAD_ONCE_INIT;
+
+static void slirp_load(void)
+{
+	void *h = dlopen(LIBSLIRP_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		return;
+	sl.new_ = dlsym(h, "slirp_new");
+	sl.cleanup = dlsym(h, "slirp_cleanup");
+	sl.add_guestfwd = dlsym(h, "slirp_add_guestfwd");
+	sl.remove_guestfwd = dlsym(h, "slirp_remove_guestfwd");
+	sl.input = dlsym(h, "slirp_input");
+	sl.pollfds_fill = dlsym(h, "slirp_pollfds_fill");
+	sl.pollfds_poll = dlsym(h, "slirp_pollfds_poll");
+	sl.handle_timer = dlsym(h, "slirp_handle_timer");
+	sl.socket_recv = dlsym(h, "slirp_socket_recv");
+	sl.socket_can_recv = dlsym(h, "slirp_socket_can_recv");
+	sl.loaded = sl.new_ && sl.cleanup && sl.add_guestfwd && sl.remove_guestfwd && sl.input &&
+		    sl.pollfds_fill && sl.pollfds_poll && sl.handle_timer && sl.socket_recv &&
+		    sl.socket_can_recv;
+}
+
+int mmds_net_preload(void)
+{
+	pthread_once(&sl_once, slirp_load);
+	return sl.loaded ? 0 : -ENOSYS;
+}
 
 struct stack_timer {
 	bool used;
@@ -202,13 +255,13 @@ static ssize_t cb_guest_bytes(const void *buf, size_t len, void *opaque)
 static void flush_pending(struct mmds_stack *s)
 {
 	while (s->pending_off < s->pending_len) {
-		size_t can = slirp_socket_can_recv(s->slirp, s->ip, MMDS_PORT);
+		size_t can = sl.socket_can_recv(s->slirp, s->ip, MMDS_PORT);
 		size_t n = MIN(can, s->pending_len - s->pending_off);
 
 		if (!n)
 			return;
-		slirp_socket_recv(s->slirp, s->ip, MMDS_PORT,
-				  (const uint8_t *)s->pending + s->pending_off, (int)n);
+		sl.socket_recv(s->slirp, s->ip, MMDS_PORT,
+			       (const uint8_t *)s->pending + s->pending_off, (int)n);
 		s->pending_off += n;
 	}
 	free(s->pending);
@@ -233,14 +286,14 @@ static void stack_pump(struct mmds_stack *s)
 			if (t->cb)
 				t->cb(t->cb_opaque);
 			else
-				slirp_handle_timer(s->slirp, t->id, t->cb_opaque);
+				sl.handle_timer(s->slirp, t->id, t->cb_opaque);
 		}
 	}
-	slirp_pollfds_fill(s->slirp, &timeout, cb_add_poll, s);
-	slirp_pollfds_poll(s->slirp, 0, cb_get_revents, s);
+	sl.pollfds_fill(s->slirp, &timeout, cb_add_poll, s);
+	sl.pollfds_poll(s->slirp, 0, cb_get_revents, s);
 	flush_pending(s);
 	timeout = UINT32_MAX;
-	slirp_pollfds_fill(s->slirp, &timeout, cb_add_poll, s);
+	sl.pollfds_fill(s->slirp, &timeout, cb_add_poll, s);
 	if (timeout != UINT32_MAX)
 		next = now_ms + timeout;
 	for (unsigned int i = 0; i < MAX_TIMERS; i++)
@@ -318,7 +371,7 @@ void mmds_stack_input(struct mmds_stack *s, const uint8_t *frame, size_t len)
 		s->pending = NULL;
 		s->pending_len = s->pending_off = 0;
 	}
-	slirp_input(s->slirp, frame, (int)len);
+	sl.input(s->slirp, frame, (int)len);
 	stack_pump(s);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -349,9 +402,19 @@ static struct in_addr other_addr(struct in_addr mmds, uint32_t low)
 struct mmds_stack *mmds_stack_create(struct mmds *m, uint32_t ipv4, struct mvm_loop *loop,
 				     mmds_output_fn out, void *opaque)
 {
-	struct mmds_stack *s = mvm_zalloc(sizeof(*s));
+	struct mmds_stack *s;
 	SlirpConfig cfg = { 0 };
+	bool filtered;
 
+	/* Mapping code under a filter would kill the process: only before any. */
+	filtered = sandbox_thread_filtered();
+	if (filtered ? !sl.loaded : mmds_net_preload() < 0) {
+		pr_err("MMDS: " LIBSLIRP_SONAME " %s",
+		       filtered ? "was not loaded before the sandbox"
+				: "cannot be loaded (apt-get install libslirp0)");
+		return NULL;
+	}
+	s = mvm_zalloc(sizeof(*s));
 	if (!s)
 		return NULL;
 	s->mmds = m;
@@ -380,15 +443,15 @@ struct mmds_stack *mmds_stack_create(struct mmds *m, uint32_t ipv4, struct mvm_l
 	cfg.disable_host_loopback = true;
 	cfg.disable_dns = true;
 	cfg.disable_dhcp = true;
-	s->slirp = slirp_new(&cfg, &stack_cbs, s);
+	s->slirp = sl.new_(&cfg, &stack_cbs, s);
 	if (!s->slirp)
 		goto err_loop;
-	if (slirp_add_guestfwd(s->slirp, cb_guest_bytes, s, &s->ip, MMDS_PORT) < 0)
+	if (sl.add_guestfwd(s->slirp, cb_guest_bytes, s, &s->ip, MMDS_PORT) < 0)
 		goto err_slirp;
 	return s;
 
 err_slirp:
-	slirp_cleanup(s->slirp);
+	sl.cleanup(s->slirp);
 err_loop:
 	loop_del(loop, &s->timer);
 err_timer:
@@ -405,8 +468,8 @@ void mmds_stack_destroy(struct mmds_stack *s)
 		return;
 	loop_del(s->loop, &s->timer);
 	close(s->timer_fd);
-	slirp_remove_guestfwd(s->slirp, s->ip, MMDS_PORT);
-	slirp_cleanup(s->slirp);
+	sl.remove_guestfwd(s->slirp, s->ip, MMDS_PORT);
+	sl.cleanup(s->slirp);
 	free(s->pending);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

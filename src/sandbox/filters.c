@@ -24,6 +24,7 @@
 
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/userfaultfd.h>
 #include <linux/sockios.h>
 #include <linux/seccomp.h>
 
@@ -122,7 +123,7 @@ const struct sandbox_list sandbox_floor = LIST(floor_rules);
 		IOCTL(KVM_SET_USER_MEMORY_REGION, fl), IOCTL(KVM_CREATE_VCPU, fl),                \
 		IOCTL(KVM_GET_STATS_FD, fl), IOCTL(KVM_SET_CPUID2, fl), IOCTL(KVM_SET_MSRS, fl),  \
 		IOCTL(KVM_GET_LAPIC, fl), IOCTL(KVM_SET_LAPIC, fl), IOCTL(KVM_SET_FPU, fl),       \
-		IOCTL(KVM_SET_REGS, fl), IOCTL(KVM_SET_SREGS, fl),                                \
+		IOCTL(KVM_SET_REGS, fl), IOCTL(KVM_SET_SREGS, fl), IOCTL(KVM_ENABLE_CAP, fl),     \
 		IOCTL(KVM_GET_MSRS, fl) /* a CPU template's MSRs that mvm does not set */
 
 /*
@@ -164,6 +165,22 @@ const struct sandbox_list sandbox_floor = LIST(floor_rules);
 		IOCTL(KVM_GET_VCPU_EVENTS, fl), IOCTL(KVM_GET_IRQCHIP, fl),                       \
 		IOCTL(KVM_GET_PIT2, fl), IOCTL(KVM_GET_CLOCK, fl), IOCTL(KVM_GET_DIRTY_LOG, fl),  \
 		R(pwrite64, fl), R(rename, fl)
+
+/*
+ * A snapshot's guest memory loaded lazily (src/snapshot/), on the thread that
+ * restores the VM (the API thread's PUT /snapshot/load, the main thread's
+ * mvm run --restore) and on the event loop: the Uffd backend makes and
+ * registers the userfaultfd (the syscall, or /dev/userfaultfd), hands it to
+ * the page-fault handler, waits for it to read the message (SIOCOUTQ, short
+ * sleeps), watches it (pidfd), and unregisters guest memory when it is gone
+ * (mincore: was everything loaded); the working set is recorded (pagemap,
+ * mincore) and prefetched (madvise, on a thread of the same filter).
+ */
+#define SNAPSHOT_MEM_RULES(fl)                                                                 \
+	R(userfaultfd, fl), IOCTL(USERFAULTFD_IOC_NEW, fl), IOCTL(UFFDIO_API, fl),             \
+		IOCTL(UFFDIO_REGISTER, fl), IOCTL(UFFDIO_UNREGISTER, fl), IOCTL(SIOCOUTQ, fl), \
+		R(pidfd_open, fl), R(poll, fl), R(clock_nanosleep, fl), R(mincore, fl),        \
+		R(pread64, fl), R(madvise, fl)
 
 /*
  * The main thread: waits for InstanceStart (mvm --api-sock) or has built
@@ -245,6 +262,7 @@ static const struct sandbox_rule vmm_rules[] = {
 	DEVICE_RULES(G),
 	/* a restored VM (--restore) */
 	SNAPSHOT_LOAD_RULES(G),
+	SNAPSHOT_MEM_RULES(G),
 };
 
 /*
@@ -296,6 +314,7 @@ static const struct sandbox_rule api_rules[] = {
 	/* building the VM (InstanceStart) */
 	VM_BUILD_RULES(G),
 	IOCTL(KVM_IRQ_LINE, G),
+	IOCTL(KVM_SIGNAL_MSI, G), /* a line of the split irqchip's IOAPIC */
 	IOCTL(KVM_SET_GSI_ROUTING, G),
 	IOCTL(KVM_IOEVENTFD, G),
 	IOCTL(KVM_IRQFD, G),
@@ -307,6 +326,7 @@ static const struct sandbox_rule api_rules[] = {
 	DEVICE_RULES(G),
 	SNAPSHOT_LOAD_RULES(G),
 	SNAPSHOT_SAVE_RULES(G),
+	SNAPSHOT_MEM_RULES(G),
 };
 
 /*

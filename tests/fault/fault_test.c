@@ -26,7 +26,12 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #include "../../src/api/api_internal.h"
@@ -36,6 +41,7 @@
 #include "mvm/log.h"
 #include "mvm/mmds.h"
 #include "mvm/snapshot.h"
+#include "mvm/snapshot_mem.h"
 #include "mvm/vm.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -50,6 +56,7 @@
 #endif
 
 static char hello[4096];
+static char reset_vector[4096];
 static int null_fd = -1;
 static unsigned long total_points;
 
@@ -194,6 +201,9 @@ struct scenario {
 	bool vsock;	  /* virtio-vsock: its listening socket at vsock_path */
 	bool net;	  /* two virtio-net interfaces (taps in a namespace), MMDS on one */
 	bool balloon;	  /* virtio-balloon (statistics, reporting), transparent huge pages */
+	bool split;	  /* --irqchip split: the user-space IOAPIC */
+	bool firmware;	  /* --firmware reset-vector.bin instead of a kernel */
+	bool host_only;	  /* no VM: runs without /dev/kvm */
 };
 
 static struct mmds *net_mmds; /* the store test_boot_virtio_net made, outliving each boot */
@@ -215,6 +225,12 @@ static int scenario_run(const struct scenario *sc)
 	cfg.cpus = sc->cpus;
 	cfg.pit = sc->pit;
 	cfg.initrd = sc->initrd ? hello : NULL; /* any file will do */
+	if (sc->split)
+		cfg.irqchip = MVM_IRQCHIP_SPLIT;
+	if (sc->firmware) {
+		cfg.kernel = NULL;
+		cfg.firmware = reset_vector;
+	}
 	cfg.console_out = null_fd;
 	if (sc->console_in) {
 		if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK))
@@ -378,7 +394,7 @@ static void run_scenario(const struct scenario *sc)
 {
 	unsigned long n, i;
 
-	if (access("/dev/kvm", R_OK | W_OK)) {
+	if (!sc->host_only && access("/dev/kvm", R_OK | W_OK)) {
 		print_message("SKIP: /dev/kvm is not accessible; fault injection needs KVM\n");
 		skip();
 	}
@@ -549,6 +565,30 @@ static void test_boot_virtio_net(void **state)
 	close(orig);
 }
 
+static void test_boot_split_irqchip(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, 2 vCPUs, split irqchip (the IOAPIC in mvm)",
+		.cpus = 2,
+		.split = true,
+	};
+
+	(void)state;
+	run_scenario(&sc);
+}
+
+static void test_boot_firmware(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, a firmware image from the reset vector",
+		.cpus = 1,
+		.firmware = true,
+	};
+
+	(void)state;
+	run_scenario(&sc);
+}
+
 static void test_boot_virtio_balloon(void **state)
 {
 	static const struct scenario sc = {
@@ -619,6 +659,144 @@ static void test_snapshot_create_restore(void **state)
 	run_scenario(&sc);
 }
 
+/* ---- lazy snapshot memory: the Uffd backend and the working-set prefetch (no VM) ---- */
+
+#define SNAPMEM_SIZE (1UL << 20)
+
+static struct {
+	struct snapshot_mem_region r; /* anonymous, as guest RAM */
+	int lfd;		      /* the handler's socket: a peer thread takes each message */
+	pthread_t peer;
+	atomic_bool stop;
+	atomic_int busy;
+	char path[108];
+} snapmem;
+
+static void *snapmem_peer(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&snapmem.stop)) {
+		struct pollfd p = { .fd = snapmem.lfd, .events = POLLIN };
+		int conn;
+
+		atomic_store(&snapmem.busy, 1);
+		if (poll(&p, 1, 0) != 1) {
+			atomic_store(&snapmem.busy, 0);
+			poll(&p, 1, 20);
+			continue;
+		}
+		conn = accept4(snapmem.lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn >= 0) {
+			char buf[4096];
+			union {
+				char b[CMSG_SPACE(sizeof(int))];
+				struct cmsghdr align;
+			} ctl;
+			struct iovec iov = { buf, sizeof(buf) };
+			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+			struct cmsghdr *c;
+			int fd;
+
+			mh.msg_control = ctl.b;
+			mh.msg_controllen = sizeof(ctl.b);
+			if (recvmsg(conn, &mh, MSG_CMSG_CLOEXEC) > 0 && (c = CMSG_FIRSTHDR(&mh))) {
+				memcpy(&fd, CMSG_DATA(c), sizeof(int));
+				close(fd);
+			}
+			close(conn);
+		}
+		atomic_store(&snapmem.busy, 0);
+	}
+	return NULL;
+}
+
+/* Until the peer holds nothing of ours: the process is then what it was. */
+static void snapmem_peer_drain(void)
+{
+	struct pollfd p = { .fd = snapmem.lfd, .events = POLLIN };
+	int quiet = 0;
+
+	while (quiet < 3) {
+		quiet = !atomic_load(&snapmem.busy) && poll(&p, 1, 0) == 0 ? quiet + 1 : 0;
+		usleep(2000);
+	}
+}
+
+static int snapmem_run(const struct scenario *sc)
+{
+	struct prefetch_list l, back;
+	struct prefetch_thread *t;
+	struct uffd_backend *b;
+	uint8_t buf[1024];
+	long len;
+	int err;
+
+	(void)sc;
+	b = uffd_backend_create(&snapmem.r, 1, snapmem.path, 5000);
+	err = PTR_ERR_OR_ZERO(b);
+	uffd_backend_destroy(b);
+	snapmem_peer_drain();
+	if (err)
+		return err;
+	/* The pages the handshake left behind are zero pages: record them, as a list. */
+	err = prefetch_record(&snapmem.r, 1, &l);
+	if (err)
+		return err;
+	len = prefetch_encode(&l, buf, sizeof(buf));
+	if (len > (long)sizeof(buf))
+		len = -ENOBUFS;
+	err = len < 0 ? (int)len
+		      : prefetch_decode(buf, (size_t)len, 4096, SNAPMEM_SIZE / 4096, &back);
+	prefetch_list_free(&l);
+	if (err)
+		return err;
+	t = prefetch_start(&snapmem.r, 1, &back);
+	err = IS_ERR(t) ? (int)PTR_ERR(t) : prefetch_join(t);
+	prefetch_list_free(&back);
+	return err;
+}
+
+static void test_snapshot_mem(void **state)
+{
+	static const struct scenario sc = {
+		.name = "snapshot memory: Uffd handshake, working-set record, decode and prefetch",
+		.run = snapmem_run,
+		.host_only = true,
+	};
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	uint8_t *mem;
+	unsigned int i;
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+
+	(void)state;
+	if (fd < 0 && access("/dev/userfaultfd", R_OK | W_OK)) {
+		print_message("SKIP: userfaultfd is unavailable here\n");
+		skip();
+	}
+	if (fd >= 0)
+		close(fd);
+	mem = mmap(NULL, SNAPMEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(mem != MAP_FAILED);
+	/* Every other page in memory: 128 runs, so the run array grows. */
+	for (i = 0; i < SNAPMEM_SIZE / 4096; i += 2)
+		mem[i * 4096] = 1;
+	snapmem.r = (struct snapshot_mem_region){ mem, SNAPMEM_SIZE, 0, 4096 };
+	snprintf(snapmem.path, sizeof(snapmem.path), "/tmp/mvm-fault-uffd-%d.sock", (int)getpid());
+	strcpy(a.sun_path, snapmem.path);
+	unlink(snapmem.path);
+	snapmem.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(snapmem.lfd >= 0);
+	assert_int_equal(bind(snapmem.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(snapmem.lfd, 8), 0);
+	assert_int_equal(pthread_create(&snapmem.peer, NULL, snapmem_peer, NULL), 0);
+	run_scenario(&sc);
+	atomic_store(&snapmem.stop, true);
+	pthread_join(snapmem.peer, NULL);
+	close(snapmem.lfd);
+	unlink(snapmem.path);
+	munmap(mem, SNAPMEM_SIZE);
+}
+
 /* Every site in the program was made to fail at least once. */
 static void test_every_site_covered(void **state)
 {
@@ -656,6 +834,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_boot_virtio_vsock),
 		cmocka_unit_test(test_boot_virtio_net),
 		cmocka_unit_test(test_boot_virtio_balloon),
+		cmocka_unit_test(test_boot_split_irqchip),
+		cmocka_unit_test(test_boot_firmware),
+		cmocka_unit_test(test_snapshot_mem),
 		cmocka_unit_test(test_snapshot_create_restore),
 		cmocka_unit_test(test_every_site_covered),
 	};
@@ -675,6 +856,8 @@ int main(int argc, char **argv)
 	}
 
 	snprintf(hello, sizeof(hello), "%s/hello.elf", dir ? dir : "build/guest");
+	snprintf(reset_vector, sizeof(reset_vector), "%s/reset-vector.bin",
+		 dir ? dir : "build/guest");
 	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	/* Failures are injected on purpose: their messages are noise here. */
 	mvm_log_set_level(-1);

@@ -19,6 +19,7 @@ set -u
 
 MVM=${MVM:-build/mvm}
 TRANSPORT=${TRANSPORT:-pci}
+IRQCHIP=${IRQCHIP:-kernel} # --irqchip: kernel, or split (the IOAPIC in mvm)
 case $TRANSPORT in
 pci) irq_pat='^LINUX-IRQ .*PCI-MSI.*virtio0-req' extra= ;;
 mmio) irq_pat='^LINUX-IRQ .*virtio0' extra=pci=off ;;
@@ -95,7 +96,7 @@ ro_sum=$(md5sum <"$TMP/ro.img")
 python3 "$(dirname "$0")/pty-run.py" "$TMP/out.raw" "LINUX-ASK" "typed on hvc0" 600 -- \
 	"$MVM" run --kernel "$KERNEL" --mem 128M \
 	--cmdline "console=hvc0 root=/dev/vda rw init=/init panic=-1 mitigations=off quiet clocksource=tsc tsc=reliable $extra" \
-	--transport "$TRANSPORT" \
+	--transport "$TRANSPORT" --irqchip "$IRQCHIP" \
 	--disk "$TMP/root.img" --disk "$TMP/ro.img,ro" --rng --console virtio --stats \
 	2>"$TMP/err"
 rc=$?

@@ -2,7 +2,9 @@
 # Integration tests: boot the guest kit's guests under `mvm run` and check
 # what they print and how mvm exits. Needs /dev/kvm (skips without it).
 #
-#   MVM=build/mvm GUESTS=build/guest tests/integration/run.sh
+#   MVM=build/mvm GUESTS=build/guest [IRQCHIP=split] tests/integration/run.sh
+#
+# IRQCHIP=split runs every `mvm run` of the tests below with --irqchip split.
 set -u
 
 MVM=${MVM:-build/mvm}
@@ -10,6 +12,16 @@ GUESTS=${GUESTS:-build/guest}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 . "$(dirname "$0")/../lib/tap.sh"
+if [ -n "${IRQCHIP:-}" ]; then
+	run() {
+		if [ "$1" = run ]; then
+			set -- run --irqchip "$IRQCHIP" "${@:2}"
+		fi
+		timeout "${RUN_TIMEOUT:-60}" "$MVM" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+		rc=$?
+	}
+	echo "# every guest on --irqchip $IRQCHIP"
+fi
 
 stat_of() { # stat_of NODE-REGEX NAME: the value of NAME under the first matching node
 	awk -v node="$1" -v name="$2" '
@@ -30,6 +42,17 @@ run run --kernel "$GUESTS/hello.elf" --cmdline "greetings from the host"
 expect "hello guest prints its greeting and exits 0" 0 "Hello from an mvm guest"
 grep -q 'cmdline: "greetings from the host"' "$TMP/out" && ok "--cmdline reaches the guest" ||
 	not_ok "--cmdline reaches the guest"
+
+run run --kernel "$GUESTS/hello32.elf"
+expect "an ELF32 (i386) PVH guest boots" 0 "Hello from an mvm guest"
+
+run run --kernel "$GUESTS/ioapic.elf"
+expect "the IOAPIC's registers, and the UART's IRQ 4 through it to the LAPIC" 0 \
+	"ioapic: [0-9]+ passed, 0 failed"
+
+run run --firmware "$GUESTS/reset-vector.bin"
+expect "a firmware image runs from the reset vector" 0 "reset: running at the reset vector"
+expect "the firmware's copy below 1 MiB runs after its far jump" 0 "reset: running below 1 MiB"
 
 for code in 0 7 42 255; do
 	run run --kernel "$GUESTS/exitcode.elf" --cmdline "exit=$code"

@@ -13,6 +13,8 @@
 #   - PCI INTx (pci=nomsi) routed by the MP table and by ACPI's _PRT
 #   - virtio (tests/integration/linux-virtio.sh): root on virtio-blk, rng,
 #     hvc0, a read-only disk that refuses writes
+#   - the split irqchip (--irqchip split: the IOAPIC in mvm, no PIC): 1 and 2
+#     vCPUs, MP table and ACPI, INTx through its IOAPIC, MSI-X, virtio-mmio
 # Each boot's console must be free of clocksource/TSC complaints and
 # kernel warnings. Each prints its time to the marker.
 set -u
@@ -124,6 +126,30 @@ $BOOT intx-acpi-prt --expect '\[vda\] 32768 512-byte' --expect '^GUEST-VIRTIO .*
 echo "# virtio: tests/integration/linux-virtio.sh, on PCI and on MMIO"
 MVM=$MVM KERNEL=$D/vmlinux TRANSPORT=pci "$here/../integration/linux-virtio.sh" || fail=1
 MVM=$MVM KERNEL=$D/bzImage TRANSPORT=mmio "$here/../integration/linux-virtio.sh" || fail=1
+
+# The split irqchip: LAPICs in KVM, the IOAPIC in mvm, no PIC (Linux finds none).
+$BOOT split-pvh-1cpu --expect-status 5 --expect '^GUEST-CPUS 1 ' --expect '^GUEST-DONE' \
+	"${REJECT[@]}" \
+	-- "$MVM" run --irqchip split --kernel "$D/vmlinux" --initrd "$D/initramfs.cpio" \
+	--cmdline "$ARGS guest_exit=port guest_exit_code=5" || fail=1
+$BOOT split-smp-acpi-2cpus --expect '^GUEST-CPUS 2 online=0-1' --expect 'reboot: Power down' \
+	--expect 'smpboot: Total of 2 processors' "${REJECT[@]}" \
+	-- "$MVM" run --irqchip split --kernel "$S/vmlinux" --initrd "$S/initramfs.cpio" --cpus 2 \
+	--cmdline "$ARGS guest_exit=poweroff" || fail=1
+$BOOT split-intx-mptable --expect 'PCI->APIC IRQ transform: INT A -> IRQ 1[6-9]' \
+	--expect '\[vda\] 32768 512-byte' --expect '^GUEST-VIRTIO .* device=0x0002' \
+	--reject 'timed out|timeout' "${REJECT[@]}" \
+	-- "$MVM" run --irqchip split --kernel "$D/vmlinux" --initrd "$D/initramfs.cpio" \
+	--disk "$intx_img" --cmdline "$ARGS pci=nomsi guest_exit=port" || fail=1
+$BOOT split-intx-acpi-prt --expect '\[vda\] 32768 512-byte' --expect '^GUEST-VIRTIO .* device=0x0002' \
+	--expect 'ACPI: PCI Root Bridge \[PCI0\]' --reject 'timed out|timeout' --reject 'ACPI Error' \
+	"${REJECT[@]}" \
+	-- "$MVM" run --irqchip split --kernel "$S/vmlinux" --initrd "$S/initramfs.cpio" --cpus 2 \
+	--disk "$intx_img" --cmdline "$ARGS pci=nomsi" || fail=1
+MVM=$MVM KERNEL=$D/vmlinux TRANSPORT=pci IRQCHIP=split "$here/../integration/linux-virtio.sh" ||
+	fail=1
+MVM=$MVM KERNEL=$D/bzImage TRANSPORT=mmio IRQCHIP=split "$here/../integration/linux-virtio.sh" ||
+	fail=1
 
 echo "# logs in $LOGDIR"
 exit $fail

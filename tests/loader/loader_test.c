@@ -8,6 +8,7 @@
  *                     by tests/loader/fetch-kernel.sh)
  *   GUESTS            the guest kit's build dir (hello.elf for PVH)
  */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -607,6 +608,349 @@ static void test_pvh_start_info(void **state)
 	free(initrd);
 }
 
+/* ---- PVH ELF files built here: both classes, and what is refused ---- */
+
+#define ELF_LOAD_ADDR 0x100000u
+#define ELF_ENTRY     0x100004u
+#define ELF_PAYLOAD   16
+#define ELF_MEMSZ     0x3000u
+#define ELF_NOTE_DESC 4
+
+/* A PVH note: "Xen\0", type 18 (XEN_ELFNOTE_PHYS32_ENTRY), a 32-bit entry. */
+struct pvh_note {
+	uint32_t namesz, descsz, type;
+	char name[4];
+	uint32_t entry;
+};
+
+/*
+ * A minimal PVH image of ELF class 32 or 64: header, a PT_NOTE and a PT_LOAD
+ * of ELF_PAYLOAD bytes (0x40, 0x41, ...) at ELF_LOAD_ADDR with bss to
+ * ELF_MEMSZ. machine 0: the class's own. Returns the file; *len its size.
+ */
+static uint8_t *pvh_elf(int cls, unsigned int machine, size_t *len)
+{
+	const size_t ehsz = cls == 64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+	const size_t phsz = cls == 64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+	const size_t note_off = ehsz + 2 * phsz, load_off = note_off + sizeof(struct pvh_note);
+	struct pvh_note note = { 4, ELF_NOTE_DESC, 18, "Xen", ELF_ENTRY };
+	uint8_t *f = calloc(1, load_off + ELF_PAYLOAD);
+	unsigned int i;
+
+	assert_non_null(f);
+	memcpy(f + note_off, &note, sizeof(note));
+	for (i = 0; i < ELF_PAYLOAD; i++)
+		f[load_off + i] = (uint8_t)(0x40 + i);
+	if (cls == 64) {
+		Elf64_Ehdr eh = { .e_type = ET_EXEC,
+				  .e_machine = machine ?: EM_X86_64,
+				  .e_version = EV_CURRENT,
+				  .e_entry = ELF_ENTRY,
+				  .e_phoff = sizeof(Elf64_Ehdr),
+				  .e_ehsize = sizeof(Elf64_Ehdr),
+				  .e_phentsize = sizeof(Elf64_Phdr),
+				  .e_phnum = 2 };
+		Elf64_Phdr ph[2] = {
+			{ .p_type = PT_NOTE,
+			  .p_offset = note_off,
+			  .p_filesz = sizeof(note),
+			  .p_memsz = sizeof(note),
+			  .p_align = 4 },
+			{ .p_type = PT_LOAD,
+			  .p_offset = load_off,
+			  .p_vaddr = ELF_LOAD_ADDR,
+			  .p_paddr = ELF_LOAD_ADDR,
+			  .p_filesz = ELF_PAYLOAD,
+			  .p_memsz = ELF_MEMSZ,
+			  .p_flags = PF_R | PF_X,
+			  .p_align = 16 },
+		};
+
+		memcpy(eh.e_ident, ELFMAG, SELFMAG);
+		eh.e_ident[EI_CLASS] = ELFCLASS64;
+		eh.e_ident[EI_DATA] = ELFDATA2LSB;
+		eh.e_ident[EI_VERSION] = EV_CURRENT;
+		memcpy(f, &eh, sizeof(eh));
+		memcpy(f + ehsz, ph, sizeof(ph));
+	} else {
+		Elf32_Ehdr eh = { .e_type = ET_EXEC,
+				  .e_machine = machine ?: EM_386,
+				  .e_version = EV_CURRENT,
+				  .e_entry = ELF_ENTRY,
+				  .e_phoff = sizeof(Elf32_Ehdr),
+				  .e_ehsize = sizeof(Elf32_Ehdr),
+				  .e_phentsize = sizeof(Elf32_Phdr),
+				  .e_phnum = 2 };
+		Elf32_Phdr ph[2] = {
+			{ .p_type = PT_NOTE,
+			  .p_offset = note_off,
+			  .p_filesz = sizeof(note),
+			  .p_memsz = sizeof(note),
+			  .p_align = 4 },
+			{ .p_type = PT_LOAD,
+			  .p_offset = load_off,
+			  .p_vaddr = ELF_LOAD_ADDR,
+			  .p_paddr = ELF_LOAD_ADDR,
+			  .p_filesz = ELF_PAYLOAD,
+			  .p_memsz = ELF_MEMSZ,
+			  .p_flags = PF_R | PF_X,
+			  .p_align = 16 },
+		};
+
+		memcpy(eh.e_ident, ELFMAG, SELFMAG);
+		eh.e_ident[EI_CLASS] = ELFCLASS32;
+		eh.e_ident[EI_DATA] = ELFDATA2LSB;
+		eh.e_ident[EI_VERSION] = EV_CURRENT;
+		memcpy(f, &eh, sizeof(eh));
+		memcpy(f + ehsz, ph, sizeof(ph));
+	}
+	*len = load_off + ELF_PAYLOAD;
+	return f;
+}
+
+static void check_pvh_elf_loads(int cls)
+{
+	size_t len;
+	uint8_t *f = pvh_elf(cls, 0, &len), *seg;
+	char name[32], *path;
+	struct vm *vm;
+	unsigned int i;
+
+	snprintf(name, sizeof(name), "pvh%d.elf", cls);
+	path = write_tmp(name, f, len);
+	vm = ram_vm(16ULL << 20, 1, path, "x", NULL);
+	/* Stale bytes where the bss goes: the loader must zero them. */
+	memset(gpa(vm, ELF_LOAD_ADDR, ELF_MEMSZ + 16), 0xee, ELF_MEMSZ + 16);
+	assert_int_equal(arch_vm_load_kernel(vm), 0);
+	assert_int_equal(vm->arch.boot.mode, X86_BOOT_PVH32);
+	assert_int_equal(vm->arch.boot.entry, ELF_ENTRY);
+	assert_int_equal(vm->arch.boot.info, BOOT_START_INFO);
+	seg = gpa(vm, ELF_LOAD_ADDR, ELF_MEMSZ + 16);
+	for (i = 0; i < ELF_PAYLOAD; i++)
+		assert_int_equal(seg[i], 0x40 + i);
+	for (; i < ELF_MEMSZ; i++)
+		if (seg[i])
+			fail_msg("ELF%d bss byte at +0x%x is 0x%02x", cls, i, seg[i]);
+	assert_int_equal(seg[ELF_MEMSZ], 0xee); /* nothing past p_memsz */
+	assert_int_equal(*(uint32_t *)gpa(vm, BOOT_START_INFO, 4), 0x336ec578);
+	assert_string_equal((const char *)gpa(vm, BOOT_CMDLINE, 2), "x");
+	ram_vm_free(vm);
+	free(path);
+	free(f);
+}
+
+static void test_pvh_elf32_and_elf64(void **state)
+{
+	char *elf64, *elf32;
+	struct x86_boot boot;
+	struct vm *vm;
+	uint8_t *ram;
+
+	(void)state;
+	check_pvh_elf_loads(32);
+	check_pvh_elf_loads(64);
+	/* The guest kit's hello guest and its ELF32 copy (objcopy) leave the same memory. */
+	assert_true(asprintf(&elf64, "%s/hello.elf", guests) > 0);
+	assert_true(asprintf(&elf32, "%s/hello32.elf", guests) > 0);
+	/* One at a time: a VM here lists the shared UART description. */
+	vm = ram_vm(16ULL << 20, 1, elf64, "same", NULL);
+	assert_int_equal(arch_vm_load_kernel(vm), 0);
+	boot = vm->arch.boot;
+	ram = malloc(vm->mem.size);
+	assert_non_null(ram);
+	memcpy(ram, vm->mem.base, vm->mem.size);
+	ram_vm_free(vm);
+	vm = ram_vm(16ULL << 20, 1, elf32, "same", NULL);
+	assert_int_equal(arch_vm_load_kernel(vm), 0);
+	assert_int_equal(vm->arch.boot.mode, boot.mode);
+	assert_int_equal(vm->arch.boot.entry, boot.entry);
+	assert_true(memcmp(ram, vm->mem.base, vm->mem.size) == 0);
+	ram_vm_free(vm);
+	free(ram);
+	free(elf64);
+	free(elf32);
+}
+
+/* Writes f (len bytes, patched by fn) and expects its load to fail with `why`. */
+static void elf_refused(const char *name, uint8_t *f, size_t len, const char *why)
+{
+	char *path = write_tmp(name, f, len);
+	struct vm *vm = ram_vm(16ULL << 20, 1, path, NULL, NULL);
+
+	expect_load_error(vm, -ENOEXEC, path, why);
+	ram_vm_free(vm);
+	free(path);
+}
+
+static void test_pvh_elf_refused(void **state)
+{
+	size_t len32, len64;
+	uint8_t *e32 = pvh_elf(32, 0, &len32), *e64 = pvh_elf(64, 0, &len64), *f;
+	Elf32_Ehdr *h32;
+	Elf64_Ehdr *h64;
+
+	(void)state;
+	/* Class and machine must agree: i386 for ELF32, x86-64 for ELF64. */
+	f = pvh_elf(32, EM_X86_64, &len32);
+	elf_refused("x32.elf", f, len32, "32-bit ELF file for machine 62, not i386");
+	free(f);
+	f = pvh_elf(64, EM_386, &len64);
+	elf_refused("elf64-i386.elf", f, len64, "64-bit ELF file for machine 3, not x86-64");
+	free(f);
+	f = pvh_elf(32, EM_ARM, &len32);
+	elf_refused("arm.elf", f, len32, "machine 40");
+	free(f);
+	/* No other class, no big-endian file. */
+	e32[EI_CLASS] = 3;
+	elf_refused("class3.elf", e32, len32, "not a 32- or 64-bit ELF file (ELF class 3)");
+	e32[EI_CLASS] = ELFCLASSNONE;
+	elf_refused("class0.elf", e32, len32, "ELF class 0");
+	e32[EI_CLASS] = ELFCLASS32;
+	e32[EI_DATA] = ELFDATA2MSB;
+	elf_refused("msb.elf", e32, len32, "not a little-endian ELF file");
+	e32[EI_DATA] = ELFDATA2LSB;
+	/* Truncated: inside the file header, inside the program headers, inside a segment. */
+	elf_refused("short32.elf", e32, sizeof(Elf32_Ehdr) - 1, "truncated");
+	elf_refused("short64.elf", e64, sizeof(Elf64_Ehdr) - 1, "truncated");
+	elf_refused("ident.elf", e32, 8, "truncated");
+	elf_refused("phdrs32.elf", e32, sizeof(Elf32_Ehdr) + 10, "truncated");
+	elf_refused("phdrs64.elf", e64, sizeof(Elf64_Ehdr) + 10, "truncated");
+	elf_refused("seg32.elf", e32, len32 - 1, "truncated");
+	/* A program header size that is not its class's. */
+	h32 = (Elf32_Ehdr *)e32;
+	h32->e_phentsize = sizeof(Elf64_Phdr);
+	elf_refused("phentsize32.elf", e32, len32, "bad ELF program header table");
+	h32->e_phentsize = sizeof(Elf32_Phdr);
+	h64 = (Elf64_Ehdr *)e64;
+	h64->e_phentsize = sizeof(Elf32_Phdr);
+	elf_refused("phentsize64.elf", e64, len64, "bad ELF program header table");
+	h64->e_phentsize = sizeof(Elf64_Phdr);
+	/* Not executable; no program headers; the entry outside RAM. */
+	h32->e_type = ET_REL;
+	elf_refused("rel.elf", e32, len32, "not an executable");
+	h32->e_type = ET_EXEC;
+	h32->e_phnum = 0;
+	elf_refused("nophdr.elf", e32, len32, "bad ELF program header table (0 entries)");
+	h32->e_phnum = 2;
+	((struct pvh_note *)(e32 + sizeof(Elf32_Ehdr) + 2 * sizeof(Elf32_Phdr)))->entry =
+		0xfffffff0u;
+	elf_refused("entry.elf", e32, len32, "not in guest RAM");
+	free(e32);
+	free(e64);
+}
+
+/* ---- a raw firmware image: where it goes, what is refused ---- */
+
+static void test_firmware_layout(void **state)
+{
+	static const struct {
+		uint64_t size, rom_gpa, rom_size, image_off, low_gpa;
+	} cases[] = {
+		{ 16, 0xfffff000, 0x1000, 0xff0, 0xffff0 },
+		{ 5000, 0xffffe000, 0x2000, 0x2000 - 5000, 0x100000 - 5000 },
+		{ 0x10000, 0xffff0000, 0x10000, 0, 0xf0000 },
+		{ 0x40000, 0xfffc0000, 0x40000, 0, 0xc0000 },
+	};
+	struct firmware_layout l;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		firmware_layout(cases[i].size, &l);
+		assert_int_equal(l.rom_gpa, cases[i].rom_gpa);
+		assert_int_equal(l.rom_size, cases[i].rom_size);
+		assert_int_equal(l.image_off, cases[i].image_off);
+		assert_int_equal(l.low_gpa, cases[i].low_gpa);
+		/* Both copies end where they must: the last 16 bytes hold the reset vector. */
+		assert_int_equal(l.rom_gpa + l.image_off + cases[i].size, 0x100000000ULL);
+		assert_int_equal(l.low_gpa + cases[i].size, 0x100000);
+		assert_int_equal(l.rom_gpa + l.image_off + cases[i].size - 16, 0xfffffff0);
+		/* Clear of the TSS and identity map pages KVM needs below it. */
+		assert_true(l.rom_gpa >= 0xfffc0000);
+	}
+}
+
+static void firmware_size_case(size_t size, bool good)
+{
+	uint8_t *img = calloc(1, size + 1);
+	char name[32], *path, *msg;
+	struct boot_image bi;
+	int r;
+
+	assert_non_null(img);
+	snprintf(name, sizeof(name), "fw-%zu.bin", size);
+	path = write_tmp(name, img, size);
+	assert_int_equal(boot_image_open(&bi, "firmware", path), 0);
+	capture_begin();
+	r = firmware_check(&bi);
+	msg = capture_end();
+	boot_image_close(&bi);
+	if (good) {
+		assert_int_equal(r, 0);
+		assert_string_equal(msg, "");
+	} else if (r != -ENOEXEC || !strstr(msg, path) || !strstr(msg, "16 bytes to 256 KiB") ||
+		   strchr(msg, '\n') != msg + strlen(msg) - 1) {
+		fail_msg("%zu bytes: want one line naming %s; got %d: %s", size, path, r, msg);
+	}
+	free(msg);
+	free(path);
+	free(img);
+}
+
+static void test_firmware_sizes(void **state)
+{
+	(void)state;
+	firmware_size_case(0, false);
+	firmware_size_case(15, false);
+	firmware_size_case(16, true);
+	firmware_size_case(0x40000, true);
+	firmware_size_case(0x40001, false);
+}
+
+/* The boot copy: from the read-only mapping to RAM below 1 MiB, and nothing else written. */
+static void test_firmware_load(void **state)
+{
+	const size_t size = 5000;
+	struct firmware_layout l;
+	uint8_t *rom, *low;
+	struct vm *vm;
+	unsigned int i;
+
+	(void)state;
+	firmware_layout(size, &l);
+	rom = calloc(1, l.rom_size);
+	assert_non_null(rom);
+	for (i = 0; i < size; i++)
+		rom[l.image_off + i] = (uint8_t)(i * 7 + 1);
+	vm = ram_vm(16ULL << 20, 1, NULL, "ignored", NULL);
+	vm->cfg.firmware = "fw.bin";
+	vm->mem.files[0] = (struct mem_file){ .gpa = l.rom_gpa,
+					      .size = l.rom_size,
+					      .hva = rom,
+					      .fd = -1,
+					      .read_only = true,
+					      .owner = "firmware" };
+	vm->mem.nr_files = 1;
+	vm->arch.firmware_size = size;
+	assert_int_equal(arch_vm_load_kernel(vm), 0);
+	assert_int_equal(vm->arch.boot.mode, X86_BOOT_RESET);
+	assert_int_equal(vm->arch.boot.entry, 0xfffffff0);
+	low = gpa(vm, 0, 0x100000);
+	assert_memory_equal(low + l.low_gpa, rom + l.image_off, size);
+	/* No boot data, command line or tables: RAM is zero outside the image. */
+	for (i = 0; i < l.low_gpa; i++)
+		if (low[i])
+			fail_msg("byte at 0x%x written (0x%02x)", i, low[i]);
+	/* A kernel as well: refused. */
+	vm->cfg.kernel = "vmlinuz";
+	capture_begin();
+	assert_int_equal(arch_vm_load_kernel(vm), -EINVAL);
+	free(capture_end());
+	vm->mem.nr_files = 0;
+	ram_vm_free(vm);
+	free(rom);
+}
+
 /*
  * A virtio-mmio device is announced from its description alone: on a Linux
  * command line (after the user's), as an LNRO0005 device in the DSDT with
@@ -833,6 +1177,11 @@ int main(void)
 	};
 	const struct CMUnitTest other[] = {
 		cmocka_unit_test(test_pvh_start_info),
+		cmocka_unit_test(test_pvh_elf32_and_elf64),
+		cmocka_unit_test(test_pvh_elf_refused),
+		cmocka_unit_test(test_firmware_layout),
+		cmocka_unit_test(test_firmware_sizes),
+		cmocka_unit_test(test_firmware_load),
 		cmocka_unit_test(test_tables_scale_with_cpus),
 		cmocka_unit_test(test_srat_hotplug_region),
 		cmocka_unit_test(test_virtio_mmio_announced),

@@ -60,6 +60,7 @@ int main(void)
 	failed += run_vcpu_sandbox_tests();
 	failed += run_boot_timer_tests();
 	failed += run_fc_metrics_tests();
+	failed += run_ioapic_tests();
 	failed += run_snapshot_format_tests();
 	failed += run_snapshot_tests();
 	failed += run_snapshot_api_tests();

@@ -30,6 +30,7 @@ enum probe {
 	PROBE_SOCKET_INET,    /* api: AF_INET */
 	PROBE_FORK,	      /* vmm: clone without CLONE_THREAD */
 	PROBE_OPENAT_METRICS, /* metrics: opening anything */
+	PROBE_FILTERED,	      /* api, vmm: the thread knows it is filtered */
 };
 
 static int probe(enum probe p)
@@ -55,6 +56,8 @@ static int probe(enum probe p)
 		return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) < 0;
 	case PROBE_OPENAT_METRICS:
 		return open("/dev/null", O_RDONLY) < 0;
+	case PROBE_FILTERED:
+		return !sandbox_thread_filtered();
 	}
 	return 1;
 }
@@ -142,6 +145,9 @@ static void test_api_filter(void **state)
 	expect_allowed(SANDBOX_API, PROBE_SOCKET_UNIX);
 	expect_killed(SANDBOX_API, PROBE_SOCKET_INET, "socket");
 	expect_killed(SANDBOX_API, PROBE_MMAP_EXEC, "mmap");
+	/* Where a library may still be mapped: not under a filter. */
+	assert_false(sandbox_thread_filtered());
+	expect_allowed(SANDBOX_API, PROBE_FILTERED);
 }
 
 static void test_vmm_filter(void **state)
@@ -151,6 +157,7 @@ static void test_vmm_filter(void **state)
 	expect_killed(SANDBOX_VMM, PROBE_FORK, "clone");
 #endif
 	expect_killed(SANDBOX_VMM, PROBE_MMAP_EXEC, "mmap");
+	expect_allowed(SANDBOX_VMM, PROBE_FILTERED);
 }
 
 static void test_metrics_filter(void **state)

@@ -37,6 +37,7 @@ int run_sandbox_tests(void);
 int run_vcpu_sandbox_tests(void);
 int run_boot_timer_tests(void);
 int run_fc_metrics_tests(void);
+int run_ioapic_tests(void);
 int run_snapshot_format_tests(void);
 int run_snapshot_tests(void);
 int run_snapshot_api_tests(void);

@@ -8,9 +8,12 @@
 #include "mvm/log.h"
 #include "mvm/sys.h"
 #include "mvm/vm.h"
+#include "boot/boot.h"
 #include "x86.h"
 
 const struct platform_device_desc arch_platform_devices[] = {
+	/* Only with the split irqchip (--irqchip split); else KVM's IOAPIC answers there. */
+	{ "ioapic", "ioapic", MVM_BUS_MMIO, X86_IOAPIC_ADDR, 0x1000, 0 },
 	{ "serial8250", "serial0", MVM_BUS_PIO, X86_SERIAL_PORT, 8, X86_SERIAL_IRQ },
 	{ "i8042", "i8042", MVM_BUS_PIO, 0x60, 5, 1 },
 	{ "debug-exit", "debug-exit", MVM_BUS_PIO, 0xf4, 4, 0 },
@@ -69,6 +72,26 @@ unsigned int arch_irq_routes(struct kvm_irq_routing_entry *e, unsigned int max)
 	return n;
 }
 
+/*
+ * LAPICs in KVM, the IOAPIC in mvm (src/hw/ioapic.c) and no PIC, as Cloud
+ * Hypervisor has it: KVM registers no irqchip device on its I/O bus, so no
+ * SRCU grace period is left pending for the VM's destroy. KVM reserves GSIs
+ * 0-23 for the IOAPIC's pins, whose MSI routes tell it which vectors need an
+ * EOI exit. Linux finds no 8259 (its mask register reads 0xff) and goes on
+ * with the IOAPIC alone. KVM's PIT needs KVM's PIC: refused.
+ */
+static int x86_split_irqchip_create(struct vm *vm)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args[0] = VM_IRQCHIP_PINS };
+
+	if (vm->cfg.pit) {
+		pr_err("the PIT needs the in-kernel irqchip: --pit goes with --irqchip kernel");
+		return -EINVAL;
+	}
+	return vm_ioctl_checked(vm, KVM_ENABLE_CAP, (unsigned long)&cap,
+				"KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)");
+}
+
 int arch_vm_create(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = 0 };
@@ -83,10 +106,22 @@ int arch_vm_create(struct vm *vm)
 			       "KVM_SET_IDENTITY_MAP_ADDR");
 	if (err)
 		return err;
-	/* LAPICs, IOAPIC and PIC in the kernel: no exits for interrupt delivery. */
-	err = vm_ioctl_checked(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
-	if (err)
-		return err;
+	/* A memory slot: before the irqchip (see vm_create()). */
+	if (vm->cfg.firmware) {
+		err = firmware_map(vm);
+		if (err)
+			return err;
+	}
+	if (vm->cfg.irqchip == MVM_IRQCHIP_SPLIT) {
+		err = x86_split_irqchip_create(vm);
+		if (err)
+			return err;
+	} else {
+		/* LAPICs, IOAPIC and PIC in the kernel: no exits for interrupt delivery. */
+		err = vm_ioctl_checked(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
+		if (err)
+			return err;
+	}
 	/* The PIT costs an SRCU wait on creation; only when asked for. */
 	if (vm->cfg.pit) {
 		err = vm_ioctl_checked(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2");

@@ -17,6 +17,7 @@ struct vcpu;
 #define X86_IOAPIC_ADDR	      0xfec00000ULL
 #define X86_LAPIC_ADDR	      0xfee00000ULL
 #define X86_BOOT_TIMER_ADDR   0xc0000000ULL /* Firecracker's boot timer (--boot-timer) */
+#define X86_RESET_VECTOR      0xfffffff0ULL /* CS base 0xffff0000 + IP 0xfff0 */
 
 /* Fixed I/O ports and interrupts of the platform (vm.c's device table). */
 #define X86_SERIAL_PORT	    0x3f8

@@ -11,6 +11,7 @@
 #include "mvm/device.h"
 
 struct vm;
+struct boot_image;
 
 /* Where mvm puts its boot data; a loaded image must stay clear of it. */
 #define BOOT_DATA_START	 0x5000ULL
@@ -63,6 +64,24 @@ uint64_t boot_low_ram_end(const struct vm *vm);
  * without an initrd). 0 or -errno (one line printed naming the file).
  */
 int boot_initrd_load(struct vm *vm, uint64_t floor, uint64_t limit, uint64_t *addr, uint64_t *size);
+
+/* ---- a raw firmware image run from the reset vector (firmware.c) ---- */
+#define FIRMWARE_MIN_SIZE 16	       /* the reset vector's 16 bytes */
+#define FIRMWARE_MAX_SIZE (256u << 10) /* 0xc0000-0xfffff below 1 MiB */
+
+/* Where an image of `size` bytes goes. */
+struct firmware_layout {
+	uint64_t rom_gpa, rom_size; /* the read-only slot that ends at 4 GiB */
+	uint64_t image_off;	    /* the image's offset in it: it ends at the slot's end */
+	uint64_t low_gpa;	    /* its copy in RAM, which ends at 1 MiB */
+};
+void firmware_layout(uint64_t size, struct firmware_layout *l);
+/* Refuses an image of the wrong size, in one line. 0 or -ENOEXEC. */
+int firmware_check(const struct boot_image *img);
+/* Maps cfg->firmware to end at 4 GiB (before the irqchip: a slot). 0 or -errno. */
+int firmware_map(struct vm *vm);
+/* Copies it to end at 1 MiB and starts the boot vCPU at the reset vector. 0 or -errno. */
+int firmware_load(struct vm *vm);
 
 /*
  * The platform tables firmware would leave: an MP table (for kernels

@@ -87,6 +87,37 @@ static void linux64_state(struct vm *vm, struct kvm_regs *regs, struct kvm_sregs
 	regs->rflags = 0x2;
 }
 
+/*
+ * The reset vector, as the processor's RESET leaves it (SDM vol. 3, 9.1.1):
+ * real mode, CS selector 0xf000 with base 0xffff0000, IP 0xfff0, the other
+ * segments 0 with 64 KiB limits. KVM's initial vCPU state is the same;
+ * written out so that the boot vCPU is there whatever ran before.
+ */
+static void reset_state(struct kvm_regs *regs, struct kvm_sregs *sregs)
+{
+	const struct kvm_segment data = { .limit = 0xffff, .type = 0x3, .present = 1, .s = 1 };
+
+	sregs->cs = (struct kvm_segment){ .base = 0xffff0000,
+					  .limit = 0xffff,
+					  .selector = 0xf000,
+					  .type = 0xb,
+					  .present = 1,
+					  .s = 1 };
+	sregs->ds = sregs->es = sregs->fs = sregs->gs = sregs->ss = data;
+	sregs->tr = (struct kvm_segment){ .limit = 0xffff, .type = 0xb, .present = 1 };
+	sregs->ldt = (struct kvm_segment){ .limit = 0xffff, .type = 0x2, .present = 1 };
+	sregs->gdt = (struct kvm_dtable){ .limit = 0xffff };
+	sregs->idt = (struct kvm_dtable){ .limit = 0xffff };
+	sregs->cr0 = X86_CR0_ET | 0x60000000ULL; /* CD, NW */
+	sregs->cr2 = sregs->cr3 = sregs->cr4 = 0;
+	sregs->efer = 0;
+
+	memset(regs, 0, sizeof(*regs));
+	regs->rip = 0xfff0;
+	regs->rflags = 0x2;
+	regs->rdx = 0x600; /* the processor's signature, as after RESET */
+}
+
 int x86_boot_regs_set(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
@@ -100,6 +131,8 @@ int x86_boot_regs_set(struct vcpu *vcpu)
 		goto err;
 	if (vm->arch.boot.mode == X86_BOOT_LINUX64)
 		linux64_state(vm, &regs, &sregs);
+	else if (vm->arch.boot.mode == X86_BOOT_RESET)
+		reset_state(&regs, &sregs);
 	else
 		pvh_state(vm, &regs, &sregs);
 	if (mvm_ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0)

@@ -224,6 +224,8 @@ int arch_vm_load_kernel(struct vm *vm)
 	struct boot_image img;
 	int err;
 
+	if (vm->cfg.firmware)
+		return firmware_load(vm);
 	if (!vm->cfg.kernel) {
 		pr_err("no kernel given");
 		return -EINVAL;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * PVH boot (the Xen PVH start-of-day ABI, as QEMU's -kernel and Linux's
- * CONFIG_PVH use it): an ELF64 whose PT_NOTE holds XEN_ELFNOTE_PHYS32_ENTRY.
+ * CONFIG_PVH use it): an ELF file whose PT_NOTE holds XEN_ELFNOTE_PHYS32_ENTRY,
+ * either ELF64 for x86-64 or ELF32 for i386 (as QEMU takes both); the
+ * 32-bit headers are widened to their 64-bit form on reading.
  * Its PT_LOAD segments go to their physical addresses; the boot vCPU starts
  * in 32-bit protected mode, paging off, EBX = struct hvm_start_info.
  *
@@ -61,26 +63,88 @@ int pvh_probe(struct boot_image *img)
 {
 	unsigned char magic[SELFMAG];
 
-	if (img->size < sizeof(Elf64_Ehdr))
+	if (img->size < SELFMAG)
 		return 0;
 	if (boot_image_read(img, 0, magic, SELFMAG))
 		return -EIO;
 	return memcmp(magic, ELFMAG, SELFMAG) == 0;
 }
 
+/* The file header, either class, as its 64-bit form. 0 or -errno (one line printed). */
+static int pvh_read_ehdr(struct boot_image *img, Elf64_Ehdr *eh)
+{
+	unsigned char ident[EI_NIDENT];
+	Elf32_Ehdr e32;
+	int err;
+
+	err = boot_image_read(img, 0, ident, sizeof(ident));
+	if (err)
+		return err;
+	if (ident[EI_CLASS] == ELFCLASS64)
+		return boot_image_read(img, 0, eh, sizeof(*eh));
+	if (ident[EI_CLASS] != ELFCLASS32)
+		return bad_image(img, "not a 32- or 64-bit ELF file (ELF class %u)",
+				 ident[EI_CLASS]);
+	err = boot_image_read(img, 0, &e32, sizeof(e32));
+	if (err)
+		return err;
+	memset(eh, 0, sizeof(*eh));
+	memcpy(eh->e_ident, e32.e_ident, EI_NIDENT);
+	eh->e_type = e32.e_type;
+	eh->e_machine = e32.e_machine;
+	eh->e_version = e32.e_version;
+	eh->e_entry = e32.e_entry;
+	eh->e_phoff = e32.e_phoff;
+	eh->e_flags = e32.e_flags;
+	eh->e_phnum = e32.e_phnum;
+	/* Checked as the 32-bit size; the table is widened when read. */
+	eh->e_phentsize = e32.e_phentsize == sizeof(Elf32_Phdr) ? sizeof(Elf64_Phdr) : 0;
+	return 0;
+}
+
 static int pvh_check_ehdr(struct boot_image *img, const Elf64_Ehdr *eh)
 {
-	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return bad_image(img, "not a 64-bit ELF file (ELF class %u)",
-				 eh->e_ident[EI_CLASS]);
-	if (eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64)
-		return bad_image(img, "not an x86-64 ELF file (machine %u)", eh->e_machine);
+	bool is64 = eh->e_ident[EI_CLASS] == ELFCLASS64;
+
+	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
+		return bad_image(img, "not a little-endian ELF file");
+	if (is64 && eh->e_machine != EM_X86_64)
+		return bad_image(img, "a 64-bit ELF file for machine %u, not x86-64 (%u)",
+				 eh->e_machine, EM_X86_64);
+	if (!is64 && eh->e_machine != EM_386)
+		return bad_image(img, "a 32-bit ELF file for machine %u, not i386 (%u)",
+				 eh->e_machine, EM_386);
 	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
 		return bad_image(img, "ELF file is not an executable (type %u)", eh->e_type);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
 	    eh->e_phnum > PVH_MAX_PHDRS)
-		return bad_image(img, "bad ELF program header table (%u entries of %u bytes)",
-				 eh->e_phnum, eh->e_phentsize);
+		return bad_image(img, "bad ELF program header table (%u entries)", eh->e_phnum);
+	return 0;
+}
+
+/* The program headers, either class, as their 64-bit form. 0 or -errno. */
+static int pvh_read_phdrs(struct boot_image *img, const Elf64_Ehdr *eh, Elf64_Phdr *ph)
+{
+	Elf32_Phdr p32[PVH_MAX_PHDRS];
+	unsigned int i;
+	int err;
+
+	if (eh->e_ident[EI_CLASS] == ELFCLASS64)
+		return boot_image_read(img, eh->e_phoff, ph, eh->e_phnum * sizeof(*ph));
+	err = boot_image_read(img, eh->e_phoff, p32, eh->e_phnum * sizeof(*p32));
+	if (err)
+		return err;
+	for (i = 0; i < eh->e_phnum; i++)
+		ph[i] = (Elf64_Phdr){
+			.p_type = p32[i].p_type,
+			.p_flags = p32[i].p_flags,
+			.p_offset = p32[i].p_offset,
+			.p_vaddr = p32[i].p_vaddr,
+			.p_paddr = p32[i].p_paddr,
+			.p_filesz = p32[i].p_filesz,
+			.p_memsz = p32[i].p_memsz,
+			.p_align = p32[i].p_align,
+		};
 	return 0;
 }
 
@@ -214,7 +278,7 @@ int pvh_load(struct vm *vm, struct boot_image *img)
 	unsigned int i;
 	int err;
 
-	err = boot_image_read(img, 0, &eh, sizeof(eh));
+	err = pvh_read_ehdr(img, &eh);
 	if (err)
 		return err;
 	err = pvh_check_ehdr(img, &eh);
@@ -223,7 +287,7 @@ int pvh_load(struct vm *vm, struct boot_image *img)
 	ph = mvm_calloc(eh.e_phnum, sizeof(*ph));
 	if (!ph)
 		return -ENOMEM;
-	err = boot_image_read(img, eh.e_phoff, ph, eh.e_phnum * sizeof(*ph));
+	err = pvh_read_phdrs(img, &eh, ph);
 	if (err)
 		goto out;
 

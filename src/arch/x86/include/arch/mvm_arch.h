@@ -47,6 +47,7 @@ enum x86_boot_mode {
 	X86_BOOT_NONE,	  /* no image loaded: vCPUs keep KVM's reset state */
 	X86_BOOT_PVH32,	  /* Xen PVH: 32-bit protected mode, paging off, EBX = start info */
 	X86_BOOT_LINUX64, /* Linux 64-bit boot protocol: long mode, RSI = zero page */
+	X86_BOOT_RESET,	  /* a firmware image: real mode at the reset vector 0xfffffff0 */
 };
 
 struct x86_boot {
@@ -60,6 +61,7 @@ struct arch_vm {
 	bool tsc_deadline;	  /* the in-kernel LAPIC emulates the TSC-deadline timer */
 	bool amd;		  /* CPUID vendor AuthenticAMD */
 	struct x86_boot boot;
+	uint64_t firmware_size; /* bytes of the --firmware image; 0: none */
 };
 
 struct arch_vcpu {
