@@ -10,6 +10,7 @@
 #   make bench         benchmarks (print figures; assert nothing)
 #   make bench-startup tiny-guest start-up/teardown and life cycles/s vs the floor and QEMU
 #   make bench-linux   Linux boot time, mvm against qemu -M microvm
+#   make bench-snapshot restore latency, clone rate, memory per clone vs a cold boot (KVM)
 #   make bench-vsock   virtio-vsock's host-side path (fake KVM, no /dev/kvm) vs a socket pair
 #   make bench-vfio    vfio-user: BAR latency trapped vs mapped, DMA-copy throughput (fake KVM)
 #   make check-vfio    vfio-user end to end from a test guest (needs KVM)
@@ -18,8 +19,9 @@
 #   make fuzz-virtio   libFuzzer harnesses of the virtqueue walker, the blk parser, the
 #                      virtio-pci and virtio-mmio transports, virtio-vsock's TX path,
 #                      virtio-net's frame paths, the MMDS's HTTP handling, and the
-#                      balloon, pmem and virtio-mem request parsers, a snapshot's
-#                      working-set list decoder, the vfio-user codec
+#                      balloon, pmem and virtio-mem request parsers, the snapshot
+#                      state file reader, a snapshot's working-set list decoder, the
+#                      vfio-user codec
 #                      (clang; FUZZ_TIME seconds each, default 30)
 #   make check-snapshot-mem  lazy snapshot memory on real userfaultfd, no KVM (part of check)
 #   make bench-uffd    touching 128 MiB restored lazily: anonymous, File, prefetch, Uffd
@@ -52,9 +54,10 @@ HW_SRCS := $(wildcard src/hw/*.c src/pci/*.c)
 ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/boot/*.c)
 VIRTIO_SRCS := $(wildcard src/virtio/*.c src/block/*.c src/vsock/*.c src/net/*.c src/vfio/*.c)
 SANDBOX_SRCS := $(wildcard src/sandbox/*.c)
-# A snapshot's guest memory loaded lazily: the Uffd backend, the working-set prefetch.
-SNAPSHOT_MEM_SRCS := $(addprefix src/snapshot/,regions.c uffd.c prefetch.c prefetch_list.c)
-LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) $(SNAPSHOT_MEM_SRCS)
+# Snapshots: the state file, the VM's state, RAM to its memory file, restore; and a
+# snapshot's guest memory loaded lazily (the Uffd backend, the working-set prefetch).
+SNAPSHOT_SRCS := $(wildcard src/snapshot/*.c)
+LIB_SRCS := $(CORE_SRCS) $(HW_SRCS) $(ARCH_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) $(SNAPSHOT_SRCS)
 # The control plane (API server, stats rendering, metrics, runtime registry).
 API_SRCS := $(wildcard src/api/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
@@ -74,19 +77,25 @@ GUEST_DIR := $(BUILD)/guest
 # Unit tests: the core and devices against a fake KVM (tests/unit/fake_sys.c)
 # and a fake architecture (tests/unit/fake_arch.c): no /dev/kvm needed.
 UNIT_CORE_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) \
+		  $(SNAPSHOT_SRCS) \
 		  $(addprefix src/api/,stats_json.c prometheus.c metrics.c fc_metrics.c runtime.c logger.c) \
 		  $(addprefix src/api/,router.c handlers.c json_check.c vmm.c config_file.c devtype_json.c \
-		  root_device.c mmds.c balloon.c hotplug.c cpu_config.c)
+		  root_device.c mmds.c balloon.c hotplug.c cpu_config.c snapshot.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_CORE_SRCS:%.c=$(BUILD)/unit-obj/%.o) $(UNIT_SRCS:%.c=$(BUILD)/unit-obj/%.o)
 UNIT := $(BUILD)/tests/unit-tests
 
 FAULT := $(BUILD)/tests/fault-test
+# The x86 snapshot code against the fake KVM's state ioctls (no /dev/kvm needed).
+X86_SNAP_TEST := $(BUILD)/tests/x86-snapshot-test
+X86_SNAP_SRCS := tests/arch/x86_snapshot_test.c src/arch/x86/snapshot.c src/snapshot/codec.c \
+	tests/unit/fake_sys.c tests/unit/fake_state.c src/core/sys.c src/core/fault.c src/core/log.c \
+	src/core/ratelimit.c
 LOADER := $(BUILD)/tests/loader-test
 BENCH_BINS := $(BUILD)/bench/kvm-floor $(BUILD)/bench/srcu-order $(BUILD)/bench/boot-bench
 
 .PHONY: all deps demo check check-style check-sandbox check-unit check-loader check-integration check-fault check-api check-linux \
-	check-vsock check-linux-vsock bench-vsock bench-vfio check-vfio \
+	check-vsock check-linux-vsock bench-vsock bench-vfio check-vfio bench-snapshot \
 	check-linux-virtio fuzz-api fuzz-virtio bench bench-startup bench-linux bench-blk format guests clean \
 	check-snapshot-mem bench-uffd
 
@@ -133,6 +142,15 @@ $(UNIT): $(UNIT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -ljansson -o $@
 
+$(X86_SNAP_TEST): $(X86_SNAP_SRCS:%.c=$(BUILD)/x86snap-obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $^ $(LDFLAGS) -lcmocka -luring -o $@
+
+$(BUILD)/x86snap-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit -c $< -o $@
+
 $(LOADER): $(BUILD)/obj/tests/loader/loader_test.o $(LIBMVM)
 	@mkdir -p $(dir $@)
 	$(CC) $< $(WHOLE_LIBMVM) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
@@ -168,7 +186,7 @@ check-style:
 
 # The x86 arch's CPUID/MSR set-up (CPU templates, SMT) on the unit tests' fake KVM.
 X86_CPU_TEST := $(BUILD)/tests/x86-cpu-test
-X86_CPU_SRCS := tests/arch/x86_cpu_test.c tests/unit/fake_sys.c src/core/sys.c src/core/fault.c \
+X86_CPU_SRCS := tests/arch/x86_cpu_test.c tests/unit/fake_sys.c tests/unit/fake_state.c src/core/sys.c src/core/fault.c \
 	src/core/log.c src/core/ratelimit.c src/core/config.c $(addprefix src/arch/x86/,cpuid.c msr.c cpu_template.c)
 $(X86_CPU_TEST): $(X86_CPU_SRCS:%.c=$(BUILD)/x86-obj/%.o)
 	@mkdir -p $(dir $@)
@@ -178,9 +196,10 @@ $(BUILD)/x86-obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
-check-unit: $(UNIT) $(X86_CPU_TEST)
+check-unit: $(UNIT) $(X86_CPU_TEST) $(X86_SNAP_TEST)
 	$(UNIT)
 	$(X86_CPU_TEST)
+	$(X86_SNAP_TEST)
 
 # Boot loaders against Debian's stock cloud kernel (fetched once, cached).
 check-loader: $(LOADER) guests
@@ -192,6 +211,7 @@ check-integration: all
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/manage.sh
 	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/virtio.sh
 	MVM=$(abspath $(MVM)) tests/integration/net.sh
+	MVM=$(abspath $(MVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/integration/snapshot.sh
 
 # virtio-vsock end to end (guest/tests/vsock.c and host peers); needs KVM. Not yet in
 # `make check`: written where there is no /dev/kvm, it has not run against a guest.
@@ -274,6 +294,10 @@ bench-linux: $(MVM)
 bench-blk: all
 	bench/blk-bench.py $(abspath $(MVM)) $(abspath $(GUEST_DIR))/vblk.elf
 
+# Snapshots: restore latency, clone rate and memory per clone beside a cold boot (needs KVM).
+bench-snapshot: all
+	bench/snapshot-bench.sh $(abspath $(MVM)) $(abspath $(GUEST_DIR)) $(or $(CLONES),20)
+
 # libFuzzer + ASan/UBSan harnesses (clang); each runs FUZZ_TIME seconds on a
 # copy of its seed corpus (fuzz/corpus/NAME). CI runs `make fuzz-virtio`.
 FUZZ_CC ?= clang
@@ -297,7 +321,7 @@ $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 # pci_virtio: a whole VM (PCI host, virtio rng/console/blk) on the unit tests'
 # fake KVM and fake arch, driven by guest-like accesses.
 FUZZ_PCI_SRCS := $(filter-out src/core/sys_dev.c,$(CORE_SRCS)) $(HW_SRCS) $(VIRTIO_SRCS) $(SANDBOX_SRCS) \
-	tests/unit/fake_sys.c tests/unit/fake_arch.c
+	$(SNAPSHOT_SRCS) tests/unit/fake_sys.c tests/unit/fake_arch.c tests/unit/fake_state.c
 $(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS) fuzz/virtio_vm.h fuzz/input.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -Isrc/arch/%,$(FUZZ_FLAGS)) -Itests/unit/include -Itests/unit \
@@ -332,6 +356,13 @@ $(FUZZ_DIR)/vfio_user_msg: fuzz/vfio_user_msg.c src/vfio/user_msg.c src/vfio/reg
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -ljansson -o $@
 
 FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio mmio_virtio vsock_tx net_tx mmds_http vfio_user_msg
+
+# snapshot_read: the snapshot state file reader (a file is untrusted input).
+$(FUZZ_DIR)/snapshot_read: fuzz/snapshot_read.c src/snapshot/format.c src/snapshot/codec.c \
+		$(FUZZ_SUPPORT)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+FUZZ_ALL += snapshot_read
 
 # The working-set list decoder (libFuzzer; run by fuzz-virtio too).
 $(FUZZ_DIR)/prefetch_list: fuzz/prefetch_list.c src/snapshot/prefetch_list.c $(FUZZ_SUPPORT)
@@ -417,7 +448,7 @@ clean:
 # guest. Runs only with MVM_FAKE_KVM=1; never installed, not part of `all`.
 FAKEKVM := $(BUILD)/tests/mvm-fakekvm
 FAKEKVM_OBJS := $(CLI_OBJS) $(API_OBJS) $(filter-out %/src/core/sys_dev.o,$(LIB_OBJS)) \
-	$(addprefix $(BUILD)/obj/tests/,unit/fake_sys.o fakekvm/fake_kvm.o fakekvm/fake_guest.o)
+	$(addprefix $(BUILD)/obj/tests/,unit/fake_sys.o unit/fake_state.o fakekvm/fake_kvm.o fakekvm/fake_guest.o)
 $(FAKEKVM): $(FAKEKVM_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $^ $(LDFLAGS) $(CLI_LIBS) $(LDLIBS) -o $@

@@ -90,6 +90,12 @@ struct vm *vmm_detach_vm(struct vmm *vmm);
  * printed to stderr.
  */
 int vmm_load_config_file(struct vmm *vmm, const char *path);
+/*
+ * On the main thread, as PUT /snapshot/load of dir/state with dir/memory
+ * (the File backend): the restored VM is handed to vmm_wait_start(),
+ * paused unless resume. 0, or -EINVAL with the fault printed.
+ */
+int vmm_load_snapshot_dir(struct vmm *vmm, const char *dir, bool resume);
 
 /*
  * The MMDS store's size limit in bytes (--mmds-size-limit; before anything

@@ -55,6 +55,7 @@ struct mvm_config {
 	bool boot_timer;	       /* Firecracker's boot timer device (--boot-timer) */
 	enum mvm_irqchip irqchip;      /* kernel (default) or split */
 	bool pit;		       /* create KVM's in-kernel PIT (costly; off by default) */
+	bool track_dirty_pages;	       /* KVM's dirty log on RAM, for Diff snapshots */
 	int console_in;		       /* serial input fd, -1 for none */
 	int console_out;	       /* serial output fd */
 	enum mvm_console_kind console; /* where console_in/out are connected */

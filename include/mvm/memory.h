@@ -48,10 +48,32 @@ struct mem_file {
 	char owner[MVM_MEM_OWNER_SIZE]; /* who asked for it: "pmem0" */
 };
 
+/* Where RAM comes from when it is not a fresh memfd (a snapshot's memory file). */
+enum mem_backend_kind {
+	MEM_BACKEND_FILE, /* the file mapped MAP_PRIVATE: pages fault in lazily, writes stay ours */
+	MEM_BACKEND_UFFD, /* anonymous memory served by a page-fault handler (Firecracker's Uffd) */
+};
+
+struct mem_backend {
+	enum mem_backend_kind kind;
+	const char *path; /* the memory file, or the handler's socket */
+};
+
+/* One piece of RAM as a snapshot describes it. */
+struct mem_layout {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t offset; /* in the memory file */
+};
+
 struct vm_memory {
-	int fd;	       /* the memfd, -1 when none */
-	uint8_t *base; /* host mapping of the whole memfd */
-	uint64_t size; /* RAM size in bytes */
+	int fd;		   /* the memfd (or the backend's file), -1 when none */
+	bool private_file; /* base maps a file MAP_PRIVATE: fd must never be written */
+	/* With dirty tracking: a bit per 4 KiB page the VMM itself may have written. */
+	_Atomic uint64_t *vmm_dirty;
+	bool log_dirty; /* the RAM slots have KVM_MEM_LOG_DIRTY_PAGES */
+	uint8_t *base;	/* host mapping of the whole memfd */
+	uint64_t size;	/* RAM size in bytes */
 	/* Host page backing RAM: the unit in which it can be given back. 0: 4 KiB. */
 	uint64_t page_size;
 	unsigned int nr_regions;
@@ -63,13 +85,30 @@ struct vm_memory {
 /*
  * Creates RAM of `size` bytes laid out as `ranges` (their sizes add up to
  * `size`), backed as `huge` asks, and registers each range as a KVM memory
- * slot on vm_fd. With MVM_HUGE_2M, size and ranges must be 2 MiB multiples
- * and the pages are reserved now: -ENOMEM (with a message naming
+ * slot on vm_fd. track_dirty: KVM's dirty log on the slots, and the VMM's
+ * own writes recorded (for Diff snapshots). With MVM_HUGE_2M, size and ranges must be 2 MiB
+ * multiples and the pages are reserved now: -ENOMEM (with a message naming
  * /proc/sys/vm/nr_hugepages) when the host has too few free.
  */
 int vm_memory_create(struct vm_memory *mem, int vm_fd, uint64_t size,
-		     const struct mem_range *ranges, unsigned int nr, enum mvm_huge_pages huge);
+		     const struct mem_range *ranges, unsigned int nr, enum mvm_huge_pages huge,
+		     bool track_dirty);
 void vm_memory_destroy(struct vm_memory *mem);
+/*
+ * Creates RAM of `size` bytes from a backend, laid out as `layout` (each
+ * piece at its file offset), as KVM slots on vm_fd. For MEM_BACKEND_FILE
+ * the file is mapped MAP_PRIVATE and faulted in lazily (nothing is read
+ * now); it must be at least as long as the layout needs. -EOPNOTSUPP for a
+ * backend this build cannot serve. 0 or -errno with a message.
+ */
+int vm_memory_create_from(struct vm_memory *mem, int vm_fd, uint64_t size,
+			  const struct mem_layout *layout, unsigned int nr,
+			  const struct mem_backend *backend, bool track_dirty);
+/*
+ * Records that the VMM may write RAM at [off, off + len) (memfd offsets): a
+ * no-op without dirty tracking. mem_ptr() records what it hands out.
+ */
+void mem_mark_dirty(const struct vm_memory *mem, uint64_t off, uint64_t len);
 /*
  * Maps the file fd ([0, size), size a multiple of 2 MiB) at the next free
  * 1 GiB-aligned guest-physical address above RAM and the files mapped

@@ -100,6 +100,12 @@ struct vm {
 
 /* Builds a VM as cfg describes (no vCPUs yet). The VM or ERR_PTR(-errno). */
 struct vm *vm_create(const struct mvm_config *cfg);
+/*
+ * As vm_create(), with RAM taken from a backend and laid out as a snapshot
+ * recorded it (a restore), instead of a fresh memfd. The VM or ERR_PTR(-errno).
+ */
+struct vm *vm_create_from_memory(const struct mvm_config *cfg, const struct mem_layout *layout,
+				 unsigned int nr, const struct mem_backend *backend);
 /* Stops it if running, destroys vCPUs, devices, stats, memory, KVM VM. */
 void vm_destroy(struct vm *vm);
 
@@ -131,6 +137,12 @@ int vm_pause(struct vm *vm);
 /* Lets the parked vCPUs run again, with their state untouched. 0, -EALREADY, -EINVAL. */
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
+/*
+ * A VM that has not run yet starts paused: vm_run() starts its vCPU
+ * threads, which wait for vm_resume() before their first KVM_RUN (a
+ * restored VM without resume_vm). 0, or -EINVAL once the vCPUs run.
+ */
+int vm_pause_before_run(struct vm *vm);
 /*
  * Waits until vm_run() has started the vCPUs (true) or has ended without
  * (false): for work that should follow the guest's start, not delay it.

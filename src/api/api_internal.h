@@ -15,6 +15,8 @@
 #include "mvm/vm.h"
 
 struct metrics;
+struct mvm_snapshot;
+struct mem_backend;
 
 /* Firecracker's instance states, plus the end. Paused is read off the VM. */
 enum vmm_state {
@@ -33,6 +35,9 @@ struct vmm_hooks {
 	int (*log_set_path)(const char *path);
 	/* PUT /serial's serial_out_path: an fd to write the guest's output to, or -errno. */
 	int (*serial_open)(const char *path);
+	/* PUT /snapshot/load: the VM of cfg restored from the snapshot (vm_restore()). */
+	struct vm *(*restore)(const struct mvm_config *cfg, const struct mvm_snapshot *s,
+			      const struct mem_backend *backend, char *err, size_t errlen);
 	/* Called when a Stop arrives before any VM exists: the process ends. */
 	void (*exit_request)(struct vmm *vmm);
 };
@@ -57,6 +62,8 @@ struct vmm {
 	bool cpu_template_set;	 /* machine-config's deprecated cpu_template was given */
 	char static_template[8]; /* machine-config's static cpu_template ("T2"), "": none */
 	struct mvm_cpu_template *cpu_template; /* PUT /cpu-config's, NULL: none */
+	/* A boot resource was configured (or a load failed): PUT /snapshot/load is refused. */
+	bool boot_path;
 
 	/* PUT /logger, echoed by GET /vm/config */
 	bool logger_set;
@@ -128,8 +135,9 @@ enum jc_type {
 	JC_STRING,
 	JC_BOOL,
 	JC_INT,
-	JC_OBJECT, /* nested, checked against sub */
-	JC_STRMAP, /* object whose values are all strings */
+	JC_OBJECT,   /* nested, checked against sub */
+	JC_STRMAP,   /* object whose values are all strings */
+	JC_OBJARRAY, /* array of objects, each checked against sub */
 };
 
 struct jc_field {
@@ -250,6 +258,21 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait);
  * root= and ro/rw (malloc'd), or NULL without a root drive. 0 or -ENOMEM.
  */
 int vmm_root_device(struct mvm_config *cfg, const char *cmdline, char **out);
+/*
+ * Hands a built VM (InstanceStart's, a restored one) to the main thread,
+ * which runs it; with wait, returns once its vCPUs run. Under vmm->lock.
+ */
+void vmm_hand_off(struct vmm *vmm, struct vm *vm, bool wait);
+/*
+ * Applies a GET /vm/config object to the pending configuration through the
+ * handlers of its sections, except the host-side ones (boot-source, logger,
+ * metrics). Under vmm->lock. 0, or -EINVAL with the first fault in msg.
+ */
+int vmm_apply_vm_config(struct vmm *vmm, json_t *j, char *msg, size_t len);
+/* PUT /snapshot/create, PUT /snapshot/load (snapshot.c). */
+void h_snapshot_create(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+void h_snapshot_load(struct vmm *vmm, const char *param, json_t *body, struct api_response *r);
+
 /* Stop before InstanceStart: the main thread ends the process. */
 void vmm_ask_exit(struct vmm *vmm);
 const char *vmm_state_name(struct vmm *vmm);

@@ -60,28 +60,41 @@ static size_t config_sections(struct section *all)
 	return n;
 }
 
-/* Runs one handler (fn, or t's PUT); 0, or -EINVAL with the fault printed. */
-static int config_apply(struct vmm *vmm, const char *file, const char *what, api_handler_fn fn,
-			const struct mvm_device_type *t, const char *param, json_t *body)
+/* Runs one handler (fn, or t's PUT) under vmm->lock; 0, or -EINVAL with the fault in msg. */
+static int config_apply_locked(struct vmm *vmm, api_handler_fn fn, const struct mvm_device_type *t,
+			       const char *param, json_t *body, char *msg, size_t len)
 {
 	struct api_response r = { 0 };
 	int err = 0;
 
-	pthread_mutex_lock(&vmm->lock);
 	if (fn)
 		fn(vmm, param, body, &r);
 	else
 		h_device_put(vmm, t, param, body, &r);
-	pthread_mutex_unlock(&vmm->lock);
 	if (r.status >= 300) {
 		json_t *j = r.body ? json_loads(r.body, 0, NULL) : NULL;
 
-		fprintf(stderr, "mvm: config file '%s': %s: %s\n", file, what,
-			json_string_value(json_object_get(j, "fault_message")) ?: "error");
+		snprintf(msg, len, "%s",
+			 json_string_value(json_object_get(j, "fault_message")) ?: "error");
 		json_decref(j);
 		err = -EINVAL;
 	}
 	api_response_free(&r);
+	return err;
+}
+
+/* Runs one handler (fn, or t's PUT); 0, or -EINVAL with the fault printed. */
+static int config_apply(struct vmm *vmm, const char *file, const char *what, api_handler_fn fn,
+			const struct mvm_device_type *t, const char *param, json_t *body)
+{
+	char msg[1024];
+	int err;
+
+	pthread_mutex_lock(&vmm->lock);
+	err = config_apply_locked(vmm, fn, t, param, body, msg, sizeof(msg));
+	pthread_mutex_unlock(&vmm->lock);
+	if (err)
+		fprintf(stderr, "mvm: config file '%s': %s: %s\n", file, what, msg);
 	return err;
 }
 
@@ -232,4 +245,57 @@ int vmm_load_config_file(struct vmm *vmm, const char *path)
 out:
 	json_decref(j);
 	return err;
+}
+
+int vmm_apply_vm_config(struct vmm *vmm, json_t *j, char *msg, size_t len)
+{
+	static const char *const host_side[] = { "boot-source", "logger", "metrics" };
+	struct section all[MAX_SECTIONS];
+	char fault[1024];
+	size_t i, k, nr;
+	json_t *v, *e;
+
+	if (!json_is_object(j)) {
+		snprintf(msg, len, "the configuration is not an object");
+		return -EINVAL;
+	}
+	nr = config_sections(all);
+	for (i = 0; i < nr; i++) {
+		const struct mvm_device_type *t =
+			all[i].fn ? NULL : mvm_device_type_by_api(all[i].key);
+		const struct mvm_opt *ido = t ? mvm_type_id_opt(t) : NULL;
+		const char *id_field = ido ? (ido->api ? ido->api : ido->name) : "id";
+
+		for (k = 0; k < ARRAY_SIZE(host_side) && strcmp(all[i].key, host_side[k]); k++)
+			;
+		v = json_object_get(j, all[i].key);
+		if (k < ARRAY_SIZE(host_side) || !v || json_is_null(v) ||
+		    (json_is_array(v) && !json_array_size(v)))
+			continue;
+		if (!all[i].fn && !t) {
+			snprintf(msg, len, "%s: not supported by mvm yet", all[i].key);
+			return -EINVAL;
+		}
+		if (!all[i].array) {
+			if (config_apply_locked(vmm, all[i].fn, t, NULL, v, fault, sizeof(fault)))
+				goto fail;
+			continue;
+		}
+		json_array_foreach (v, k, e) {
+			const char *id = json_string_value(json_object_get(e, id_field));
+
+			if (!id) {
+				snprintf(fault, sizeof(fault), "an entry without its '%s'",
+					 id_field);
+				goto fail;
+			}
+			if (config_apply_locked(vmm, all[i].fn, t, id, e, fault, sizeof(fault)))
+				goto fail;
+		}
+		continue;
+	fail:
+		snprintf(msg, len, "%s: %s", all[i].key, fault);
+		return -EINVAL;
+	}
+	return 0;
 }

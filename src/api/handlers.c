@@ -265,8 +265,8 @@ static json_t *machine_config_json(struct vmm *vmm)
 {
 	json_t *j = json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", (int)vmm->cfg.cpus,
 			      "mem_size_mib", (json_int_t)(vmm->cfg.mem_size >> 20), "smt",
-			      vmm->cfg.smt, "track_dirty_pages", 0, "huge_pages",
-			      huge_pages_names[vmm->cfg.huge_pages]);
+			      vmm->cfg.smt, "track_dirty_pages", vmm->cfg.track_dirty_pages,
+			      "huge_pages", huge_pages_names[vmm->cfg.huge_pages]);
 	const char *tmpl = vmm->static_template[0] ? vmm->static_template : "None";
 
 	if (j && ((vmm->cpu_template_set && !vmm->cpu_template) || vmm->static_template[0]) &&
@@ -314,10 +314,6 @@ static void machine_config_apply(struct vmm *vmm, json_t *body, const char *meth
 			api_fault(r, 400, MSG_MEM_TOO_LARGE, MEM_MIB_MAX);
 		return;
 	}
-	if (jc_bool(body, "track_dirty_pages", false)) {
-		api_fault(r, 400, MSG_MC_UNSUPPORTED, "track_dirty_pages: true");
-		return;
-	}
 	if (tmpl) {
 		/* Deprecated, as in Firecracker: said in the log and the answer's header. */
 		r->deprecated = true;
@@ -337,6 +333,9 @@ static void machine_config_apply(struct vmm *vmm, json_t *body, const char *meth
 	vmm->cfg.mem_size = (uint64_t)mib << 20;
 	vmm->cfg.huge_pages = huge;
 	vmm->cfg.smt = smt;
+	/* KVM's dirty log on RAM, for Diff snapshots (PUT resets it, as Firecracker's default). */
+	vmm->cfg.track_dirty_pages = jc_bool(body, "track_dirty_pages",
+					     strcmp(method, "PUT") && vmm->cfg.track_dirty_pages);
 	if (tmpl || !strcmp(method, "PUT"))
 		vmm->cpu_template_set = tmpl != NULL;
 	if (tmpl)

@@ -189,6 +189,8 @@ static const char *jc_want(const struct jc_field *f)
 	case JC_OBJECT:
 	case JC_STRMAP:
 		return "a map";
+	case JC_OBJARRAY:
+		return "a sequence";
 	}
 	return "?";
 }
@@ -257,6 +259,19 @@ static int jc_check_value(const json_t *v, const struct jc_field *f, const char 
 		if (!json_is_object(v))
 			break;
 		return jc_check_fields(v, f->sub, path, msg, len);
+	case JC_OBJARRAY: {
+		char item[160];
+		size_t i;
+
+		if (!json_is_array(v))
+			break;
+		json_array_foreach ((json_t *)v, i, m) {
+			snprintf(item, sizeof(item), "%s[%zu]", path, i);
+			if (jc_check_fields(m, f->sub, item, msg, len))
+				return -EINVAL;
+		}
+		return 0;
+	}
 	case JC_STRMAP:
 		if (!json_is_object(v))
 			break;

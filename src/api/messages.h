@@ -81,6 +81,40 @@
 #define MSG_CTRL_ALT_DEL  "Internal VMM error: %s"
 #define MSG_VM_PAUSE	  "Internal VMM error: %s the VM: %s"
 
+/* ---- snapshots (Firecracker's texts, their variable parts mvm's) ---- */
+#define MSG_SNAP_CREATE "Create snapshot error: %s"
+#define MSG_SNAP_RUNNING                                                                \
+	"Create snapshot error: Cannot save the microVM state: Operation not allowed: " \
+	"save/restore unavailable while running"
+#define MSG_SNAP_NO_SUPPORT                                                             \
+	"Create snapshot error: Cannot save the microVM state: Operation not allowed: " \
+	"Devices without snapshot support are present: %s"
+#define MSG_SNAP_LOAD_NOT_ALLOWED                                                        \
+	"Load snapshot error: Loading a microVM snapshot not allowed after configuring " \
+	"boot-specific resources."
+#define MSG_SNAP_LOAD "Load snapshot error: Failed to restore from snapshot: %s"
+#define MSG_SNAP_LOAD_FILE                                                     \
+	"Load snapshot error: Failed to restore from snapshot: Failed to get " \
+	"snapshot state from file: Failed to load snapshot state from file: %s"
+#define MSG_SNAP_UNKNOWN_NET                                                   \
+	"Load snapshot error: Failed to restore from snapshot: Failed to get " \
+	"snapshot state from file: Unknown Network Device."
+#define MSG_SNAP_UNKNOWN_VSOCK                                                 \
+	"Load snapshot error: Failed to restore from snapshot: Failed to get " \
+	"snapshot state from file: Unknown Vsock Device."
+#define MSG_SNAP_LOAD_UFFD                                                            \
+	"Load snapshot error: Failed to restore from snapshot: Failed to load guest " \
+	"memory: Error creating guest memory from uffd: the Uffd backend is not "     \
+	"supported by mvm yet"
+#define MSG_SNAP_RESUME	     "Load snapshot error: Failed to resume microVM: %s"
+#define MSG_SNAP_MISSING_MEM "missing field: either `mem_backend` or `mem_file_path` is required"
+#define MSG_SNAP_TOO_MANY_MEM                                                   \
+	"too many fields: either `mem_backend` or `mem_file_path` exclusively " \
+	"is required"
+#define MSG_SNAP_LOAD_DEPRECATED \
+	"PUT /snapshot/load: mem_file_path and enable_diff_snapshots fields are deprecated."
+#define MSG_SNAP_UNSUPPORTED "Load snapshot error: %s is not supported by mvm yet"
+
 /* ---- the API socket (stderr / the log) ---- */
 #define MSG_SOCKET_IN_USE "Failed to open the API socket at: %s. Check that it is not already used."
 

@@ -66,8 +66,8 @@ static const struct route routes[] = {
 	{ "/hotplug/memory", "GET", "getMemoryHotplug", h_get_hotplug, false },
 	{ "/network-interfaces/{}", "PUT", "putGuestNetworkInterfaceByID", NULL, true },
 	{ "/network-interfaces/{}", "PATCH", "patchGuestNetworkInterfaceByID", NULL, true },
-	{ "/snapshot/create", "PUT", "createSnapshot", NULL, true },
-	{ "/snapshot/load", "PUT", "loadSnapshot", NULL, true },
+	{ "/snapshot/create", "PUT", "createSnapshot", h_snapshot_create, true },
+	{ "/snapshot/load", "PUT", "loadSnapshot", h_snapshot_load, true },
 	{ "/version", "GET", "getFirecrackerVersion", h_version, false },
 	{ "/vm", "PATCH", "patchVm", h_patch_vm, true },
 	{ "/vm/config", "GET", "getExportVmConfig", h_get_vm_config, false },
@@ -77,6 +77,23 @@ static const struct route routes[] = {
 	{ "/metrics/prometheus", "GET", "mvmPrometheus", h_prometheus, false },
 	{ "/devices", "GET", "mvmDevices", h_devices, false },
 };
+
+/* Routes that configure what a boot builds (Firecracker's boot path). */
+static bool boot_resource(const char *path)
+{
+	static const char *const boot_paths[] = {
+		"/boot-source",
+		"/machine-config",
+		"/mmds/config",
+		"/hotplug/memory",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(boot_paths); i++)
+		if (!strcmp(path, boot_paths[i]))
+			return true;
+	return false;
+}
 
 /* Matches url against a route path; *param gets the {} segment (into buf). */
 static bool path_match(const char *pattern, const char *url, char *buf, size_t len,
@@ -290,6 +307,10 @@ static void api_route(struct vmm *vmm, const char *method, const char *url, cons
 		h_device_get(vmm, type, param, j, r);
 	else
 		api_fault(r, 400, MSG_NOT_IMPLEMENTED, match->op, method, match->path);
+	/* A boot resource configured: no snapshot can be loaded into this VMM any more. */
+	if (r->status && r->status < 300 && strcmp(method, "GET") &&
+	    (type || boot_resource(match->path)))
+		vmm->boot_path = true;
 	pthread_mutex_unlock(&vmm->lock);
 	jc_source(NULL, 0);
 	json_decref(j);

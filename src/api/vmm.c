@@ -26,6 +26,7 @@
 #include "mvm/control.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
+#include "mvm/snapshot.h"
 #include "mvm/sys.h"
 #include "mvm/version.h"
 
@@ -47,6 +48,7 @@ static int serial_open(const char *path)
 
 static const struct vmm_hooks default_hooks = {
 	.boot = vm_boot,
+	.restore = vm_restore,
 	.metrics_open = metrics_open,
 	.log_set_path = mvm_log_set_path,
 	.serial_open = serial_open,
@@ -125,6 +127,8 @@ struct vmm *vmm_create_hooked(const char *id, const struct vmm_hooks *hooks)
 			vmm->hooks.log_set_path = hooks->log_set_path;
 		if (hooks->serial_open)
 			vmm->hooks.serial_open = hooks->serial_open;
+		if (hooks->restore)
+			vmm->hooks.restore = hooks->restore;
 		if (hooks->exit_request)
 			vmm->hooks.exit_request = hooks->exit_request;
 	}
@@ -297,6 +301,12 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 		api_fault(r, 400, MSG_START_FAILED, why[0] ? why : strerror(err));
 		return;
 	}
+	vmm_hand_off(vmm, vm, wait);
+	api_no_content(r);
+}
+
+void vmm_hand_off(struct vmm *vmm, struct vm *vm, bool wait)
+{
 	vmm->vm = vm;
 	vmm->state = VMM_RUNNING;
 	if (vmm->metrics)
@@ -310,7 +320,6 @@ void vmm_instance_start(struct vmm *vmm, struct api_response *r, bool wait)
 	while (wait && vmm->run_state == 0)
 		pthread_cond_wait(&vmm->run_cond, &vmm->run_lock);
 	pthread_mutex_unlock(&vmm->run_lock);
-	api_no_content(r);
 }
 
 /* A one-shot loop handler: the loop runs, so vm_run() has started every vCPU. */

@@ -24,6 +24,12 @@ int cmd_devices(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
+/* mvm run --restore DIR, mvm clone DIR -n N (restore.c). */
+bool run_wants_restore(int argc, char **argv);
+int cmd_run_restore(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
+/* mvm snapshot info FILE | ID --out DIR (snapshot.c). */
+int cmd_snapshot(int argc, char **argv);
 /*
  * mvm --api-sock PATH / --config-file FILE, or mvm invoked as firecracker
  * (Firecracker's command line exactly): a VMM driven by the API (vmm.c).

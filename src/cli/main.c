@@ -28,6 +28,11 @@ static void usage(FILE *f)
 		"binding\n"
 		"       mvm pause|resume ID                pause or resume the VM's vCPUs\n"
 		"       mvm stop [--no-wait] ID            stop the VM (its VMM exits)\n"
+		"       mvm snapshot ID --out DIR [--diff] [--stop]\n"
+		"                                          snapshot a running VM\n"
+		"       mvm snapshot info FILE             what a snapshot state file holds\n"
+		"       mvm run --restore DIR [--resume]   a VM restored from a snapshot\n"
+		"       mvm clone DIR -n N [--name BASE]   N VMs restored from one snapshot\n"
 		"       mvm jailer --id ID --exec-file FILE --uid UID --gid GID [options] -- ARGS\n"
 		"                                          run a VMM jailed, as Firecracker's "
 		"jailer\n"
@@ -42,9 +47,9 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } manage_cmds[] = {
-	{ "ls", cmd_ls },	    { "stat", cmd_stat },   { "top", cmd_top },
-	{ "devices", cmd_devices }, { "pause", cmd_pause }, { "resume", cmd_resume },
-	{ "stop", cmd_stop },
+	{ "ls", cmd_ls },	    { "stat", cmd_stat },	  { "top", cmd_top },
+	{ "devices", cmd_devices }, { "pause", cmd_pause },	  { "resume", cmd_resume },
+	{ "stop", cmd_stop },	    { "snapshot", cmd_snapshot }, { "clone", cmd_clone },
 };
 
 static int print_seccomp(int argc, char **argv)

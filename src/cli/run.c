@@ -55,6 +55,8 @@ static void run_usage(FILE *f)
 		"      --no-api         no API socket and no runtime entry (invisible to 'mvm "
 		"ls')\n"
 		"      --pit            create KVM's in-kernel PIT (i8254); off by default\n"
+		"      --track-dirty-pages  KVM's dirty log on RAM, for Diff snapshots (mvm "
+		"snapshot --diff)\n"
 		"      --firmware FILE  instead of a kernel: a raw image (16 bytes to 256 KiB)\n"
 		"                       that ends at 4 GiB and at 1 MiB, run from the reset\n"
 		"                       vector in real mode (as -bios in QEMU)\n"
@@ -339,6 +341,7 @@ int cmd_run(int argc, char **argv)
 	enum {
 		OPT_NAME = 256,
 		OPT_PIT,
+		OPT_TRACK_DIRTY,
 		OPT_HUGE_PAGES,
 		OPT_STATS,
 		OPT_API_SOCK,
@@ -362,6 +365,7 @@ int cmd_run(int argc, char **argv)
 		{ "cmdline", required_argument, NULL, 'p' },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "pit", no_argument, NULL, OPT_PIT },
+		{ "track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY },
 		{ "huge-pages", required_argument, NULL, OPT_HUGE_PAGES },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
@@ -393,6 +397,8 @@ int cmd_run(int argc, char **argv)
 	long cpus;
 	int c, status, sigfd;
 
+	if (run_wants_restore(argc, argv))
+		return cmd_run_restore(argc, argv);
 	memcpy(opts, core_opts, sizeof(core_opts));
 	nr_opts = ARRAY_SIZE(core_opts);
 	for (t = 0; t < nr_types && t < 64; t++)
@@ -457,6 +463,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_PIT:
 			cfg.pit = true;
+			break;
+		case OPT_TRACK_DIRTY:
+			cfg.track_dirty_pages = true;
 			break;
 		case OPT_HUGE_PAGES:
 			if (!strcasecmp(optarg, "none"))

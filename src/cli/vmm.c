@@ -193,6 +193,8 @@ int cmd_vmm(int argc, char **argv, bool firecracker)
 		goto out_server;
 	if (a.config && vmm_load_config_file(vmm, a.config))
 		goto out_server;
+	if (a.restore && vmm_load_snapshot_dir(vmm, a.restore, a.resume))
+		goto out_server;
 
 	r = vmm_wait_start(vmm, sigfd, &vm);
 	if (r > 0) {

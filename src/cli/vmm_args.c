@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Firecracker's command line, for `mvm --api-sock ...` and for mvm invoked
- * as `firecracker`. Every Firecracker option is known: those mvm serves
- * have Firecracker's meaning; those whose feature mvm lacks are refused
- * with the reason (never "unknown option"). As `firecracker`, mvm's own
+ * as `firecracker`. Every Firecracker option is known and has
+ * Firecracker's meaning. As `firecracker`, mvm's own
  * options (--api-timeout, -v) are not accepted, the defaults are
  * Firecracker's (/run/firecracker.socket, "anonymous-instance"), and a bad
  * command line exits 153 as Firecracker does.
@@ -16,6 +15,7 @@
 
 #include "cli.h"
 #include "mvm/api.h"
+#include "mvm/snapshot.h"
 #include "mvm/version.h"
 #include "mvm/sandbox.h"
 #include "vmm_args.h"
@@ -46,13 +46,13 @@ enum {
 	OPT_NO_SECCOMP,
 	OPT_SECCOMP_FILTER,
 	OPT_BOOT_TIMER,
-	OPT_REFUSED, /* below: options whose feature mvm does not have */
-	OPT_DESCRIBE_SNAPSHOT = OPT_REFUSED,
+	OPT_DESCRIBE_SNAPSHOT,
 	OPT_SNAPSHOT_VERSION,
-	OPT_END_REFUSED,
 	/* mvm's own */
 	OPT_TIMEOUT = 512,
 	OPT_SECCOMP,
+	OPT_RESTORE,
+	OPT_RESUME,
 };
 
 static const struct option fc_opts[] = {
@@ -86,13 +86,9 @@ static const struct option fc_opts[] = {
 static const struct option mvm_opts[] = {
 	{ "api-timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "resume", no_argument, NULL, OPT_RESUME },
 	{ "verbose", no_argument, NULL, 'v' },
-};
-
-/* Why each refused option is refused; the owner of the feature replaces its line. */
-static const char *const refused[OPT_END_REFUSED - OPT_REFUSED] = {
-	[OPT_DESCRIBE_SNAPSHOT - OPT_REFUSED] = "snapshots are not implemented by mvm yet",
-	[OPT_SNAPSHOT_VERSION - OPT_REFUSED] = "snapshots are not implemented by mvm yet",
 };
 
 static const struct {
@@ -105,7 +101,7 @@ static const struct {
 	{ "--config-file <config-file>",
 	  "Path to a file that contains the microVM configuration in JSON format." },
 	{ "--describe-snapshot <describe-snapshot>",
-	  "Print the data format version of the provided snapshot state file. (not in mvm yet)" },
+	  "Print the data format version of the provided snapshot state file." },
 	{ "--enable-pci", "Enables PCIe support." },
 	{ "--help", "Show the help message." },
 	{ "--http-api-max-payload-size <http-api-max-payload-size>",
@@ -133,7 +129,7 @@ static const struct {
 	{ "--show-level", "Whether or not to output the level in the logs." },
 	{ "--show-log-origin", "Whether or not to include the file path and line number of the "
 			       "log's origin." },
-	{ "--snapshot-version", "Print the supported data format version. (not in mvm yet)" },
+	{ "--snapshot-version", "Print the supported data format version." },
 	{ "--start-time-cpu-us <start-time-cpu-us>",
 	  "Process start CPU time (wall clock, microseconds). This parameter is optional." },
 	{ "--start-time-us <start-time-us>",
@@ -166,6 +162,8 @@ static void usage(FILE *f, bool firecracker)
 			   "  --api-timeout SECS\n        idle API connections are closed after "
 			   "SECS (10)\n"
 			   "  -v, --verbose\n        more log messages (repeat for debug)\n"
+			   "  --restore DIR [--resume]\n        load the snapshot DIR/state with "
+			   "its memory DIR/memory (PUT /snapshot/load)\n"
 			   "\nWithout --api-sock, --config-file serves the API on <runtime "
 			   "dir>/<id>.sock.\n");
 }
@@ -183,16 +181,6 @@ static int bad_usage(bool firecracker, const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "; try 'mvm --api-sock x --help'\n");
 	return MVM_EXIT_USAGE;
-}
-
-static const char *opt_name(int c)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(fc_opts) / sizeof(fc_opts[0]); i++)
-		if (fc_opts[i].val == c)
-			return fc_opts[i].name;
-	return "?";
 }
 
 /* A u64 option's value; -1 if malformed. */
@@ -233,11 +221,6 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, firecracker ? ":" : ":v", opts, NULL)) != -1) {
-		if (c >= OPT_REFUSED && c < OPT_END_REFUSED) {
-			fprintf(stderr, "%s: --%s: %s\n", firecracker ? "firecracker" : "mvm",
-				opt_name(c), refused[c - OPT_REFUSED]);
-			return MVM_EXIT_FAILURE;
-		}
 		switch (c) {
 		case OPT_SOCK:
 			a->sock = optarg;
@@ -327,6 +310,17 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 			else
 				a->parent_cpu_time_us = v;
 			break;
+		case OPT_SNAPSHOT_VERSION:
+			printf("v%u.0.0\n", MVM_SNAPSHOT_FORMAT_VERSION);
+			return 0;
+		case OPT_DESCRIBE_SNAPSHOT: {
+			int ver = mvm_snapshot_format_version(optarg, stderr);
+
+			if (ver < 0)
+				return MVM_EXIT_FAILURE;
+			printf("v%d.0.0\n", ver);
+			return 0;
+		}
 		case OPT_VERSION:
 			if (firecracker)
 				printf("Firecracker v%s\n\n", MVM_FIRECRACKER_VERSION);
@@ -337,6 +331,12 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 		case OPT_HELP:
 			usage(stdout, firecracker);
 			return 0;
+		case OPT_RESTORE:
+			a->restore = optarg;
+			break;
+		case OPT_RESUME:
+			a->resume = true;
+			break;
 		case OPT_TIMEOUT:
 			v = parse_u64(optarg);
 			if (v < 1 || v > 3600)
@@ -380,7 +380,7 @@ int vmm_args_parse(struct vmm_args *a, int argc, char **argv, bool firecracker)
 			return bad_usage(true, "Argument '%s' requires --config-file", "--no-api");
 		return -1;
 	}
-	if (!a->sock && !a->config)
+	if (!a->sock && !a->config && !a->restore)
 		return bad_usage(false, "give --api-sock PATH or --config-file FILE%s", "");
 	if (a->no_api && (a->sock || !a->config))
 		return bad_usage(false, "--no-api goes with --config-file and without --api-sock%s",

@@ -33,6 +33,8 @@ struct vmm_args {
 	size_t mmds_limit;	    /* --mmds-size-limit, 0: default */
 	/* --start-time-us, --start-time-cpu-us, --parent-cpu-time-us; -1: not given */
 	int64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
+	const char *restore; /* --restore DIR (mvm's): DIR/state and DIR/memory loaded */
+	bool resume;	     /* --resume: the restored VM runs at once */
 };
 
 /*

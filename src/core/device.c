@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mvm/snap_format.h"
 #include "mvm/device.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"
@@ -146,4 +147,20 @@ void mvm_device_put(struct mvm_device *dev)
 		dev->ops->release(dev);
 	stats_node_release(&dev->stats);
 	free(dev);
+}
+
+int mvm_device_save_none(struct mvm_device *dev, struct snap_buf *out)
+{
+	(void)dev;
+	(void)out;
+	return 0;
+}
+
+int mvm_device_restore_none(struct mvm_device *dev, struct snap_cur *in)
+{
+	if (snap_cur_end(in)) {
+		pr_err("%s: saved state is malformed (it has none)", dev->name);
+		return -EBADMSG;
+	}
+	return 0;
 }

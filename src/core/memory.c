@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/memfd.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,10 +22,11 @@
 #include "mvm/memory.h"
 #include "mvm/sys.h"
 
-static int memory_add_slot(int vm_fd, struct mem_region *r)
+static int memory_add_slot(int vm_fd, struct mem_region *r, bool log_dirty)
 {
 	struct kvm_userspace_memory_region kr = {
 		.slot = r->slot,
+		.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		.guest_phys_addr = r->gpa,
 		.memory_size = r->size,
 		.userspace_addr = (uintptr_t)r->hva,
@@ -106,8 +109,19 @@ static int memory_map(struct vm_memory *mem, uint64_t size, enum mvm_huge_pages 
 	return 0;
 }
 
+/* The VMM's own dirty bitmap: a bit per 4 KiB of RAM. 0 or -ENOMEM. */
+static int memory_track_dirty(struct vm_memory *mem, uint64_t size)
+{
+	mem->vmm_dirty = mvm_calloc((size / SZ_4K + 63) / 64, sizeof(uint64_t));
+	if (!mem->vmm_dirty)
+		return -ENOMEM;
+	mem->log_dirty = true;
+	return 0;
+}
+
 int vm_memory_create(struct vm_memory *mem, int vm_fd, uint64_t size,
-		     const struct mem_range *ranges, unsigned int nr, enum mvm_huge_pages huge)
+		     const struct mem_range *ranges, unsigned int nr, enum mvm_huge_pages huge,
+		     bool track_dirty)
 {
 	uint64_t off = 0;
 	unsigned int i;
@@ -119,6 +133,8 @@ int vm_memory_create(struct vm_memory *mem, int vm_fd, uint64_t size,
 		return -EINVAL;
 	if (huge == MVM_HUGE_2M && size % SZ_2M)
 		return -EINVAL;
+	if (track_dirty && memory_track_dirty(mem, size))
+		return -ENOMEM;
 
 	err = memory_open(mem, size, huge);
 	if (err)
@@ -141,7 +157,7 @@ int vm_memory_create(struct vm_memory *mem, int vm_fd, uint64_t size,
 		r->hva = mem->base + off;
 		r->slot = i;
 		off += r->size;
-		err = memory_add_slot(vm_fd, r);
+		err = memory_add_slot(vm_fd, r, mem->log_dirty);
 		if (err)
 			goto err_unmap;
 		mem->nr_regions = i + 1;
@@ -157,8 +173,127 @@ err_close:
 	close(mem->fd);
 	mem->fd = -1;
 out:
+	free(mem->vmm_dirty);
+	mem->vmm_dirty = NULL;
+	mem->log_dirty = false;
 	mem->page_size = 0;
 	return err;
+}
+
+/* A snapshot's memory file, mapped privately: the guest's writes never reach it. */
+static int memory_map_backend_file(struct vm_memory *mem, uint64_t need, const char *path)
+{
+	off_t fsize;
+	int err;
+
+	mem->fd = mvm_open(path, O_RDONLY | O_NONBLOCK);
+	if (mem->fd < 0) {
+		err = -errno;
+		pr_err("snapshot memory file '%s': %s", path, strerror(-err));
+		return err;
+	}
+	if (mvm_fstat_size(mem->fd, &fsize) < 0) {
+		err = -errno;
+		pr_err("snapshot memory file '%s': %s", path, strerror(-err));
+		goto err_close;
+	}
+	if ((uint64_t)fsize < need) {
+		pr_err("snapshot memory file '%s' holds %llu bytes, the snapshot's RAM needs %llu",
+		       path, (unsigned long long)fsize, (unsigned long long)need);
+		err = -EINVAL;
+		goto err_close;
+	}
+	mem->base = mvm_mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
+			     mem->fd, 0);
+	if (mem->base == MAP_FAILED) {
+		err = -errno;
+		mem->base = NULL;
+		pr_err("mapping snapshot memory file '%s': %s", path, strerror(-err));
+		goto err_close;
+	}
+	mem->private_file = true;
+	return 0;
+
+err_close:
+	close(mem->fd);
+	mem->fd = -1;
+	return err;
+}
+
+int vm_memory_create_from(struct vm_memory *mem, int vm_fd, uint64_t size,
+			  const struct mem_layout *layout, unsigned int nr,
+			  const struct mem_backend *backend, bool track_dirty)
+{
+	unsigned int i;
+	int err;
+
+	memset(mem, 0, sizeof(*mem));
+	mem->fd = -1;
+	if (nr == 0 || nr > MVM_MAX_MEM_REGIONS || size % SZ_4K)
+		return -EINVAL;
+	/* The pieces must lie in RAM, page-aligned, without overlapping one another. */
+	for (i = 0; i < nr; i++) {
+		const struct mem_layout *l = &layout[i];
+		unsigned int j;
+
+		if (!l->size || (l->gpa | l->size | l->offset) % SZ_4K || l->offset > size ||
+		    l->size > size - l->offset || l->gpa + l->size < l->gpa)
+			return -EINVAL;
+		for (j = 0; j < i; j++)
+			if (l->offset < layout[j].offset + layout[j].size &&
+			    layout[j].offset < l->offset + l->size)
+				return -EINVAL;
+	}
+	if (backend->kind != MEM_BACKEND_FILE) {
+		pr_err("snapshot memory backend: only File is supported by this build");
+		return -EOPNOTSUPP;
+	}
+	if (track_dirty && memory_track_dirty(mem, size))
+		return -ENOMEM;
+	err = memory_map_backend_file(mem, size, backend->path);
+	if (err)
+		goto out;
+	mem->size = size;
+	mem->page_size = SZ_4K;
+	for (i = 0; i < nr; i++) {
+		struct mem_region *r = &mem->regions[i];
+
+		r->gpa = layout[i].gpa;
+		r->size = layout[i].size;
+		r->hva = mem->base + layout[i].offset;
+		r->slot = i;
+		err = memory_add_slot(vm_fd, r, mem->log_dirty);
+		if (err)
+			goto err_unmap;
+		mem->nr_regions = i + 1;
+	}
+	return 0;
+
+err_unmap:
+	munmap(mem->base, size);
+	mem->base = NULL;
+	mem->nr_regions = 0;
+	close(mem->fd);
+	mem->fd = -1;
+out:
+	free(mem->vmm_dirty);
+	mem->vmm_dirty = NULL;
+	mem->log_dirty = false;
+	mem->page_size = 0;
+	mem->private_file = false;
+	return err;
+}
+
+void mem_mark_dirty(const struct vm_memory *mem, uint64_t off, uint64_t len)
+{
+	uint64_t p, last;
+
+	if (!mem->vmm_dirty || !len || off >= mem->size)
+		return;
+	last = (MIN(off + len, mem->size) - 1) / SZ_4K;
+	for (p = off / SZ_4K; p <= last; p++)
+		atomic_fetch_or_explicit(&mem->vmm_dirty[p / 64], 1ULL << (p % 64),
+					 memory_order_relaxed);
 }
 
 /* Guest-physical placement of files: 1 GiB-aligned, from 4 GiB or the top of RAM up. */
@@ -295,6 +430,7 @@ void vm_memory_destroy(struct vm_memory *mem)
 		munmap(mem->base, mem->size);
 	if (mem->fd >= 0)
 		close(mem->fd);
+	free(mem->vmm_dirty);
 	memset(mem, 0, sizeof(*mem));
 	mem->fd = -1;
 }
@@ -311,6 +447,8 @@ void *mem_ptr(const struct vm_memory *mem, uint64_t gpa, uint64_t len)
 			continue;
 		if (len > r->size - (gpa - r->gpa))
 			return NULL;
+		if (mem->vmm_dirty)
+			mem_mark_dirty(mem, (uint64_t)(r->hva - mem->base) + (gpa - r->gpa), len);
 		return r->hva + (gpa - r->gpa);
 	}
 	return NULL;
@@ -371,6 +509,14 @@ int mem_discard(const struct vm_memory *mem, uint64_t off, uint64_t len, uint64_
 	end = (off + len) & ~(ps - 1);
 	if (end <= start)
 		return 0;
+	/* A private file mapping: dropping the pages brings back the file's. */
+	if (mem->private_file) {
+		if (madvise(mem->base + start, end - start, MADV_DONTNEED))
+			return -errno;
+		if (freed)
+			*freed = end - start;
+		return 0;
+	}
 	/*
 	 * A hole in the memfd frees the pages (and unmaps them from every
 	 * mapping, KVM's included); MADV_REMOVE does the same through the

@@ -163,6 +163,24 @@ int vm_resume(struct vm *vm)
 	return err;
 }
 
+int vm_pause_before_run(struct vm *vm)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&vm->pause.op_lock);
+	pthread_mutex_lock(&vm->pause.lock);
+	if (vm->vcpus_running)
+		err = -EINVAL;
+	else {
+		/* The vCPU threads park at their first pause point, before any KVM_RUN. */
+		atomic_store(&vm->pause.requested, true);
+		vm->pause.paused = true;
+	}
+	pthread_mutex_unlock(&vm->pause.lock);
+	pthread_mutex_unlock(&vm->pause.op_lock);
+	return err;
+}
+
 bool vm_is_paused(struct vm *vm)
 {
 	bool paused;

@@ -393,6 +393,26 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/*
+ * Before parking: KVM finishes an I/O exit (an IN's result in RAX, RIP past
+ * the instruction) only on the next KVM_RUN. One with immediate_exit
+ * finishes it and returns at once, running no guest code, so that the
+ * state a snapshot reads is whole and a restore does not repeat the access.
+ */
+static void vcpu_complete_io(struct vcpu *vcpu)
+{
+	unsigned int rounds;
+
+	for (rounds = 0; rounds < 4; rounds++) {
+		__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_RELEASE);
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0)
+			break; /* EINTR: nothing (more) pending */
+		/* A multi-part MMIO access: one more exit to serve. */
+		vcpu_handle_exit(vcpu);
+	}
+	vcpu->run->immediate_exit = 0;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -415,6 +435,8 @@ static void *vcpu_thread(void *arg)
 
 	vcpu_pause_enter(vcpu, true);
 	while (vm_stop_reason(vm) == VM_RUNNING) {
+		if (atomic_load(&vm->pause.requested))
+			vcpu_complete_io(vcpu);
 		/* Parks here while the VM is paused (no guest code runs). */
 		vcpu_pause_point(vcpu);
 		if (vm_stop_reason(vm) != VM_RUNNING)

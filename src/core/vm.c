@@ -211,14 +211,24 @@ err_close:
 	return r;
 }
 
-static int vm_create_memory(struct vm *vm)
+/* RAM from a snapshot's memory: its layout and where it comes from. */
+struct vm_mem_source {
+	const struct mem_layout *layout;
+	unsigned int nr;
+	const struct mem_backend *backend;
+};
+
+static int vm_create_memory(struct vm *vm, const struct vm_mem_source *src)
 {
 	struct mem_range ranges[MVM_MAX_MEM_REGIONS];
 	unsigned int nr;
 
+	if (src)
+		return vm_memory_create_from(&vm->mem, vm->vm_fd, vm->cfg.mem_size, src->layout,
+					     src->nr, src->backend, vm->cfg.track_dirty_pages);
 	nr = arch_mem_layout(vm->cfg.mem_size, ranges, ARRAY_SIZE(ranges));
 	return vm_memory_create(&vm->mem, vm->vm_fd, vm->cfg.mem_size, ranges, nr,
-				vm->cfg.huge_pages);
+				vm->cfg.huge_pages, vm->cfg.track_dirty_pages);
 }
 
 /* The configured instances' guest-physical memory beyond RAM, type by type. */
@@ -292,7 +302,7 @@ static int vm_devices_create(struct vm *vm)
 	return err;
 }
 
-struct vm *vm_create(const struct mvm_config *cfg)
+static struct vm *vm_create_with(const struct mvm_config *cfg, const struct vm_mem_source *src)
 {
 	char name[MVM_VM_NAME_SIZE], stats_id[MVM_STATS_ID_SIZE];
 	struct vm *vm;
@@ -347,7 +357,7 @@ struct vm *vm_create(const struct mvm_config *cfg)
 	 * it is gone once the VM has lived ~16 ms. Never add slots after I/O-bus
 	 * registrations (irqchip, PIT, ioeventfds).
 	 */
-	err = vm_create_memory(vm);
+	err = vm_create_memory(vm, src);
 	if (err)
 		goto err_stats;
 	err = vm_devices_reserve_memory(vm);
@@ -387,6 +397,19 @@ err_free:
 err_identity:
 	identity_release(name);
 	return ERR_PTR(err);
+}
+
+struct vm *vm_create(const struct mvm_config *cfg)
+{
+	return vm_create_with(cfg, NULL);
+}
+
+struct vm *vm_create_from_memory(const struct mvm_config *cfg, const struct mem_layout *layout,
+				 unsigned int nr, const struct mem_backend *backend)
+{
+	struct vm_mem_source src = { layout, nr, backend };
+
+	return vm_create_with(cfg, &src);
 }
 
 void vm_destroy(struct vm *vm)

@@ -41,6 +41,8 @@ static void acpi_sleep_write(struct mvm_device *dev, unsigned int io, uint64_t o
 static const struct mvm_device_ops acpi_sleep_ops = {
 	.type = "acpi-sleep",
 	.init = platform_device_claim_io,
+	.save = mvm_device_save_none,
+	.restore = mvm_device_restore_none,
 	.read = acpi_sleep_read,
 	.write = acpi_sleep_write,
 };

@@ -67,6 +67,9 @@ static const struct mvm_device_ops boot_timer_ops = {
 	.init = boot_timer_init,
 	.read = boot_timer_read,
 	.write = boot_timer_write,
+	/* Its times are this process's: a restored VM's timer counts from the restore. */
+	.save = mvm_device_save_none,
+	.restore = mvm_device_restore_none,
 };
 
 static struct mvm_device *boot_timer_create(struct vm *vm, const struct platform_device_desc *d)

@@ -25,6 +25,8 @@ static void debug_exit_write(struct mvm_device *dev, unsigned int io, uint64_t o
 static const struct mvm_device_ops debug_exit_ops = {
 	.type = "debug-exit",
 	.init = platform_device_claim_io,
+	.save = mvm_device_save_none,
+	.restore = mvm_device_restore_none,
 	.write = debug_exit_write,
 };
 

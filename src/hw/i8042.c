@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "mvm/snap_format.h"
 #include "mvm/hw.h"
 #include "mvm/log.h"
 #include "mvm/vm.h"
@@ -199,8 +200,45 @@ static void i8042_release(struct mvm_device *dev)
 	pthread_mutex_destroy(&to_i8042(dev)->lock);
 }
 
+static int i8042_save(struct mvm_device *dev, struct snap_buf *out)
+{
+	struct i8042 *k = to_i8042(dev);
+	unsigned int i;
+
+	pthread_mutex_lock(&k->lock);
+	snap_put_u8(out, k->ctr);
+	snap_put_u8(out, k->pending);
+	snap_put_u32(out, k->count);
+	for (i = 0; i < k->count; i++)
+		snap_put_u8(out, k->buf[(k->head + i) % I8042_BUF_SIZE]);
+	pthread_mutex_unlock(&k->lock);
+	return out->err;
+}
+
+static int i8042_restore(struct mvm_device *dev, struct snap_cur *in)
+{
+	struct i8042 *k = to_i8042(dev);
+	uint8_t ctr = snap_get_u8(in), pending = snap_get_u8(in), buf[I8042_BUF_SIZE];
+	uint32_t n = snap_get_u32(in);
+
+	if (n > I8042_BUF_SIZE || snap_get(in, buf, n) || snap_cur_end(in)) {
+		pr_err("%s: saved state is malformed", dev->name);
+		return -EBADMSG;
+	}
+	pthread_mutex_lock(&k->lock);
+	k->ctr = ctr;
+	k->pending = pending;
+	memcpy(k->buf, buf, n);
+	k->head = 0;
+	k->count = n;
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
 static const struct mvm_device_ops i8042_ops = {
 	.type = "i8042",
+	.save = i8042_save,
+	.restore = i8042_restore,
 	.init = i8042_init,
 	.release = i8042_release,
 	.read = i8042_read,

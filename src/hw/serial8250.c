@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "mvm/snap_format.h"
 #include "mvm/hw.h"
 #include "mvm/log.h"
 #include "mvm/loop.h"
@@ -364,8 +365,60 @@ static void serial_release(struct mvm_device *dev)
 	pthread_mutex_destroy(&s->lock);
 }
 
+/* The registers and the receive FIFO; the host's fds come from the configuration. */
+static int serial_save(struct mvm_device *dev, struct snap_buf *out)
+{
+	struct serial8250 *s = to_serial(dev);
+	const uint8_t regs[] = { s->ier, s->iir_thri, s->fcr, s->lcr, s->mcr,
+				 s->lsr, s->msr,      s->scr, s->dll, s->dlm };
+	unsigned int i;
+
+	pthread_mutex_lock(&s->lock);
+	snap_put(out, regs, sizeof(regs));
+	snap_put_u32(out, s->rx_len);
+	for (i = 0; i < s->rx_len; i++)
+		snap_put_u8(out, s->rx[(s->rx_head + i) % RX_FIFO_SIZE]);
+	pthread_mutex_unlock(&s->lock);
+	return out->err;
+}
+
+static int serial_restore(struct mvm_device *dev, struct snap_cur *in)
+{
+	struct serial8250 *s = to_serial(dev);
+	uint8_t regs[10], rx[RX_FIFO_SIZE];
+	uint32_t n;
+
+	snap_get(in, regs, sizeof(regs));
+	n = snap_get_u32(in);
+	if (n > RX_FIFO_SIZE || snap_get(in, rx, n) || snap_cur_end(in)) {
+		pr_err("%s: saved state is malformed", dev->name);
+		return -EBADMSG;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->ier = regs[0];
+	s->iir_thri = regs[1];
+	s->fcr = regs[2];
+	s->lcr = regs[3];
+	s->mcr = regs[4];
+	s->lsr = regs[5];
+	s->msr = regs[6];
+	s->scr = regs[7];
+	s->dll = regs[8];
+	s->dlm = regs[9];
+	memcpy(s->rx, rx, n);
+	s->rx_head = 0;
+	s->rx_len = n;
+	/* The line as the registers say (the irqchip's own state comes with the VM's). */
+	s->irq_level = false;
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 static const struct mvm_device_ops serial_ops = {
 	.type = "serial8250",
+	.save = serial_save,
+	.restore = serial_restore,
 	.init = serial_init,
 	.release = serial_release,
 	.read = serial_read,

@@ -16,6 +16,7 @@
 
 #include "mvm/hw.h"
 #include "mvm/log.h"
+#include "mvm/snap_format.h"
 #include "mvm/vm.h"
 #include "pci/host.h"
 
@@ -459,8 +460,38 @@ static void host_unregister(struct mvm_device *dev)
 		dev->vm->pci = NULL;
 }
 
+static int host_save(struct mvm_device *dev, struct snap_buf *out)
+{
+	struct pci_host *host = to_host(dev);
+
+	pthread_mutex_lock(&host->mutex);
+	snap_put_u32(out, host->conf1_addr);
+	snap_put(out, host->bridge_cfg, sizeof(host->bridge_cfg));
+	pthread_mutex_unlock(&host->mutex);
+	return out->err;
+}
+
+static int host_restore(struct mvm_device *dev, struct snap_cur *in)
+{
+	struct pci_host *host = to_host(dev);
+	uint8_t cfg[sizeof(host->bridge_cfg)];
+	uint32_t addr = snap_get_u32(in);
+
+	if (snap_get(in, cfg, sizeof(cfg)) || snap_cur_end(in)) {
+		pr_err("%s: saved state is malformed", dev->name);
+		return -EBADMSG;
+	}
+	pthread_mutex_lock(&host->mutex);
+	host->conf1_addr = addr;
+	memcpy(host->bridge_cfg, cfg, sizeof(cfg));
+	pthread_mutex_unlock(&host->mutex);
+	return 0;
+}
+
 static const struct mvm_device_ops host_ops = {
 	.type = "pci-host",
+	.save = host_save,
+	.restore = host_restore,
 	.init = host_init,
 	.unregister = host_unregister,
 	.release = host_release,

@@ -8,9 +8,12 @@
  * a real function lets it change; BAR sizing falls out of the masks.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mvm/log.h"
+#include "mvm/snap_format.h"
+#include "mvm/sys.h"
 #include "mvm/vm.h"
 #include "pci/host.h"
 
@@ -335,4 +338,102 @@ unsigned int pci_dev_bars(struct mvm_device *dev, struct pci_bar_view *out, unsi
 						       pdev->bars[i].bus == MVM_BUS_PIO };
 	pthread_mutex_unlock(&pdev->lock);
 	return n;
+}
+
+/* ---- snapshots ---- */
+
+int pci_dev_save(struct pci_dev *pdev, struct snap_buf *out)
+{
+	struct pci_msix *m = &pdev->msix;
+	unsigned int v;
+
+	pthread_mutex_lock(&pdev->lock);
+	snap_put(out, pdev->cfg, PCI_CFG_SIZE);
+	snap_put_u8(out, pdev->intx_level);
+	snap_put_u32(out, m->nr);
+	for (v = 0; v < m->nr; v++) {
+		snap_put_u32(out, m->table[v].addr_lo);
+		snap_put_u32(out, m->table[v].addr_hi);
+		snap_put_u32(out, m->table[v].data);
+		snap_put_u32(out, m->table[v].ctrl);
+	}
+	for (v = 0; v < ARRAY_SIZE(m->pending); v++)
+		snap_put_u64(out, m->pending[v]);
+	pthread_mutex_unlock(&pdev->lock);
+	return out->err;
+}
+
+/* Bytes of the header no guest write changes (ids, class, BAR types...): the same function? */
+static bool pci_same_function(const struct pci_dev *pdev, const uint8_t *cfg)
+{
+	unsigned int o;
+
+	for (o = 0; o < PCI_CFG_SIZE; o++) {
+		if (pdev->wmask[o] || pdev->w1cmask[o] || o == PCI_STATUS)
+			continue;
+		if (cfg[o] != pdev->cfg[o])
+			return false;
+	}
+	return true;
+}
+
+int pci_dev_restore(struct pci_dev *pdev, struct snap_cur *in)
+{
+	struct pci_msix *m = &pdev->msix;
+	struct pci_msix_entry table[PCI_MSIX_MAX_VECTORS];
+	uint64_t pending[ARRAY_SIZE(m->pending)];
+	uint8_t *cfg, intx;
+	uint32_t nr;
+	unsigned int v;
+	int err = 0;
+
+	cfg = mvm_zalloc(PCI_CFG_SIZE);
+	if (!cfg)
+		return -ENOMEM;
+	snap_get(in, cfg, PCI_CFG_SIZE);
+	intx = snap_get_u8(in);
+	nr = snap_get_u32(in);
+	if (nr != m->nr) {
+		pr_err("%s: the snapshot has %u MSI-X vectors, this device %u", pdev->dev.name, nr,
+		       m->nr);
+		err = -EINVAL;
+		goto out;
+	}
+	for (v = 0; v < nr; v++) {
+		table[v].addr_lo = snap_get_u32(in);
+		table[v].addr_hi = snap_get_u32(in);
+		table[v].data = snap_get_u32(in);
+		table[v].ctrl = snap_get_u32(in);
+	}
+	for (v = 0; v < ARRAY_SIZE(pending); v++)
+		pending[v] = snap_get_u64(in);
+	if (in->err || intx > 1) {
+		pr_err("%s: saved PCI state is malformed", pdev->dev.name);
+		err = -EBADMSG;
+		goto out;
+	}
+	pthread_mutex_lock(&pdev->lock);
+	if (!pci_same_function(pdev, cfg)) {
+		pthread_mutex_unlock(&pdev->lock);
+		pr_err("%s: the snapshot's PCI function is not this one (ids, class or layout "
+		       "differ)",
+		       pdev->dev.name);
+		err = -EINVAL;
+		goto out;
+	}
+	memcpy(pdev->cfg, cfg, PCI_CFG_SIZE);
+	memcpy(m->table, table, nr * sizeof(table[0]));
+	memcpy(m->pending, pending, sizeof(pending));
+	/* Routes are made again on first use, from the restored table. */
+	for (v = 0; v < nr; v++)
+		m->route_stale[v] = true;
+	pdev->intx_level = intx;
+	pci_bars_changed(pdev);
+	pci_intx_update(pdev);
+	if (m->nr)
+		pci_msix_ctrl_changed(pdev);
+	pthread_mutex_unlock(&pdev->lock);
+out:
+	free(cfg);
+	return err;
 }

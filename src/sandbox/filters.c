@@ -148,6 +148,26 @@ const struct sandbox_list sandbox_floor = LIST(floor_rules);
 		R(getrandom, fl), R(clock_gettime, fl), R(gettimeofday, fl), R(mremap, fl)
 
 /*
+ * Snapshots. Loading (PUT /snapshot/load on the API thread, --restore on
+ * the main thread): the VM's and the vCPUs' state written back. Creating
+ * (PUT /snapshot/create): that state read, KVM's dirty log, the memory
+ * file written (holes skipped), the state file replaced atomically.
+ */
+#define SNAPSHOT_LOAD_RULES(fl)                                                                  \
+	IOCTL(KVM_GET_TSC_KHZ, fl), IOCTL(KVM_SET_TSC_KHZ, fl), IOCTL(KVM_SET_MP_STATE, fl),     \
+		IOCTL(KVM_SET_XSAVE, fl), IOCTL(KVM_SET_XCRS, fl), IOCTL(KVM_SET_DEBUGREGS, fl), \
+		IOCTL(KVM_SET_VCPU_EVENTS, fl), IOCTL(KVM_SET_IRQCHIP, fl),                      \
+		IOCTL(KVM_SET_PIT2, fl), IOCTL(KVM_SET_CLOCK, fl)
+#define SNAPSHOT_SAVE_RULES(fl)                                                                   \
+	IOCTL(KVM_GET_CPUID2, fl), IOCTL(KVM_GET_MP_STATE, fl), IOCTL(KVM_GET_REGS, fl),          \
+		IOCTL(KVM_GET_SREGS, fl), IOCTL(KVM_GET_FPU, fl), IOCTL(KVM_GET_XSAVE, fl),       \
+		IOCTL(KVM_GET_XSAVE2, fl), IOCTL(KVM_GET_XCRS, fl), IOCTL(KVM_GET_DEBUGREGS, fl), \
+		IOCTL(KVM_GET_MSR_INDEX_LIST, fl), IOCTL(KVM_GET_MSRS, fl),                       \
+		IOCTL(KVM_GET_VCPU_EVENTS, fl), IOCTL(KVM_GET_IRQCHIP, fl),                       \
+		IOCTL(KVM_GET_PIT2, fl), IOCTL(KVM_GET_CLOCK, fl), IOCTL(KVM_GET_DIRTY_LOG, fl),  \
+		R(pwrite64, fl), R(rename, fl)
+
+/*
  * A snapshot's guest memory loaded lazily (src/snapshot/), on the thread that
  * restores the VM (the API thread's PUT /snapshot/load, the main thread's
  * mvm run --restore) and on the event loop: the Uffd backend makes and
@@ -266,6 +286,8 @@ static const struct sandbox_rule vmm_rules[] = {
 	R(io_uring_setup, G),
 	R(io_uring_register, G),
 	DEVICE_RULES(G),
+	/* a restored VM (--restore) */
+	SNAPSHOT_LOAD_RULES(G),
 	SNAPSHOT_MEM_RULES(G),
 	VFIO_RULES(G),
 };
@@ -338,6 +360,8 @@ static const struct sandbox_rule api_rules[] = {
 	R(io_uring_setup, G),
 	R(io_uring_register, G),
 	DEVICE_RULES(G),
+	SNAPSHOT_LOAD_RULES(G),
+	SNAPSHOT_SAVE_RULES(G),
 	SNAPSHOT_MEM_RULES(G),
 	VFIO_RULES(G),
 };

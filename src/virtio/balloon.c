@@ -28,6 +28,7 @@
 #include "mvm/balloon.h"
 #include "mvm/devtype.h"
 #include "mvm/log.h"
+#include "mvm/snap_format.h"
 #include "mvm/sys.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
@@ -66,7 +67,8 @@ struct virtio_balloon {
 	uint32_t num_pages;
 	uint32_t actual;
 	uint32_t hint_cmd;
-	int stats_head; /* the statistics buffer the device holds, -1: none */
+	int stats_head;		 /* the statistics buffer the device holds, -1: none */
+	int restored_stats_head; /* restore: the held one, taken again after activation */
 	uint64_t stats_interval;
 	struct balloon_stats stats;
 	uint32_t last_run; /* id of the last hinting run */
@@ -464,6 +466,81 @@ static void balloon_release(struct virtio_dev *vdev)
 	free(b->chain);
 }
 
+/*
+ * The config space, the pages the balloon holds (so deflates are still
+ * checked against them), the statistics and the hinting run; a statistics
+ * buffer the device held stays held (the guest still waits for it).
+ * Called with vdev->lock held.
+ */
+static int balloon_save(struct virtio_dev *vdev, struct snap_buf *out)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+	uint64_t i, words = (b->pages.nr + 63) / 64;
+	unsigned int t;
+
+	snap_put_u32(out, b->num_pages);
+	snap_put_u32(out, b->actual);
+	snap_put_u32(out, b->hint_cmd);
+	snap_put_u32(out, (uint32_t)b->stats_head);
+	snap_put_u64(out, b->stats_interval);
+	snap_put_u32(out, b->last_run);
+	snap_put_u32(out, b->guest_cmd);
+	snap_put_u8(out, b->guest_seen);
+	snap_put_u8(out, b->ack_on_stop);
+	snap_put_u32(out, b->stats.have);
+	for (t = 0; t < BALLOON_S_NR; t++)
+		snap_put_u64(out, b->stats.val[t]);
+	snap_put_u64(out, b->pages.nr);
+	for (i = 0; i < words; i++)
+		snap_put_u64(out, b->pages.bits[i]);
+	return out->err;
+}
+
+static int balloon_restore(struct virtio_dev *vdev, struct snap_cur *in)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+	uint64_t i, nr, words, held = 0;
+	unsigned int t;
+	int32_t head;
+
+	b->num_pages = snap_get_u32(in);
+	b->actual = snap_get_u32(in);
+	b->hint_cmd = snap_get_u32(in);
+	head = (int32_t)snap_get_u32(in);
+	b->stats_interval = snap_get_u64(in);
+	b->last_run = snap_get_u32(in);
+	b->guest_cmd = snap_get_u32(in);
+	b->guest_seen = snap_get_u8(in);
+	b->ack_on_stop = snap_get_u8(in);
+	b->stats.have = snap_get_u32(in);
+	for (t = 0; t < BALLOON_S_NR; t++)
+		b->stats.val[t] = snap_get_u64(in);
+	nr = snap_get_u64(in);
+	if (in->err || nr != b->pages.nr || head < -1 || head >= BALLOON_QUEUE_SIZE) {
+		pr_err("%s: saved balloon state is malformed or for other RAM", vdev->dev.name);
+		return -EBADMSG;
+	}
+	words = (nr + 63) / 64;
+	for (i = 0; i < words; i++) {
+		b->pages.bits[i] = snap_get_u64(in);
+		held += (uint64_t)__builtin_popcountll(b->pages.bits[i]);
+	}
+	if (snap_cur_end(in))
+		return -EBADMSG;
+	b->pages.held = held;
+	b->restored_stats_head = head;
+	return 0;
+}
+
+static void balloon_restored(struct virtio_dev *vdev)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+
+	pthread_mutex_lock(&vdev->lock);
+	b->stats_head = b->restored_stats_head;
+	pthread_mutex_unlock(&vdev->lock);
+}
+
 static const struct virtio_dev_ops balloon_ops = {
 	.type = "virtio-balloon",
 	.device_id = VIRTIO_ID_BALLOON,
@@ -478,6 +555,9 @@ static const struct virtio_dev_ops balloon_ops = {
 	.activate = balloon_activate,
 	.queue_notify = balloon_queue_notify,
 	.reset = balloon_reset,
+	.save = balloon_save,
+	.restore = balloon_restore,
+	.restored = balloon_restored,
 };
 
 /* ---- the control plane's calls (mvm/balloon.h) ---- */

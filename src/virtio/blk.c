@@ -36,6 +36,7 @@
 #include "virtio/blk.h"
 #include "mvm/devtype.h"
 #include "mvm/log.h"
+#include "mvm/snap_format.h"
 #include "mvm/sys.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
@@ -532,6 +533,46 @@ static void blk_release(struct virtio_dev *vdev)
 	rate_limiter_fini(&b->rl);
 }
 
+/*
+ * A paused VM may still have requests in the engine: a snapshot waits for
+ * none (the caller may try again), so that no completion is lost.
+ */
+static int blk_save(struct virtio_dev *vdev, struct snap_buf *out)
+{
+	struct virtio_blk *blk = container_of(vdev, struct virtio_blk, vdev);
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < BLK_NUM_QUEUES; i++) {
+		struct blk_queue *q = &blk->q[i];
+
+		pthread_mutex_lock(&q->lock);
+		if (q->reqs && (q->nfree != BLK_QUEUE_SIZE || q->held))
+			err = -EBUSY;
+		snap_put_u8(out, q->broken);
+		pthread_mutex_unlock(&q->lock);
+	}
+	if (err)
+		pr_err("%s: requests are in flight; try the snapshot again", vdev->dev.name);
+	return err;
+}
+
+static int blk_restore(struct virtio_dev *vdev, struct snap_cur *in)
+{
+	struct virtio_blk *blk = container_of(vdev, struct virtio_blk, vdev);
+	uint8_t broken[BLK_NUM_QUEUES];
+	unsigned int i;
+
+	if (snap_get(in, broken, sizeof(broken)) || snap_cur_end(in))
+		return -EBADMSG;
+	for (i = 0; i < BLK_NUM_QUEUES; i++) {
+		pthread_mutex_lock(&blk->q[i].lock);
+		blk->q[i].broken = broken[i] != 0;
+		pthread_mutex_unlock(&blk->q[i].lock);
+	}
+	return 0;
+}
+
 static const struct virtio_dev_ops blk_ops = {
 	.type = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
@@ -546,6 +587,8 @@ static const struct virtio_dev_ops blk_ops = {
 	.activate = blk_activate,
 	.queue_notify = blk_queue_notify,
 	.reset = blk_reset,
+	.save = blk_save,
+	.restore = blk_restore,
 };
 
 struct virtio_dev *virtio_blk_create(struct vm *vm, const struct mvm_disk_config *disk,

@@ -258,6 +258,8 @@ static const struct virtio_dev_ops console_ops = {
 	.activate = console_activate,
 	.queue_notify = console_queue_notify,
 	.reset = console_reset,
+	.save = virtio_dev_save_none,
+	.restore = virtio_dev_restore_none,
 };
 
 struct virtio_dev *virtio_console_create(struct vm *vm)

@@ -27,6 +27,7 @@
 
 #include "mvm/irq.h"
 #include "mvm/log.h"
+#include "mvm/snap_format.h"
 #include "mvm/sys.h"
 #include "mvm/vm.h"
 #include "virtio_internal.h"
@@ -489,8 +490,21 @@ static void vmmio_release(struct mvm_device *dev)
 	slot_put(dev->vm, vmm->index);
 }
 
+/* Nothing of the transport's own beyond the common state: window and GSI come with the config. */
+static int vmmio_save(struct mvm_device *dev, struct snap_buf *out)
+{
+	return virtio_core_save(to_virtio_dev(dev), out);
+}
+
+static int vmmio_restore(struct mvm_device *dev, struct snap_cur *in)
+{
+	return virtio_core_restore(to_virtio_dev(dev), in);
+}
+
 static const struct mvm_device_ops vmmio_ops = {
 	.type = "virtio-mmio",
+	.save = vmmio_save,
+	.restore = vmmio_restore,
 	.init = vmmio_init,
 	.unregister = vmmio_unregister,
 	.release = vmmio_release,

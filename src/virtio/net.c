@@ -35,6 +35,7 @@
 #include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/mmds.h"
+#include "mvm/snap_format.h"
 #include "mvm/sys.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
@@ -74,6 +75,7 @@ struct virtio_net {
 	struct virtq_chain *tx_chain;
 	struct iovec *tx_iov;
 	bool tx_held;
+	bool tx_give_back; /* restored: the saved device held a chain, the guest gets it back */
 	struct virtio_net_hdr_v1 tx_hdr;
 	size_t tx_frame;
 	size_t tx_max;
@@ -598,6 +600,46 @@ static void net_release(struct virtio_dev *vdev)
 	free(n->rx_buf);
 }
 
+/*
+ * A frame read from the tap but not yet received, and the MMDS's queued
+ * answers, are dropped (a lost packet); a chain the limiter held goes back
+ * to the guest's ring after a restore.
+ */
+static int net_save(struct virtio_dev *vdev, struct snap_buf *out)
+{
+	snap_put_u8(out, to_net(vdev)->tx_held);
+	return out->err;
+}
+
+static int net_restore(struct virtio_dev *vdev, struct snap_cur *in)
+{
+	uint8_t held = snap_get_u8(in);
+
+	if (snap_cur_end(in) || held > 1)
+		return -EBADMSG;
+	to_net(vdev)->tx_give_back = held;
+	return 0;
+}
+
+/* After a restore the guest announces itself (gratuitous ARP) where it negotiated that. */
+static void net_restored(struct virtio_dev *vdev)
+{
+	struct virtio_net *n = to_net(vdev);
+	struct virtqueue *vq = virtio_dev_vq(vdev, NET_TXQ);
+	bool announce;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (n->tx_give_back)
+		virtq_unpop(vq, 1, virtq_avail_idx(vq));
+	n->tx_give_back = false;
+	announce = virtio_has_feature(vdev, VIRTIO_NET_F_GUEST_ANNOUNCE);
+	if (announce)
+		n->config.status |= VIRTIO_NET_S_ANNOUNCE;
+	pthread_mutex_unlock(&vdev->lock);
+	if (announce)
+		virtio_dev_config_changed(vdev);
+}
+
 static const struct virtio_dev_ops net_ops = {
 	.type = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
@@ -612,6 +654,9 @@ static const struct virtio_dev_ops net_ops = {
 	.activate = net_activate,
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,
+	.save = net_save,
+	.restore = net_restore,
+	.restored = net_restored,
 };
 
 struct virtio_dev *virtio_net_create(struct vm *vm, const struct mvm_net_config *cfg,

@@ -22,6 +22,7 @@
 
 #include "mvm/irq.h"
 #include "mvm/log.h"
+#include "mvm/snap_format.h"
 #include "mvm/sys.h"
 #include "mvm/vm.h"
 #include "virtio_internal.h"
@@ -555,8 +556,50 @@ static void vpci_release(struct mvm_device *dev)
 	virtio_core_fini(vdev);
 }
 
+/* The PCI function, the transport's vector choices, then the common virtio state. */
+static int vpci_save(struct mvm_device *dev, struct snap_buf *out)
+{
+	struct virtio_dev *vdev = to_virtio_dev(dev);
+	struct virtio_pci *vp = to_vpci(vdev);
+	unsigned int q;
+	int err = pci_dev_save(&vdev->pci, out);
+
+	if (err)
+		return err;
+	pthread_mutex_lock(&vdev->lock);
+	snap_put_u16(out, vp->msix_config);
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		snap_put_u16(out, vp->queue_msix[q]);
+	pthread_mutex_unlock(&vdev->lock);
+	return virtio_core_save(vdev, out);
+}
+
+static int vpci_restore(struct mvm_device *dev, struct snap_cur *in)
+{
+	struct virtio_dev *vdev = to_virtio_dev(dev);
+	struct virtio_pci *vp = to_vpci(vdev);
+	uint16_t vec[VIRTIO_MAX_QUEUES + 1];
+	unsigned int q;
+	int err = pci_dev_restore(&vdev->pci, in);
+
+	if (err)
+		return err;
+	for (q = 0; q <= VIRTIO_MAX_QUEUES; q++)
+		vec[q] = snap_get_u16(in);
+	if (in->err)
+		return -EBADMSG;
+	pthread_mutex_lock(&vdev->lock);
+	vp->msix_config = check_vector(vdev, vec[0]);
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		vp->queue_msix[q] = check_vector(vdev, vec[q + 1]);
+	pthread_mutex_unlock(&vdev->lock);
+	return virtio_core_restore(vdev, in);
+}
+
 static const struct mvm_device_ops vpci_ops = {
 	.type = "virtio-pci",
+	.save = vpci_save,
+	.restore = vpci_restore,
 	.init = vpci_init,
 	.unregister = pci_dev_unregister_op,
 	.release = vpci_release,

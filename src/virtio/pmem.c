@@ -152,6 +152,9 @@ static const struct virtio_dev_ops pmem_ops = {
 	.config_size = 16,
 	.config_read = pmem_config_read,
 	.queue_notify = pmem_queue_notify,
+	/* Its contents are its host file (shared, or read-only): nothing else to keep. */
+	.save = virtio_dev_save_none,
+	.restore = virtio_dev_restore_none,
 };
 
 static void owner_name(char *buf, size_t len, unsigned int index)

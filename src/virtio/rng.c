@@ -162,6 +162,8 @@ static const struct virtio_dev_ops rng_ops = {
 	.release = rng_release,
 	.queue_notify = rng_queue_notify,
 	.reset = rng_reset,
+	.save = virtio_dev_save_none,
+	.restore = virtio_dev_restore_none,
 };
 
 static struct virtio_dev *rng_create_cfg(struct vm *vm, const struct rng_config *cfg)

@@ -27,6 +27,14 @@ void virtio_reset(struct virtio_dev *vdev);
 void virtio_queue_enable(struct virtio_dev *vdev, unsigned int q);
 uint8_t virtio_status(struct virtio_dev *vdev);
 
+/*
+ * snapshot.c: the common state (status, features, selectors, queues and
+ * their indexes, interrupt status) and the device's own. Restore sets the
+ * queues up again and activates the device as it was. vdev->lock not held.
+ */
+int virtio_core_save(struct virtio_dev *vdev, struct snap_buf *out);
+int virtio_core_restore(struct virtio_dev *vdev, struct snap_cur *in);
+
 /* The transports: allocate, init (ops->init inside) and register. */
 struct virtio_dev *virtio_pci_create(size_t size, struct vm *vm, const struct virtio_dev_ops *ops,
 				     const char *name, const void *args);

@@ -45,8 +45,9 @@ void virtq_reset(struct virtqueue *vq)
 	vq->broken = false;
 }
 
-int virtq_setup(struct virtqueue *vq, const struct vm_memory *mem, uint16_t size, uint64_t desc,
-		uint64_t avail, uint64_t used, uint64_t features)
+/* Checks and maps the rings, touching none of them. 0 or -EINVAL. */
+static int virtq_map(struct virtqueue *vq, const struct vm_memory *mem, uint16_t size,
+		     uint64_t desc, uint64_t avail, uint64_t used, uint64_t features)
 {
 	void *d, *a, *u;
 
@@ -73,11 +74,37 @@ int virtq_setup(struct virtqueue *vq, const struct vm_memory *mem, uint16_t size
 	vq->used = u;
 	vq->event_idx = (features >> VIRTIO_F_RING_EVENT_IDX) & 1;
 	vq->indirect = (features >> VIRTIO_F_RING_INDIRECT_DESC) & 1;
+	return 0;
+}
+
+int virtq_setup(struct virtqueue *vq, const struct vm_memory *mem, uint16_t size, uint64_t desc,
+		uint64_t avail, uint64_t used, uint64_t features)
+{
+	int err = virtq_map(vq, mem, size, desc, avail, used, features);
+
+	if (err)
+		return err;
 	/* The device's side starts where the driver's does: zero. */
 	WRITE_ONCE(vq->used->flags, 0);
 	__atomic_store_n(&vq->used->idx, 0, __ATOMIC_RELEASE);
 	if (vq->event_idx)
 		WRITE_ONCE(*used_avail_event(vq), 0);
+	vq->enabled = true;
+	return 0;
+}
+
+int virtq_restore(struct virtqueue *vq, const struct vm_memory *mem, const struct virtq_saved *s,
+		  uint64_t features)
+{
+	int err = virtq_map(vq, mem, s->size, s->desc, s->avail, s->used, features);
+
+	if (err)
+		return err;
+	vq->last_avail = s->last_avail;
+	vq->used_idx = s->used_idx;
+	vq->signalled_used = s->signalled_used;
+	vq->signalled_used_valid = s->signalled_used_valid;
+	vq->broken = s->broken;
 	vq->enabled = true;
 	return 0;
 }

@@ -26,6 +26,7 @@
 
 #include "mvm/devtype.h"
 #include "mvm/log.h"
+#include "mvm/snap_format.h"
 #include "mvm/sys.h"
 #include "mvm/vm.h"
 
@@ -381,6 +382,40 @@ static void vsock_release(struct virtio_dev *vdev)
 	free(vs->conns);
 }
 
+/*
+ * Connections are host sockets: none survives a snapshot. The guest learns
+ * it from a TRANSPORT_RESET after the restore (as under Firecracker); a
+ * receive buffer the device held unused goes back to the ring.
+ */
+static int vsock_save(struct virtio_dev *vdev, struct snap_buf *out)
+{
+	snap_put_u8(out, to_vsock(vdev)->rx_held);
+	return out->err;
+}
+
+static int vsock_restore(struct virtio_dev *vdev, struct snap_cur *in)
+{
+	uint8_t held = snap_get_u8(in);
+
+	if (snap_cur_end(in) || held > 1)
+		return -EBADMSG;
+	to_vsock(vdev)->rx_give_back = held;
+	return 0;
+}
+
+static void vsock_restored(struct virtio_dev *vdev)
+{
+	struct virtio_vsock *vs = to_vsock(vdev);
+	struct virtqueue *vq = virtio_dev_vq(vdev, VSOCK_RXQ);
+
+	pthread_mutex_lock(&vdev->lock);
+	if (vs->rx_give_back)
+		virtq_unpop(vq, 1, virtq_avail_idx(vq));
+	vs->rx_give_back = false;
+	pthread_mutex_unlock(&vdev->lock);
+	virtio_vsock_transport_reset(vdev);
+}
+
 static const struct virtio_dev_ops vsock_ops = {
 	.type = "virtio-vsock",
 	.device_id = VIRTIO_ID_VSOCK,
@@ -394,6 +429,9 @@ static const struct virtio_dev_ops vsock_ops = {
 	.activate = vsock_activate,
 	.queue_notify = vsock_queue_notify,
 	.reset = vsock_reset,
+	.save = vsock_save,
+	.restore = vsock_restore,
+	.restored = vsock_restored,
 };
 
 struct virtio_dev *virtio_vsock_create(struct vm *vm, const struct vsock_config *cfg)

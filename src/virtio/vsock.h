@@ -183,7 +183,8 @@ struct virtio_vsock {
 
 	struct virtq_chain *tx_chain;
 	struct virtq_chain *rx_chain;
-	bool rx_held; /* rx_chain was popped and is still unused */
+	bool rx_held;	   /* rx_chain was popped and is still unused */
+	bool rx_give_back; /* restored: the saved device held one, the guest gets it back */
 
 	struct vsock_stats stats;
 };

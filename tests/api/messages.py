@@ -23,8 +23,27 @@ DESER = "An error occurred when deserializing the json body of a request: "
 PRE_BOOT = "The requested operation is not supported before starting the microVM."
 POST_BOOT = "The requested operation is not supported after starting the microVM."
 
+LOAD_FILE = ("Load snapshot error: Failed to restore from snapshot: Failed to get snapshot state from "
+             "file: Failed to load snapshot state from file: ")
+
 # (what, method, url, body, status, text the fault_message contains)
 TABLE = [
+    # Snapshots, first: the VMM is still fresh (nothing configured for a boot).
+    ("a snapshot before boot", "PUT", "/snapshot/create",
+     '{"snapshot_path": "/tmp/s", "mem_file_path": "/tmp/m"}', 400, PRE_BOOT),
+    ("a snapshot of an unknown type", "PUT", "/snapshot/create",
+     '{"snapshot_type": "Half", "snapshot_path": "/tmp/s", "mem_file_path": "/tmp/m"}', 400,
+     DESER + "unknown variant `Half`, expected `Full` or `Diff`"),
+    ("a load without memory", "PUT", "/snapshot/load", '{"snapshot_path": "/tmp/s"}', 400,
+     DESER + "missing field: either `mem_backend` or `mem_file_path` is required."),
+    ("a load with both memories", "PUT", "/snapshot/load",
+     '{"snapshot_path": "/tmp/s", "mem_file_path": "/m", '
+     '"mem_backend": {"backend_type": "File", "backend_path": "/m"}}', 400,
+     DESER + "too many fields: either `mem_backend` or `mem_file_path` exclusively is required."),
+    ("a load with an unknown field", "PUT", "/snapshot/load",
+     '{"snapshot_path": "/tmp/s", "mem_file_path": "/m", "foo": 1}', 400, DESER + "unknown field `foo`"),
+    ("a load of a missing state file", "PUT", "/snapshot/load",
+     '{"snapshot_path": "/nonexistent/s", "mem_file_path": "/m"}', 400, LOAD_FILE + "cannot open"),
     ("missing vcpu_count", "PUT", "/machine-config", '{"mem_size_mib": 128}', 400,
      DESER + "missing field `vcpu_count` at line 1 column 21."),
     ("missing mem_size_mib", "PUT", "/machine-config", '{"vcpu_count": 2}', 400,
@@ -122,6 +141,15 @@ def main():
         t.ok(mc == {"vcpu_count": 2, "mem_size_mib": 256, "smt": False, "track_dirty_pages": False,
                     "huge_pages": "None", "cpu_template": "None"},
              "GET /machine-config: Firecracker's fields, cpu_template once given", mc)
+
+        # Dirty page tracking is accepted and shown.
+        st, _, data = vmm.req("PATCH", "/machine-config", json.dumps({"track_dirty_pages": True}))
+        t.ok(st == 204 and json.loads(vmm.req("GET", "/machine-config")[2])["track_dirty_pages"] is True,
+             "track_dirty_pages: true is accepted and shown", st, data)
+        # Boot resources were configured: no snapshot can be loaded any more.
+        st, _, data = vmm.req("PUT", "/snapshot/load", '{"snapshot_path": "/nonexistent/s", "mem_file_path": "/m"}')
+        t.ok(st == 400 and "Load snapshot error: Loading a microVM snapshot not allowed after configuring "
+             "boot-specific resources." in fault(data), "a load after configuring -> 400, Firecracker's words", data)
 
         # A body larger than the limit: 413 with the sizes.
         big = '{"x": "%s"}' % ("a" * 60000)

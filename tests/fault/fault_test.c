@@ -42,6 +42,7 @@
 #include "mvm/fault.h"
 #include "mvm/log.h"
 #include "mvm/mmds.h"
+#include "mvm/snapshot.h"
 #include "mvm/snapshot_mem.h"
 #include "mvm/vm.h"
 #include "../vfio/server.h"
@@ -653,6 +654,63 @@ static void test_boot_virtio_balloon(void **state)
 	run_scenario(&sc);
 }
 
+/*
+ * A booted VM (virtio-rng on virtio-mmio, dirty tracking) snapshotted while
+ * paused, then restored from the state and memory files, both torn down.
+ */
+static int snapshot_scenario_run(const struct scenario *sc)
+{
+	char state[64], mem[64], err[512], msg[256];
+	struct mem_backend backend = { MEM_BACKEND_FILE, mem };
+	struct mvm_snapshot *snap;
+	struct mvm_config cfg;
+	struct vm *vm, *back;
+	int r;
+
+	snprintf(state, sizeof(state), "/var/tmp/mvm-fault-%d.state", (int)getpid());
+	snprintf(mem, sizeof(mem), "/var/tmp/mvm-fault-%d.mem", (int)getpid());
+	mvm_config_init(&cfg);
+	cfg.kernel = hello;
+	cfg.cpus = sc->cpus;
+	cfg.console_out = null_fd;
+	cfg.transport = MVM_TRANSPORT_MMIO;
+	cfg.track_dirty_pages = true;
+	if (mvm_config_parse_device(&cfg, mvm_device_type_find("virtio-rng"), NULL, msg,
+				    sizeof(msg)))
+		return -EINVAL;
+	vm = vm_boot(&cfg);
+	if (IS_ERR(vm))
+		return (int)PTR_ERR(vm);
+	r = vm_pause_before_run(vm);
+	if (!r)
+		r = vm_snapshot_create(vm, "{}", MVM_SNAPSHOT_FULL, state, mem, err, sizeof(err));
+	vm_destroy(vm);
+	if (!r)
+		r = mvm_snapshot_open(state, &snap, err, sizeof(err));
+	if (!r) {
+		back = vm_restore(&cfg, snap, &backend, err, sizeof(err));
+		r = IS_ERR(back) ? (int)PTR_ERR(back) : 0;
+		if (!r)
+			vm_destroy(back);
+		mvm_snapshot_close(snap);
+	}
+	unlink(state);
+	unlink(mem);
+	return r;
+}
+
+static void test_snapshot_create_restore(void **state)
+{
+	static const struct scenario sc = {
+		.name = "snapshot of a booted VM (virtio-mmio rng, dirty tracking), then restore",
+		.cpus = 2,
+		.run = snapshot_scenario_run,
+	};
+
+	(void)state;
+	run_scenario(&sc);
+}
+
 /* ---- lazy snapshot memory: the Uffd backend and the working-set prefetch (no VM) ---- */
 
 #define SNAPMEM_SIZE (1UL << 20)
@@ -838,6 +896,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_boot_firmware),
 		cmocka_unit_test(test_snapshot_mem),
 		cmocka_unit_test(test_boot_vfio_user),
+		cmocka_unit_test(test_snapshot_create_restore),
 		cmocka_unit_test(test_every_site_covered),
 	};
 	const char *dir = getenv("GUESTS");

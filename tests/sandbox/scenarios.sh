@@ -80,6 +80,9 @@ scenarios_run() {
 	"${pre[@]}" "$MVM" --api-sock "$s" --id scen2 >"$TMP/s2.out" 2>"$TMP/s2.err" &
 	pid=$!
 	wait_sock "$s"
+	api "$s" -X PUT http://localhost/snapshot/load \
+		-d "{\"snapshot_path\": \"$TMP/none.state\", \"mem_file_path\": \"$TMP/none.mem\"}"
+	scen_expect "snapshot load of a missing file" "$api_code" 400
 	api "$s" -X PUT http://localhost/actions -d '{"action_type": "Stop"}'
 	wait "$pid"
 	st=$?
@@ -137,4 +140,34 @@ scenarios_run() {
 	wait "$pid"
 	st=$?
 	scen_expect "API boot" "$st" 0
+	[ -f "$GUESTS/ticker.elf" ] || return 0
+	# 7. Snapshots: a ticking guest paused, Full then Diff; a fresh VMM loads it and resumes.
+	rm -f "$s"
+	"${pre[@]}" "$MVM" --api-sock "$s" --id scen7 >"$TMP/s7.out" 2>"$TMP/s7.err" &
+	pid=$!
+	wait_sock "$s"
+	api "$s" -X PUT http://localhost/boot-source -d "{\"kernel_image_path\": \"$GUESTS/ticker.elf\"}"
+	api "$s" -X PUT http://localhost/machine-config \
+		-d '{"vcpu_count": 1, "mem_size_mib": 64, "track_dirty_pages": true}'
+	api "$s" -X PUT http://localhost/actions -d '{"action_type": "InstanceStart"}'
+	sleep 0.3
+	api "$s" -X PATCH http://localhost/vm -d '{"state": "Paused"}'
+	api "$s" -X PUT http://localhost/snapshot/create \
+		-d "{\"snapshot_path\": \"$TMP/s7.state\", \"mem_file_path\": \"$TMP/s7.mem\"}"
+	scen_expect "snapshot create" "$api_code" 204
+	api "$s" -X PUT http://localhost/snapshot/create \
+		-d "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$TMP/s7d.state\", \"mem_file_path\": \"$TMP/s7.mem\"}"
+	scen_expect "snapshot create diff" "$api_code" 204
+	api "$s" -X PUT http://localhost/actions -d '{"action_type": "Stop"}'
+	wait "$pid"
+	rm -f "$s"
+	"${pre[@]}" "$MVM" --api-sock "$s" --id scen8 >"$TMP/s8.out" 2>"$TMP/s8.err" &
+	pid=$!
+	wait_sock "$s"
+	api "$s" -X PUT http://localhost/snapshot/load \
+		-d "{\"snapshot_path\": \"$TMP/s7.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$TMP/s7.mem\"}, \"resume_vm\": true}"
+	scen_expect "snapshot load" "$api_code" 204
+	sleep 0.3
+	api "$s" -X PUT http://localhost/actions -d '{"action_type": "Stop"}'
+	wait "$pid"
 }

@@ -65,6 +65,11 @@ struct fake_kvm {
 		uint64_t data;
 	} set_msrs[300], msrs[8];
 	unsigned int signal_msi; /* KVM_SIGNAL_MSI calls */
+	/* KVM_GET_DIRTY_LOG of slot 0 answers dirty_log[0] (its first 64 pages) and clears it. */
+	uint64_t dirty_log[64];
+	uint32_t slot_flags[16]; /* flags of each slot's last KVM_SET_USER_MEMORY_REGION */
+	/* The VM and vCPU state ioctls answer (fake_state.c); XSAVE and XCRS are offered. */
+	bool x86_state;
 	uint64_t last_msi_addr;
 	uint32_t last_msi_data;
 };
@@ -117,10 +122,12 @@ int fake_vfio_call_index(unsigned long req, unsigned int from);
 struct fake_arch {
 	int vcpu_creates;
 	int vcpu_destroys;
-	int veto_id;	      /* arch_vcpu_precreate refuses this id (-EPERM) */
-	int fail_create_id;   /* arch_vcpu_create fails for this id (-EIO) */
-	bool saw_unpublished; /* every create hook ran before publication */
-	bool saw_published;   /* some create hook saw its vCPU already visible */
+	int veto_id;		/* arch_vcpu_precreate refuses this id (-EPERM) */
+	int fail_create_id;	/* arch_vcpu_create fails for this id (-EIO) */
+	bool saw_unpublished;	/* every create hook ran before publication */
+	bool saw_published;	/* some create hook saw its vCPU already visible */
+	uint64_t host_features; /* arch_host_cpu()'s feature bits ("FakeCPU") */
+	int fail_vcpu_restore;	/* arch_vcpu_restore fails (-EIO) for this id */
 };
 
 extern struct fake_kvm fake_kvm;
@@ -157,5 +164,8 @@ extern const struct fake_kvm_ops *fake_kvm_ops;
 extern struct fake_arch fake_arch;
 
 void fake_reset(void);
+/* The state ioctls (fake_state.c): fd's stored state; forgetting all of it. */
+int fake_state_ioctl(int fd, unsigned long req, void *arg);
+void fake_state_reset(void);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "fake.h"
 #include "mvm/arch.h"
+#include "mvm/snap_format.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
@@ -15,8 +16,10 @@ void fake_reset(void)
 	memset(&fake_arch, 0, sizeof(fake_arch));
 	fake_arch.veto_id = -1;
 	fake_arch.fail_create_id = -1;
+	fake_arch.fail_vcpu_restore = -1;
 	memset(&fake_kvm, 0, sizeof(fake_kvm));
 	memset(&fake_vfio, 0, sizeof(fake_vfio));
+	fake_state_reset();
 	fake_kvm.max_vcpus = 8;
 	fake_kvm.max_vcpu_id = 16;
 }
@@ -100,4 +103,37 @@ void arch_vcpu_describe(struct vcpu *vcpu, char *buf, size_t len)
 	(void)vcpu;
 	if (len)
 		buf[0] = '\0';
+}
+
+void arch_host_cpu(char vendor[16], uint64_t *features)
+{
+	memset(vendor, 0, 16);
+	strcpy(vendor, "FakeCPU");
+	*features = fake_arch.host_features;
+}
+
+int arch_vm_save(struct vm *vm, struct snap_buf *out)
+{
+	snap_put_u64(out, vm->arch.clock);
+	return 0;
+}
+
+int arch_vm_restore(struct vm *vm, struct snap_cur *in)
+{
+	vm->arch.clock = snap_get_u64(in);
+	return snap_cur_end(in);
+}
+
+int arch_vcpu_save(struct vcpu *vcpu, struct snap_buf *out)
+{
+	snap_put_u64(out, vcpu->arch.rip);
+	return 0;
+}
+
+int arch_vcpu_restore(struct vcpu *vcpu, struct snap_cur *in)
+{
+	if ((int)vcpu->id == fake_arch.fail_vcpu_restore)
+		return -EIO;
+	vcpu->arch.rip = snap_get_u64(in);
+	return snap_cur_end(in);
 }

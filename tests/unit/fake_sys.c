@@ -193,6 +193,10 @@ static int fake_ioctl_kvm(unsigned long req, void *arg)
 		return fake_fd(FD_VM);
 	case KVM_CHECK_EXTENSION:
 		return fake_has_cap((unsigned long)arg);
+	case KVM_GET_MSR_INDEX_LIST:
+		if (fake_kvm.x86_state)
+			return fake_state_ioctl(-1, req, arg);
+		break;
 	}
 	(void)arg;
 	errno = ENOTTY;
@@ -413,6 +417,8 @@ static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 		return 0;
 	}
 	case KVM_CHECK_EXTENSION:
+		if (fake_kvm.x86_state && ((long)arg == KVM_CAP_XSAVE || (long)arg == KVM_CAP_XCRS))
+			return 1;
 		if ((long)arg == KVM_CAP_MAX_VCPUS)
 			return fake_kvm.max_vcpus;
 		if ((long)arg == KVM_CAP_MAX_VCPU_ID)
@@ -428,12 +434,35 @@ static int fake_ioctl_vm(int fd, unsigned long req, void *arg)
 			fake_kvm_ops->vcpu_created(vfd, (unsigned int)(unsigned long)arg);
 		return vfd;
 	}
-	case KVM_SET_USER_MEMORY_REGION:
+	case KVM_SET_USER_MEMORY_REGION: {
+		const struct kvm_userspace_memory_region *r = arg;
+
+		if (r->slot < 16)
+			fake_kvm.slot_flags[r->slot] = r->flags;
 		return 0;
+	}
+	case KVM_GET_DIRTY_LOG: {
+		struct kvm_dirty_log *log = arg;
+
+		/* Only slots made with KVM_MEM_LOG_DIRTY_PAGES have a log, as in KVM. */
+		if (log->slot >= 16 ||
+		    !(fake_kvm.slot_flags[log->slot] & KVM_MEM_LOG_DIRTY_PAGES)) {
+			errno = ENOENT;
+			return -1;
+		}
+		if (log->slot == 0) {
+			memcpy(log->dirty_bitmap, fake_kvm.dirty_log, 8);
+			memset(fake_kvm.dirty_log, 0, sizeof(fake_kvm.dirty_log));
+		}
+		return 0;
+	}
 	case KVM_GET_STATS_FD:
 		if (fake_kvm.binary_stats)
 			return fake_stats_fd("kvm-fake", 0);
 		break;
+	default:
+		if (fake_kvm.x86_state)
+			return fake_state_ioctl(fd, req, arg);
 	}
 	/* KVM_GET_STATS_FD without binary_stats: an old kernel. */
 	errno = ENOTTY;
@@ -706,6 +735,8 @@ int mvm_ioctl_nofault(int fd, unsigned long req, void *arg)
 	default:
 		if (req == KVM_GET_STATS_FD && fake_kvm.binary_stats)
 			return fake_stats_fd("kvm-fake/vcpu", 1);
+		if (fake_kvm.x86_state)
+			return fake_state_ioctl(fd, req, arg);
 		return fake_ioctl_vcpu_x86(req, arg);
 	}
 }

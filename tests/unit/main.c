@@ -66,5 +66,8 @@ int main(void)
 	failed += run_vfio_user_tests();
 	failed += run_vfio_kernel_tests();
 	failed += run_vfio_sandbox_tests();
+	failed += run_snapshot_format_tests();
+	failed += run_snapshot_tests();
+	failed += run_snapshot_api_tests();
 	return failed ? 1 : 0;
 }

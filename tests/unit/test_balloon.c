@@ -22,6 +22,7 @@
 #include "mvm/hw.h"
 #include "mvm/log.h"
 #include "mvm/pci.h"
+#include "mvm/snap_format.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "unit.h"
@@ -307,6 +308,51 @@ static void test_inflate_gives_memory_back(void **state)
 	assert_int_equal(counter(e, "held_pages"), 0);
 	touch(e, DATA, 1);
 	assert_false(ram_hole(e, DATA, 4096));
+	env_free(e);
+}
+
+/*
+ * An inflated balloon saved and restored into a fresh device of a new VM:
+ * target, actual and the pages it holds come back, and a deflate of those
+ * pages is still checked against them.
+ */
+static void test_snapshot_restore(void **state)
+{
+	struct env *e = env_new(state, "1");
+	struct balloon_status st;
+	struct mvm_device *dev;
+	struct snap_buf b;
+	struct snap_cur c;
+
+	start(e, 0, 2);
+	touch(e, DATA, NPAGES);
+	post_pfns(e, 0, DATA, NPAGES, NULL, 0);
+	vdrv_config_write(&e->d, 4, NPAGES, 4);
+	dev = &e->vdev->dev;
+	snap_buf_init(&b);
+	assert_int_equal(dev->ops->save(dev, &b), 0);
+	env_free(e);
+
+	e = env_new(state, "1");
+	dev = &e->vdev->dev;
+	/* Truncated: refused. */
+	snap_cur_init(&c, b.data, b.len - 1);
+	assert_int_not_equal(dev->ops->restore(dev, &c), 0);
+	env_free(e);
+	e = env_new(state, "1");
+	dev = &e->vdev->dev;
+	snap_cur_init(&c, b.data, b.len);
+	assert_int_equal(dev->ops->restore(dev, &c), 0);
+	snap_buf_free(&b);
+	assert_true(e->vdev->active);
+	assert_int_equal(balloon_get_status(e->vm, &st), 0);
+	assert_int_equal(st.target_pages, 256);
+	assert_int_equal(st.actual_pages, NPAGES);
+	assert_int_equal(st.held_pages, NPAGES);
+	post_pfns(e, 1, DATA, NPAGES, NULL, 0);
+	assert_int_equal(used_idx(e, 1), 1);
+	assert_int_equal(balloon_get_status(e->vm, &st), 0);
+	assert_int_equal(st.held_pages, 0);
 	env_free(e);
 }
 
@@ -695,6 +741,7 @@ int run_balloon_tests(void)
 	const struct CMUnitTest tests[] = {
 		VDRV_TESTS(test_features_follow_options),
 		VDRV_TESTS(test_inflate_gives_memory_back),
+		VDRV_TESTS(test_snapshot_restore),
 		VDRV_TESTS(test_bad_pfns_counted),
 		VDRV_TESTS(test_malformed_lists_refused),
 		VDRV_TESTS(test_target_and_config_interrupt),

@@ -28,6 +28,7 @@
 #include "mvm/fault.h"
 #include "mvm/hw.h"
 #include "mvm/pci.h"
+#include "mvm/snap_format.h"
 #include "mvm/virtio.h"
 #include "mvm/vm.h"
 #include "mvm/vsock.h"
@@ -1205,6 +1206,55 @@ static void test_vsock_transport_reset(void **state)
 	venv_free(e);
 }
 
+/*
+ * The device saved with an event buffer posted, restored into a fresh
+ * device of a second VM over the same guest memory: the guest gets its
+ * TRANSPORT_RESET at once, and the queues go on where they were.
+ */
+static void test_vsock_snapshot_restore(void **state)
+{
+	struct venv *e = venv_new(state), e2;
+	struct vsock_config cfg = { .guest_cid = GUEST_CID };
+	struct mvm_device *dev;
+	struct snap_buf b;
+	struct snap_cur c;
+	uint16_t rx_last;
+	uint32_t id = 0;
+
+	desc_set(e, VSOCK_EVQ, 0, EVBUF(0), 8, VIRTQ_DESC_F_WRITE, 0);
+	avail_add(e, VSOCK_EVQ, 0);
+	rx_last = virtio_dev_vq(e->vdev, VSOCK_RXQ)->last_avail;
+	dev = &e->vdev->dev;
+	snap_buf_init(&b);
+	assert_int_equal(dev->ops->save(dev, &b), 0);
+
+	memset(&e2, 0, sizeof(e2));
+	snprintf(e2.dir, sizeof(e2.dir), "/tmp/mvm-vsock-unit-XXXXXX");
+	assert_non_null(mkdtemp(e2.dir));
+	snprintf(e2.uds, sizeof(e2.uds), "%s/v.sock", e2.dir);
+	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s", e2.uds);
+	e2.vm = unit_vm(1);
+	e2.vm->cfg.transport = vdrv_transport(state);
+	vdrv_adopt(&e2.d, e2.vm);
+	memcpy(mem_ptr(&e2.vm->mem, 0, 0x200000), mem_ptr(&e->vm->mem, 0, 0x200000), 0x200000);
+	e2.vdev = virtio_vsock_create(e2.vm, &cfg);
+	vdrv_attach(&e2.d, e2.vdev, VIRTIO_ID_VSOCK);
+	e2.vs = container_of(e2.vdev, struct virtio_vsock, vdev);
+	snap_cur_init(&c, b.data, b.len);
+	assert_int_equal(e2.vdev->dev.ops->restore(&e2.vdev->dev, &c), 0);
+	snap_buf_free(&b);
+	assert_true(e2.vdev->active);
+	assert_int_equal(virtio_dev_vq(e2.vdev, VSOCK_RXQ)->last_avail, rx_last);
+	assert_int_equal(used_idx(&e2, VSOCK_EVQ), 1);
+	mem_read(&e2.vm->mem, EVBUF(0), &id, 4);
+	assert_int_equal(id, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	/* The original is untouched by the save: no event went to its guest. */
+	assert_int_equal(used_idx(e, VSOCK_EVQ), 0);
+	vdrv_fini(&e2.d);
+	rmdir(e2.dir);
+	venv_free(e);
+}
+
 static void test_vsock_device_reset(void **state)
 {
 	struct venv *e = venv_new(state);
@@ -1487,6 +1537,7 @@ int run_vsock_tests(void)
 		VDRV_TESTS(test_vsock_orphan_backpressure),
 		VDRV_TESTS(test_vsock_accept_out_of_fds),
 		VDRV_TESTS(test_vsock_invalid_packets),
+		VDRV_TESTS(test_vsock_snapshot_restore),
 		VDRV_TESTS(test_vsock_transport_reset),
 		VDRV_TESTS(test_vsock_device_reset),
 		VDRV_TESTS(test_vsock_linux_layouts),

@@ -41,6 +41,9 @@ int run_ioapic_tests(void);
 int run_vfio_user_tests(void);
 int run_vfio_kernel_tests(void);
 int run_vfio_sandbox_tests(void);
+int run_snapshot_format_tests(void);
+int run_snapshot_tests(void);
+int run_snapshot_api_tests(void);
 
 struct vm;
 /* A VM on the fake KVM with `cpus` vCPU slots; fails the test if it cannot. */

@@ -46,6 +46,21 @@ int arch_vcpu_handle_exit(struct vcpu *vcpu);
 /* Where the vCPU is (e.g. "RIP=0x... CS=0x..."), for error messages. */
 void arch_vcpu_describe(struct vcpu *vcpu, char *buf, size_t len);
 
+/* ---- snapshots (mvm/snap_format.h encodes; the arch owns what it saves) ---- */
+struct snap_buf;
+struct snap_cur;
+/*
+ * This host's CPU as a snapshot records it: the vendor string and the
+ * feature bits the vCPUs may use, which a restoring host must have.
+ */
+void arch_host_cpu(char vendor[16], uint64_t *features);
+/* The VM's state (irqchips, PIT, clock) into out / back into a new VM. 0 or -errno. */
+int arch_vm_save(struct vm *vm, struct snap_buf *out);
+int arch_vm_restore(struct vm *vm, struct snap_cur *in);
+/* A vCPU's whole state (the VM is paused) / into a freshly created vCPU. 0 or -errno. */
+int arch_vcpu_save(struct vcpu *vcpu, struct snap_buf *out);
+int arch_vcpu_restore(struct vcpu *vcpu, struct snap_cur *in);
+
 /* A platform device the arch wants at a fixed address. */
 struct platform_device_desc {
 	const char *type; /* "serial8250", "i8042", "debug-exit" */

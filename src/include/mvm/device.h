@@ -29,6 +29,8 @@
 
 struct vm;
 struct mvm_device;
+struct snap_buf;
+struct snap_cur;
 
 #define MVM_DEVICE_MAX_IO    4
 #define MVM_DEVICE_NAME_SIZE 32
@@ -122,6 +124,15 @@ struct mvm_device_ops {
 	 * Ctrl-Alt-Del). 0, or -errno if it could not be delivered.
 	 */
 	int (*ctrl_alt_del)(struct mvm_device *dev);
+	/*
+	 * Snapshots (optional, both or neither): save appends the device's
+	 * state while the VM is paused; restore takes it back into a device
+	 * just created from the same configuration, before any vCPU runs, and
+	 * must refuse (-EBADMSG, -EINVAL) what it cannot use, with a message.
+	 * A device without them makes a snapshot fail, naming it. 0 or -errno.
+	 */
+	int (*save)(struct mvm_device *dev, struct snap_buf *out);
+	int (*restore)(struct mvm_device *dev, struct snap_cur *in);
 };
 
 struct mvm_device {
@@ -167,6 +178,9 @@ void mvm_device_unregister(struct mvm_device *dev);
  */
 struct mvm_device *mvm_device_register_or_put(struct mvm_device *dev);
 void mvm_device_get(struct mvm_device *dev);
+/* ops->save / ops->restore of a device without state of its own. */
+int mvm_device_save_none(struct mvm_device *dev, struct snap_buf *out);
+int mvm_device_restore_none(struct mvm_device *dev, struct snap_cur *in);
 void mvm_device_put(struct mvm_device *dev);
 
 #endif

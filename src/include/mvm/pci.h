@@ -166,6 +166,16 @@ static inline struct pci_dev *to_pci_dev(struct mvm_device *dev)
  * pci_dev_init, the device's init calls pci_dev_release on its error path
  * and its release op calls it on the way out.
  */
+struct snap_buf;
+struct snap_cur;
+/*
+ * Snapshots: the configuration space (BARs included), INTx and the MSI-X
+ * table and pending bits; restore checks it is the same function, then
+ * moves the BARs and turns MSI-X on as the state says. 0 or -errno.
+ */
+int pci_dev_save(struct pci_dev *pdev, struct snap_buf *out);
+int pci_dev_restore(struct pci_dev *pdev, struct snap_cur *in);
+
 void pci_dev_init(struct pci_dev *pdev, const struct pci_dev_ops *pops, uint16_t vendor,
 		  uint16_t device, uint8_t revision, uint32_t class_code, uint16_t subsys_vendor,
 		  uint16_t subsys_id);

@@ -61,6 +61,9 @@ int mvm_ioctl_nofault(int fd, unsigned long req, void *arg);
 	__MVM_FAULTABLE("reallocarray", __mvm_realloc(&__fs, (p), (n), (size)))
 #define mvm_strdup(str)	      __MVM_FAULTABLE("strdup", __mvm_strdup(&__fs, (str)))
 #define mvm_open(path, flags) __MVM_FAULTABLE("open " #path, __mvm_open(&__fs, (path), (flags), 0))
+/* open() with a mode for O_CREAT. */
+#define mvm_open_mode(path, flags, mode) \
+	__MVM_FAULTABLE("open " #path, __mvm_open(&__fs, (path), (flags), (mode)))
 #define mvm_ioctl(fd, req, arg) \
 	__MVM_FAULTABLE("ioctl " #req, __mvm_ioctl(&__fs, (fd), (req), (void *)(arg)))
 #define mvm_mmap(addr, len, prot, flags, fd, off) \

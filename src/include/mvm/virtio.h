@@ -175,6 +175,20 @@ struct virtqueue {
  */
 int virtq_setup(struct virtqueue *vq, const struct vm_memory *mem, uint16_t size, uint64_t desc,
 		uint64_t avail, uint64_t used, uint64_t features);
+/* A set-up queue as a snapshot keeps it. */
+struct virtq_saved {
+	uint16_t size;
+	uint64_t desc, avail, used;
+	uint16_t last_avail, used_idx, signalled_used;
+	bool signalled_used_valid, broken;
+};
+
+/*
+ * Sets a queue up again as it was saved, without writing to the rings
+ * (they are in the restored guest memory). 0 or -EINVAL as virtq_setup().
+ */
+int virtq_restore(struct virtqueue *vq, const struct vm_memory *mem, const struct virtq_saved *s,
+		  uint64_t features);
 /* Back to the state after reset (not set up, indexes 0). */
 void virtq_reset(struct virtqueue *vq);
 
@@ -236,6 +250,17 @@ struct virtio_dev_ops {
 	int (*activate)(struct virtio_dev *vdev); /* DRIVER_OK; features negotiated */
 	void (*queue_notify)(struct virtio_dev *vdev, unsigned int q); /* event-loop thread */
 	void (*reset)(struct virtio_dev *vdev); /* stop, wait for in-flight I/O */
+	/*
+	 * Snapshots: the device's own state beyond the common virtio state
+	 * (both, or neither: then a snapshot of it fails, naming it). restore
+	 * runs before the queues are set up again and the device activated
+	 * (vdev->lock held); restored (optional) after, without the lock, for
+	 * what the guest must be told of (a vsock transport reset, a net
+	 * announce). 0 or -errno.
+	 */
+	int (*save)(struct virtio_dev *vdev, struct snap_buf *out);
+	int (*restore)(struct virtio_dev *vdev, struct snap_cur *in);
+	void (*restored)(struct virtio_dev *vdev);
 };
 
 /*
@@ -336,6 +361,10 @@ static inline struct virtio_dev *to_virtio_dev(struct mvm_device *dev)
 {
 	return (struct virtio_dev *)dev;
 }
+
+/* ops->save / ops->restore of a device whose state is all in the common virtio state. */
+int virtio_dev_save_none(struct virtio_dev *vdev, struct snap_buf *out);
+int virtio_dev_restore_none(struct virtio_dev *vdev, struct snap_cur *in);
 
 /* The driver broke the rules: set NEEDS_RESET and tell it (config interrupt). */
 void virtio_dev_needs_reset(struct virtio_dev *vdev);

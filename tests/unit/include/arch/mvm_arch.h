@@ -26,12 +26,16 @@
 #define ARCH_VIRTIO_MMIO_GSI_BASE 5
 #define ARCH_VIRTIO_MMIO_GSI_LAST 23
 
+#include <stdint.h>
+
 struct arch_vm {
 	int loaded;
+	uint64_t clock; /* what a snapshot saves of the VM */
 };
 
 struct arch_vcpu {
 	bool created;
+	uint64_t rip; /* what a snapshot saves of a vCPU */
 };
 
 #endif
