@@ -196,8 +196,8 @@ $(BUILD)/x86-obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
-check-unit: $(UNIT) $(X86_CPU_TEST) $(X86_SNAP_TEST)
-	$(UNIT)
+check-unit: $(UNIT) $(X86_CPU_TEST) $(X86_SNAP_TEST) $(UFFD_HANDLER)
+	UFFD_HANDLER=$(abspath $(UFFD_HANDLER)) $(UNIT)
 	$(X86_CPU_TEST)
 	$(X86_SNAP_TEST)
 
@@ -306,7 +306,7 @@ FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INCLUDES)
 FUZZ_SUPPORT := src/core/memory.c src/core/sys.c src/core/sys_dev.c src/core/fault.c src/core/log.c \
-	src/core/ratelimit.c
+	src/core/ratelimit.c src/snapshot/uffd.c src/snapshot/regions.c
 FUZZ_VIRTIO := virtq_walk blk_req balloon_req pmem_req mem_req
 
 $(FUZZ_DIR)/virtq_walk: fuzz/virtq_walk.c src/virtio/virtqueue.c src/virtio/blk_req.c $(FUZZ_SUPPORT)
@@ -316,7 +316,7 @@ $(FUZZ_DIR)/pmem_req: fuzz/pmem_req.c src/virtio/pmem_req.c src/virtio/virtqueue
 $(FUZZ_DIR)/mem_req: fuzz/mem_req.c src/virtio/mem_req.c src/virtio/virtqueue.c $(FUZZ_SUPPORT)
 $(FUZZ_VIRTIO:%=$(FUZZ_DIR)/%):
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -ljansson -o $@
 
 # pci_virtio: a whole VM (PCI host, virtio rng/console/blk) on the unit tests'
 # fake KVM and fake arch, driven by guest-like accesses.
@@ -331,7 +331,7 @@ $(FUZZ_DIR)/pci_virtio: fuzz/pci_virtio.c $(FUZZ_PCI_SRCS) fuzz/virtio_vm.h fuzz
 # virtio-net's frame paths and the MMDS's HTTP handling.
 $(FUZZ_DIR)/net_tx: fuzz/net_tx.c src/virtio/virtqueue.c src/virtio/net_frame.c $(FUZZ_SUPPORT)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -ljansson -o $@
 $(FUZZ_DIR)/mmds_http: fuzz/mmds_http.c src/net/mmds_http.c src/net/mmds_store.c $(FUZZ_SUPPORT)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -ljansson -o $@
@@ -361,13 +361,13 @@ FUZZ_ALL := $(FUZZ_VIRTIO) pci_virtio mmio_virtio vsock_tx net_tx mmds_http vfio
 $(FUZZ_DIR)/snapshot_read: fuzz/snapshot_read.c src/snapshot/format.c src/snapshot/codec.c \
 		$(FUZZ_SUPPORT)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -ljansson -o $@
 FUZZ_ALL += snapshot_read
 
 # The working-set list decoder (libFuzzer; run by fuzz-virtio too).
 $(FUZZ_DIR)/prefetch_list: fuzz/prefetch_list.c src/snapshot/prefetch_list.c $(FUZZ_SUPPORT)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -luring -ljansson -o $@
 FUZZ_ALL += prefetch_list
 
 # vsock-path: virtio-vsock's host-side path on the fake KVM against a socket pair (no KVM).

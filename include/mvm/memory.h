@@ -66,9 +66,13 @@ struct mem_layout {
 	uint64_t offset; /* in the memory file */
 };
 
+struct uffd_backend;
+
 struct vm_memory {
 	int fd;		   /* the memfd (or the backend's file), -1 when none */
-	bool private_file; /* base maps a file MAP_PRIVATE: fd must never be written */
+	bool private_file; /* base maps a file MAP_PRIVATE (or a Uffd backend's memory): no fd */
+	/* Uffd backend: anonymous memory whose pages a handler serves; NULL otherwise. */
+	struct uffd_backend *uffd;
 	/* With dirty tracking: a bit per 4 KiB page the VMM itself may have written. */
 	_Atomic uint64_t *vmm_dirty;
 	bool log_dirty; /* the RAM slots have KVM_MEM_LOG_DIRTY_PAGES */
@@ -94,6 +98,12 @@ int vm_memory_create(struct vm_memory *mem, int vm_fd, uint64_t size,
 		     const struct mem_range *ranges, unsigned int nr, enum mvm_huge_pages huge,
 		     bool track_dirty);
 void vm_memory_destroy(struct vm_memory *mem);
+/*
+ * Lets go of a Uffd backend's handler before a teardown joins the vCPUs: a
+ * page it never served reads as zeroes from now on, so no thread can stay
+ * blocked on it. Nothing for other memory.
+ */
+void vm_memory_release_handler(struct vm_memory *mem);
 /*
  * Creates RAM of `size` bytes from a backend, laid out as `layout` (each
  * piece at its file offset), as KVM slots on vm_fd. For MEM_BACKEND_FILE

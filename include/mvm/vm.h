@@ -54,6 +54,8 @@ struct vm {
 	struct vm_memory mem;
 	struct mvm_bus buses[MVM_BUS_NR];
 	struct mvm_loop loop;
+	/* A Uffd-restored VM: readable when the page-fault handler is gone. */
+	struct loop_handler uffd_watch;
 
 	pthread_mutex_t lock;	    /* vCPU creation, device list */
 	unsigned int created_vcpus; /* reserved slots, under lock */

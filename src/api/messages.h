@@ -102,10 +102,6 @@
 #define MSG_SNAP_UNKNOWN_VSOCK                                                 \
 	"Load snapshot error: Failed to restore from snapshot: Failed to get " \
 	"snapshot state from file: Unknown Vsock Device."
-#define MSG_SNAP_LOAD_UFFD                                                            \
-	"Load snapshot error: Failed to restore from snapshot: Failed to load guest " \
-	"memory: Error creating guest memory from uffd: the Uffd backend is not "     \
-	"supported by mvm yet"
 #define MSG_SNAP_RESUME	     "Load snapshot error: Failed to resume microVM: %s"
 #define MSG_SNAP_MISSING_MEM "missing field: either `mem_backend` or `mem_file_path` is required"
 #define MSG_SNAP_TOO_MANY_MEM                                                   \

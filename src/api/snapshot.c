@@ -269,10 +269,8 @@ static void snapshot_load(struct vmm *vmm, json_t *body, bool wait, struct api_r
 	}
 	if (mb) {
 		backend.path = jc_str(mb, "backend_path");
-		if (!strcmp(jc_str(mb, "backend_type"), "Uffd")) {
-			api_fault(r, 400, MSG_SNAP_LOAD_UFFD);
-			return;
-		}
+		if (!strcmp(jc_str(mb, "backend_type"), "Uffd"))
+			backend.kind = MEM_BACKEND_UFFD;
 	}
 	if (mvm_snapshot_open(jc_str(body, "snapshot_path"), &snap, err, sizeof(err))) {
 		api_fault(r, 400, MSG_SNAP_LOAD_FILE, err);

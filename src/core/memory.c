@@ -20,6 +20,7 @@
 #include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/memory.h"
+#include "mvm/snapshot_mem.h"
 #include "mvm/sys.h"
 
 static int memory_add_slot(int vm_fd, struct mem_region *r, bool log_dirty)
@@ -220,6 +221,53 @@ err_close:
 	return err;
 }
 
+/* How long the page-fault handler may take to connect and take the message. */
+#define UFFD_HANDSHAKE_MS 5000
+
+/*
+ * Anonymous memory whose missing pages the handler listening on `path`
+ * serves from the snapshot's memory file (Firecracker's Uffd protocol).
+ */
+static int memory_map_backend_uffd(struct vm_memory *mem, uint64_t size,
+				   const struct mem_layout *layout, unsigned int nr,
+				   const char *path)
+{
+	struct snapshot_mem_region regions[MVM_MAX_MEM_REGIONS];
+	struct uffd_backend *b;
+	unsigned int i;
+
+	mem->base = mvm_mmap(NULL, size, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem->base == MAP_FAILED) {
+		int err = -errno;
+
+		mem->base = NULL;
+		pr_err("snapshot memory: %s", strerror(-err));
+		return err;
+	}
+	for (i = 0; i < nr; i++)
+		regions[i] =
+			(struct snapshot_mem_region){ mem->base + layout[i].offset, layout[i].size,
+						      layout[i].offset, SZ_4K };
+	b = uffd_backend_create(regions, nr, path, UFFD_HANDSHAKE_MS);
+	if (IS_ERR(b)) {
+		pr_err("snapshot memory: the page-fault handler at '%s': %s", path,
+		       strerror((int)-PTR_ERR(b)));
+		munmap(mem->base, size);
+		mem->base = NULL;
+		return (int)PTR_ERR(b);
+	}
+	mem->uffd = b;
+	mem->private_file = true;
+	return 0;
+}
+
+void vm_memory_release_handler(struct vm_memory *mem)
+{
+	uffd_backend_destroy(mem->uffd);
+	mem->uffd = NULL;
+}
+
 int vm_memory_create_from(struct vm_memory *mem, int vm_fd, uint64_t size,
 			  const struct mem_layout *layout, unsigned int nr,
 			  const struct mem_backend *backend, bool track_dirty)
@@ -244,13 +292,14 @@ int vm_memory_create_from(struct vm_memory *mem, int vm_fd, uint64_t size,
 			    layout[j].offset < l->offset + l->size)
 				return -EINVAL;
 	}
-	if (backend->kind != MEM_BACKEND_FILE) {
-		pr_err("snapshot memory backend: only File is supported by this build");
+	if (backend->kind != MEM_BACKEND_FILE && backend->kind != MEM_BACKEND_UFFD)
 		return -EOPNOTSUPP;
-	}
 	if (track_dirty && memory_track_dirty(mem, size))
 		return -ENOMEM;
-	err = memory_map_backend_file(mem, size, backend->path);
+	if (backend->kind == MEM_BACKEND_UFFD)
+		err = memory_map_backend_uffd(mem, size, layout, nr, backend->path);
+	else
+		err = memory_map_backend_file(mem, size, backend->path);
 	if (err)
 		goto out;
 	mem->size = size;
@@ -270,10 +319,12 @@ int vm_memory_create_from(struct vm_memory *mem, int vm_fd, uint64_t size,
 	return 0;
 
 err_unmap:
+	vm_memory_release_handler(mem);
 	munmap(mem->base, size);
 	mem->base = NULL;
 	mem->nr_regions = 0;
-	close(mem->fd);
+	if (mem->fd >= 0)
+		close(mem->fd);
 	mem->fd = -1;
 out:
 	free(mem->vmm_dirty);
@@ -420,6 +471,7 @@ void vm_memory_destroy(struct vm_memory *mem)
 {
 	unsigned int i;
 
+	vm_memory_release_handler(mem);
 	/* Their slots go away with the VM fd, as RAM's. */
 	for (i = 0; i < mem->nr_files; i++) {
 		munmap(mem->files[i].hva, mem->files[i].size);
@@ -502,14 +554,18 @@ int mem_discard(const struct vm_memory *mem, uint64_t off, uint64_t len, uint64_
 
 	if (freed)
 		*freed = 0;
-	if (mem->fd < 0 || !mem->base || off > mem->size || len > mem->size - off)
+	if ((mem->fd < 0 && !mem->private_file) || !mem->base || off > mem->size ||
+	    len > mem->size - off)
 		return -EINVAL;
 	/* Whole host pages only: a partial one still holds guest data. */
 	start = ALIGN_UP(off, ps);
 	end = (off + len) & ~(ps - 1);
 	if (end <= start)
 		return 0;
-	/* A private file mapping: dropping the pages brings back the file's. */
+	/*
+	 * A private file mapping: dropping the pages brings back the file's.
+	 * Uffd memory: the handler is told (UFFD_EVENT_REMOVE) and serves zeroes.
+	 */
 	if (mem->private_file) {
 		if (madvise(mem->base + start, end - start, MADV_DONTNEED))
 			return -errno;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "mvm/devtype.h"
 #include "mvm/hw.h"
 #include "mvm/log.h"
+#include "mvm/snapshot_mem.h"
 #include "mvm/sys.h"
 #include "mvm/vcpu.h"
 #include "mvm/virtio.h"
@@ -231,6 +233,37 @@ static int vm_create_memory(struct vm *vm, const struct vm_mem_source *src)
 				vm->cfg.huge_pages, vm->cfg.track_dirty_pages);
 }
 
+/*
+ * The snapshot's page-fault handler went away. With pages it never served,
+ * the guest would read zeroes where its memory was: the VM stops instead.
+ */
+static void vm_uffd_handler_gone(struct loop_handler *h, uint32_t events)
+{
+	struct vm *vm = container_of(h, struct vm, uffd_watch);
+	int r = uffd_backend_handler_gone(vm->mem.uffd);
+
+	(void)events;
+	if (r == -EAGAIN)
+		return;
+	loop_del(&vm->loop, h);
+	if (r) {
+		pr_err("the snapshot's page-fault handler is gone with guest memory not yet "
+		       "loaded: stopping the VM");
+		vm_request_stop(vm, VM_STOP_ERROR, 1);
+		return;
+	}
+	pr_info("the snapshot's page-fault handler is gone; all guest memory was loaded");
+}
+
+static int vm_watch_uffd_handler(struct vm *vm)
+{
+	if (!vm->mem.uffd)
+		return 0;
+	vm->uffd_watch.fd = uffd_backend_watch_fd(vm->mem.uffd);
+	vm->uffd_watch.fn = vm_uffd_handler_gone;
+	return loop_add(&vm->loop, &vm->uffd_watch, EPOLLIN);
+}
+
 /* The configured instances' guest-physical memory beyond RAM, type by type. */
 static int vm_devices_reserve_memory(struct vm *vm)
 {
@@ -369,6 +402,9 @@ static struct vm *vm_create_with(const struct mvm_config *cfg, const struct vm_m
 	err = loop_init(&vm->loop);
 	if (err)
 		goto err_arch;
+	err = vm_watch_uffd_handler(vm);
+	if (err)
+		goto err_loop;
 	err = vm_devices_create(vm);
 	if (err)
 		goto err_devices;
@@ -376,6 +412,7 @@ static struct vm *vm_create_with(const struct mvm_config *cfg, const struct vm_m
 
 err_devices:
 	vm_devices_release(vm);
+err_loop:
 	loop_fini(&vm->loop);
 err_arch:
 	arch_vm_destroy(vm);
@@ -418,6 +455,8 @@ void vm_destroy(struct vm *vm)
 
 	if (IS_ERR_OR_NULL(vm))
 		return;
+	/* A vCPU waiting on a page that a stalled handler never serves must not hang the join. */
+	vm_memory_release_handler(&vm->mem);
 	/* vCPUs first: nothing may run while what it uses goes away. */
 	vcpus_destroy(vm);
 	vm_devices_release(vm);
