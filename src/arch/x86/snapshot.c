@@ -115,16 +115,21 @@ static void put_rec(struct snap_buf *b, uint32_t kind, const void *p, size_t len
 	snap_put_blob(b, p, len);
 }
 
-static int vcpu_get(struct vcpu *vcpu, unsigned long req, void *arg, const char *what)
+/* One vCPU ioctl of a snapshot (op "snapshot") or a restore ("restore"); 0 or -errno, logged. */
+static int vcpu_call(struct vcpu *vcpu, const char *op, unsigned long req, void *arg,
+		     const char *what)
 {
 	if (mvm_ioctl(vcpu->fd, req, arg) < 0) {
 		int err = -errno;
 
-		pr_err("snapshot: %s of vCPU %u: %s", what, vcpu->id, strerror(-err));
+		pr_err("%s: %s of vCPU %u: %s", op, what, vcpu->id, strerror(-err));
 		return err;
 	}
 	return 0;
 }
+
+#define vcpu_get(vcpu, req, arg, what) vcpu_call(vcpu, "snapshot", req, arg, what)
+#define vcpu_set(vcpu, req, arg, what) vcpu_call(vcpu, "restore", req, arg, what)
 
 /* KVM's MSR list, then their values in batches; the ones KVM cannot read are left out. */
 static int save_msrs(struct vcpu *vcpu, struct snap_buf *out)
@@ -275,17 +280,6 @@ out:
 	free(xsave);
 	free(cpuid);
 	return err ? err : out->err;
-}
-
-static int vcpu_set(struct vcpu *vcpu, unsigned long req, void *arg, const char *what)
-{
-	if (mvm_ioctl(vcpu->fd, req, arg) < 0) {
-		int err = -errno;
-
-		pr_err("restore: %s of vCPU %u: %s", what, vcpu->id, strerror(-err));
-		return err;
-	}
-	return 0;
 }
 
 /* Records by kind, each seen at most once. */
