@@ -457,8 +457,9 @@ $(FAKEKVM): $(FAKEKVM_OBJS)
 # tests/fakekvm (boot, pause/resume, post-boot updates, metrics, stop paths), then the
 # API tests' post-boot checks with a guest that prints busy.elf's line and has no keyboard.
 .PHONY: check-fakekvm
-check-fakekvm: $(FAKEKVM) guests
+check-fakekvm: $(FAKEKVM) guests $(UFFD_HANDLER)
 	MVM_FAKEKVM=$(abspath $(FAKEKVM)) GUESTS=$(abspath $(GUEST_DIR)) SAN=$(SAN) \
+		UFFD_HANDLER=$(abspath $(UFFD_HANDLER)) \
 		MVM_TEST_VMLINUZ=$$(tests/loader/fetch-kernel.sh || true) python3 tests/fakekvm/run.py
 	MVM_FAKE_KVM=1 MVM_FAKE_GUEST_KEYBOARD=0 MVM_FAKE_GUEST_OUTPUT="$$(printf 'busy: spinning\n')" \
 		MVM=$(abspath $(FAKEKVM)) GUESTS=$(abspath $(GUEST_DIR)) tests/api/run.sh

@@ -28,6 +28,7 @@ GUESTS = os.path.abspath(os.environ.get("GUESTS", "build/guest"))
 KERNEL = os.path.join(GUESTS, "hello.elf")
 SAN = os.environ.get("SAN") == "1"
 LINE = "fake guest: up"
+UFFD_HANDLER = os.path.abspath(os.environ.get("UFFD_HANDLER", "build/tests/uffd-handler"))
 POST_BOOT = b"The requested operation is not supported after starting the microVM."
 t = Tap()
 
@@ -569,6 +570,78 @@ def mvm_run():
         f.close()
 
 
+def snapshots():
+    """Firecracker's snapshot API on a running double: create while paused, load in a new VMM."""
+    f, ok = booted("fksnap", vcpus=2)
+    state, mem = f.path("snap.state"), f.path("snap.mem")
+    try:
+        if not t.ok(ok, "snapshot: the VM boots", f.errors()[-400:]):
+            return
+        st, data = f.req("PUT", "/snapshot/create", {"snapshot_path": state, "mem_file_path": mem})
+        t.ok(st == 400 and b"unavailable while running" in data, "snapshot of a running VM -> 400",
+             st, data)
+        st, _ = f.req("PATCH", "/vm", {"state": "Paused"})
+        st2, data = f.req("PUT", "/snapshot/create", {"snapshot_type": "Full", "snapshot_path": state,
+                                                      "mem_file_path": mem})
+        t.ok(st == 204 and st2 == 204 and os.path.getsize(mem) == 128 << 20,
+             "paused, PUT /snapshot/create (Full) -> 204, a 128 MiB memory file", st, st2, data,
+             f.errors()[-600:])
+        st, _ = f.req("PATCH", "/vm", {"state": "Resumed"})
+        t.ok(st == 204 and f.state() == "Running", "the snapshotted VM resumes")
+        info = subprocess.run([FAKE, "snapshot", "info", state], capture_output=True, text=True,
+                              env=dict(os.environ, MVM_FAKE_KVM="1"), timeout=30)
+        t.ok(info.returncode == 0 and "vcpu" in info.stdout.lower(),
+             "mvm snapshot info reads the state file", info.returncode, info.stdout[-400:],
+             info.stderr[-400:])
+        clean_end(f, "snapshot create")
+        for backend in ("File", "Uffd"):
+            g = Fake("fkload" + backend.lower())
+            handler = None
+            try:
+                path = mem
+                if backend == "Uffd":
+                    if not os.access(UFFD_HANDLER, os.X_OK):
+                        print("ok - # SKIP snapshot load (Uffd): no page-fault handler built")
+                        t.skipped += 1
+                        continue
+                    path = g.path("uffd.sock")
+                    handler = subprocess.Popen([UFFD_HANDLER, path, mem, "--timeout-ms", "20000"],
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                    wait_for(lambda: os.path.exists(path), 10)
+                g.serving()
+                # The original still runs and holds its vsock socket: the restored one gets its own.
+                st, data = g.req("PUT", "/snapshot/load", {
+                    "snapshot_path": state, "mem_backend": {"backend_type": backend, "backend_path": path},
+                    "vsock_override": {"uds_path": g.path("v.sock")}, "resume_vm": True})
+                t.ok(st == 204, "PUT /snapshot/load (%s, resume_vm, vsock_override) on a fresh VMM -> 204"
+                     % backend, st, data, g.errors()[-800:])
+                t.ok(g.state() == "Running", "the restored VM (%s) is running" % backend, g.state())
+                st, data = g.req("GET", "/vm/config")
+                cfg = json.loads(data) if st == 200 else {}
+                t.ok(cfg.get("machine-config", {}).get("vcpu_count") == 2,
+                     "GET /vm/config after the load (%s) shows the snapshot's machine" % backend,
+                     st, data[:300])
+                st, _ = g.req("PUT", "/actions", {"action_type": "Stop"})
+                rc = g.wait(30)
+                t.ok(st == 204 and rc == 0, "the restored VM (%s) stops -> exit 0" % backend,
+                     st, rc, g.errors()[-400:])
+                clean_end(g, "snapshot load (%s)" % backend)
+                if handler:
+                    try:
+                        hrc = handler.wait(20)
+                    except subprocess.TimeoutExpired:
+                        hrc = None
+                    t.ok(hrc == 0, "the page-fault handler exits cleanly once the VMM is gone",
+                         hrc, handler.stderr.read().decode(errors="replace")[-300:])
+            finally:
+                if handler and handler.poll() is None:
+                    handler.kill()
+                    handler.wait()
+                g.close()
+    finally:
+        f.close()
+
+
 def main():
     if not os.access(FAKE, os.X_OK):
         print("not ok - %s is missing: make check-fakekvm builds it" % FAKE)
@@ -586,6 +659,7 @@ def main():
     bzimage()
     config_file()
     mvm_run()
+    snapshots()
     return t.summary()
 
 

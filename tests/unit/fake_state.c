@@ -133,8 +133,13 @@ static int irqchip(struct fake_state *s, struct kvm_irqchip *c, bool set)
 		errno = EINVAL;
 		return -1;
 	}
+	uint32_t id = c->chip_id;
+	int r;
+
 	/* One slot per chip: keyed by the chip id as well. */
-	return blob(s, KVM_SET_IRQCHIP + c->chip_id, c, sizeof(*c), set);
+	r = blob(s, KVM_SET_IRQCHIP + id, c, sizeof(*c), set);
+	c->chip_id = id; /* as KVM: a chip never set still answers with its id */
+	return r;
 }
 
 int fake_state_ioctl(int fd, unsigned long req, void *arg)
