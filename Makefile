@@ -179,7 +179,7 @@ demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
 check: check-style check-unit check-loader check-integration check-fault check-api check-sandbox \
-	check-snapshot-mem check-fakekvm
+	check-snapshot-mem check-fakekvm check-fault-fakekvm
 
 check-style:
 	tests/check-style.sh
@@ -452,6 +452,24 @@ FAKEKVM_OBJS := $(CLI_OBJS) $(API_OBJS) $(filter-out %/src/core/sys_dev.o,$(LIB_
 $(FAKEKVM): $(FAKEKVM_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $^ $(LDFLAGS) $(CLI_LIBS) $(LDLIBS) -o $@
+
+# The fault test on the same double: every create path's failure points, where no
+# /dev/kvm exists (the scripted guest ends each boot through the debug-exit port).
+FAULT_FAKEKVM := $(BUILD)/tests/fault-test-fakekvm
+$(BUILD)/obj/tests/fault/fault_test_fakekvm.o: tests/fault/fault_test.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -DFAULT_ON_FAKE_KVM -c $< -o $@
+$(FAULT_FAKEKVM): $(BUILD)/obj/tests/fault/fault_test_fakekvm.o $(BUILD)/obj/tests/fault/vfio_server.o \
+		$(API_OBJS) $(filter-out %/src/core/sys_dev.o,$(LIB_OBJS)) \
+		$(addprefix $(BUILD)/obj/tests/,unit/fake_sys.o unit/fake_state.o fakekvm/fake_kvm.o \
+		fakekvm/fake_guest.o)
+	@mkdir -p $(dir $@)
+	$(CC) $^ $(LDFLAGS) -lcmocka $(API_LIBS) $(LDLIBS) -lm -o $@
+
+.PHONY: check-fault-fakekvm
+check-fault-fakekvm: $(FAULT_FAKEKVM) guests
+	MVM_FAKE_KVM=1 MVM_FAKE_GUEST_ACTION=exit:0 MVM_FAKE_GUEST_OUTPUT=. \
+		GUESTS=$(abspath $(GUEST_DIR)) $(FAULT_FAKEKVM)
 
 # The API after InstanceStart on mvm-fakekvm, seccomp filters on (no /dev/kvm needed):
 # tests/fakekvm (boot, pause/resume, post-boot updates, metrics, stop paths), then the

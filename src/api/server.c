@@ -348,6 +348,17 @@ int api_server_preload(void)
  * by a thread under a filter already (mvm run's), it may map nothing: the
  * caller loaded the library first (api_server_preload()).
  */
+/* Connections queued on a socket nobody will serve: closed, so their clients read EOF. */
+static void api_refuse_queued(int fd)
+{
+	int flags = fcntl(fd, F_GETFL), c;
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return;
+	while ((c = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(c);
+}
+
 static void *api_start_thread(void *arg)
 {
 	/* MHD's own failures (its thread, its epoll fd) are one fault site. */
@@ -385,8 +396,12 @@ static void *api_start_thread(void *arg)
 		return NULL; /* MHD owns the listening socket now */
 	pr_err("API socket '%s': libmicrohttpd did not start", srv->path);
 err:
-	/* Nobody will serve: the waiting clients are refused rather than left hanging. */
+	/*
+	 * Nobody will serve: new clients are refused, and the ones already
+	 * queued in the backlog get EOF rather than wait forever.
+	 */
 	shutdown(srv->fd, SHUT_RDWR);
+	api_refuse_queued(srv->fd);
 	return NULL;
 }
 

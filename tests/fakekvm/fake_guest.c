@@ -13,7 +13,8 @@
  *
  * MVM_FAKE_GUEST_ACTION=WHAT:MS does WHAT MS milliseconds after the first
  * KVM_RUN: "reset" (0xfe to the i8042), "poweroff" (a SYSTEM_EVENT
- * shutdown exit), "triple-fault" (a SHUTDOWN exit).
+ * shutdown exit), "triple-fault" (a SHUTDOWN exit), "exit" (0 to the
+ * debug-exit port, as the guest kit's tests end).
  *
  * A halted vCPU blocks in futex() on the first word of its kvm_run, which
  * holds immediate_exit: a kick that sets it before the wait makes the wait
@@ -36,12 +37,13 @@
 #define UART_PORT	0x3f8
 #define I8042_DATA	0x60
 #define I8042_CMD	0x64
+#define DEBUG_EXIT_PORT 0xf4
 #define PIO_DATA_OFFSET 3072 /* in the kvm_run page, past struct kvm_run */
 #define DEFAULT_OUTPUT	"fake guest: up\n"
 
 _Static_assert(sizeof(struct kvm_run) <= PIO_DATA_OFFSET, "PIO data overlaps kvm_run");
 
-enum action { ACTION_NONE, ACTION_RESET, ACTION_POWEROFF, ACTION_TRIPLE_FAULT };
+enum action { ACTION_NONE, ACTION_RESET, ACTION_POWEROFF, ACTION_TRIPLE_FAULT, ACTION_EXIT };
 
 static const char *output = DEFAULT_OUTPUT;
 static bool keyboard = true;
@@ -61,7 +63,8 @@ void fake_guest_setup(void)
 		enum action a;
 	} names[] = { { "reset", ACTION_RESET },
 		      { "poweroff", ACTION_POWEROFF },
-		      { "triple-fault", ACTION_TRIPLE_FAULT } };
+		      { "triple-fault", ACTION_TRIPLE_FAULT },
+		      { "exit", ACTION_EXIT } };
 	unsigned int i;
 
 	if (out)
@@ -83,7 +86,7 @@ void fake_guest_setup(void)
 		return;
 	}
 	fprintf(stderr,
-		"mvm-fakekvm: MVM_FAKE_GUEST_ACTION=%s: want reset|poweroff|triple-fault:MS\n",
+		"mvm-fakekvm: MVM_FAKE_GUEST_ACTION=%s: want reset|poweroff|triple-fault|exit:MS\n",
 		act);
 	exit(2);
 }
@@ -191,6 +194,8 @@ static int timed_action(struct fake_vcpu *v)
 	case ACTION_TRIPLE_FAULT:
 		run->exit_reason = KVM_EXIT_SHUTDOWN;
 		return 0;
+	case ACTION_EXIT:
+		return exit_io(v, DEBUG_EXIT_PORT, true, 0);
 	case ACTION_NONE:
 		break;
 	}

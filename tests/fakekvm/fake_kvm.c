@@ -283,6 +283,7 @@ static int fake_ioctl(enum fake_fd_kind kind, int fd, unsigned long req, void *a
 		case KVM_SET_IDENTITY_MAP_ADDR:
 		case KVM_CREATE_IRQCHIP:
 		case KVM_CREATE_PIT2:
+		case KVM_ENABLE_CAP: /* KVM_CAP_SPLIT_IRQCHIP */
 			return 0;
 		}
 		break;

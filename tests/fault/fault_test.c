@@ -191,6 +191,24 @@ static void snapshot_check(const struct snapshot *before, const char *site)
 
 /* ---- scenarios ---- */
 
+#ifdef FAULT_ON_FAKE_KVM
+void fake_state_reset(void);
+/* The double keeps vCPU state by fd number past close(): that heap is not the VMM's. */
+#define double_forget() fake_state_reset()
+#else
+#define double_forget() ((void)0)
+#endif
+
+/* Built against mvm-fakekvm's double of KVM (check-fault-fakekvm), every scenario runs. */
+static bool kvm_here(void)
+{
+#ifdef FAULT_ON_FAKE_KVM
+	return true;
+#else
+	return !access("/dev/kvm", R_OK | W_OK);
+#endif
+}
+
 struct scenario {
 	const char *name;
 	unsigned int cpus;
@@ -406,7 +424,7 @@ static void run_scenario(const struct scenario *sc)
 {
 	unsigned long n, i;
 
-	if (!sc->host_only && access("/dev/kvm", R_OK | W_OK)) {
+	if (!sc->host_only && !kvm_here()) {
 		print_message("SKIP: /dev/kvm is not accessible; fault injection needs KVM\n");
 		skip();
 	}
@@ -424,10 +442,12 @@ static void run_scenario(const struct scenario *sc)
 		char what[256];
 		int err;
 
+		double_forget();
 		snapshot_take(&snap_before);
 		fault_begin(i);
 		err = scenario_do(sc);
 		fault_end();
+		double_forget();
 		site = fault_fired_site();
 		assert_non_null(site);
 		snprintf(what, sizeof(what), "call %lu/%lu, %s at %s:%d", i, n, site->what,
@@ -557,7 +577,7 @@ static void test_boot_virtio_net(void **state)
 	int orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 
 	(void)state;
-	if (access("/dev/kvm", R_OK | W_OK) || orig < 0 || unshare(CLONE_NEWNET) ||
+	if (!kvm_here() || orig < 0 || unshare(CLONE_NEWNET) ||
 	    system("ip tuntap add mvmf0 mode tap && ip tuntap add mvmf1 mode tap")) {
 		if (orig >= 0) {
 			setns(orig, CLONE_NEWNET);
@@ -856,7 +876,7 @@ static void test_every_site_covered(void **state)
 	unsigned int sites = 0, uncovered = 0;
 
 	(void)state;
-	if (access("/dev/kvm", R_OK | W_OK))
+	if (!kvm_here())
 		skip();
 	for (s = fault_sites_begin(); s < fault_sites_end(); s++) {
 		if (!strcmp((*s)->what, "anchor"))
@@ -876,7 +896,13 @@ static void test_every_site_covered(void **state)
 	}
 	print_message("fault injection: %lu failure points exercised over %u distinct sites\n",
 		      total_points, sites);
+#ifdef FAULT_ON_FAKE_KVM
+	/* The double's run lists what no scenario reaches; the KVM run insists. */
+	if (uncovered)
+		print_message("%u failure points no scenario reaches (listed above)\n", uncovered);
+#else
 	assert_int_equal(uncovered, 0);
+#endif
 	assert_true(sites > 20);
 }
 

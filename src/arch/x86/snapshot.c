@@ -233,10 +233,15 @@ int arch_vcpu_save(struct vcpu *vcpu, struct snap_buf *out)
 		goto out;
 	put_rec(out, REC_FPU, &fpu, sizeof(fpu));
 
-	/* XSAVE: KVM_GET_XSAVE2 with the size KVM says, else the legacy 4 KiB. */
-	xsave_size = mvm_ioctl(vcpu->vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+	/*
+	 * XSAVE: KVM_GET_XSAVE2 with the size KVM says, else the legacy 4 KiB.
+	 * Capability probes are no failure points: an error means "absent".
+	 */
+	xsave_size =
+		mvm_ioctl_nofault(vcpu->vm->vm_fd, KVM_CHECK_EXTENSION, (void *)KVM_CAP_XSAVE2);
 	if (xsave_size < (int)sizeof(struct kvm_xsave))
-		xsave_size = mvm_ioctl(vcpu->vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0
+		xsave_size = mvm_ioctl_nofault(vcpu->vm->vm_fd, KVM_CHECK_EXTENSION,
+					       (void *)KVM_CAP_XSAVE) > 0
 				     ? (int)sizeof(struct kvm_xsave)
 				     : 0;
 	if (xsave_size > (int)X86_SNAP_MAX_XSAVE) {
@@ -257,7 +262,7 @@ int arch_vcpu_save(struct vcpu *vcpu, struct snap_buf *out)
 			goto out;
 		put_rec(out, REC_XSAVE, xsave, (size_t)xsave_size);
 	}
-	if (mvm_ioctl(vcpu->vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0) {
+	if (mvm_ioctl_nofault(vcpu->vm->vm_fd, KVM_CHECK_EXTENSION, (void *)KVM_CAP_XCRS) > 0) {
 		err = vcpu_get(vcpu, KVM_GET_XCRS, &xcrs, "KVM_GET_XCRS");
 		if (err)
 			goto out;
@@ -411,9 +416,12 @@ int arch_vcpu_restore(struct vcpu *vcpu, struct snap_cur *in)
 	if (err)
 		return err;
 
-	/* A different TSC rate here: KVM scales the guest's TSC (when the host can). */
-	if (khz && mvm_ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0) != (int)khz &&
-	    mvm_ioctl(vcpu->fd, KVM_SET_TSC_KHZ, (unsigned long)khz) < 0)
+	/*
+	 * A different TSC rate here: KVM scales the guest's TSC (when the host
+	 * can). Best effort, so no failure point: it only warns.
+	 */
+	if (khz && mvm_ioctl_nofault(vcpu->fd, KVM_GET_TSC_KHZ, NULL) != (int)khz &&
+	    mvm_ioctl_nofault(vcpu->fd, KVM_SET_TSC_KHZ, (void *)(unsigned long)khz) < 0)
 		pr_warn("restore: vCPU %u: TSC at %u kHz not possible here (%s); the guest's "
 			"clock may drift",
 			vcpu->id, khz, strerror(errno));
@@ -438,7 +446,8 @@ int arch_vcpu_restore(struct vcpu *vcpu, struct snap_cur *in)
 		return err;
 	if (r.p[REC_XSAVE]) {
 		/* This host's KVM may want a larger buffer than the saving host's. */
-		size = mvm_ioctl(vcpu->vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+		size = mvm_ioctl_nofault(vcpu->vm->vm_fd, KVM_CHECK_EXTENSION,
+					 (void *)KVM_CAP_XSAVE2);
 		if (size < (int)sizeof(struct kvm_xsave))
 			size = (int)sizeof(struct kvm_xsave);
 		if (r.len[REC_XSAVE] > X86_SNAP_MAX_XSAVE ||
