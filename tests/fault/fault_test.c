@@ -222,6 +222,7 @@ struct scenario {
 	bool vsock;	  /* virtio-vsock: its listening socket at vsock_path */
 	bool net;	  /* two virtio-net interfaces (taps in a namespace), MMDS on one */
 	bool balloon;	  /* virtio-balloon (statistics, reporting), transparent huge pages */
+	bool memdev;	  /* virtio-pmem on a 2 MiB file at disk_path, and virtio-mem */
 	bool split;	  /* --irqchip split: the user-space IOAPIC */
 	bool firmware;	  /* --firmware reset-vector.bin instead of a kernel */
 	bool host_only;	  /* no VM: runs without /dev/kvm */
@@ -311,6 +312,18 @@ static int scenario_run(const struct scenario *sc)
 				  sizeof(msg)))
 			return -EINVAL;
 		cfg.huge_pages = MVM_HUGE_THP;
+	}
+	if (sc->memdev) {
+		const struct mvm_device_type *pmem = mvm_device_type_find("virtio-pmem");
+		const struct mvm_device_type *vmem = mvm_device_type_find("virtio-mem");
+		char msg[256] = "";
+
+		if (!pmem || !vmem ||
+		    mvm_config_parse_device(&cfg, pmem, disk_path, msg, sizeof(msg)) ||
+		    mvm_config_parse_device(&cfg, vmem, "128", msg, sizeof(msg))) {
+			print_error("memory devices: %s\n", msg);
+			return -EINVAL;
+		}
 	}
 	if (sc->vfio_user) {
 		const struct mvm_device_type *vu = mvm_device_type_find("vfio-user");
@@ -674,6 +687,25 @@ static void test_boot_virtio_balloon(void **state)
 	run_scenario(&sc);
 }
 
+static void test_boot_memory_devices(void **state)
+{
+	static const struct scenario sc = {
+		.name = "boot, virtio-pmem and virtio-mem",
+		.cpus = 1,
+		.memdev = true,
+	};
+	int fd;
+
+	(void)state;
+	memcpy(disk_path + sizeof(disk_path) - 7, "XXXXXX", 6); /* the disk test used it */
+	fd = mkstemp(disk_path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 2 << 20), 0);
+	close(fd);
+	run_scenario(&sc);
+	unlink(disk_path);
+}
+
 /*
  * A booted VM (virtio-rng on virtio-mmio, dirty tracking) snapshotted while
  * paused, then restored from the state and memory files, both torn down.
@@ -918,6 +950,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_boot_virtio_vsock),
 		cmocka_unit_test(test_boot_virtio_net),
 		cmocka_unit_test(test_boot_virtio_balloon),
+		cmocka_unit_test(test_boot_memory_devices),
 		cmocka_unit_test(test_boot_split_irqchip),
 		cmocka_unit_test(test_boot_firmware),
 		cmocka_unit_test(test_snapshot_mem),
