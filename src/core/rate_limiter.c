@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mvm/clock.h"
 #include "mvm/compiler.h"
 #include "mvm/log.h"
 #include "mvm/rate_limiter.h"
@@ -113,10 +114,7 @@ bool rate_limiter_config_active(const struct mvm_rate_limiter_config *cfg)
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return mvm_clock_ns(CLOCK_MONOTONIC);
 }
 
 static void buckets_set(struct rate_limiter *rl, const struct mvm_rate_limiter_config *cfg)

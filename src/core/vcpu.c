@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mvm/clock.h"
 #include "mvm/arch.h"
 #include "mvm/log.h"
 #include "mvm/sandbox.h"
@@ -250,10 +251,7 @@ static void vcpu_fatal(struct vcpu *vcpu, enum vm_stop_reason why, const char *w
 
 static uint64_t now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return mvm_clock_ns(CLOCK_MONOTONIC) / 1000;
 }
 
 /* Counts one exit of kind k handled since start (µs), as Firecracker's vcpu metrics. */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mvm/clock.h"
 #include "mvm/hw.h"
 #include "mvm/log.h"
 #include "mvm/vm.h"
@@ -26,10 +27,7 @@ struct boot_timer {
 
 static uint64_t clock_us(clockid_t id)
 {
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return mvm_clock_ns(id) / 1000;
 }
 
 static int boot_timer_init(struct mvm_device *dev, const void *args)

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mvm/clock.h"
 #include "mvm/compiler.h"
 #include "mvm/log.h"
 #include "mvm/loop.h"
@@ -126,10 +127,7 @@ struct mmds_stack {
 
 static int64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return (int64_t)mvm_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* ---- slirp's callbacks (under s->lock: slirp is only entered with it held) ---- */

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/log.h"
 #include "mvm/snapshot_mem.h"
@@ -41,10 +42,7 @@ struct uffd_backend {
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(mvm_clock_ns(CLOCK_MONOTONIC) / 1000000);
 }
 
 static int ms_left(int64_t deadline)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mvm/clock.h"
 #include "mvm/devtype.h"
 #include "mvm/log.h"
 #include "mvm/sys.h"
@@ -68,10 +69,7 @@ static void drop_fds(struct vfu_client *c)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(mvm_clock_ns(CLOCK_MONOTONIC) / 1000000);
 }
 
 /* A whole exchange (a request, what the server asks meanwhile, its reply) gets one timeout. */

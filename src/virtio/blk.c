@@ -34,6 +34,7 @@
 
 #include "block/io.h"
 #include "virtio/blk.h"
+#include "mvm/clock.h"
 #include "mvm/devtype.h"
 #include "mvm/log.h"
 #include "mvm/snap_format.h"
@@ -237,10 +238,7 @@ static unsigned int blk_queue_pop_all(struct blk_queue *q, unsigned int *complet
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return mvm_clock_ns(CLOCK_MONOTONIC);
 }
 
 /*

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mvm/clock.h"
 #include "mvm/log.h"
 #include "mvm/vm.h"
 
@@ -81,10 +82,7 @@ static void conn_hash(struct vsock_conn *c)
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return mvm_clock_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
 static void conn_close_fd(struct vsock_conn *c);
