@@ -179,7 +179,7 @@ demo: all
 	$(MVM) run --kernel $(GUEST_DIR)/hello.elf --cmdline "demo"
 
 check: check-style check-unit check-loader check-integration check-fault check-api check-sandbox \
-	check-snapshot-mem check-fakekvm check-fault-fakekvm
+	check-snapshot-mem check-fakekvm
 
 check-style:
 	tests/check-style.sh
